@@ -1,0 +1,26 @@
+"""TCLR's clip augmentation recipe, composed from the shared clip-consistent transforms."""
+
+from videossl.data.transforms import (
+    ChannelOrder, ColorJitter, Compose, Grayscale, OneOf, RandomChannelDrop, RandomErase, RandomGamma,
+    RandomHorizontalFlip, RandomSquareCrop, ToFloat,
+)
+
+
+def tclr_clip_augmentation(size=112, channel_order="bgr"):
+    """Square crop (U(0.6, 1) x short side) -> flip -> colour ops with their own probabilities ->
+    greyscale with gamma, or one channel zeroed -> an erased box (9-18 px at 112, scaled with size).
+    Output float in [0, 1], ``channel_order`` channels (the reference models take BGR). The flip
+    comes before the colour operations it commutes with; all but the last two steps run on uint8."""
+    factors = (0.75, 1.25)
+    erase = (max(1, round(size * 9 / 112)), max(1, round(size * 18 / 112)))
+    return Compose([
+        RandomSquareCrop(size, side=(0.6, 1.0)),
+        RandomHorizontalFlip(0.5),
+        ColorJitter(brightness=factors, contrast=factors, saturation=factors, hue=0.1,
+                    op_p={"contrast": 0.25, "hue": 0.3, "saturation": 0.3, "brightness": 0.3}, random_order=False),
+        OneOf([(0.175, Compose([Grayscale(), RandomGamma(p=0.75, gamma=factors)])),
+               (0.125, RandomChannelDrop(p=1.0))]),
+        RandomErase(p=0.5, size=erase),
+        ChannelOrder(channel_order),
+        ToFloat(),
+    ])

@@ -1,0 +1,78 @@
+"""Test helpers: videos whose frames carry their own index, tiny datasets, bad files."""
+
+import os
+
+import cv2
+import numpy as np
+
+from videossl.data.synthetic import SyntheticConfig, generate_dataset
+from videossl.video.writer import write_video
+
+BITS = 12  # frame indices up to 4095
+GRID = 4  # a 4x4 grid of blocks, the first 12 carry bits (white = 1)
+
+
+def index_frame(i, height=64, width=64):
+    """A frame showing the number ``i`` as big black/white blocks that survive lossy coding."""
+    frame = np.zeros((height, width, 3), np.uint8)
+    bh, bw = height // GRID, width // GRID
+    for b in range(BITS):
+        if (i >> b) & 1:
+            r, c = divmod(b, GRID)
+            frame[r * bh:(r + 1) * bh, c * bw:(c + 1) * bw] = 255
+    # The last blocks are mid grey with a colour tint, so colour conversion is exercised too.
+    frame[3 * bh:, 0:bw] = (200, 60, 30)
+    return frame
+
+
+def read_index(frame):
+    height, width = frame.shape[:2]
+    bh, bw = height // GRID, width // GRID
+    value = 0
+    for b in range(BITS):
+        r, c = divmod(b, GRID)
+        block = frame[r * bh + 2:(r + 1) * bh - 2, c * bw + 2:(c + 1) * bw - 2]
+        if block.mean() > 127:
+            value |= 1 << b
+    return value
+
+
+def write_index_video(path, num_frames, height=64, width=64, bframes=2, gop=12):
+    return write_video(path, (index_frame(i, height, width) for i in range(num_frames)), bframes=bframes, gop=gop,
+                       max_quantizer=4)
+
+
+def write_index_frame_folder(folder, num_frames, pattern="frame{:06d}.jpg", height=64, width=64, first=1):
+    os.makedirs(folder, exist_ok=True)
+    for i in range(num_frames):
+        cv2.imwrite(os.path.join(folder, pattern.format(i + first)), index_frame(i, height, width)[..., ::-1])
+    return folder
+
+
+def make_tiny_synthetic(out_dir, **overrides):
+    config = SyntheticConfig(classes=3, videos_per_class=4, frames=20, width=32, height=32, seed=0)
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    return generate_dataset(str(out_dir), config, progress=False)
+
+
+def write_bad_videos(folder):
+    """The four kinds of bad file the issue names; returns {kind: path}."""
+    os.makedirs(folder, exist_ok=True)
+    paths = {}
+    paths["zero_byte"] = os.path.join(folder, "v_zero_byte.avi")
+    open(paths["zero_byte"], "wb").close()
+    paths["text"] = os.path.join(folder, "v_text.avi")
+    with open(paths["text"], "w") as f:
+        f.write("this is not a video\n" * 50)
+    full = os.path.join(folder, "full.tmp.avi")
+    write_index_video(full, 60, 32, 32)
+    data = open(full, "rb").read()
+    os.remove(full)
+    paths["truncated"] = os.path.join(folder, "v_truncated.avi")
+    movi, index = data.find(b"movi"), data.find(b"idx1")
+    with open(paths["truncated"], "wb") as f:
+        f.write(data[: movi + (index - movi) * 7 // 10])  # cut mid-stream, index lost
+    paths["five_frames"] = os.path.join(folder, "v_five_frames.avi")
+    write_index_video(paths["five_frames"], 5, 32, 32)
+    return paths

@@ -1,0 +1,77 @@
+"""The synthetic motion dataset: official layout, deterministic, and no class in a single frame."""
+
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+
+from tests.helpers import make_tiny_synthetic
+from videossl.data.synthetic import CLASS_NAMES, render_video
+from videossl.video import open_video
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+
+
+def test_layout_and_official_list_format(tiny_synthetic):
+    video_root, split_dir = tiny_synthetic
+    assert os.path.basename(video_root) == "UCF-101"
+    with open(os.path.join(split_dir, "classInd.txt"), "rb") as f:
+        assert f.read().split(b"\r\n")[:3] == [b"1 MoveRight", b"2 MoveLeft", b"3 MoveUp"]
+    with open(os.path.join(split_dir, "trainlist01.txt"), "rb") as f:
+        train = f.read().decode().split("\r\n")[:-1]
+    with open(os.path.join(split_dir, "testlist01.txt"), "rb") as f:
+        test = f.read().decode().split("\r\n")[:-1]
+    assert train[0].split()[0].startswith("MoveRight/v_MoveRight_g") and train[0].split()[1] == "1"
+    groups = lambda lines: {line.split()[0].split("_g")[1][:2] for line in lines}  # noqa: E731
+    assert not groups(train) & groups(test)  # disjoint groups, as UCF101
+    for line in train + test:
+        path = os.path.join(video_root, line.split()[0])
+        with open_video(path) as reader:
+            assert reader.num_frames == 20 and reader.get_frames([0]).shape == (1, 32, 32, 3)
+
+
+def test_generation_is_deterministic(tmp_path):
+    a = make_tiny_synthetic(tmp_path / "a", classes=2, videos_per_class=2)[0]
+    b = make_tiny_synthetic(tmp_path / "b", classes=2, videos_per_class=2)[0]
+    c = make_tiny_synthetic(tmp_path / "c", classes=2, videos_per_class=2, seed=1)[0]
+    rel = "MoveLeft/v_MoveLeft_g01_c01.avi"
+    read = lambda root: open(os.path.join(root, rel), "rb").read()  # noqa: E731
+    assert read(a) == read(b) and read(a) != read(c)
+
+
+def single_frame_probe_accuracy(brightness_leak=0):
+    """5-fold linear-probe accuracy on one random 8x8 frame per video, over eight classes that
+    differ only in how they move (four translations, two rotations, two zooms); chance is 0.125.
+    ``brightness_leak`` adds ``leak x class`` grey levels: a planted appearance cue."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    features, labels = [], []
+    for c, name in enumerate(CLASS_NAMES[:8]):
+        for v in range(30):
+            rng = np.random.default_rng([7, c, v])
+            frame = render_video(name, rng, frames=16, height=32, width=32)[rng.integers(16)]
+            frame = np.clip(frame.astype(np.float64) + brightness_leak * c, 0, 255).astype(np.uint8)
+            features.append(cv2.resize(frame, (8, 8), interpolation=cv2.INTER_AREA).reshape(-1) / 255.0)
+            labels.append(c)
+    return cross_val_score(LogisticRegression(max_iter=3000), np.array(features), np.array(labels), cv=5).mean()
+
+
+def test_a_single_frame_does_not_tell_the_class():
+    clean = single_frame_probe_accuracy()
+    assert clean < 0.25, f"single frames predict the class ({clean:.2f}, chance 0.125)"
+    # The probe has the power to see an appearance cue when there is one (measured: 0.33).
+    assert single_frame_probe_accuracy(brightness_leak=20) > clean + 0.08
+
+
+def test_make_synthetic_cli(tmp_path):
+    result = subprocess.run([sys.executable, "scripts/make_synthetic.py", "--out", str(tmp_path), "--classes", "2",
+                             "--videos_per_class", "2", "--frames", "8", "--size", "32x32", "--format", "mp4"],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert os.path.exists(tmp_path / "UCF-101" / "MoveRight" / "v_MoveRight_g01_c01.mp4")
+    bad = subprocess.run([sys.executable, "scripts/make_synthetic.py", "--out", str(tmp_path), "--size", "big"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: --size must look like 64x64, got 'big'"

@@ -1,0 +1,117 @@
+"""Clip-consistent augmentation: one draw per clip, the same for every frame; values as torchvision/PIL."""
+
+import numpy as np
+import pytest
+import torch
+import torchvision.transforms.v2.functional as TF
+
+from tclr_pretraining.augmentation import tclr_clip_augmentation
+from videossl.data import transforms as T
+
+
+def still_clip(frames=8, size=48, seed=0):
+    """A clip whose frames are all the same image: any per-frame randomness would show."""
+    image = np.random.default_rng(seed).integers(0, 256, (size, size + 16, 3), dtype=np.uint8)
+    return T.frames_to_clip(np.repeat(image[None], frames, 0))
+
+
+RECIPES = {
+    "tclr": lambda: tclr_clip_augmentation(32),
+    "everything": lambda: T.Compose([
+        T.RandomResizedCrop(32, scale=(0.3, 1.0), ratio=(0.5, 2.0)), T.RandomHorizontalFlip(0.5),
+        T.RandomRotation(10), T.ColorJitter(0.8, 0.8, 0.8, 0.2, op_p=0.8, over_clip=True),
+        T.RandomGrayscale(0.2), T.RandomGaussianBlur(0.5), T.RandomSolarize(0.3), T.RandomErase(0.5, (4, 8)),
+        T.RandomChannelDrop(0.2), T.RandomGamma(0.5), T.ToFloat(), T.StandardizePerClip()]),
+}
+
+
+@pytest.mark.parametrize("recipe", list(RECIPES))
+def test_parameters_are_drawn_once_per_clip(recipe):
+    transform = RECIPES[recipe]()
+    outputs = []
+    for seed in range(20):
+        clip = transform(still_clip(), np.random.default_rng(seed))
+        assert clip.shape == (8, 3, 32, 32)
+        assert torch.allclose(clip, clip[:1].expand_as(clip))  # every frame got the same parameters
+        outputs.append(clip[0])
+    # ... and different clips got different parameters.
+    assert len({tuple(o.flatten()[:64].tolist()) for o in outputs}) > 15
+
+
+def test_augmentation_does_not_modify_the_decoded_frames():
+    frames = still_clip()
+    before = frames.clone()
+    transform = RECIPES["everything"]()
+    for seed in range(10):
+        transform(frames, np.random.default_rng(seed))
+    assert torch.equal(frames, before)
+
+
+def uint8_images(seed=0):
+    return torch.from_numpy(np.random.default_rng(seed).integers(0, 256, (4, 40, 56, 3), dtype=np.uint8)
+                            ).permute(0, 3, 1, 2)
+
+
+@pytest.mark.parametrize("factor", [0.75, 1.25])
+def test_colour_ops_match_torchvision(factor):
+    clip = uint8_images()
+    contiguous = clip.contiguous()
+    pairs = [
+        (T.adjust_brightness(clip, factor), TF.adjust_brightness(contiguous, factor)),
+        (T.adjust_contrast(clip, factor), TF.adjust_contrast(contiguous, factor)),
+        (T.adjust_saturation(clip, factor), TF.adjust_saturation(contiguous, factor)),
+        (T.to_grayscale(clip), TF.rgb_to_grayscale(contiguous, num_output_channels=3)),
+        (T.adjust_gamma(clip, factor), TF.adjust_gamma(contiguous, factor)),
+        (T.hflip(clip), TF.horizontal_flip(contiguous)),
+    ]
+    for ours, theirs in pairs:
+        assert ours.shape == theirs.shape and ours.dtype == torch.uint8
+        assert (ours.int() - theirs.int()).abs().max() <= 2  # rounding of the 8-bit arithmetic
+
+
+@pytest.mark.parametrize("shift", [-0.1, 0.05, 0.3])
+def test_hue_matches_torchvision(shift):
+    clip = uint8_images(1)
+    ours = T.adjust_hue(clip, shift).float()
+    theirs = TF.adjust_hue(clip.contiguous().float() / 255, shift) * 255
+    # 8-bit HSV (as PIL) against float HSV: a few levels on average, a hue step at most.
+    assert (ours - theirs).abs().mean() < 3.0
+
+
+def test_contrast_over_clip_uses_one_mean():
+    clip = uint8_images()
+    clip[0] = 0  # a dark first frame changes the clip mean, not the other frames' own means
+    per_frame = T.adjust_contrast(clip, 0.5)
+    over_clip = T.adjust_contrast(clip, 0.5, over_clip=True)
+    assert not torch.equal(per_frame[1], over_clip[1])
+
+
+def test_to_float_lays_out_memory_for_3d_backbones():
+    clip = T.ToFloat()(uint8_images())
+    assert clip.shape == (4, 3, 40, 56) and clip.dtype == torch.float32 and clip.max() <= 1
+    cthw = T.clip_to_cthw(clip)
+    assert cthw.shape == (3, 4, 40, 56) and cthw.data_ptr() == clip.data_ptr()  # no copy
+
+
+def test_bgr_reverses_channels():
+    clip = uint8_images()
+    assert torch.equal(T.ChannelOrder("bgr")(clip), clip.flip(1))
+    assert torch.equal(T.ChannelOrder("bgr")(T.ToFloat()(clip)), T.ToFloat()(clip).flip(1))
+
+
+def test_random_resized_crop_box_respects_scale_and_ratio(rng):
+    for _ in range(500):
+        top, left, h, w = T.random_resized_crop_box(120, 160, rng, scale=(0.3, 1.0), ratio=(0.5, 2.0))
+        assert 0 <= top and top + h <= 120 and 0 <= left and left + w <= 160
+        assert 0.25 <= h * w / (120 * 160) <= 1.0 and 0.45 <= w / h <= 2.2
+
+
+def test_square_crop_and_erase_sizes(rng):
+    clip = still_clip(2, 64)
+    for _ in range(50):
+        out = T.RandomErase(p=1.0, size=(9, 18))(clip, rng)
+        erased = (out != clip).any(1)[0]  # pixels that changed (zeros where the image was not zero)
+        rows, cols = np.nonzero(erased.numpy())
+        if len(rows):
+            assert rows.max() - rows.min() < 18 and cols.max() - cols.min() < 18
+    assert T.RandomSquareCrop(24)(clip, rng).shape == (2, 3, 24, 24)

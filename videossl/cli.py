@@ -1,0 +1,18 @@
+"""Helpers for command-line entry points: one clear line and a non-zero exit on bad input."""
+
+import sys
+
+from videossl.errors import UserError
+
+
+def run_cli(main, argv=None):
+    """Run ``main(argv)``; a ``UserError`` becomes ``error: <message>`` on stderr and exit 2."""
+    try:
+        code = main(argv)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code or 0)

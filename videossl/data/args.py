@@ -1,0 +1,45 @@
+"""The data flags every command shares, and the index they describe."""
+
+from videossl.data.indexes import DATASETS, build_index
+from videossl.data.probe_cache import verify_frame_counts
+from videossl.video import BACKENDS, DEFAULT_BACKEND
+
+
+def add_data_args(parser, default_dataset="ucf101"):
+    group = parser.add_argument_group("data")
+    group.add_argument("--dataset", default=default_dataset, choices=DATASETS)
+    group.add_argument("--data_root", default="data/synthetic/UCF-101",
+                       help="folder of the videos (UCF101: the folder holding UCF-101/ or the class folders)")
+    group.add_argument("--split_dir", default=None,
+                       help="folder of the official split files (default: --data_root's sibling "
+                            "ucfTrainTestlist for UCF101)")
+    group.add_argument("--split", type=int, default=1, help="official split, 1-3")
+    group.add_argument("--list_file", default=None, help="Kinetics CSV, or a 'path [num_frames] label' list")
+    group.add_argument("--skip_missing", action="store_true", help="go on without videos that are not on disk")
+    group.add_argument("--video_backend", default=DEFAULT_BACKEND, choices=sorted(BACKENDS))
+    group.add_argument("--cache_dir", default=None, help="where verified frame counts are cached "
+                                                         "(default: $VIDEOSSL_CACHE or ~/.cache/videossl)")
+    return group
+
+
+def default_split_dir(args):
+    if args.split_dir:
+        return args.split_dir
+    if args.dataset == "ucf101":
+        import os
+
+        root = args.data_root.rstrip("/")
+        parent = os.path.dirname(root) if os.path.basename(root) == "UCF-101" else root
+        return os.path.join(parent, "ucfTrainTestlist")
+    return args.data_root
+
+
+def index_from_args(args, subset, verify=True, skip_missing=None, workers=None, progress=True):
+    """Build the index the flags describe; with ``verify``, probe frame counts (cached)."""
+    index = build_index(
+        args.dataset, args.data_root, default_split_dir(args), args.split, subset,
+        skip_missing=args.skip_missing if skip_missing is None else skip_missing, list_file=args.list_file,
+    )
+    if verify:
+        verify_frame_counts(index, cache_dir=args.cache_dir, workers=workers, progress=progress)
+    return index

@@ -1,0 +1,118 @@
+"""The map-style dataset every method trains on: index + reader + the method's sample builder.
+
+A method supplies ``build_sample(reader, rng) -> dict of tensors`` (its clip sampler, decoding
+and augmentation); the dataset supplies the video, a random generator and robustness. The
+generator of sample ``i`` in epoch ``e`` is seeded by (seed, e, i), so samples do not depend on
+the number of workers or on their order, and a resumed run draws what the original would have.
+
+A video that cannot be read is logged and replaced by another video drawn from the same
+generator (at most ``max_retries`` times in a row, never an endless loop). Each sample lists the
+videos skipped on its way under ``"skipped"``; ``collate_samples`` keeps these lists, so the
+main process can count them across worker processes with ``SkippedVideos``.
+"""
+
+import logging
+import os
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, default_collate
+
+from videossl.errors import VideoReadError
+from videossl.video import DEFAULT_BACKEND, open_video
+
+log = logging.getLogger(__name__)
+
+
+class VideoClipDataset(Dataset):
+    def __init__(self, index, build_sample, backend=DEFAULT_BACKEND, seed=0, max_retries=10, decoder_threads=1):
+        if len(index) == 0:
+            raise ValueError("the index holds no videos")
+        self.index = index
+        self.build_sample = build_sample
+        self.backend = backend
+        self.seed = seed
+        self.max_retries = max_retries
+        self.decoder_threads = decoder_threads
+        self.epoch = 0
+
+    def set_epoch(self, epoch):
+        """Call before each epoch (workers must not be persistent, so that they see it)."""
+        self.epoch = int(epoch)
+
+    def __len__(self):
+        return len(self.index)
+
+    def rng_for(self, i):
+        return np.random.default_rng([self.seed, self.epoch, int(i)])
+
+    def load(self, i, rng):
+        """The sample built from video ``i``; raises VideoReadError when it cannot be read."""
+        record = self.index.records[i]
+        if record.error:
+            raise VideoReadError(record.path, record.error)
+        with open_video(record.path, self.backend, info=record.info, threads=self.decoder_threads) as reader:
+            sample = self.build_sample(reader, rng)
+        sample["label"] = record.label
+        sample["index"] = i
+        return sample
+
+    def __getitem__(self, i):
+        rng = self.rng_for(i)
+        skipped = []
+        j = int(i)
+        for _ in range(self.max_retries + 1):
+            try:
+                sample = self.load(j, rng)
+                sample["skipped"] = skipped
+                return sample
+            except VideoReadError as err:
+                log.warning("skipping unreadable video %s", err)
+                last_error = err
+                skipped.append(j)
+                j = int(rng.integers(len(self.index)))
+        raise VideoReadError(
+            self.index.root,
+            f"{self.max_retries + 1} videos in a row could not be read (last: {last_error}); "
+            "check the dataset with scripts/check_dataset.py",
+        )
+
+
+def collate_samples(batch):
+    """``default_collate`` for the tensors, with the ``skipped`` lists concatenated."""
+    skipped = [j for sample in batch for j in sample.pop("skipped", [])]
+    out = default_collate(batch)
+    out["skipped"] = skipped
+    return out
+
+
+class SkippedVideos:
+    """Counts the videos skipped during an epoch (from collated batches) and reports them."""
+
+    def __init__(self, index):
+        self.index = index
+        self.epoch_indices = []
+
+    def update(self, skipped):
+        self.epoch_indices.extend(int(j) for j in skipped)
+
+    def report(self, epoch, stream=print):
+        """Log ``epoch E: N videos skipped ...`` when any were; returns N (distinct videos) and resets."""
+        distinct = sorted(set(self.epoch_indices))
+        self.epoch_indices = []
+        if distinct:
+            names = ", ".join(os.path.basename(self.index.records[j].path) for j in distinct[:10])
+            more = f" and {len(distinct) - 10} more" if len(distinct) > 10 else ""
+            stream(f"epoch {epoch}: {len(distinct)} unreadable videos skipped: {names}{more}")
+        return len(distinct)
+
+
+def init_loader_worker(worker_id):
+    """DataLoader ``worker_init_fn``: one decoding thread per worker, no oversubscription."""
+    torch.set_num_threads(1)
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:
+        pass

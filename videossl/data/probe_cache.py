@@ -1,0 +1,141 @@
+"""Verified frame counts for a whole index, probed once and cached on disk.
+
+Every video is decoded once from start to end (``videossl.video.probe_video``); the result
+(true frame count, timestamps, key frames, or why the video cannot be read) is cached in a JSON
+file per dataset root, keyed by absolute path and invalidated when a file's size or
+modification time changes. Later runs read the cache in well under a second.
+"""
+
+import hashlib
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+from videossl.errors import VideoReadError
+from videossl.video import probe_video
+from videossl.video.info import VideoInfo
+
+
+def default_cache_dir():
+    return os.environ.get("VIDEOSSL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "videossl")
+
+
+def _stamp(path):
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]
+
+
+def atomic_write_json(path, data):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+class ProbeCache:
+    def __init__(self, path):
+        self.path = path
+        self.entries = {}
+        if os.path.exists(path):
+            try:
+                with open(path) as f:
+                    self.entries = json.load(f)
+            except (OSError, ValueError):
+                self.entries = {}  # a damaged cache is only a slower start
+
+    def lookup(self, path):
+        """(VideoInfo or None, error or None), or None when not cached or stale."""
+        entry = self.entries.get(path)
+        try:
+            if entry is None or entry["stamp"] != _stamp(path):
+                return None
+        except OSError:
+            return None
+        info = VideoInfo.from_dict(entry["info"]) if entry.get("info") else None
+        return info, entry.get("error")
+
+    def store(self, path, info, error):
+        try:
+            stamp = _stamp(path)
+        except OSError:
+            return  # missing files are not cached
+        self.entries[path] = {"stamp": stamp, "info": info.to_dict() if info else None, "error": error}
+
+    def save(self):
+        # Merge with what another process may have written since we read the file.
+        merged = ProbeCache(self.path).entries
+        merged.update(self.entries)
+        atomic_write_json(self.path, merged)
+
+
+def probe_one(path):
+    """(path, info dict or None, error or None): picklable, for worker processes."""
+    try:
+        return path, probe_video(path).to_dict(), None
+    except VideoReadError as err:
+        return path, None, err.reason
+
+
+def cache_file_for(root, cache_dir=None):
+    key = hashlib.sha1(os.path.abspath(root).encode()).hexdigest()[:16]
+    return os.path.join(cache_dir or default_cache_dir(), "probe", f"{key}.json")
+
+
+def verify_frame_counts(index, cache_dir=None, workers=None, progress=True):
+    """Fill ``info`` (or ``error``) of every record of the index; returns the index.
+
+    Unreadable videos stay in the index with their error: datasets skip them when drawn, log
+    and count them. ``workers`` processes probe in parallel (default: all cores; 0 = in process).
+    """
+    cache = ProbeCache(cache_file_for(index.root, cache_dir))
+    todo = []
+    for record in index.records:
+        hit = cache.lookup(record.path)
+        if hit is None:
+            todo.append(record.path)
+        else:
+            record.info, record.error = hit
+    if todo:
+        results = _probe_all(todo, workers, progress)
+        by_path = {}
+        for path, info, error in results:
+            info = VideoInfo.from_dict(info) if info else None
+            cache.store(path, info, error)
+            by_path[path] = (info, error)
+        for record in index.records:
+            if record.path in by_path:
+                record.info, record.error = by_path[record.path]
+        cache.save()
+    bad = [r for r in index.records if r.error]
+    if bad:
+        first = "; ".join(f"{r.path}: {r.error}" for r in bad[:3])
+        print(f"warning: {len(bad)} of {len(index)} {index.dataset} {index.subset} videos cannot be read and will "
+              f"be skipped (first: {first})", file=sys.stderr)
+    return index
+
+
+def _probe_all(paths, workers, progress):
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 8)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(paths), desc="verifying frame counts", unit="video")
+    results = []
+    if workers and len(paths) > 8:
+        with ProcessPoolExecutor(workers) as pool:
+            for result in pool.map(probe_one, paths, chunksize=4):
+                results.append(result)
+                if bar:
+                    bar.update()
+    else:
+        for path in paths:
+            results.append(probe_one(path))
+            if bar:
+                bar.update()
+    if bar:
+        bar.close()
+    return results

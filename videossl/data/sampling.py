@@ -1,0 +1,62 @@
+"""Clip sampling, separate from decoding: (number of frames, rng, parameters) -> frame indices.
+
+Every function here is pure: the same arguments and generator state give the same indices,
+and every index it returns lies in [0, num_frames). Videos shorter than a clip are padded by
+looping or mirroring, never dropped. Method-specific samplers (TCLR's global and local clips,
+CVRL's clip pair, ...) live in their method folders and are built from these pieces.
+"""
+
+import numpy as np
+
+PAD_MODES = ("loop", "mirror", "clamp")
+
+
+def pad_indices(indices, num_frames, mode="loop"):
+    """Map any integer indices into [0, num_frames): loop (i mod n), mirror (0..n-1..0..) or clamp."""
+    if num_frames <= 0:
+        raise ValueError("num_frames must be positive")
+    idx = np.asarray(indices, dtype=np.int64)
+    if mode == "loop":
+        return np.mod(idx, num_frames)
+    if mode == "mirror":
+        if num_frames == 1:
+            return np.zeros_like(idx)
+        period = 2 * num_frames - 2
+        r = np.mod(idx, period)
+        return np.where(r < num_frames, r, period - r)
+    if mode == "clamp":
+        return np.clip(idx, 0, num_frames - 1)
+    raise ValueError(f"pad mode must be one of {PAD_MODES}, got {mode!r}")
+
+
+def clip_span(frames, stride):
+    """Number of video frames a clip of ``frames`` frames at ``stride`` covers."""
+    return (frames - 1) * stride + 1
+
+
+def clip_indices(start, frames, stride, num_frames, pad="loop"):
+    """Indices of one clip starting at ``start``, padded into the video."""
+    return pad_indices(start + stride * np.arange(frames), num_frames, pad)
+
+
+def random_start(num_frames, span, rng):
+    """A start uniform over the positions where ``span`` frames fit (0 when they do not)."""
+    return int(rng.integers(0, max(num_frames - span, 0) + 1))
+
+
+def sample_random_clip(num_frames, rng, frames, stride=1, pad="loop"):
+    """One clip at a uniformly random position: int64 ``[frames]``."""
+    start = random_start(num_frames, clip_span(frames, stride), rng)
+    return clip_indices(start, frames, stride, num_frames, pad)
+
+
+def evenly_spaced_starts(num_frames, num_clips, span):
+    """``num_clips`` starts spread evenly from the first to the last position a clip fits."""
+    last = max(num_frames - span, 0)
+    return np.round(np.linspace(0, last, num_clips)).astype(np.int64)
+
+
+def sample_evenly_spaced_clips(num_frames, num_clips, frames, stride=1, pad="loop"):
+    """``num_clips`` clips evenly spaced over the video (evaluation): int64 ``[num_clips, frames]``."""
+    starts = evenly_spaced_starts(num_frames, num_clips, clip_span(frames, stride))
+    return np.stack([clip_indices(s, frames, stride, num_frames, pad) for s in starts])

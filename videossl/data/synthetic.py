@@ -1,0 +1,337 @@
+"""The synthetic motion dataset: real video files in the UCF101 layout, classes defined by motion.
+
+Each video shows one textured shape moving over a textured background, with a few small
+distractor shapes. Only the motion depends on the class (direction, rotation sense, zoom,
+oscillation, orbit, ...); shape, colours, textures, background, positions and speeds are drawn
+independently of it, and every motion is made so that its frames taken one at a time look
+alike across classes (translations wrap around the frame, zooms are symmetric about the middle
+of the video). So no single frame tells the class: a model must see motion.
+
+The output mirrors UCF101 exactly, so the real loading path is what demos and tests exercise::
+
+    OUT/UCF-101/<Class>/v_<Class>_g<GG>_c<CC>.avi
+    OUT/ucfTrainTestlist/classInd.txt, trainlist01.txt, testlist01.txt   (CRLF, official format)
+
+Train and test groups are disjoint, as in UCF101. Deterministic for a seed.
+"""
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+from videossl.video.writer import write_video
+
+SHAPES = ("triangle", "square", "pentagon", "hexagon", "star", "cross", "arrow")
+BACKGROUNDS = ("plain", "gradient", "stripes", "checker", "blobs")
+
+
+@dataclass
+class SyntheticConfig:
+    classes: int = 10
+    videos_per_class: int = 40
+    frames: int = 32
+    width: int = 64
+    height: int = 64
+    seed: int = 0
+    format: str = "avi"
+    clips_per_group: int = 4
+    test_fraction: float = 0.3
+    distractors: int = 2
+    fps: int = 25
+
+
+# ----------------------------------------------------------------------------------------------
+# Motions: each returns per-frame centre x, centre y (pixels), angle (degrees) and scale factor.
+# ----------------------------------------------------------------------------------------------
+
+
+def _wrap(v, size, margin):
+    """Toroidal position: an object leaving one side re-enters from the other."""
+    return np.mod(v + margin, size + 2 * margin) - margin
+
+
+def _translate(direction_deg):
+    def motion(rng, t, w, h, radius):
+        speed = rng.uniform(0.03, 0.06) * min(w, h)
+        a = math.radians(direction_deg)
+        x0, y0 = rng.uniform(0, w), rng.uniform(0, h)
+        x = _wrap(x0 + speed * math.cos(a) * t, w, radius)
+        y = _wrap(y0 - speed * math.sin(a) * t, h, radius)
+        return x, y, _idle_spin(rng, t), np.ones_like(t)
+
+    return motion
+
+
+def _idle_spin(rng, t):
+    """Slow random rotation for motions that are not about rotation: class-independent."""
+    return rng.uniform(0, 360) + rng.uniform(-1.0, 1.0) * t
+
+
+def _still_position(rng, t, w, h, radius):
+    jitter = 0.01 * min(w, h)
+    x = rng.uniform(radius, w - radius) + rng.normal(0, jitter, len(t)).cumsum() * 0.3
+    y = rng.uniform(radius, h - radius) + rng.normal(0, jitter, len(t)).cumsum() * 0.3
+    return x, y
+
+
+def _rotate(sign):
+    def motion(rng, t, w, h, radius):
+        x, y = _still_position(rng, t, w, h, radius)
+        angle = rng.uniform(0, 360) + sign * rng.uniform(6.0, 12.0) * t
+        return x, y, angle, np.ones_like(t)
+
+    return motion
+
+
+def _zoom(sign):
+    def motion(rng, t, w, h, radius):
+        x, y = _still_position(rng, t, w, h, radius)
+        growth = math.log(rng.uniform(2.0, 3.0)) / max(len(t) - 1, 1)
+        scale = np.exp(sign * growth * (t - t.mean()))  # symmetric about the middle frame
+        return x, y, _idle_spin(rng, t), scale
+
+    return motion
+
+
+def _oscillate(axis):
+    def motion(rng, t, w, h, radius):
+        x, y = _still_position(rng, t, w, h, radius)
+        size = w if axis == "x" else h
+        amplitude = rng.uniform(0.15, 0.28) * size
+        offset = amplitude * np.sin(2 * np.pi * t / rng.uniform(8, 16) + rng.uniform(0, 2 * np.pi))
+        centre = size / 2 + rng.uniform(-0.1, 0.1) * size
+        if axis == "x":
+            x = centre + offset
+        else:
+            y = centre + offset
+        return x, y, _idle_spin(rng, t), np.ones_like(t)
+
+    return motion
+
+
+def _orbit(sign):
+    def motion(rng, t, w, h, radius):
+        cx, cy = w / 2 + rng.uniform(-0.1, 0.1) * w, h / 2 + rng.uniform(-0.1, 0.1) * h
+        r = rng.uniform(0.18, 0.3) * min(w, h)
+        phase = np.radians(rng.uniform(0, 360) + sign * rng.uniform(8.0, 14.0) * t)
+        return cx + r * np.cos(phase), cy + r * np.sin(phase), _idle_spin(rng, t), np.ones_like(t)
+
+    return motion
+
+
+def _bounce(rng, t, w, h, radius):
+    x, _ = _still_position(rng, t, w, h, radius)
+    floor = h - radius
+    height = rng.uniform(0.35, 0.6) * h
+    phase = np.pi * t / rng.uniform(8, 14) + rng.uniform(0, np.pi)
+    y = floor - height * np.abs(np.sin(phase))
+    return x, y, _idle_spin(rng, t), np.ones_like(t)
+
+
+def _pulse(rng, t, w, h, radius):
+    x, y = _still_position(rng, t, w, h, radius)
+    scale = 1.0 + 0.4 * np.sin(2 * np.pi * t / rng.uniform(6, 12) + rng.uniform(0, 2 * np.pi))
+    return x, y, _idle_spin(rng, t), scale
+
+
+def _still(rng, t, w, h, radius):
+    x, y = _still_position(rng, t, w, h, radius)
+    return x, y, _idle_spin(rng, t), np.ones_like(t)
+
+
+MOTIONS = {
+    "MoveRight": _translate(0),
+    "MoveLeft": _translate(180),
+    "MoveUp": _translate(90),
+    "MoveDown": _translate(270),
+    "RotateClockwise": _rotate(+1),
+    "RotateCounterClockwise": _rotate(-1),
+    "ZoomIn": _zoom(+1),
+    "ZoomOut": _zoom(-1),
+    "OscillateHorizontal": _oscillate("x"),
+    "OscillateVertical": _oscillate("y"),
+    "OrbitClockwise": _orbit(+1),
+    "OrbitCounterClockwise": _orbit(-1),
+    "MoveUpRight": _translate(45),
+    "MoveDownLeft": _translate(225),
+    "Bounce": _bounce,
+    "Pulse": _pulse,
+    "Still": _still,
+}
+CLASS_NAMES = tuple(MOTIONS)
+
+
+# ----------------------------------------------------------------------------------------------
+# Appearance: drawn independently of the class.
+# ----------------------------------------------------------------------------------------------
+
+
+def _shape_polygon(kind):
+    """Unit-radius polygon vertices for a shape, pointing up."""
+    def regular(n, start=90):
+        a = np.radians(start + 360.0 * np.arange(n) / n)
+        return np.stack([np.cos(a), -np.sin(a)], 1)
+
+    if kind == "triangle":
+        return regular(3)
+    if kind == "square":
+        return regular(4, 45)
+    if kind == "pentagon":
+        return regular(5)
+    if kind == "hexagon":
+        return regular(6)
+    if kind == "star":
+        outer, inner = regular(5), 0.45 * regular(5, 90 + 36)
+        return np.stack([outer, inner], 1).reshape(-1, 2)
+    if kind == "cross":
+        a, b = 1.0, 0.35
+        return np.array([[-b, -a], [b, -a], [b, -b], [a, -b], [a, b], [b, b], [b, a], [-b, a], [-b, b],
+                         [-a, b], [-a, -b], [-b, -b]])
+    if kind == "arrow":
+        return np.array([[0, -1], [0.7, -0.1], [0.3, -0.1], [0.3, 1], [-0.3, 1], [-0.3, -0.1], [-0.7, -0.1]])
+    raise ValueError(kind)
+
+
+def _random_colour(rng, avoid=None, min_distance=90.0):
+    for _ in range(20):
+        colour = rng.uniform(0, 255, 3)
+        if avoid is None or np.linalg.norm(colour - avoid) >= min_distance:
+            return colour
+    return 255.0 - avoid
+
+
+def _background(rng, h, w):
+    base = rng.uniform(0, 255, 3)
+    other = _random_colour(rng, base, 40.0)
+    kind = BACKGROUNDS[rng.integers(len(BACKGROUNDS))]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    if kind == "plain":
+        mix = np.zeros((h, w), np.float32)
+    elif kind == "gradient":
+        a = rng.uniform(0, 2 * np.pi)
+        mix = (np.cos(a) * xx + np.sin(a) * yy)
+        mix = (mix - mix.min()) / max(float(np.ptp(mix)), 1e-6)
+    elif kind == "stripes":
+        a = rng.uniform(0, np.pi)
+        period = rng.uniform(0.15, 0.4) * min(h, w)
+        mix = 0.5 + 0.5 * np.sin(2 * np.pi * (np.cos(a) * xx + np.sin(a) * yy) / period)
+    elif kind == "checker":
+        cell = max(2, int(rng.uniform(0.1, 0.25) * min(h, w)))
+        mix = (((xx // cell) + (yy // cell)) % 2).astype(np.float32)
+    else:  # blobs: smooth random noise
+        noise = rng.uniform(0, 1, (max(2, h // 8), max(2, w // 8))).astype(np.float32)
+        mix = cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+    strength = rng.uniform(0.2, 0.6)
+    image = base[None, None] * (1 - strength * mix[..., None]) + other[None, None] * (strength * mix[..., None])
+    return image.astype(np.float32)
+
+
+def _draw_shape(canvas, polygon, cx, cy, angle_deg, radius, fill, marker):
+    a = np.radians(angle_deg)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    points = polygon @ rot.T * radius + np.array([cx, cy])
+    shift = 4  # sub-pixel precision: smooth motion at small sizes
+    cv2.fillPoly(canvas, [np.round(points * (1 << shift)).astype(np.int32)], fill.tolist(), cv2.LINE_AA, shift)
+    # An off-centre marker in a second colour makes the orientation (rotation) visible.
+    tip = np.array([0.0, -0.55]) @ rot.T * radius + np.array([cx, cy])
+    cv2.circle(canvas, tuple(np.round(tip * (1 << shift)).astype(int)), int(max(1, 0.22 * radius) * (1 << shift)),
+               marker.tolist(), -1, cv2.LINE_AA, shift)
+
+
+def render_video(class_name, rng, frames=32, height=64, width=64, distractors=2):
+    """Render one video of the given motion class: uint8 RGB ``[frames, height, width, 3]``."""
+    motion = MOTIONS[class_name]
+    t = np.arange(frames, dtype=np.float64)
+    background = _background(rng, height, width)
+    radius = rng.uniform(0.14, 0.22) * min(height, width)
+    polygon = _shape_polygon(SHAPES[rng.integers(len(SHAPES))])
+    fill = _random_colour(rng, background.reshape(-1, 3).mean(0))
+    marker = _random_colour(rng, fill)
+    x, y, angle, scale = motion(rng, t, width, height, radius)
+    items = []
+    for _ in range(int(rng.integers(0, distractors + 1))):
+        r = rng.uniform(0.05, 0.09) * min(height, width)
+        dx, dy = _still_position(rng, t, width, height, r)
+        items.append((_shape_polygon(SHAPES[rng.integers(len(SHAPES))]), dx, dy, rng.uniform(0, 360), r,
+                      _random_colour(rng), _random_colour(rng)))
+    out = np.empty((frames, height, width, 3), np.uint8)
+    for k in range(frames):
+        canvas = background.copy()
+        for poly, dx, dy, da, r, c1, c2 in items:
+            _draw_shape(canvas, poly, dx[k], dy[k], da, r, c1, c2)
+        _draw_shape(canvas, polygon, x[k], y[k], angle[k], radius * scale[k], fill, marker)
+        out[k] = np.clip(canvas, 0, 255).astype(np.uint8)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# The dataset on disk.
+# ----------------------------------------------------------------------------------------------
+
+
+def video_relpath(class_name, group, clip, ext):
+    return f"{class_name}/v_{class_name}_g{group:02d}_c{clip:02d}.{ext}"
+
+
+def plan_videos(config):
+    """[(class index, class name, group, clip, is_test)] for the whole dataset."""
+    per_group = config.clips_per_group
+    if config.videos_per_class <= per_group:  # tiny sets: at least two groups, one held out
+        per_group = max(1, config.videos_per_class // 2)
+    groups = math.ceil(config.videos_per_class / per_group)
+    test_groups = min(groups - 1, max(1, round(groups * config.test_fraction))) if groups > 1 else 0
+    plan = []
+    for c, name in enumerate(CLASS_NAMES[: config.classes]):
+        for v in range(config.videos_per_class):
+            group, clip = v // per_group + 1, v % per_group + 1
+            plan.append((c, name, group, clip, group <= test_groups))
+    return plan
+
+
+def _write_lines(path, lines):
+    with open(path, "w", newline="") as f:
+        f.write("".join(line + "\r\n" for line in lines))  # official lists use CRLF
+
+
+def generate_dataset(out_dir, config: SyntheticConfig, progress=True):
+    """Write the dataset under ``out_dir``; an existing complete dataset of the same config is kept.
+
+    Returns (video root, split directory).
+    """
+    if not 1 <= config.classes <= len(CLASS_NAMES):
+        raise ValueError(f"classes must be between 1 and {len(CLASS_NAMES)}")
+    if config.format not in ("avi", "mp4"):
+        raise ValueError("format must be avi or mp4")
+    video_root = os.path.join(out_dir, "UCF-101")
+    split_dir = os.path.join(out_dir, "ucfTrainTestlist")
+    stamp = os.path.join(out_dir, "synthetic.json")
+    plan = plan_videos(config)
+    paths = [video_relpath(name, g, c, config.format) for _, name, g, c, _ in plan]
+    if os.path.exists(stamp):
+        with open(stamp) as f:
+            if json.load(f) == asdict(config) and all(os.path.exists(os.path.join(video_root, p)) for p in paths):
+                return video_root, split_dir
+    os.makedirs(split_dir, exist_ok=True)
+    iterator = zip(plan, paths)
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(list(iterator), desc="synthetic videos", unit="video")
+    for (c, name, group, clip, _), rel in iterator:
+        rng = np.random.default_rng([config.seed, c, group, clip])
+        frames = render_video(name, rng, config.frames, config.height, config.width, config.distractors)
+        path = os.path.join(video_root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_video(path, frames, fps=config.fps)
+    names = CLASS_NAMES[: config.classes]
+    _write_lines(os.path.join(split_dir, "classInd.txt"), [f"{i + 1} {n}" for i, n in enumerate(names)])
+    _write_lines(os.path.join(split_dir, "trainlist01.txt"),
+                 [f"{p} {c + 1}" for (c, *_, test), p in zip(plan, paths) if not test])
+    _write_lines(os.path.join(split_dir, "testlist01.txt"), [p for (*_, test), p in zip(plan, paths) if test])
+    with open(stamp, "w") as f:
+        json.dump(asdict(config), f, indent=1)
+    return video_root, split_dir

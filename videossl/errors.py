@@ -1,0 +1,19 @@
+"""Error types shared by every tool.
+
+``UserError`` is a problem with what the user asked for (a path, a split, a flag): command-line
+tools print it as one line and exit non-zero, without a traceback. ``VideoReadError`` is one
+video that cannot be read: datasets skip such a video, log it and count it.
+"""
+
+
+class UserError(Exception):
+    """A problem with the user's input, reported as one line and a non-zero exit."""
+
+
+class VideoReadError(RuntimeError):
+    """One video could not be opened or decoded."""
+
+    def __init__(self, path, reason):
+        self.path = str(path)
+        self.reason = str(reason)
+        super().__init__(f"{self.path}: {self.reason}")

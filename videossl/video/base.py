@@ -1,0 +1,50 @@
+"""The interface every video reader implements."""
+
+import abc
+
+import numpy as np
+
+from videossl.video.info import VideoInfo, clamp_indices
+
+
+class VideoReader(abc.ABC):
+    """Decodes only the requested frames of one video.
+
+    ``get_frames(indices)`` returns uint8 RGB frames ``[T, H, W, 3]`` in the order asked, with
+    repeated indices allowed and every index clamped into the video. ``exact`` says whether the
+    backend guarantees that frame ``i`` is the ``i``-th frame a full decode produces.
+    """
+
+    exact = True
+
+    def __init__(self, path, info: VideoInfo):
+        self.path = str(path)
+        self.info = info
+
+    @property
+    def num_frames(self):
+        return self.info.num_frames
+
+    @property
+    def fps(self):
+        return self.info.fps
+
+    def get_frames(self, indices):
+        idx = clamp_indices(indices, self.num_frames)
+        wanted = np.unique(idx)
+        decoded = self._decode(wanted)
+        return np.stack([decoded[int(i)] for i in idx])
+
+    @abc.abstractmethod
+    def _decode(self, wanted):
+        """Return {frame index: uint8 [H, W, 3] RGB} for each index in the sorted array."""
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False

@@ -1,0 +1,77 @@
+"""What a full decode of a video found: the verified facts every reader relies on."""
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import numpy as np
+
+
+@dataclass
+class VideoInfo:
+    """Facts about one video, verified by decoding it once from start to end.
+
+    ``num_frames`` is the number of frames the decoder really produced (container headers
+    over-report it on many AVIs). ``pts`` holds each frame's presentation timestamp in display
+    order and ``keyframes`` the indices of key frames; together they let a reader seek and still
+    know exactly which frame it decoded. ``pts`` is None when timestamps are missing or not
+    unique, and readers then decode forward from the start. ``decode_error`` says that some
+    packets failed to decode (a corrupt or truncated file); the ``num_frames`` frames that did
+    decode are usable, and every read skips the same packets.
+    """
+
+    num_frames: int
+    fps: Optional[float] = None
+    height: int = 0
+    width: int = 0
+    header_frames: Optional[int] = None
+    pts: Optional[List[int]] = None
+    keyframes: List[int] = field(default_factory=list)
+    decode_error: Optional[str] = None
+
+    def to_dict(self):
+        """A JSON-friendly dict; arithmetic timestamp sequences are stored as start and step."""
+        d = {
+            "num_frames": self.num_frames,
+            "fps": self.fps,
+            "height": self.height,
+            "width": self.width,
+            "header_frames": self.header_frames,
+            "keyframes": list(self.keyframes),
+            "decode_error": self.decode_error,
+        }
+        if self.pts is None:
+            d["pts"] = None
+        else:
+            pts = np.asarray(self.pts, dtype=np.int64)
+            steps = np.diff(pts)
+            if len(pts) >= 2 and np.all(steps == steps[0]):
+                d["pts"] = {"start": int(pts[0]), "step": int(steps[0])}
+            elif len(pts) == 1:
+                d["pts"] = {"start": int(pts[0]), "step": 1}
+            else:
+                d["pts"] = pts.tolist()
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        pts = d.get("pts")
+        if isinstance(pts, dict):
+            pts = (pts["start"] + pts["step"] * np.arange(d["num_frames"], dtype=np.int64)).tolist()
+        return cls(
+            num_frames=int(d["num_frames"]),
+            fps=d.get("fps"),
+            height=int(d.get("height") or 0),
+            width=int(d.get("width") or 0),
+            header_frames=d.get("header_frames"),
+            pts=pts,
+            keyframes=list(d.get("keyframes") or []),
+            decode_error=d.get("decode_error"),
+        )
+
+
+def clamp_indices(indices, num_frames):
+    """Frame indices as an int64 array clamped into [0, num_frames - 1]."""
+    if num_frames <= 0:
+        raise ValueError("a video with no frames has no valid index")
+    idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+    return np.clip(idx, 0, num_frames - 1)
