@@ -2,15 +2,16 @@
 
 from videossl.data.transforms import (
     ChannelOrder, ColorJitter, Compose, Grayscale, OneOf, RandomChannelDrop, RandomErase, RandomGamma,
-    RandomHorizontalFlip, RandomSquareCrop, ToFloat,
+    RandomHorizontalFlip, RandomSquareCrop,
 )
 
 
 def tclr_clip_augmentation(size=112, channel_order="bgr"):
     """Square crop (U(0.6, 1) x short side) -> flip -> colour ops with their own probabilities ->
     greyscale with gamma, or one channel zeroed -> an erased box (9-18 px at 112, scaled with size).
-    Output float in [0, 1], ``channel_order`` channels (the reference models take BGR). The flip
-    comes before the colour operations it commutes with; all but the last two steps run on uint8."""
+    Output uint8 ``[T, C, H, W]`` in ``channel_order`` (the reference models take BGR); the sample
+    builder turns a sample's clips into floats in [0, 1] in one pass (``stack_clips``). The flip
+    comes before the colour operations it commutes with."""
     factors = (0.75, 1.25)
     erase = (max(1, round(size * 9 / 112)), max(1, round(size * 18 / 112)))
     return Compose([
@@ -22,5 +23,4 @@ def tclr_clip_augmentation(size=112, channel_order="bgr"):
                (0.125, RandomChannelDrop(p=1.0))]),
         RandomErase(p=0.5, size=erase),
         ChannelOrder(channel_order),
-        ToFloat(),
     ])

@@ -115,3 +115,11 @@ def test_square_crop_and_erase_sizes(rng):
         if len(rows):
             assert rows.max() - rows.min() < 18 and cols.max() - cols.min() < 18
     assert T.RandomSquareCrop(24)(clip, rng).shape == (2, 3, 24, 24)
+
+
+def test_stack_clips_converts_and_lays_out_in_one_buffer():
+    clips = [uint8_images(s) for s in range(3)]
+    out = T.stack_clips(clips)
+    assert out.shape == (3, 3, 4, 40, 56) and out.dtype == torch.float32 and out.is_contiguous()
+    for k, clip in enumerate(clips):
+        assert torch.allclose(out[k], clip.permute(1, 0, 2, 3).float() / 255)

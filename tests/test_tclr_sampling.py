@@ -1,0 +1,37 @@
+"""TCLR's sample builder returns, in every view, the global clip and the local clips of one window."""
+
+import numpy as np
+
+from tclr_pretraining.augmentation import tclr_clip_augmentation
+from tclr_pretraining.dataset import TCLRSampleBuilder
+from tests.helpers import read_index, write_index_video
+from videossl.data.transforms import Compose, ResizeShortSide
+from videossl.video import open_video
+
+
+def test_views_hold_the_global_and_local_frames(tmp_path):
+    path = str(tmp_path / "v.avi")
+    write_index_video(path, 100)
+    builder = TCLRSampleBuilder(Compose([ResizeShortSide(64)]), clip_frames=8, num_local=4)
+    with open_video(path) as reader:
+        sample = builder(reader, np.random.default_rng(0))
+    clips = sample["clips"]
+    assert clips.shape == (2, 5, 3, 8, 64, 64)
+    for view in range(2):
+        frames = lambda k: [read_index((clips[view, k, :, t].permute(1, 2, 0).numpy() * 255).round().astype(  # noqa
+            np.uint8)) for t in range(8)]
+        global_frames = frames(0)
+        start = global_frames[0]
+        assert global_frames == list(range(start, start + 32, 4))
+        for j in range(4):
+            assert frames(1 + j) == list(range(start + 8 * j, start + 8 * j + 8))
+
+
+def test_the_tclr_recipe_makes_bgr_clips_in_unit_range(tmp_path):
+    path = str(tmp_path / "v.avi")
+    write_index_video(path, 80, 120, 160)
+    builder = TCLRSampleBuilder(tclr_clip_augmentation(32), clip_frames=16, num_local=4)
+    with open_video(path) as reader:
+        clips = builder(reader, np.random.default_rng(1))["clips"]
+    assert clips.shape == (2, 5, 3, 16, 32, 32)
+    assert clips.min() >= 0 and clips.max() <= 1
