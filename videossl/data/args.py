@@ -8,7 +8,7 @@ from videossl.video import BACKENDS, DEFAULT_BACKEND
 def add_data_args(parser, default_dataset="ucf101"):
     group = parser.add_argument_group("data")
     group.add_argument("--dataset", default=default_dataset, choices=DATASETS)
-    group.add_argument("--data_root", default="data/synthetic/UCF-101",
+    group.add_argument("--data_root", default="data/synthetic/demo/UCF-101",
                        help="folder of the videos (UCF101: the folder holding UCF-101/ or the class folders)")
     group.add_argument("--split_dir", default=None,
                        help="folder of the official split files (default: --data_root's sibling "
