@@ -123,3 +123,5 @@ def test_stack_clips_converts_and_lays_out_in_one_buffer():
     assert out.shape == (3, 3, 4, 40, 56) and out.dtype == torch.float32 and out.is_contiguous()
     for k, clip in enumerate(clips):
         assert torch.allclose(out[k], clip.permute(1, 0, 2, 3).float() / 255)
+    with pytest.raises(TypeError, match="one dtype"):
+        T.stack_clips([clips[0], T.ToFloat()(clips[1])])
