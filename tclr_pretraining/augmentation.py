@@ -1,17 +1,17 @@
 """TCLR's clip augmentation recipe, composed from the shared clip-consistent transforms."""
 
 from videossl.data.transforms import (
-    ChannelOrder, ColorJitter, Compose, Grayscale, OneOf, RandomChannelDrop, RandomErase, RandomGamma,
+    ColorJitter, Compose, Grayscale, OneOf, RandomChannelDrop, RandomErase, RandomGamma,
     RandomHorizontalFlip, RandomSquareCrop,
 )
 
 
-def tclr_clip_augmentation(size=112, channel_order="bgr"):
+def tclr_clip_augmentation(size=112):
     """Square crop (U(0.6, 1) x short side) -> flip -> colour ops with their own probabilities ->
     greyscale with gamma, or one channel zeroed -> an erased box (9-18 px at 112, scaled with size).
-    Output uint8 ``[T, C, H, W]`` in ``channel_order`` (the reference models take BGR); the sample
-    builder turns a sample's clips into floats in [0, 1] in one pass (``stack_clips``). The flip
-    comes before the colour operations it commutes with."""
+    Output uint8 RGB ``[T, C, H, W]``; TCLR's BGR order and [0, 1] range are applied on the model's
+    device by the run's ``InputContract``. The flip comes before the colour operations it commutes
+    with."""
     factors = (0.75, 1.25)
     erase = (max(1, round(size * 9 / 112)), max(1, round(size * 18 / 112)))
     return Compose([
@@ -22,5 +22,4 @@ def tclr_clip_augmentation(size=112, channel_order="bgr"):
         OneOf([(0.175, Compose([Grayscale(), RandomGamma(p=0.75, gamma=factors)])),
                (0.125, RandomChannelDrop(p=1.0))]),
         RandomErase(p=0.5, size=erase),
-        ChannelOrder(channel_order),
     ])

@@ -7,7 +7,7 @@ from videossl.data.transforms import frames_to_clip, stack_clips
 class TCLRSampleBuilder:
     """``build_sample`` for ``VideoClipDataset``: 2 views x (1 global + ``num_local`` local) clips.
 
-    Returns ``{"clips": [views, 1 + num_local, C, T, H, W]}``: index 0 of the second axis is the
+    Returns ``{"clips": uint8 RGB [views, 1 + num_local, C, T, H, W]}``: index 0 of the second axis is the
     global clip, 1.. the local clips in time order. The window is decoded once; every clip of
     every view draws its own augmentation parameters.
     """

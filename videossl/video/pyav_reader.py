@@ -108,6 +108,9 @@ def probe_with_pyav(path, threads=0):
 
 class PyAVReader(VideoReader):
     exact = True
+    # A seek flushes the decoder and restarts at a key frame; decoding through fewer frames than
+    # this is cheaper (contiguous windows used to cost one seek per GOP).
+    SEEK_SKIP_FRAMES = 8
 
     def __init__(self, path, info=None, threads=1):
         super().__init__(path, info if info is not None else probe_with_pyav(path))
@@ -136,8 +139,8 @@ class PyAVReader(VideoReader):
         """Group wanted frames so that each group is read with one seek."""
         segments, current = [], []
         for i in wanted.tolist():
-            if current and self._key_before(i) > current[-1]:
-                segments.append(current)  # a key frame lies between: seeking beats decoding through
+            if current and self._key_before(i) - current[-1] > self.SEEK_SKIP_FRAMES:
+                segments.append(current)  # seeking to a later key frame skips enough to pay for the seek
                 current = []
             current.append(i)
         segments.append(current)
