@@ -155,3 +155,14 @@ def test_odd_sized_and_grey_frames_come_back_as_rgb(tmp_path):
 def test_unknown_backend_is_a_user_error(videos):
     with pytest.raises(UserError, match="unknown video backend"):
         open_video(videos["avi_no_bframes"], "nope")
+
+
+def test_pyav_reads_a_contiguous_window_with_one_seek_and_far_windows_with_two(videos):
+    path = videos["avi_bframes_gop12"]
+    reader = PyAVReader(path, probe_video(path))
+    window = list(range(20, 84))  # crosses five key frames: decoding through beats seeking at each
+    assert [read_index(f) for f in reader.get_frames(window)] == window
+    assert reader.segments_read == 1
+    far = [2, 3, 120, 121]  # ~9 GOPs apart: the second pair is reached by a seek
+    assert [read_index(f) for f in reader.get_frames(far)] == far
+    assert reader.segments_read == 3
