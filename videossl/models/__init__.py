@@ -1,0 +1,3 @@
+"""Backbones, heads and the checkpoint format shared by every method and evaluation."""
+
+from videossl.models.backbones import BACKBONES, build_backbone  # noqa: F401
