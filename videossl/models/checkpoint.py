@@ -1,0 +1,148 @@
+"""One checkpoint format for every method, loadable with ``torch.load(weights_only=True)``.
+
+A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts::
+
+    format            "videossl-checkpoint"
+    format_version    1
+    method            "tclr" | "cvrl" | "vtdl" | "tce" | "supervised" | an official source ("tclr-official", ...)
+    backbone          {"name", "config" (constructor kwargs), "state_dict" (no "module." prefixes)}
+    heads             {head name: state_dict}
+    input_contract    InputContract.to_dict(): frames, stride, size, channel order, value range, mean/std, ...
+    config            the run's arguments (JSON-able)
+    epoch, step       completed epochs and optimiser steps
+    training_state    optional: optimizer, scheduler, scaler, rng (what --restart needs)
+    precision         optional: what the run computed in low precision and what it kept in fp32
+
+Writes are atomic (a temporary file in the same folder, fsync, rename), so a crash mid-write never
+leaves a truncated checkpoint under the real name. Files in other formats (the authors' releases)
+are converted on load by ``videossl.models.convert``; a file that needs full unpickling is
+refused unless the caller passes ``trust=True`` (``--trust_checkpoint``).
+"""
+
+import os
+import pickle
+import zipfile
+
+import torch
+
+from videossl.data.input_contract import InputContract
+from videossl.errors import UserError
+from videossl.models.backbones import build_backbone
+
+FORMAT = "videossl-checkpoint"
+FORMAT_VERSION = 1
+TRUST_HINT = "pass --trust_checkpoint only if you trust where the file comes from"
+
+
+def make_checkpoint(method, backbone, input_contract, heads=None, config=None, epoch=0, step=0,
+                    training_state=None, precision=None):
+    """The checkpoint dict for a backbone module (``build_backbone`` output, possibly DDP-wrapped)."""
+    backbone = unwrap(backbone)
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "method": method,
+        "backbone": {"name": backbone.name, "config": dict(backbone.config), "state_dict": backbone.state_dict()},
+        "heads": {name: unwrap(head).state_dict() for name, head in (heads or {}).items()},
+        "input_contract": input_contract.to_dict(),
+        "config": dict(config or {}), "epoch": int(epoch), "step": int(step),
+        "training_state": training_state, "precision": precision,
+    }
+
+
+def unwrap(module):
+    """The module inside DDP/DataParallel (whose state-dict keys carry ``module.``)."""
+    return module.module if hasattr(module, "module") and isinstance(module, torch.nn.Module) else module
+
+
+def save_checkpoint(checkpoint, path):
+    """Atomic write: ``path`` is either the old file or the complete new one, never a partial one."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.part")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def read_checkpoint_file(path, trust=False):
+    """The raw object in ``path``, loaded with ``weights_only=True`` unless ``trust`` is given."""
+    if not os.path.isfile(path):
+        raise UserError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "weights only load failed" not in str(err).lower():
+            raise UserError(f"{path}: not a readable checkpoint (corrupt?): {str(err).splitlines()[0][:200]}") from None
+        if not trust:
+            raise UserError(f"{path}: refused, it holds Python objects that only full unpickling can load, and "
+                            f"full unpickling can run code from the file; {TRUST_HINT}") from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
+        raise UserError(f"{path}: not a readable checkpoint (truncated or corrupt?): {str(err).splitlines()[0][:200]}") from None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001 - any failure of an untrusted pickle is one line for the user
+        raise UserError(f"{path}: not a readable checkpoint: {type(err).__name__}: {err}") from None
+
+
+def is_videossl_checkpoint(obj):
+    return isinstance(obj, dict) and obj.get("format") == FORMAT
+
+
+def load_checkpoint(path, trust=False, source="auto", arch=None):
+    """A checkpoint in this project's format, converting the authors' released files on the way.
+
+    ``source``: "auto" (detect), "videossl", "tclr", "vtdl" or "tce"; ``arch`` names the backbone
+    for released files that do not record it (VTDL, TCE)."""
+    from videossl.models.convert import convert_official  # convert builds on this module
+
+    obj = read_checkpoint_file(path, trust=trust)
+    if is_videossl_checkpoint(obj):
+        version = obj.get("format_version")
+        if version != FORMAT_VERSION:
+            raise UserError(f"{path}: checkpoint format version {version}, this code reads {FORMAT_VERSION}")
+        if source not in ("auto", "videossl"):
+            raise UserError(f"{path}: is already a videossl checkpoint (method {obj['method']}), not a {source} release")
+        return obj
+    if source == "videossl":
+        raise UserError(f"{path}: not a videossl checkpoint")
+    return convert_official(obj, path, source=source, arch=arch)
+
+
+def load_state_strict(module, state_dict, what, path=""):
+    """``load_state_dict(strict=True)`` with a one-line message instead of a page of keys."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    wrong = [k for k in own if k in state_dict and tuple(own[k].shape) != tuple(state_dict[k].shape)]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (first: {', '.join(missing[:3])})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (first: {', '.join(unexpected[:3])})")
+        if wrong:
+            k = wrong[0]
+            parts.append(f"{len(wrong)} with other shapes (first: {k} {tuple(state_dict[k].shape)} "
+                         f"vs {tuple(own[k].shape)})")
+        raise UserError(f"{path + ': ' if path else ''}{what} does not match its architecture: {'; '.join(parts)}")
+    module.load_state_dict(state_dict, strict=True)
+
+
+def backbone_from_checkpoint(checkpoint, path=""):
+    spec = checkpoint["backbone"]
+    backbone = build_backbone(spec["name"], **spec["config"])
+    load_state_strict(backbone, spec["state_dict"], f"backbone {spec['name']}", path)
+    return backbone
+
+
+def load_backbone(path, trust=False, source="auto", arch=None):
+    """(backbone with its weights, InputContract, checkpoint) from the file alone."""
+    checkpoint = load_checkpoint(path, trust=trust, source=source, arch=arch)
+    backbone = backbone_from_checkpoint(checkpoint, path)
+    return backbone, InputContract.from_dict(checkpoint["input_contract"]), checkpoint
