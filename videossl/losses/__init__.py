@@ -1,0 +1,5 @@
+"""Contrastive losses shared by the methods: small functions with tests against naive references."""
+
+from videossl.losses.contrastive import (  # noqa: F401
+    MemoryBank, MemoryQueue, info_nce_with_queue, momentum_update, nce_memory_bank_loss, nt_xent,
+)
