@@ -1,0 +1,102 @@
+"""Learning-rate schedules the methods use, with state for --restart.
+
+Each schedule sets the learning rate of every parameter group as ``base_lr x factor``:
+``start_epoch(epoch)`` before an epoch, ``after_step()`` after each optimiser step (per-step
+schedules), ``end_epoch(loss)`` after it (plateau schedules).
+"""
+
+import math
+
+
+class Schedule:
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+        self.base_lrs = [group["lr"] for group in optimizer.param_groups]
+        self.factor = 1.0
+
+    def _apply(self):
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * self.factor
+
+    def start_epoch(self, epoch):
+        self._apply()
+
+    def after_step(self):
+        pass
+
+    def end_epoch(self, loss):
+        pass
+
+    @property
+    def lr(self):
+        return self.optimizer.param_groups[0]["lr"]
+
+    def state_dict(self):
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state):
+        self.__dict__.update(state)
+        self._apply()
+
+
+class WarmupPlateau(Schedule):
+    """TCLR: warm-up factors per epoch (x0.01, 0.05, 0.1, 0.5, 1), then the learning rate is divided
+    by ``1 / factor`` after ``patience`` epochs without a new best training loss."""
+
+    def __init__(self, optimizer, warmup=(0.01, 0.05, 0.1, 0.5, 1.0), patience=9, factor=0.1):
+        super().__init__(optimizer)
+        self.warmup, self.patience, self.decay = list(warmup), patience, factor
+        self.best, self.bad_epochs, self.plateau_factor = math.inf, 0, 1.0
+
+    def start_epoch(self, epoch):
+        self.factor = (self.warmup[epoch] if epoch < len(self.warmup) else 1.0) * self.plateau_factor
+        self._apply()
+
+    def end_epoch(self, loss):
+        if loss < self.best:
+            self.best, self.bad_epochs = loss, 0
+            return
+        self.bad_epochs += 1
+        if self.bad_epochs >= self.patience:
+            self.plateau_factor *= self.decay
+            self.bad_epochs = 0
+
+
+class WarmupCosine(Schedule):
+    """CVRL: linear warm-up over ``warmup_epochs``, then cosine decay to 0, updated every step."""
+
+    def __init__(self, optimizer, warmup_epochs, total_epochs, steps_per_epoch):
+        super().__init__(optimizer)
+        self.warmup_steps = warmup_epochs * steps_per_epoch
+        self.total_steps = max(1, total_epochs * steps_per_epoch)
+        self.step = 0
+        self._set()
+
+    def _set(self):
+        if self.step < self.warmup_steps:
+            self.factor = (self.step + 1) / self.warmup_steps
+        else:
+            progress = (self.step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps)
+            self.factor = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        self._apply()
+
+    def start_epoch(self, epoch):
+        self._set()
+
+    def after_step(self):
+        self.step += 1
+        self._set()
+
+
+class MultiStep(Schedule):
+    """VTDL, TCE, finetuning: multiply by ``gamma`` at each milestone epoch (optional warm-up)."""
+
+    def __init__(self, optimizer, milestones, gamma=0.1, warmup=()):
+        super().__init__(optimizer)
+        self.milestones, self.gamma, self.warmup = sorted(milestones), gamma, list(warmup)
+
+    def start_epoch(self, epoch):
+        self.factor = self.gamma ** sum(epoch >= m for m in self.milestones)
+        if epoch < len(self.warmup):
+            self.factor *= self.warmup[epoch]
+        self._apply()

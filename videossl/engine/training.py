@@ -1,0 +1,337 @@
+"""The training engine shared by the four methods: a plain loop with the bookkeeping done once.
+
+A method's entry script builds its dataset, model and loss, then::
+
+    run = TrainingRun(args, method="tclr", checkpoint_dir=..., log_dir=...)
+    loader = run.loader(dataset, args.batch_size, collate_fn)
+    model = run.prepare_model(model)                      # device, channels_last_3d, SyncBN
+    start = run.resume(modules, optimizer, schedule)      # --restart: newest complete checkpoint
+    run.choose_precision(model, compute_loss, first_batch)  # --precision auto verifies bf16
+    ddp_model = run.wrap(model)
+    for epoch in range(start, args.epochs):
+        metrics = run.train_epoch(epoch, loader, ddp_model, compute_loss, optimizer, schedule)
+        run.save(epoch + 1, modules, optimizer, schedule, contract, config)
+
+Under ``torchrun`` every process joins the process group (gloo on CPU, nccl on CUDA), a
+DistributedSampler splits the data (re-shuffled every epoch), only rank 0 logs and saves.
+``compute_loss(model, batch) -> (loss, {term: value})`` runs under the run's autocast.
+"""
+
+import glob
+import math
+import os
+import random
+import re
+import time
+from collections import defaultdict
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from videossl.data.dataset import init_loader_worker
+from videossl.engine import distributed
+from videossl.engine.precision import PRECISIONS, PrecisionPlan, apply_precision_plan, autocast, verify_precision
+from videossl.errors import UserError
+from videossl.models.checkpoint import (
+    load_state_strict, make_checkpoint, read_checkpoint_file, save_checkpoint, unwrap,
+)
+
+CHECKPOINT_PATTERN = "checkpoint_epoch{:04d}.pt"
+
+
+class TrainingDiverged(UserError):
+    pass
+
+
+def add_engine_args(parser, epochs, batch_size, lr):
+    group = parser.add_argument_group("training engine")
+    group.add_argument("--device", default="auto", help="auto (cuda if available, else cpu), cpu, cuda, cuda:N")
+    group.add_argument("--precision", default="auto", choices=PRECISIONS,
+                       help="auto verifies bf16 (fp16 on GPUs without bf16) against fp32 before trusting it")
+    group.add_argument("--no_channels_last", action="store_true", help="keep NCDHW memory instead of channels_last_3d")
+    group.add_argument("--sync_bn", action="store_true", help="synchronise BatchNorm statistics across processes")
+    group.add_argument("--epochs", type=int, default=epochs)
+    group.add_argument("--batch_size", type=int, default=batch_size, help="over all processes")
+    group.add_argument("--lr", type=float, default=lr)
+    group.add_argument("--num_workers", type=int, default=4)
+    group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--restart", action="store_true", help="resume from the newest complete checkpoint of --run_id")
+    group.add_argument("--save_every", type=int, default=1, help="epochs between checkpoints")
+    group.add_argument("--keep_checkpoints", type=int, default=3, help="how many recent checkpoints to keep")
+    group.add_argument("--max_nonfinite_steps", type=int, default=20,
+                       help="stop after this many steps in a row with a non-finite loss or gradient")
+    group.add_argument("--log_every", type=int, default=10, help="steps between TensorBoard points")
+    return group
+
+
+def resolve_device(name):
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
+    return device
+
+
+def seed_epoch(seed, rank, epoch):
+    """Every RNG from (seed, rank, epoch): an epoch runs the same whether or not the run was resumed."""
+    value = (seed * 1_000_003 + rank * 10_007 + epoch) % 2 ** 31
+    random.seed(value)
+    np.random.seed(value)
+    torch.manual_seed(value)
+
+
+def rng_state():
+    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    numpy_state = np.random.get_state()
+    state["numpy"] = [numpy_state[0], torch.from_numpy(numpy_state[1].astype(np.int64)), *numpy_state[2:]]
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state):
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def checkpoint_epoch(path):
+    match = re.search(r"checkpoint_epoch(\d+)\.pt$", path)
+    return int(match.group(1)) if match else -1
+
+
+def newest_complete_checkpoint(folder, log=print):
+    """(path, checkpoint) of the newest file in ``folder`` that loads, or (None, None)."""
+    for path in sorted(glob.glob(os.path.join(folder, "checkpoint_epoch*.pt")), key=checkpoint_epoch, reverse=True):
+        try:
+            return path, read_checkpoint_file(path)
+        except UserError as err:
+            log(f"warning: skipping {err}")
+    return None, None
+
+
+class TrainingRun:
+    def __init__(self, args, method, checkpoint_dir, log_dir):
+        self.args, self.method = args, method
+        device = resolve_device(args.device)
+        self.local_rank = distributed.init_from_env(device.type)
+        if device.type == "cuda" and distributed.is_distributed():
+            device = torch.device("cuda", self.local_rank)
+        self.device = device
+        self.rank, self.world = distributed.rank(), distributed.world_size()
+        self.is_main = self.rank == 0
+        self.checkpoint_dir, self.log_dir = checkpoint_dir, log_dir
+        self.writer = None
+        if self.is_main:
+            os.makedirs(checkpoint_dir, exist_ok=True)
+            from torch.utils.tensorboard import SummaryWriter
+            self.writer = SummaryWriter(log_dir)
+        self.plan = None
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=False)
+        self.step = 0
+        self.nonfinite_total = 0
+        self._nonfinite_in_a_row = 0
+        self.last_checkpoint = None
+        self._resumed_plan = None
+        seed_epoch(args.seed, self.rank, 0)
+
+    # ---- output ------------------------------------------------------------------------------
+
+    def log(self, message):
+        if self.is_main:
+            tqdm.write(message)
+
+    def scalar(self, name, value, step=None):
+        if self.writer is not None:
+            self.writer.add_scalar(name, value, self.step if step is None else step)
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+        distributed.shutdown()
+
+    # ---- data and model ----------------------------------------------------------------------
+
+    def loader(self, dataset, batch_size, collate_fn=None, shuffle=True, drop_last=True):
+        if batch_size % self.world:
+            raise UserError(f"--batch_size {batch_size} is not divisible by the {self.world} processes")
+        per_process = batch_size // self.world
+        if drop_last and len(dataset) < batch_size:
+            raise UserError(f"the dataset has {len(dataset)} samples, fewer than one batch of {batch_size}")
+        sampler = DistributedSampler(dataset, num_replicas=self.world, rank=self.rank, shuffle=shuffle,
+                                     seed=self.args.seed, drop_last=drop_last)
+        workers = self.args.num_workers
+        return DataLoader(dataset, batch_size=per_process, sampler=sampler, num_workers=workers, collate_fn=collate_fn,
+                          pin_memory=self.device.type == "cuda", drop_last=drop_last,
+                          worker_init_fn=init_loader_worker if workers else None, persistent_workers=workers > 0)
+
+    def prepare_model(self, model):
+        model = model.to(self.device)
+        if not self.args.no_channels_last and any(isinstance(m, torch.nn.Conv3d) for m in model.modules()):
+            model = model.to(memory_format=torch.channels_last_3d)
+        if self.args.sync_bn and distributed.is_distributed():
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return model
+
+    def to_device(self, x):
+        x = x.to(self.device, non_blocking=True)
+        if x.dim() == 5 and not self.args.no_channels_last:
+            x = x.contiguous(memory_format=torch.channels_last_3d)
+        return x
+
+    def choose_precision(self, model, compute_loss, batch):
+        """Verify (or reuse the resumed run's) precision and install its fp32 islands on ``model``."""
+        if self._resumed_plan is not None:
+            plan = PrecisionPlan(**self._resumed_plan)
+        else:
+            plan = [None]
+            if self.is_main:
+                plan[0] = verify_precision(model, lambda m, b: compute_loss(m, b)[0], batch, self.device,
+                                           self.args.precision, seed=self.args.seed)
+            if distributed.is_distributed():
+                torch.distributed.broadcast_object_list(plan, src=0)  # every process runs the same plan
+            plan = plan[0]
+        self.plan = plan
+        apply_precision_plan(model, plan, self.device)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=plan.needs_grad_scaler)
+        self.log(plan.summary())
+        if self.writer is not None:
+            self.writer.add_text("precision", plan.summary(), 0)
+        return plan
+
+    def wrap(self, model):
+        if not distributed.is_distributed():
+            return model
+        return DistributedDataParallel(model, device_ids=[self.local_rank] if self.device.type == "cuda" else None)
+
+    # ---- checkpoints -------------------------------------------------------------------------
+
+    def resume(self, backbone, heads, optimizer, schedule):
+        """With --restart: load the newest complete checkpoint; returns the epoch to start from."""
+        if not self.args.restart:
+            return 0
+        path, checkpoint = newest_complete_checkpoint(self.checkpoint_dir, self.log)
+        if checkpoint is None:
+            raise UserError(f"--restart: no complete checkpoint in {self.checkpoint_dir}")
+        state = checkpoint.get("training_state")
+        if not state:
+            raise UserError(f"{path}: has no training state to resume from")
+        load_state_strict(unwrap(backbone), checkpoint["backbone"]["state_dict"], "backbone", path)
+        for name, head in heads.items():
+            if name not in checkpoint["heads"]:
+                raise UserError(f"{path}: has no '{name}' state to resume")
+            load_state_strict(unwrap(head), checkpoint["heads"][name], name, path)
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        set_rng_state(state["rng"])
+        self.step = checkpoint["step"]
+        self.nonfinite_total = state.get("nonfinite_total", 0)
+        self._resumed_plan = checkpoint.get("precision")
+        self.last_checkpoint = path
+        self.log(f"resumed from {path} (epoch {checkpoint['epoch']}, step {self.step})")
+        return checkpoint["epoch"]
+
+    def save(self, epochs_done, backbone, heads, optimizer, schedule, contract, config, force=False):
+        if not force and epochs_done % self.args.save_every and epochs_done != self.args.epochs:
+            return None
+        if not self.is_main:
+            distributed.barrier()  # wait until rank 0 has written it
+            return None
+        training_state = {"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                          "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+                          "rng": rng_state(), "nonfinite_total": self.nonfinite_total}
+        checkpoint = make_checkpoint(self.method, backbone, contract, heads=heads, config=config, epoch=epochs_done,
+                                     step=self.step, training_state=training_state,
+                                     precision=self.plan.to_dict() if self.plan else None)
+        path = save_checkpoint(checkpoint, os.path.join(self.checkpoint_dir, CHECKPOINT_PATTERN.format(epochs_done)))
+        self.last_checkpoint = path
+        old = sorted(glob.glob(os.path.join(self.checkpoint_dir, "checkpoint_epoch*.pt")), key=checkpoint_epoch)
+        for stale in old[:-self.args.keep_checkpoints] if self.args.keep_checkpoints > 0 else []:
+            os.remove(stale)
+        distributed.barrier()
+        return path
+
+    # ---- the loop ----------------------------------------------------------------------------
+
+    def _step_is_finite(self, loss, parameters):
+        """Loss and every gradient finite, decided the same on every process (one skipping while
+        another steps would make their weights drift apart)."""
+        grads = [p.grad.detach().float().abs().sum() for p in parameters if p.grad is not None]
+        total = loss.detach().float().abs() + (torch.stack(grads).sum() if grads else 0.0)
+        finite = torch.isfinite(total).to(torch.float32).reshape(1)
+        if distributed.is_distributed():
+            torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
+        return bool(finite.item())
+
+    def train_epoch(self, epoch, loader, model, compute_loss, optimizer, schedule, clips_per_sample=1):
+        """One epoch; returns the mean of every loss term over the epoch (averaged over processes)."""
+        seed_epoch(self.args.seed, self.rank, epoch + 1)
+        loader.sampler.set_epoch(epoch)
+        schedule.start_epoch(epoch)
+        model.train()
+        parameters = [p for group in optimizer.param_groups for p in group["params"]]
+        sums, count, skipped = defaultdict(float), 0, 0
+        started = time.perf_counter()
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{self.args.epochs}", disable=not self.is_main,
+                   dynamic_ncols=True, leave=False)
+        for batch in bar:
+            with autocast(self.plan, self.device):
+                loss, terms = compute_loss(model, batch)
+            loss = loss.float()
+            if self.scaler.is_enabled():
+                self.scaler.scale(loss).backward()
+                self.scaler.unscale_(optimizer)
+            else:
+                loss.backward()
+            if self._step_is_finite(loss, parameters):
+                if self.scaler.is_enabled():
+                    self.scaler.step(optimizer)
+                else:
+                    optimizer.step()
+                schedule.after_step()
+                self._nonfinite_in_a_row = 0
+                for name, value in {"loss": loss, **terms}.items():
+                    sums[name] += float(value.detach()) if torch.is_tensor(value) else float(value)
+                count += 1
+            else:
+                skipped += 1
+                self.nonfinite_total += 1
+                self._nonfinite_in_a_row += 1
+                self.scalar("train/nonfinite_steps", self.nonfinite_total)
+                if self._nonfinite_in_a_row >= self.args.max_nonfinite_steps:
+                    kept = self.last_checkpoint or "none saved yet"
+                    raise TrainingDiverged(
+                        f"loss or gradients were NaN/inf for {self._nonfinite_in_a_row} steps in a row "
+                        f"(epoch {epoch + 1}, step {self.step}); stopped. Last good checkpoint: {kept}. "
+                        f"Try a lower --lr or --precision fp32")
+            if self.scaler.is_enabled():
+                self.scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            self.step += 1
+            if count:
+                batch_clips = len(next(iter(batch.values())) if isinstance(batch, dict) else batch[0])
+                rate = batch_clips * clips_per_sample * self.world * (count + skipped) / (time.perf_counter() - started)
+                bar.set_postfix(loss=f"{sums['loss'] / count:.4f}", clips_s=f"{rate:.1f}")
+                if self.step % self.args.log_every == 0:
+                    self.scalar("train/loss_step", float(loss.detach()))
+                    self.scalar("train/clips_per_s", rate)
+                    self.scalar("train/lr", schedule.lr)
+        bar.close()
+        if skipped:
+            self.log(f"epoch {epoch + 1}: skipped {skipped} steps with a non-finite loss or gradient")
+        means = {name: distributed.all_reduce_mean(total / max(count, 1)) for name, total in sums.items()}
+        means["seconds"] = time.perf_counter() - started
+        for name, value in means.items():
+            self.scalar(f"epoch/{name}", value, epoch + 1)
+        self.scalar("epoch/lr", schedule.lr, epoch + 1)
+        schedule.end_epoch(means.get("loss", math.inf))
+        return means
