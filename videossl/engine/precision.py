@@ -230,7 +230,8 @@ def verify_precision(model, compute_loss, batch, device, requested="auto", seed=
             local_errors[name] = worst
             if not worst <= LOCAL_TOLERANCE:
                 which = max(errors, key=lambda n: errors[n])
-                what = "non-finite" if math.isinf(worst) or math.isnan(worst) else f"{worst:.0%} off"
+                what = ("non-finite" if not math.isfinite(worst) else
+                        f"{worst:.0%} off" if worst < 10 else f"{worst:.1e} times its size off")
                 plan.fp32_modules.append(name)
                 plan.reasons[name] = (f"{dtype} {which} gradient {what} vs fp32 at input "
                                       f"{list(entry['input'].shape)}")
