@@ -3,6 +3,7 @@
 import argparse
 import math
 import os
+import pathlib
 
 import pytest
 import torch
@@ -12,7 +13,7 @@ from torch.utils.data import TensorDataset
 
 from videossl.data.input_contract import InputContract
 from videossl.engine.schedules import MultiStep, WarmupCosine, WarmupPlateau
-from videossl.engine.training import TrainingDiverged, TrainingRun, add_engine_args
+from videossl.engine.training import TrainingDiverged, TrainingRun, add_engine_args, check_run_config
 from videossl.errors import UserError
 from videossl.models.backbones import build_backbone
 
@@ -23,6 +24,15 @@ def engine_args(tmp_path, *extra):
     return parser.parse_args(["--device", "cpu", "--precision", "fp32", "--num_workers", "0", *extra])
 
 
+class ToyNet(nn.Module):
+    def __init__(self, backbone, head):
+        super().__init__()
+        self.backbone, self.head = backbone, head
+
+    def forward(self, x):  # methods call their model once per step, so that DDP sees the forward
+        return self.head(self.backbone(x).mean(dim=(2, 3, 4)))
+
+
 class Toy:
     """A tiny 3D backbone with a head using BatchNorm and dropout (state and randomness to resume)."""
 
@@ -31,15 +41,14 @@ class Toy:
         self.backbone = build_backbone("c3d", width=0.05)
         self.head = nn.Sequential(nn.Linear(self.backbone.dim, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.3),
                                   nn.Linear(8, 3))
-        self.model = nn.ModuleDict({"backbone": self.backbone, "head": self.head})
+        self.model = ToyNet(self.backbone, self.head)
 
     def loss(self, nan_steps=()):
         calls = [0]
 
         def compute(model, batch):
             x, y = batch
-            features = model["backbone"](x).mean(dim=(2, 3, 4))
-            loss = F.cross_entropy(model["head"](features), y)
+            loss = F.cross_entropy(model(x), y)
             calls[0] += 1
             if calls[0] in nan_steps:
                 loss = loss * float("nan")
@@ -62,12 +71,13 @@ def train(tmp_path, args, epochs_to_run=None, nan_steps=()):
     start = run.resume(toy.backbone, {"head": toy.head}, optimizer, schedule)
     compute = toy.loss(nan_steps)
     run.choose_precision(model, compute, next(iter(loader)))
+    ddp_model = run.wrap(model)
     last = args.epochs if epochs_to_run is None else start + epochs_to_run
     history = []
     for epoch in range(start, last):
-        history.append(run.train_epoch(epoch, loader, model, compute, optimizer, schedule))
+        history.append(run.train_epoch(epoch, loader, ddp_model, compute, optimizer, schedule))
         run.save(epoch + 1, toy.backbone, {"head": toy.head}, optimizer, schedule, InputContract(frames=8, size=32),
-                 vars(args))
+                 vars(args), loss=history[-1]["loss"])
     run.close()
     return toy, history, run
 
@@ -79,14 +89,16 @@ def test_resume_after_epoch_1_ends_with_the_same_weights_as_an_uninterrupted_run
     assert len(history) == 1 and run.step == 6  # 3 steps per epoch, the first epoch not repeated
     for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), name
-    assert sorted(os.listdir(tmp_path / "b" / "ckpt")) == ["checkpoint_epoch0001.pt", "checkpoint_epoch0002.pt"]
+    assert sorted(os.listdir(tmp_path / "b" / "ckpt")) == ["best.pt", "checkpoint_epoch0001.pt",
+                                                            "checkpoint_epoch0002.pt", "last.pt"]
 
 
 def test_restart_skips_a_corrupt_newest_checkpoint_and_says_so(tmp_path, capsys):
     train(tmp_path, engine_args(tmp_path), epochs_to_run=1)
-    (tmp_path / "ckpt" / "checkpoint_epoch0002.pt").write_bytes(b"not a checkpoint")
+    (tmp_path / "ckpt" / "last.pt").write_bytes(b"not a checkpoint")  # as if the disk failed mid-write
     _, history, run = train(tmp_path, engine_args(tmp_path, "--restart"))
-    assert len(history) == 1 and "checkpoint_epoch0001.pt" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert len(history) == 1 and "skipping" in out and "resumed from" in out and "checkpoint_epoch0001.pt" in out
 
 
 def test_restart_without_a_checkpoint_is_a_clear_error(tmp_path):
@@ -98,9 +110,10 @@ def test_nonfinite_steps_are_skipped_then_the_run_stops_keeping_the_last_good_ch
     _, history, run = train(tmp_path / "skip", engine_args(tmp_path), nan_steps={2})
     assert run.nonfinite_total == 1 and all(math.isfinite(h["loss"]) for h in history)
 
-    with pytest.raises(TrainingDiverged, match="3 steps in a row.*checkpoint_epoch0001.pt"):
+    with pytest.raises(TrainingDiverged, match="3 steps in a row.*last.pt"):
         train(tmp_path / "stop", engine_args(tmp_path, "--max_nonfinite_steps", "3"), nan_steps={4, 5, 6, 7, 8, 9})
-    good = torch.load(tmp_path / "stop" / "ckpt" / "checkpoint_epoch0001.pt", weights_only=True)
+    good = torch.load(tmp_path / "stop" / "ckpt" / "last.pt", weights_only=True)
+    assert good["epoch"] == 1
     assert all(torch.isfinite(v).all() for v in good["backbone"]["state_dict"].values() if v.is_floating_point())
 
 
@@ -129,3 +142,46 @@ def test_schedules():
         steps.start_epoch(epoch)
         got.append(steps.lr)
     assert got == pytest.approx([1, 1, 0.1, 0.1, 0.01])
+
+
+def test_run_config_protects_existing_runs(tmp_path):
+    folder = str(tmp_path / "run")
+    config = {"arch": "r3d_18", "frames": 16, "lr": 1e-3}
+    check_run_config(folder, config, ["arch", "frames"], restart=False)
+    open(os.path.join(folder, "last.pt"), "wb").close()
+    with pytest.raises(UserError, match="already holds checkpoints.*--restart"):
+        check_run_config(folder, config, ["arch", "frames"], restart=False)
+    check_run_config(folder, {**config, "lr": 1e-4}, ["arch", "frames"], restart=True)  # lr may change
+    with pytest.raises(UserError, match="frames: 16 -> 8"):
+        check_run_config(folder, {**config, "frames": 8}, ["arch", "frames"], restart=True)
+
+
+def _free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _engine_worker(rank, world, port, tmp_path):
+    os.environ.update({"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world),
+                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+    torch.set_num_threads(1)
+    parser = argparse.ArgumentParser()
+    add_engine_args(parser, epochs=2, batch_size=4, lr=0.05)
+    args = parser.parse_args(["--device", "cpu", "--precision", "auto", "--num_workers", "0"])
+    toy, history, run = train(pathlib.Path(tmp_path), args)
+    torch.save({"state": toy.model.state_dict(), "history": history, "plan": run.plan.to_dict()},
+               os.path.join(tmp_path, f"rank{rank}.pt"))
+
+
+def test_two_processes_under_ddp_train_the_same_weights_and_rank_0_saves(tmp_path):
+    torch.multiprocessing.spawn(_engine_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    for name, value in ranks[0]["state"].items():
+        if "running" not in name and "num_batches" not in name:  # BatchNorm statistics stay per process
+            assert torch.equal(value, ranks[1]["state"][name]), name
+    assert ranks[0]["plan"] == ranks[1]["plan"]  # rank 0 verified the precision, both use its plan
+    assert ranks[0]["history"][-1]["loss"] == pytest.approx(ranks[1]["history"][-1]["loss"])  # averaged over ranks
+    checkpoint = torch.load(tmp_path / "ckpt" / "last.pt", weights_only=True)
+    assert checkpoint["epoch"] == 2 and checkpoint["step"] == 6  # 12 samples in batches of 4 (2 per process), 2 epochs

@@ -18,10 +18,12 @@ DistributedSampler splits the data (re-shuffled every epoch), only rank 0 logs a
 """
 
 import glob
+import json
 import math
 import os
 import random
 import re
+import shutil
 import time
 from collections import defaultdict
 
@@ -108,13 +110,60 @@ def checkpoint_epoch(path):
 
 
 def newest_complete_checkpoint(folder, log=print):
-    """(path, checkpoint) of the newest file in ``folder`` that loads, or (None, None)."""
-    for path in sorted(glob.glob(os.path.join(folder, "checkpoint_epoch*.pt")), key=checkpoint_epoch, reverse=True):
-        try:
-            return path, read_checkpoint_file(path)
-        except UserError as err:
-            log(f"warning: skipping {err}")
-    return None, None
+    """(path, checkpoint) of the newest checkpoint in ``folder`` that loads, or (None, None).
+
+    ``last.pt`` is written every epoch and the per-epoch files every --save_every epochs; a file
+    that does not load (a crash mid-copy, a disk error) is skipped with a warning."""
+
+    def first_loadable(paths):
+        for path in paths:
+            try:
+                return path, read_checkpoint_file(path)
+            except UserError as err:
+                log(f"warning: skipping {err}")
+        return None, None
+
+    last = os.path.join(folder, "last.pt")
+    candidates = [first_loadable([last] if os.path.exists(last) else []),
+                  first_loadable(sorted(glob.glob(os.path.join(folder, "checkpoint_epoch*.pt")),
+                                        key=checkpoint_epoch, reverse=True))]
+    candidates = [c for c in candidates if c[0] is not None]
+    if not candidates:
+        return None, None
+    return max(candidates, key=lambda c: c[1].get("epoch", -1))  # max keeps the first (last.pt) on ties
+
+
+def _atomic_copy(src, dst):
+    tmp = f"{dst}.{os.getpid()}.part"
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+RUN_CONFIG = "run_config.json"
+
+
+def check_run_config(folder, config, keys_that_matter, restart):
+    """Write the run's configuration next to its checkpoints; refuse to overwrite another run's
+    checkpoints, and refuse to --restart with a configuration that differs where it matters."""
+    path = os.path.join(folder, RUN_CONFIG)
+    has_checkpoints = bool(glob.glob(os.path.join(folder, "*.pt")))
+    if restart and os.path.exists(path):
+        with open(path) as f:
+            saved = json.load(f)
+        differ = [k for k in keys_that_matter if saved.get(k) != config.get(k)]
+        if differ:
+            details = ", ".join(f"{k}: {saved.get(k)!r} -> {config.get(k)!r}" for k in differ)
+            raise UserError(f"--restart into {folder}: its run used a different configuration ({details}); "
+                            f"use the same values or another --run_id")
+    elif not restart and has_checkpoints:
+        raise UserError(f"{folder} already holds checkpoints: pass --restart to continue that run, or choose "
+                        f"another --run_id (nothing was overwritten)")
+    os.makedirs(folder, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.part"
+    with open(tmp, "w") as f:
+        json.dump(config, f, indent=2, sort_keys=True, default=str)
+    os.replace(tmp, path)
+    return path
 
 
 class TrainingRun:
@@ -139,6 +188,7 @@ class TrainingRun:
         self.nonfinite_total = 0
         self._nonfinite_in_a_row = 0
         self.last_checkpoint = None
+        self.best_loss = math.inf
         self._resumed_plan = None
         seed_epoch(args.seed, self.rank, 0)
 
@@ -235,30 +285,39 @@ class TrainingRun:
         set_rng_state(state["rng"])
         self.step = checkpoint["step"]
         self.nonfinite_total = state.get("nonfinite_total", 0)
+        self.best_loss = state.get("best_loss", math.inf)
         self._resumed_plan = checkpoint.get("precision")
         self.last_checkpoint = path
         self.log(f"resumed from {path} (epoch {checkpoint['epoch']}, step {self.step})")
         return checkpoint["epoch"]
 
-    def save(self, epochs_done, backbone, heads, optimizer, schedule, contract, config, force=False):
-        if not force and epochs_done % self.args.save_every and epochs_done != self.args.epochs:
-            return None
+    def save(self, epochs_done, backbone, heads, optimizer, schedule, contract, config, loss=None):
+        """After an epoch: ``last.pt`` always, ``checkpoint_epochNNNN.pt`` every --save_every epochs
+        and at the end (the newest --keep_checkpoints kept), ``best.pt`` on a new lowest loss."""
+        is_best = loss is not None and loss < self.best_loss
+        if is_best:
+            self.best_loss = loss
         if not self.is_main:
-            distributed.barrier()  # wait until rank 0 has written it
+            distributed.barrier()  # wait until rank 0 has written them
             return None
         training_state = {"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
                           "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
-                          "rng": rng_state(), "nonfinite_total": self.nonfinite_total}
+                          "rng": rng_state(), "nonfinite_total": self.nonfinite_total,
+                          "best_loss": self.best_loss}
         checkpoint = make_checkpoint(self.method, backbone, contract, heads=heads, config=config, epoch=epochs_done,
                                      step=self.step, training_state=training_state,
                                      precision=self.plan.to_dict() if self.plan else None)
-        path = save_checkpoint(checkpoint, os.path.join(self.checkpoint_dir, CHECKPOINT_PATTERN.format(epochs_done)))
-        self.last_checkpoint = path
-        old = sorted(glob.glob(os.path.join(self.checkpoint_dir, "checkpoint_epoch*.pt")), key=checkpoint_epoch)
-        for stale in old[:-self.args.keep_checkpoints] if self.args.keep_checkpoints > 0 else []:
-            os.remove(stale)
+        last = save_checkpoint(checkpoint, os.path.join(self.checkpoint_dir, "last.pt"))
+        self.last_checkpoint = last
+        if epochs_done % self.args.save_every == 0 or epochs_done == self.args.epochs:
+            _atomic_copy(last, os.path.join(self.checkpoint_dir, CHECKPOINT_PATTERN.format(epochs_done)))
+            old = sorted(glob.glob(os.path.join(self.checkpoint_dir, "checkpoint_epoch*.pt")), key=checkpoint_epoch)
+            for stale in old[:-self.args.keep_checkpoints] if self.args.keep_checkpoints > 0 else []:
+                os.remove(stale)
+        if is_best:
+            _atomic_copy(last, os.path.join(self.checkpoint_dir, "best.pt"))
         distributed.barrier()
-        return path
+        return last
 
     # ---- the loop ----------------------------------------------------------------------------
 
