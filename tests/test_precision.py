@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from videossl.engine.precision import (
-    END_TO_END_TOLERANCE, apply_precision_plan, autocast, low_precision_supported, relative_error, verify_precision,
+    END_TO_END_TOLERANCE, apply_precision_plan, autocast, gradient_errors, low_precision_supported, relative_error,
+    verify_precision,
 )
 from videossl.models.backbones import build_backbone
 
@@ -74,10 +75,10 @@ def test_r3d_18_at_16_frames_under_auto_trains_with_finite_gradients_close_to_fp
     net.load_state_dict(state)
     handles = apply_precision_plan(net, plan, "cpu")
     checked = grads(plan)
-    plain_worst = max(relative_error(plain[n], reference[n]) for n in reference)
-    auto_worst = max(relative_error(checked[n], reference[n]) for n in reference)
-    assert not plain_worst <= END_TO_END_TOLERANCE  # plain bf16 is broken here (inf, NaN or ~100% off)
-    assert auto_worst <= END_TO_END_TOLERANCE and all(torch.isfinite(g).all() for g in checked.values())
+    plain_errors, auto_errors = gradient_errors(plain, reference), gradient_errors(checked, reference)
+    for name in plan.fp32_modules:  # plain bf16 is broken there (inf, NaN or ~100% off); auto is not
+        assert not plain_errors[f"{name}.weight"] <= 0.8 and auto_errors[f"{name}.weight"] < 0.5
+    assert max(auto_errors.values()) <= END_TO_END_TOLERANCE and all(torch.isfinite(g).all() for g in checked.values())
 
     optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
     for _ in range(5):  # a few steps stay finite
@@ -120,3 +121,16 @@ def test_auto_runs_fp32_when_too_little_would_stay_in_bf16():
     if not plan.reasons:
         pytest.skip("the T=2 conv is correct on this CPU")
     assert plan.dtype == "fp32" and "would stay in bf16" in plan.summary()
+
+
+def test_a_parameter_whose_true_gradient_is_zero_is_not_an_error():
+    # A bias followed by BatchNorm: its fp32 gradient is rounding noise around 0.
+    reference = {"fc.weight": torch.ones(10, 10), "fc.bias": torch.full((10,), 1e-9),
+                 "tiny.weight": torch.full((10, 10), 1e-9), "big.weight": torch.full((10, 10), 100.0)}
+    low = {"fc.weight": reference["fc.weight"] * 1.01, "fc.bias": torch.full((10,), -1e-6),
+           "tiny.weight": torch.full((10, 10), 1e-6), "big.weight": torch.full((10, 10), 100.0)}
+    errors = gradient_errors(low, reference)
+    assert errors["fc.weight"] == pytest.approx(0.01) and errors["fc.bias"] == 0.0
+    assert errors["tiny.weight"] < 1e-3  # measured against 1e-3 x the median weight-gradient norm
+    low["fc.bias"] = torch.full((10,), float("nan"))
+    assert gradient_errors(low, reference)["fc.bias"] == math.inf  # but it must be finite

@@ -6,8 +6,9 @@ For torchvision's standard R3D-18 and TCLR's layer4 variant (16x112x112 clips, b
 head with cross-entropy, SGD): clips/s of full training steps (forward, backward, optimiser),
 the worst per-parameter relative gradient error against fp32 on the same batch and weights, and
 the achieved FLOP/s as a share of a large bf16 matrix product's rate measured in the same run.
-Only configurations whose gradients match fp32 within ``END_TO_END_TOLERANCE`` may be quoted as
-speed-ups (last column).
+Only configurations whose gradients match fp32 (every module within ``LOCAL_TOLERANCE`` of fp32 in
+the per-module check, every parameter finite and within ``END_TO_END_TOLERANCE`` end to end) may
+be quoted as speed-ups (last column).
 """
 
 import argparse
@@ -20,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from videossl.engine.precision import (
-    END_TO_END_TOLERANCE, PrecisionPlan, apply_precision_plan, autocast, relative_error, verify_precision,
+    END_TO_END_TOLERANCE, LOCAL_TOLERANCE, PrecisionPlan, apply_precision_plan, autocast, gradient_errors, verify_precision,
 )
 from videossl.models.backbones import build_backbone
 
@@ -114,27 +115,28 @@ def main(argv=None):
             inp = x.contiguous(memory_format=torch.channels_last_3d) if channels_last else x.contiguous()
             handles = apply_precision_plan(net, plan, "cpu")
             grads = step_grads(net, inp, labels, plan)
-            worst = max(relative_error(grads[n], reference[n]) for n in reference)
+            worst = max(gradient_errors(grads, reference).values())
             model.load_state_dict(state)
             seconds = time_steps(net, inp, labels, plan, args.steps)
             for h in handles:
                 h.remove()
             rate = args.batch / seconds
-            ok = worst <= END_TO_END_TOLERANCE
+            ok = worst <= END_TO_END_TOLERANCE and not (name.startswith("bf16") and auto_plan.fp32_modules)
             speedup = f"{rate / fp32_rate:.2f}x" if fp32_rate and ok else ("(wrong gradients)" if not ok else "1.00x")
             rows.append((label, name, rate, flops / seconds / peak, worst, speedup))
             return rate
 
-        fp32_rate = measure("fp32 eager", fp32, channels_last=False)
-        measure("bf16 + channels_last_3d (plain)", PrecisionPlan("bf16", "bf16"), True, fp32_rate)
-        model.load_state_dict(state)
         model.to(memory_format=torch.channels_last_3d)
         started = time.perf_counter()
-        plan = verify_precision(model, lambda m, b: F.cross_entropy(m(b).float(), labels),
-                                x.contiguous(memory_format=torch.channels_last_3d), "cpu")
+        auto_plan = verify_precision(model, lambda m, b: F.cross_entropy(m(b).float(), labels),
+                                     x.contiguous(memory_format=torch.channels_last_3d), "cpu")
         check = time.perf_counter() - started
-        measure(f"auto ({plan.dtype}, {len(plan.fp32_modules)} modules fp32) + channels_last_3d", plan, True, fp32_rate)
-        print(f"{label}: auto check took {check:.0f} s: {plan.summary()}")
+        print(f"{label}: auto check took {check:.0f} s: {auto_plan.summary()}")
+        fp32_rate = measure("fp32 eager", fp32, channels_last=False)
+        # Plain bf16 is correct only if the per-module check found nothing to keep in fp32.
+        measure("bf16 + channels_last_3d (plain)", PrecisionPlan("bf16", "bf16"), True, fp32_rate)
+        measure(f"auto ({auto_plan.dtype}, {len(auto_plan.fp32_modules)} modules fp32) + channels_last_3d", auto_plan,
+                True, fp32_rate)
 
     print(f"\n| model               | configuration                                  | clips/s | share of bf16 matmul "
           f"FLOP/s | worst grad error vs fp32 | speed-up vs fp32 (if gradients match) |")
@@ -142,8 +144,9 @@ def main(argv=None):
           f"|--------------------------|----------------------------------------|")
     for label, name, rate, share, worst, speedup in rows:
         print(f"| {label:19s} | {name:46s} | {rate:7.2f} | {100 * share:25.1f}% | {worst:24.3g} | {speedup:>38s} |")
-    print(f"\nGradients match when every parameter's relative error is <= {END_TO_END_TOLERANCE} "
-          f"(bf16 rounding alone gives 0.3-0.45 here; broken kernels ~1 or inf).")
+    print(f"\nGradients match when every module's own bf16 gradients are within {LOCAL_TOLERANCE:.0%} of fp32 "
+          f"(the auto check; healthy ones are 0.1-0.4% off) and no conv/linear weight ends more than "
+          f"{END_TO_END_TOLERANCE:.0%} off end to end (rounding noise alone reaches 0.4-0.46 here).")
     return 0
 
 

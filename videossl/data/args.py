@@ -1,14 +1,21 @@
 """The data flags every command shares, and the index they describe."""
 
+import os
+
 from videossl.data.indexes import DATASETS, build_index
 from videossl.data.probe_cache import verify_frame_counts
 from videossl.video import BACKENDS, DEFAULT_BACKEND
+
+# The demo dataset (make demo) inside the repository, so that the default works from any folder
+# (users run the method scripts from inside their folders).
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEMO_DATA_ROOT = os.path.join(REPO_ROOT, "data", "synthetic", "demo", "UCF-101")
 
 
 def add_data_args(parser, default_dataset="ucf101"):
     group = parser.add_argument_group("data")
     group.add_argument("--dataset", default=default_dataset, choices=DATASETS)
-    group.add_argument("--data_root", default="data/synthetic/demo/UCF-101",
+    group.add_argument("--data_root", default=DEMO_DATA_ROOT,
                        help="folder of the videos (UCF101: the folder holding UCF-101/ or the class folders)")
     group.add_argument("--split_dir", default=None,
                        help="folder of the official split files (default: --data_root's sibling "
@@ -26,8 +33,6 @@ def default_split_dir(args):
     if args.split_dir:
         return args.split_dir
     if args.dataset == "ucf101":
-        import os
-
         root = args.data_root.rstrip("/")
         parent = os.path.dirname(root) if os.path.basename(root) == "UCF-101" else root
         return os.path.join(parent, "ucfTrainTestlist")

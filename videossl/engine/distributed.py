@@ -4,7 +4,6 @@ import os
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_nn
 
 
 def is_distributed():
@@ -49,12 +48,31 @@ def barrier():
         dist.barrier()
 
 
+class _GatherWithGrad(torch.autograd.Function):
+    """all_gather whose backward hands every process the gradient of its own part, summed over
+    the processes that used it (an all_reduce then a slice: works on gloo and nccl alike)."""
+
+    @staticmethod
+    def forward(ctx, tensor):
+        ctx.rows = tensor.shape[0]
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, tensor.contiguous())
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)
+        start = dist.get_rank() * ctx.rows
+        return grad[start:start + ctx.rows]
+
+
 def gather_with_grad(tensor):
-    """All processes' ``tensor`` concatenated along dim 0, in rank order, with gradients flowing
-    back to every process's own part (a plain ``all_gather`` would cut them)."""
+    """All processes' ``tensor`` (same shape everywhere) concatenated along dim 0 in rank order,
+    with gradients flowing back to every process's own part (a plain ``all_gather`` cuts them)."""
     if not is_distributed() or world_size() == 1:
         return tensor
-    return torch.cat(dist_nn.all_gather(tensor), dim=0)
+    return _GatherWithGrad.apply(tensor)
 
 
 def gather_no_grad(tensor):

@@ -6,16 +6,19 @@
 1. one fp32 forward/backward of the real loss, recording every parametrised leaf module's input
    and output gradient;
 2. **local check**: each such module recomputes its own parameter gradients from exactly those
-   tensors, in fp32 and under low-precision autocast. This isolates the module's own arithmetic
-   from the rounding noise every earlier layer adds. Measured on this CPU (torch 2.14.1, oneDNN):
+   tensors, in fp32 and under low-precision autocast (``gradient_errors``: weights of convolutions
+   and linear layers are compared, biases and norm parameters must be finite). This isolates the
+   module's own arithmetic from the rounding noise every earlier layer adds. Measured on this CPU (torch 2.14.1, oneDNN):
    healthy bf16 convolutions are 0.1-0.4% off, while 3x3x3 Conv3d weight gradients at temporal
    size 2 are inf, NaN or ~100% off. A module fails above ``LOCAL_TOLERANCE`` (5%) or with a
    non-finite gradient, and then runs in fp32 (autocast disabled around it, inputs cast up);
-3. **end-to-end check**: one low-precision forward/backward of the whole model with those modules
-   in fp32: every gradient must be finite and each parameter's relative error against fp32 under
-   ``END_TO_END_TOLERANCE`` (0.6). Measured on R3D-18 at 16x112x112 from random init: healthy bf16
-   ends 0.3-0.45 off in the early layers (BatchNorm backward subtracts near-equal numbers; this is
-   the normal cost of bf16 here), while the broken convolutions end 0.9-1.0 off or inf.
+3. **end-to-end check**, a backstop for what no module owns (functional ops in the loss): one
+   low-precision forward/backward of the whole model with those modules in fp32; every gradient
+   must be finite and no convolution/linear weight gradient more than ``END_TO_END_TOLERANCE``
+   (80%) off fp32. End to end, rounding noise accumulates through every layer (measured on
+   weights: 0.39-0.45 on R3D-18 at 16x112x112 and 0.41-0.46 on TCLR's tiny CPU model, from random
+   init), so the bar is loose; broken kernels end ~1 or inf. Errors are relative to max(the
+   weight's fp32 gradient norm, 1e-3 x the median one, 1% of its module's largest).
    A failure here means fp32 for everything.
 
 If fewer than ``MIN_LOW_PRECISION_SHARE`` of the multiply-accumulates would run in low precision,
@@ -33,7 +36,7 @@ from videossl.errors import UserError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 LOCAL_TOLERANCE = 0.05
-END_TO_END_TOLERANCE = 0.6
+END_TO_END_TOLERANCE = 0.8
 MIN_LOW_PRECISION_SHARE = 0.5
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -150,12 +153,47 @@ def _multiply_adds(module, output):
     return 0
 
 
-def relative_error(value, reference):
+def relative_error(value, reference, floor=0.0):
+    """||value - reference|| / max(||reference||, floor); inf when ``value`` is not finite.
+
+    The floor keeps parameters whose true gradient is ~0 (a bias followed by BatchNorm, whose
+    gradient is rounding noise in fp32 too) from counting as errors."""
     if not torch.isfinite(value).all():
         return math.inf
-    ref = reference.double().norm().item()
+    ref = max(reference.double().norm().item(), floor)
     diff = (value.double() - reference.double()).norm().item()
     return diff / ref if ref > 0 else (0.0 if diff == 0 else math.inf)
+
+
+GRADIENT_FLOOR = 1e-3  # x the median parameter-gradient norm of the fp32 reference
+MODULE_FLOOR = 0.01  # x the largest parameter-gradient norm of the same module
+
+
+def gradient_errors(grads, reference, floor=None):
+    """Per-parameter relative errors against fp32.
+
+    Weights of convolutions and linear layers (where the kernels that can be broken live) are
+    compared; a weight whose fp32 gradient is tiny next to the model's (``GRADIENT_FLOOR`` x the
+    median) or its module's largest (``MODULE_FLOOR``) is measured against that floor. Biases and
+    norm parameters only have to be finite: their gradients are reductions of the output gradient,
+    and for a bias followed by BatchNorm the fp32 value itself is cancellation noise around 0."""
+    norms = {n: g.double().norm().item() for n, g in reference.items() if g is not None}
+    if floor is None:
+        ordered = sorted(norms.values())
+        floor = GRADIENT_FLOOR * ordered[len(ordered) // 2] if ordered else 0.0
+    module_largest = {}
+    for name, norm in norms.items():
+        module = name.rpartition(".")[0]
+        module_largest[module] = max(module_largest.get(module, 0.0), norm)
+    errors = {}
+    for n in norms:
+        if grads.get(n) is None:
+            continue
+        if n.rpartition(".")[2] == "weight" and reference[n].dim() > 1:  # convolution and linear weights
+            errors[n] = relative_error(grads[n], reference[n], max(floor, MODULE_FLOOR * module_largest[n.rpartition(".")[0]]))
+        else:  # biases, norm parameters: reductions whose fp32 value can be cancellation noise
+            errors[n] = 0.0 if torch.isfinite(grads[n]).all() else math.inf
+    return errors
 
 
 def _grads(model):
@@ -194,10 +232,12 @@ def verify_precision(model, compute_loss, batch, device, requested="auto", seed=
 
     def record(name):
         def hook(module, args, output):
-            entry = records.setdefault(name, {})
-            if torch.is_tensor(args[0]) and torch.is_tensor(output):
+            entry = records.setdefault(name, {"macs": 0})
+            if args and torch.is_tensor(args[0]) and torch.is_tensor(output):
+                entry["macs"] += _multiply_adds(module, output)  # every call counts
+                if "input" in entry:
+                    return  # a module called several times (a shared head) is checked on its first call
                 entry["input"] = args[0].detach()
-                entry["macs"] = _multiply_adds(module, output)
                 if output.requires_grad:
                     output.register_hook(lambda g: entry.__setitem__("grad_output", g.detach()))
         return hook
@@ -211,6 +251,8 @@ def verify_precision(model, compute_loss, batch, device, requested="auto", seed=
             h.remove()
 
         plan = PrecisionPlan(requested, dtype)
+        ordered = sorted(g.double().norm().item() for g in reference.values() if g is not None)
+        floor = GRADIENT_FLOOR * ordered[len(ordered) // 2] if ordered else 0.0
         local_errors = {}
         for name, module in leaves:
             entry = records.get(name, {})
@@ -225,7 +267,11 @@ def verify_precision(model, compute_loss, batch, device, requested="auto", seed=
                 out.float().backward(entry["grad_output"].float())
                 grads.append({n: p.grad.detach().clone() for n, p in module.named_parameters(recurse=False)
                               if p.grad is not None})
-            errors = {n: relative_error(grads[1][n], grads[0][n]) for n in grads[0]}
+            # Compared with fp32: the weight gradients of convolutions and linear layers (where the
+            # kernels that can be broken live). Biases and norm affine parameters are checked for
+            # finiteness only: their gradients are reductions of the output gradient, and for a bias
+            # followed by BatchNorm the fp32 value itself is cancellation noise around 0.
+            errors = gradient_errors(grads[1], grads[0], floor)
             worst = max(errors.values()) if errors else 0.0
             local_errors[name] = worst
             if not worst <= LOCAL_TOLERANCE:
@@ -253,10 +299,7 @@ def verify_precision(model, compute_loss, batch, device, requested="auto", seed=
             for h in handles:
                 h.remove()
         worst, worst_name = 0.0, ""
-        for name, ref in reference.items():
-            if ref is None or low.get(name) is None:
-                continue
-            err = relative_error(low[name], ref)
+        for name, err in gradient_errors(low, reference).items():
             if not err <= worst:
                 worst, worst_name = err, name
         plan.worst_end_to_end_error, plan.worst_end_to_end_parameter = worst, worst_name

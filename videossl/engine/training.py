@@ -4,13 +4,13 @@ A method's entry script builds its dataset, model and loss, then::
 
     run = TrainingRun(args, method="tclr", checkpoint_dir=..., log_dir=...)
     loader = run.loader(dataset, args.batch_size, collate_fn)
-    model = run.prepare_model(model)                      # device, channels_last_3d, SyncBN
-    start = run.resume(modules, optimizer, schedule)      # --restart: newest complete checkpoint
+    model = run.prepare_model(model)                      # device, channels_last_3d
+    start = run.resume(backbone, heads, optimizer, schedule)  # --restart: newest complete checkpoint
     run.choose_precision(model, compute_loss, first_batch)  # --precision auto verifies bf16
-    ddp_model = run.wrap(model)
+    ddp_model = run.wrap(model)                           # SyncBN, fp32 islands, DDP
     for epoch in range(start, args.epochs):
         metrics = run.train_epoch(epoch, loader, ddp_model, compute_loss, optimizer, schedule)
-        run.save(epoch + 1, modules, optimizer, schedule, contract, config)
+        run.save(epoch + 1, backbone, heads, optimizer, schedule, contract, config, loss=metrics["loss"])
 
 Under ``torchrun`` every process joins the process group (gloo on CPU, nccl on CUDA), a
 DistributedSampler splits the data (re-shuffled every epoch), only rank 0 logs and saves.
@@ -33,7 +33,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from videossl.data.dataset import init_loader_worker
+from videossl.data.dataset import SkippedVideos, init_loader_worker
 from videossl.engine import distributed
 from videossl.engine.precision import PRECISIONS, PrecisionPlan, apply_precision_plan, autocast, verify_precision
 from videossl.errors import UserError
@@ -189,6 +189,7 @@ class TrainingRun:
         self._nonfinite_in_a_row = 0
         self.last_checkpoint = None
         self.best_loss = math.inf
+        self.history = []  # per-epoch means of every loss term, saved with the checkpoints
         self._resumed_plan = None
         seed_epoch(args.seed, self.rank, 0)
 
@@ -220,14 +221,13 @@ class TrainingRun:
         workers = self.args.num_workers
         return DataLoader(dataset, batch_size=per_process, sampler=sampler, num_workers=workers, collate_fn=collate_fn,
                           pin_memory=self.device.type == "cuda", drop_last=drop_last,
-                          worker_init_fn=init_loader_worker if workers else None, persistent_workers=workers > 0)
+                          worker_init_fn=init_loader_worker if workers else None,
+                          persistent_workers=False)  # fresh workers each epoch see dataset.set_epoch
 
     def prepare_model(self, model):
         model = model.to(self.device)
         if not self.args.no_channels_last and any(isinstance(m, torch.nn.Conv3d) for m in model.modules()):
             model = model.to(memory_format=torch.channels_last_3d)
-        if self.args.sync_bn and distributed.is_distributed():
-            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         return model
 
     def to_device(self, x):
@@ -237,7 +237,9 @@ class TrainingRun:
         return x
 
     def choose_precision(self, model, compute_loss, batch):
-        """Verify (or reuse the resumed run's) precision and install its fp32 islands on ``model``."""
+        """Verify (or reuse the resumed run's) precision on rank 0 and share it with every process.
+        ``compute_loss`` must not communicate (no gathered negatives): only rank 0 runs it here.
+        ``wrap`` installs the plan."""
         if self._resumed_plan is not None:
             plan = PrecisionPlan(**self._resumed_plan)
         else:
@@ -249,7 +251,6 @@ class TrainingRun:
                 torch.distributed.broadcast_object_list(plan, src=0)  # every process runs the same plan
             plan = plan[0]
         self.plan = plan
-        apply_precision_plan(model, plan, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=plan.needs_grad_scaler)
         self.log(plan.summary())
         if self.writer is not None:
@@ -257,6 +258,11 @@ class TrainingRun:
         return plan
 
     def wrap(self, model):
+        """SyncBatchNorm (--sync_bn), the precision plan's fp32 islands, then DDP under torchrun."""
+        if self.args.sync_bn and distributed.is_distributed():
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        if self.plan is not None:
+            apply_precision_plan(model, self.plan, self.device)
         if not distributed.is_distributed():
             return model
         return DistributedDataParallel(model, device_ids=[self.local_rank] if self.device.type == "cuda" else None)
@@ -286,6 +292,7 @@ class TrainingRun:
         self.step = checkpoint["step"]
         self.nonfinite_total = state.get("nonfinite_total", 0)
         self.best_loss = state.get("best_loss", math.inf)
+        self.history = list(state.get("history", []))
         self._resumed_plan = checkpoint.get("precision")
         self.last_checkpoint = path
         self.log(f"resumed from {path} (epoch {checkpoint['epoch']}, step {self.step})")
@@ -303,7 +310,7 @@ class TrainingRun:
         training_state = {"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
                           "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
                           "rng": rng_state(), "nonfinite_total": self.nonfinite_total,
-                          "best_loss": self.best_loss}
+                          "best_loss": self.best_loss, "history": self.history}
         checkpoint = make_checkpoint(self.method, backbone, contract, heads=heads, config=config, epoch=epochs_done,
                                      step=self.step, training_state=training_state,
                                      precision=self.plan.to_dict() if self.plan else None)
@@ -335,6 +342,9 @@ class TrainingRun:
         """One epoch; returns the mean of every loss term over the epoch (averaged over processes)."""
         seed_epoch(self.args.seed, self.rank, epoch + 1)
         loader.sampler.set_epoch(epoch)
+        if hasattr(loader.dataset, "set_epoch"):
+            loader.dataset.set_epoch(epoch)  # new augmentations every epoch
+        skipped_videos = SkippedVideos(loader.dataset.index) if hasattr(loader.dataset, "index") else None
         schedule.start_epoch(epoch)
         model.train()
         parameters = [p for group in optimizer.param_groups for p in group["params"]]
@@ -343,6 +353,8 @@ class TrainingRun:
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{self.args.epochs}", disable=not self.is_main,
                    dynamic_ncols=True, leave=False)
         for batch in bar:
+            if skipped_videos is not None and isinstance(batch, dict):
+                skipped_videos.update(batch.get("skipped", []))
             with autocast(self.plan, self.device):
                 loss, terms = compute_loss(model, batch)
             loss = loss.float()
@@ -377,8 +389,8 @@ class TrainingRun:
             optimizer.zero_grad(set_to_none=True)
             self.step += 1
             if count:
-                batch_clips = len(next(iter(batch.values())) if isinstance(batch, dict) else batch[0])
-                rate = batch_clips * clips_per_sample * self.world * (count + skipped) / (time.perf_counter() - started)
+                samples = len(batch["clips"]) if isinstance(batch, dict) and "clips" in batch else len(batch[0])
+                rate = samples * clips_per_sample * self.world * (count + skipped) / (time.perf_counter() - started)
                 bar.set_postfix(loss=f"{sums['loss'] / count:.4f}", clips_s=f"{rate:.1f}")
                 if self.step % self.args.log_every == 0:
                     self.scalar("train/loss_step", float(loss.detach()))
@@ -387,10 +399,14 @@ class TrainingRun:
         bar.close()
         if skipped:
             self.log(f"epoch {epoch + 1}: skipped {skipped} steps with a non-finite loss or gradient")
+        if skipped_videos is not None:
+            videos = skipped_videos.report(epoch + 1, stream=lambda m: tqdm.write(f"rank {self.rank}: {m}"))
+            self.scalar("epoch/skipped_videos", distributed.all_reduce_mean(videos) * self.world, epoch + 1)
         means = {name: distributed.all_reduce_mean(total / max(count, 1)) for name, total in sums.items()}
         means["seconds"] = time.perf_counter() - started
         for name, value in means.items():
             self.scalar(f"epoch/{name}", value, epoch + 1)
         self.scalar("epoch/lr", schedule.lr, epoch + 1)
+        self.history.append({"epoch": epoch + 1, "lr": schedule.lr, "skipped_steps": skipped, **means})
         schedule.end_epoch(means.get("loss", math.inf))
         return means

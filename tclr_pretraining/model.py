@@ -1,0 +1,64 @@
+"""TCLR's model: a shared backbone (R3D-18 with the layer4 variant by default) and projection head.
+
+Each of the 10 clips of a sample (2 views x (global + 4 local)) goes through the backbone as its
+own batch of B clips, and each head input is its own batch, as in the reference code: BatchNorm
+statistics are those of one kind of clip at a time (merging them would let batch statistics mix
+global and local clips).
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from videossl.errors import UserError
+
+
+class TCLRHead(nn.Module):
+    """Linear D-D, BN, ReLU, Linear D-128 (no bias), BN, L2-normalise."""
+
+    def __init__(self, dim=512, embedding=128):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, dim)
+        self.bn1 = nn.BatchNorm1d(dim)
+        self.fc2 = nn.Linear(dim, embedding, bias=False)
+        self.bn2 = nn.BatchNorm1d(embedding)
+
+    def forward(self, x):
+        return F.normalize(self.bn2(self.fc2(F.relu(self.bn1(self.fc1(x))))), dim=1)
+
+
+class TCLRModel(nn.Module):
+    """clips ``[B, views, 1 + L, C, T, H, W]`` (index 0: global clip) -> embeddings:
+
+    ``global`` ``[B, views, E]`` (time-averaged), ``global_steps`` ``[B, views, L, E]`` (the global
+    clip's feature map, one time step at a time), ``local`` ``[B, views, L, E]`` (time-averaged).
+    """
+
+    def __init__(self, backbone, num_local=4, embedding=128):
+        super().__init__()
+        self.backbone = backbone
+        self.head = TCLRHead(backbone.dim, embedding)
+        self.num_local = num_local
+
+    def _steps(self, feature_map):
+        steps = feature_map.shape[2]
+        if steps < self.num_local:
+            raise UserError(f"the backbone keeps {steps} time steps of the global clip, fewer than the "
+                            f"{self.num_local} local clips the global-local loss compares them with: use more "
+                            f"--frames or an architecture that keeps time (r3d_18 keeps 4 of 16 frames)")
+        series = feature_map[:, :, :, 0, 0]  # [B, D, T']
+        if steps != self.num_local:
+            series = F.adaptive_avg_pool1d(series, self.num_local)  # align time steps with local clips
+        return series
+
+    def forward(self, clips):
+        b, views, per_view = clips.shape[:3]
+        global_, steps, local = [], [], []
+        for v in range(views):
+            feature_map = self.backbone(clips[:, v, 0])
+            global_.append(self.head(feature_map.mean(dim=(2, 3, 4))))
+            series = self._steps(feature_map)
+            steps.append(torch.stack([self.head(series[:, :, s]) for s in range(self.num_local)], dim=1))
+            local.append(torch.stack([self.head(self.backbone(clips[:, v, k]).mean(dim=(2, 3, 4)))
+                                      for k in range(1, per_view)], dim=1))
+        return {"global": torch.stack(global_, 1), "global_steps": torch.stack(steps, 1), "local": torch.stack(local, 1)}

@@ -1,0 +1,119 @@
+"""TCLR pretraining (Dave et al., CVIU 2022) on the shared core.
+
+    cd tclr_pretraining && python train_gen_all_step.py --run_id EXP [--restart]
+    torchrun --nproc_per_node 4 tclr_pretraining/train_gen_all_step.py --run_id EXP --dataset ucf101 \\
+        --data_root /data/UCF101/UCF-101 --split_dir /data/UCF101/ucfTrainTestlist
+
+Per video: a 64-frame window; the global clip (16 frames at stride 4 over it) and 4 local clips
+(its 4 consecutive 16-frame pieces), each in two independently augmented views. Loss: instance
+contrast of global clips and of local clips, local-local and global-local temporal contrast
+(tclr_pretraining/losses.py). Defaults are the paper's: R3D-18 with the layer4 variant, Adam 1e-3,
+weight decay 1e-9, batch 40, 5-epoch warm-up, lr / 10 after 9 epochs without a new best loss,
+BGR input in [0, 1]. Checkpoints go to ss_saved_models/<run_id>/ (last.pt, best.pt and every
+--save_every epochs) and TensorBoard logs to logs/<run_id>/, both next to this script unless
+--out_dir is given.
+"""
+
+import argparse
+import os
+import sys
+
+if __package__ in (None, ""):  # run as a script from inside the folder
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch
+
+from tclr_pretraining.augmentation import tclr_clip_augmentation
+from tclr_pretraining.dataset import TCLRSampleBuilder
+from tclr_pretraining.losses import TERMS, parse_loss_weights, tclr_loss
+from tclr_pretraining.model import TCLRModel
+from videossl.cli import run_cli
+from videossl.data.args import add_data_args, index_from_args
+from videossl.data.dataset import VideoClipDataset, collate_samples
+from videossl.data.input_contract import INPUT_MODES, STANDARDIZE, InputContract
+from videossl.engine import distributed
+from videossl.engine.schedules import WarmupPlateau
+from videossl.engine.training import TrainingRun, add_engine_args, check_run_config
+from videossl.errors import UserError
+from videossl.models.backbones import build_backbone
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# A --restart must not silently change what is being trained.
+KEYS_THAT_MATTER = ("arch", "width", "frames", "size", "num_local", "channel_order", "input_mode", "standardize",
+                    "dataset", "split")
+ARCHS = ("r3d_18", "r2plus1d_18")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run_id", default="dummy", help="names the checkpoint and log folders")
+    parser.add_argument("--out_dir", default=HERE, help="holds ss_saved_models/<run_id> and logs/<run_id>")
+    parser.add_argument("--arch", default="r3d_18", choices=ARCHS, help="with TCLR's layer4 variant")
+    parser.add_argument("--width", type=float, default=1.0, help="channel multiplier (0.125 for a tiny CPU model)")
+    parser.add_argument("--frames", type=int, default=16, help="frames per clip (the window is frames x num_local)")
+    parser.add_argument("--num_local", type=int, default=4)
+    parser.add_argument("--size", type=int, default=112)
+    parser.add_argument("--temperature", type=float, default=0.1)
+    parser.add_argument("--weight_decay", type=float, default=1e-9)
+    parser.add_argument("--patience", type=int, default=9, help="epochs without a new best loss before lr / 10")
+    parser.add_argument("--loss_weights", default="", help=f"e.g. 'global_local=2,local_local=0.5'; terms: {', '.join(TERMS)}")
+    parser.add_argument("--channel_order", default="bgr", choices=("rgb", "bgr"), help="the reference models take BGR")
+    parser.add_argument("--input_mode", default="rgb", choices=INPUT_MODES, help="residual: frame differences")
+    parser.add_argument("--standardize", default="none", choices=STANDARDIZE)
+    add_data_args(parser)
+    add_engine_args(parser, epochs=100, batch_size=40, lr=1e-3)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        weights = parse_loss_weights(args.loss_weights)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    checkpoint_dir = os.path.join(args.out_dir, "ss_saved_models", args.run_id)
+    log_dir = os.path.join(args.out_dir, "logs", args.run_id)
+    config = {k: v for k, v in vars(args).items()}
+    config["method"] = "tclr"
+
+    run = TrainingRun(args, "tclr", checkpoint_dir, log_dir)
+    if run.is_main:
+        check_run_config(checkpoint_dir, config, KEYS_THAT_MATTER, args.restart)
+    distributed.barrier()
+    index = index_from_args(args, "train", progress=run.is_main)
+    contract = InputContract(frames=args.frames, stride=2, size=args.size, channel_order=args.channel_order,
+                             input_mode=args.input_mode, standardize=args.standardize)
+    builder = TCLRSampleBuilder(tclr_clip_augmentation(args.size), clip_frames=args.frames, num_local=args.num_local)
+    dataset = VideoClipDataset(index, builder, backend=args.video_backend, seed=args.seed)
+    loader = run.loader(dataset, args.batch_size, collate_samples)
+
+    backbone = build_backbone(args.arch, width=args.width, keep_time_in_layer4=True)
+    model = run.prepare_model(TCLRModel(backbone, num_local=args.num_local))
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    schedule = WarmupPlateau(optimizer, warmup=(0.01, 0.05, 0.1, 0.5, 1.0), patience=args.patience)
+    heads = {"projection": model.head}
+    start = run.resume(model.backbone, heads, optimizer, schedule)
+
+    def compute_loss(net, batch, gather=run.world > 1):
+        clips = contract.prepare(batch["clips"], run.device)
+        return tclr_loss(net(clips), args.temperature, weights, gather=gather)
+
+    run.log(f"TCLR: {len(dataset)} training videos, {args.arch} (width {args.width}), {run.world} process(es) "
+            f"on {run.device}, batch {args.batch_size}, epochs {start + 1}-{args.epochs}")
+    run.choose_precision(model, lambda net, batch: compute_loss(net, batch, gather=False),
+                         next(iter(loader)))
+    net = run.wrap(model)
+    for epoch in range(start, args.epochs):
+        metrics = run.train_epoch(epoch, loader, net, compute_loss, optimizer, schedule,
+                                  clips_per_sample=2 * (1 + args.num_local))
+        terms = " ".join(f"{name} {metrics[name]:.4f}" for name in TERMS if name in metrics)
+        run.log(f"epoch {epoch + 1}/{args.epochs}: loss {metrics.get('loss', float('nan')):.4f} ({terms}), "
+                f"lr {schedule.lr:.2e}, {metrics['seconds']:.0f} s")
+        run.save(epoch + 1, model.backbone, heads, optimizer, schedule, contract, config, loss=metrics.get("loss"))
+    run.log(f"checkpoints: {checkpoint_dir}\nTensorBoard logs: {log_dir}")
+    run.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
