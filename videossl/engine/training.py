@@ -24,6 +24,7 @@ import os
 import random
 import re
 import shutil
+import sys
 import time
 from collections import defaultdict
 
@@ -351,7 +352,7 @@ class TrainingRun:
         sums, count, skipped = defaultdict(float), 0, 0
         started = time.perf_counter()
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{self.args.epochs}", disable=not self.is_main,
-                   dynamic_ncols=True, leave=False)
+                   dynamic_ncols=True, leave=False, mininterval=0.5 if sys.stderr.isatty() else 30)
         for batch in bar:
             if skipped_videos is not None and isinstance(batch, dict):
                 skipped_videos.update(batch.get("skipped", []))

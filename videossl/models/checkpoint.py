@@ -55,12 +55,17 @@ def unwrap(module):
 
 def save_checkpoint(checkpoint, path):
     """Atomic write: ``path`` is either the old file or the complete new one, never a partial one."""
+    return atomic_torch_save(checkpoint, path)
+
+
+def atomic_torch_save(obj, path):
+    """``torch.save`` through a temporary file in the same folder, fsync, then rename."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.part")
     try:
         with open(tmp, "wb") as f:
-            torch.save(checkpoint, f)
+            torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

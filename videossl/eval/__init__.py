@@ -1,0 +1,1 @@
+"""Shared evaluation: features from any checkpoint, retrieval, linear probe (never imports a method folder)."""

@@ -1,0 +1,99 @@
+"""Flags and checkpoint loading shared by the evaluation tools (linear_eval, nn_retrieval, tsne)."""
+
+import json
+import os
+import sys
+
+import torch
+
+from videossl.data.input_contract import InputContract
+from videossl.engine.precision import low_precision_supported
+from videossl.engine.training import resolve_device
+from videossl.eval.features import file_fingerprint
+from videossl.models.backbones import BACKBONES, build_backbone
+from videossl.models.checkpoint import load_backbone
+
+
+def add_checkpoint_args(parser):
+    group = parser.add_argument_group("checkpoint")
+    group.add_argument("--saved_model", required=True,
+                       help="a checkpoint of any method (or an author's release); 'random' for a random-init backbone")
+    group.add_argument("--checkpoint_format", default="auto", choices=("auto", "videossl", "tclr", "vtdl", "tce"))
+    group.add_argument("--arch", default=None, help="the architecture of a release that does not record it (VTDL, "
+                                                    "TCE), or of --saved_model random")
+    group.add_argument("--width", type=float, default=1.0, help="with --saved_model random")
+    group.add_argument("--random_init", action="store_true",
+                       help="the checkpoint's architecture and input contract with random weights (a baseline)")
+    group.add_argument("--trust_checkpoint", action="store_true",
+                       help="allow a checkpoint that needs full unpickling (it can run code: only for trusted files)")
+    group.add_argument("--seed", type=int, default=0)
+    return group
+
+
+def add_feature_args(parser, num_clips=10):
+    group = parser.add_argument_group("features")
+    group.add_argument("--num_clips", type=int, default=num_clips, help="evenly spaced clips per video")
+    group.add_argument("--test_crops", type=int, default=1, choices=(1, 3))
+    group.add_argument("--batch_size", type=int, default=8, help="videos per batch")
+    group.add_argument("--device", default="auto")
+    group.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
+                       help="of the forward passes (no gradients are involved)")
+    group.add_argument("--num_workers", type=int, default=2)
+    group.add_argument("--feature_cache", default=None, help="feature cache folder (default: $VIDEOSSL_CACHE/features)")
+    group.add_argument("--out_dir", default=None, help="where results.json and pictures go")
+    return group
+
+
+def load_model_for_eval(args):
+    """(backbone in eval mode, InputContract, checkpoint id for the cache, description dict)."""
+    if args.saved_model == "random":
+        if args.arch not in BACKBONES:
+            from videossl.errors import UserError
+            raise UserError(f"--saved_model random needs --arch, one of: {', '.join(sorted(BACKBONES))}")
+        torch.manual_seed(args.seed)
+        backbone = build_backbone(args.arch, width=args.width)
+        contract = InputContract(frames=16, stride=2, size=112)
+        return backbone.eval(), contract, f"random|{args.arch}|{args.width}|{args.seed}", {
+            "saved_model": "random", "method": "none", "backbone": args.arch}
+    backbone, contract, checkpoint = load_backbone(args.saved_model, trust=args.trust_checkpoint,
+                                                   source=args.checkpoint_format, arch=args.arch)
+    description = {"saved_model": os.path.abspath(args.saved_model), "method": checkpoint["method"],
+                   "backbone": checkpoint["backbone"]["name"], "backbone_config": checkpoint["backbone"]["config"],
+                   "epoch": checkpoint.get("epoch")}
+    checkpoint_id = file_fingerprint(args.saved_model)
+    if args.random_init:
+        torch.manual_seed(args.seed)
+        backbone = build_backbone(checkpoint["backbone"]["name"], **checkpoint["backbone"]["config"])
+        checkpoint_id = f"random-init|{checkpoint_id}|{args.seed}"
+        description["random_init"] = True
+    return backbone.eval(), contract, checkpoint_id, description
+
+
+def feature_device(args):
+    device = resolve_device(args.device)
+    if args.precision != "fp32" and not low_precision_supported(device, args.precision):
+        from videossl.errors import UserError
+        raise UserError(f"--precision {args.precision} is not supported on {device}")
+    return device
+
+
+def write_results(out_dir, results):
+    os.makedirs(out_dir, exist_ok=True)
+    results = dict(results, command=" ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]))
+    path = os.path.join(out_dir, "results.json")
+    tmp = f"{path}.part"
+    with open(tmp, "w") as f:
+        json.dump(results, f, indent=2, default=str)
+    os.replace(tmp, path)
+    return path
+
+
+def print_table(title, rows):
+    """rows: list of (name, value) -> a two-column markdown table."""
+    width = max(len(str(name)) for name, _ in rows)
+    print(f"\n{title}\n")
+    print(f"| {'metric':{width}s} | value |")
+    print(f"|{'-' * (width + 2)}|-------|")
+    for name, value in rows:
+        shown = f"{value:.2f}" if isinstance(value, float) else str(value)
+        print(f"| {name:{width}s} | {shown} |")

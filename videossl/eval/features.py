@@ -1,0 +1,133 @@
+"""Per-video features from any checkpoint: K evenly spaced clips (x 1 or 3 crops) per video,
+preprocessed exactly as the checkpoint's input contract says, cached on disk.
+
+The cache key covers the checkpoint file (path, size, modification time), the weights actually
+used (random initialisation is its own key), the dataset index (root, split, subset, videos and
+their frame counts) and the protocol (clips, crops, contract, precision), so a changed input never
+reuses stale features.
+"""
+
+import hashlib
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from videossl.data.dataset import VideoClipDataset, collate_samples, init_loader_worker
+from videossl.data.sampling import sample_evenly_spaced_clips
+from videossl.data.transforms import ResizeShortSide, crop_positions, frames_to_clip, stack_clips
+from videossl.engine.precision import DTYPES, low_precision_supported
+from videossl.errors import UserError
+from videossl.models.checkpoint import atomic_torch_save
+
+CACHE_VERSION = 1
+
+
+class EvaluationClipBuilder:
+    """``build_sample`` for ``VideoClipDataset``: uint8 ``[K * crops, C, T, H, W]``, clips in time
+    order, crops within a clip in the order start/centre/end of the long side."""
+
+    def __init__(self, contract, num_clips=10, crops=1):
+        if crops not in (1, 3):
+            raise UserError("--test_crops must be 1 or 3")
+        self.contract, self.num_clips, self.crops = contract, num_clips, crops
+        self.resize = ResizeShortSide(contract.size)
+
+    def __call__(self, reader, rng):
+        c = self.contract
+        indices = sample_evenly_spaced_clips(reader.num_frames, self.num_clips, c.frames, c.stride)
+        decoded = reader.get_frames(indices.reshape(-1))  # each distinct frame decoded once
+        frames = decoded.reshape(self.num_clips, c.frames, *decoded.shape[1:])
+        clips = []
+        for clip_frames in frames:
+            clip = self.resize(frames_to_clip(clip_frames))
+            for top, left in crop_positions(clip.shape[-2], clip.shape[-1], c.size, self.crops):
+                clips.append(clip[..., top:top + c.size, left:left + c.size])
+        return {"clips": stack_clips(clips)}
+
+
+def index_fingerprint(index):
+    h = hashlib.sha256()
+    h.update(f"{index.dataset}|{index.root}|{index.split}|{index.subset}".encode())
+    for record in index.records:
+        h.update(f"{record.path}|{record.label}|{record.num_frames}".encode())
+    return h.hexdigest()[:16]
+
+
+def file_fingerprint(path):
+    if path is None:
+        return "none"
+    stat = os.stat(path)
+    return f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def cache_key(checkpoint_id, index, contract, num_clips, crops, precision):
+    payload = json.dumps({"version": CACHE_VERSION, "checkpoint": checkpoint_id, "index": index_fingerprint(index),
+                          "contract": contract.to_dict(), "clips": num_clips, "crops": crops,
+                          "precision": precision}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def default_cache_dir():
+    return os.path.join(os.environ.get("VIDEOSSL_CACHE") or os.path.expanduser("~/.cache/videossl"), "features")
+
+
+@torch.no_grad()
+def extract_features(backbone, contract, index, checkpoint_id, num_clips=10, crops=1, batch_size=8, device="cpu",
+                     precision="fp32", num_workers=0, cache_dir=None, backend="pyav", progress=True, log=print):
+    """``{"maps": float16 [N, K * crops, D, T'], "labels": [N], "paths": [...], "seconds": s, "cached": bool}``.
+
+    ``maps`` are the backbone's feature maps pooled over space, time kept: evaluations pool over
+    time (linear probe) or flatten (TCLR's retrieval) as their protocol says."""
+    if precision != "fp32" and not low_precision_supported(device, precision):
+        raise UserError(f"--precision {precision} is not supported on {device}")
+    cache_dir = cache_dir or default_cache_dir()
+    key = cache_key(checkpoint_id, index, contract, num_clips, crops, precision)
+    path = os.path.join(cache_dir, f"{key}.pt")
+    started = time.perf_counter()
+    if os.path.exists(path):
+        try:
+            cached = torch.load(path, map_location="cpu", weights_only=True)
+            cached.update(seconds=time.perf_counter() - started, cached=True, cache_file=path)
+            return cached
+        except Exception as err:  # noqa: BLE001 - a damaged cache file is recomputed, never trusted
+            log(f"warning: recomputing features, the cache file {path} is unreadable ({type(err).__name__})")
+    dataset = VideoClipDataset(index, EvaluationClipBuilder(contract, num_clips, crops), backend=backend)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                        collate_fn=collate_samples, worker_init_fn=init_loader_worker if num_workers else None)
+    device = torch.device(device)
+    backbone = backbone.to(device).eval()
+    maps, labels, skipped = [], [], []
+    dtype = DTYPES.get(precision)
+    for batch in tqdm(loader, desc=f"features {index.subset}", disable=not progress, leave=False,
+                      mininterval=0.5 if sys.stderr.isatty() else 30):
+        b, n = batch["clips"].shape[:2]
+        x = contract.prepare(batch["clips"].flatten(0, 1), device)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            out = backbone(x)[..., 0, 0]  # [b * n, D, T']
+        maps.append(out.float().reshape(b, n, *out.shape[1:]).to(torch.float16).cpu())
+        labels.append(torch.as_tensor(batch["label"]))
+        skipped.extend(batch["skipped"])
+    result = {"maps": torch.cat(maps), "labels": torch.cat(labels), "paths": [r.path for r in index.records],
+              "class_names": list(index.class_names), "skipped": sorted(set(int(j) for j in skipped))}
+    if result["skipped"]:
+        log(f"warning: {len(result['skipped'])} unreadable videos were replaced by others while extracting features")
+    os.makedirs(cache_dir, exist_ok=True)
+    atomic_torch_save(result, path)
+    result.update(seconds=time.perf_counter() - started, cached=False, cache_file=path)
+    return result
+
+
+def pooled(maps):
+    """``[N, clips, D, T']`` -> ``[N, clips, D]`` (time averaged), float32."""
+    return maps.float().mean(dim=-1)
+
+
+def flattened(maps):
+    """``[N, clips, D, T']`` -> ``[N, clips, D * T']`` (TCLR's retrieval: the map before temporal pooling)."""
+    return maps.float().flatten(2)

@@ -1,0 +1,59 @@
+"""Nearest-neighbour retrieval: test videos query the training videos.
+
+Protocols (what differs between the published evaluations):
+- ``tclr``: per-video feature = mean over its clips of the backbone map before temporal pooling,
+  flattened (D x T'); L2-normalised; cosine similarity.
+- ``coclr``: per-video feature = mean over clips of the time-pooled feature; the gallery mean is
+  subtracted from queries and gallery (mean-centring) before L2 normalisation.
+- ``pooled``: mean over clips of the time-pooled feature, L2-normalised (no centring).
+
+Recall@k: a query is a hit when any of its k nearest gallery videos has its class. Ties in
+similarity are broken by gallery order, so results are deterministic.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from videossl.eval.features import flattened, pooled
+
+PROTOCOLS = ("tclr", "coclr", "pooled")
+DEFAULT_KS = (1, 5, 10, 20, 50)
+
+
+def video_features(maps, protocol):
+    """float16 maps ``[N, clips, D, T']`` -> per-video features ``[N, F]`` (before normalisation)."""
+    per_clip = flattened(maps) if protocol == "tclr" else pooled(maps)
+    return per_clip.mean(dim=1)
+
+
+def normalise_for_retrieval(query, gallery, protocol):
+    if protocol == "coclr":
+        centre = gallery.mean(dim=0, keepdim=True)
+        query, gallery = query - centre, gallery - centre
+    return F.normalize(query, dim=1), F.normalize(gallery, dim=1)
+
+
+def nearest_neighbours(query, gallery, k, chunk=1024):
+    """Indices ``[Q, k]`` of the k most similar gallery rows (dot product), ties by gallery order."""
+    k = min(k, gallery.shape[0])
+    out = []
+    for start in range(0, query.shape[0], chunk):
+        sims = query[start:start + chunk] @ gallery.T  # [q, G]
+        order = torch.sort(-sims, dim=1, stable=True).indices  # stable: equal similarities keep gallery order
+        out.append(order[:, :k])
+    return torch.cat(out)
+
+
+def recall_at_k(query, query_labels, gallery, gallery_labels, ks=DEFAULT_KS, chunk=1024):
+    """{k: percentage of queries with their class among the k nearest}; k above the gallery size is
+    capped at it. Also returns the neighbour indices for pictures."""
+    neighbours = nearest_neighbours(query, gallery, max(ks), chunk)
+    hits = gallery_labels[neighbours] == query_labels[:, None]  # [Q, kmax]
+    return {k: 100.0 * hits[:, :k].any(dim=1).float().mean().item() for k in ks}, neighbours
+
+
+def retrieval(query_maps, query_labels, gallery_maps, gallery_labels, protocol="tclr", ks=DEFAULT_KS):
+    q = video_features(query_maps, protocol)
+    g = video_features(gallery_maps, protocol)
+    q, g = normalise_for_retrieval(q, g, protocol)
+    return recall_at_k(q, query_labels, g, gallery_labels, ks)
