@@ -9,7 +9,6 @@ video's prediction is the softmax averaged over its clips (x --test_crops). Repo
 and mean per-class accuracy; writes results.json to linear_eval/results/<run_id>/ or --out_dir.
 """
 
-import argparse
 import os
 import sys
 
@@ -19,20 +18,17 @@ if __package__ in (None, ""):
 import torch
 
 from videossl.cli import run_cli
-from videossl.data.args import add_data_args, index_from_args
 from videossl.errors import UserError
 from videossl.eval.common import (
-    add_checkpoint_args, add_feature_args, feature_device, load_model_for_eval, print_table, write_results,
+    evaluation_parser, load_model_for_eval, print_table, train_and_test_features, write_results,
 )
-from videossl.eval.features import extract_features
 from videossl.eval.linear_probe import accuracies, predict_videos, train_linear_probe
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run_id", default="dummy")
+    parser = evaluation_parser(__doc__)
     parser.add_argument("--linear", action="store_true", help="freeze the backbone (without it: full finetuning)")
     parser.add_argument("--protocol", default="cached", choices=("cached",),
                         help="cached: train on cached clip features (the paper protocol on augmented clips is "
@@ -40,23 +36,13 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--weight_decay", type=float, default=1e-4)
-    add_checkpoint_args(parser)
-    add_feature_args(parser)
-    add_data_args(parser)
     args = parser.parse_args(argv)
     if not args.linear:
         raise UserError("full finetuning (train.py without --linear) is not built yet; pass --linear")
     out_dir = args.out_dir or os.path.join(HERE, "results", args.run_id)
     backbone, contract, checkpoint_id, description = load_model_for_eval(args)
-    device = feature_device(args)
-    indexes = {subset: index_from_args(args, subset) for subset in ("train", "test")}
-    if len(indexes["train"].class_names) != len(indexes["test"].class_names):
-        raise UserError("train and test indexes disagree on the classes")
-    features = {subset: extract_features(backbone, contract, index, checkpoint_id, args.num_clips,
-                                         args.test_crops if subset == "test" else 1, args.batch_size, device,
-                                         args.precision, args.num_workers, args.feature_cache, args.video_backend)
-                for subset, index in indexes.items()}
-    num_classes = len(indexes["train"].class_names)
+    features = train_and_test_features(args, backbone, contract, checkpoint_id)
+    num_classes = len(features["train"]["class_names"])
     torch.manual_seed(args.seed)
     layer, mean, std = train_linear_probe(features["train"]["maps"], features["train"]["labels"], num_classes,
                                           epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, seed=args.seed)

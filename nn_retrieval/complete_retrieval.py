@@ -9,7 +9,6 @@ flattened), coclr (mean-centred), pooled. Writes results.json and retrieval.png 
 their top-5 neighbours, hits green, misses red) to nn_retrieval/results/<run_id>/ or --out_dir.
 """
 
-import argparse
 import os
 import sys
 
@@ -17,11 +16,9 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from videossl.cli import run_cli
-from videossl.data.args import add_data_args, index_from_args
 from videossl.eval.common import (
-    add_checkpoint_args, add_feature_args, feature_device, load_model_for_eval, print_table, write_results,
+    evaluation_parser, load_model_for_eval, print_table, train_and_test_features, write_results,
 )
-from videossl.eval.features import extract_features
 from videossl.eval.pictures import retrieval_strip
 from videossl.eval.retrieval import DEFAULT_KS, PROTOCOLS, retrieval
 
@@ -29,23 +26,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run_id", default="dummy")
+    parser = evaluation_parser(__doc__)
     parser.add_argument("--protocol", default="tclr", choices=PROTOCOLS)
     parser.add_argument("--picture_queries", type=int, default=6, help="queries shown in retrieval.png (0: none)")
-    add_checkpoint_args(parser)
-    add_feature_args(parser)
-    add_data_args(parser)
     args = parser.parse_args(argv)
     out_dir = args.out_dir or os.path.join(HERE, "results", args.run_id)
     backbone, contract, checkpoint_id, description = load_model_for_eval(args)
-    device = feature_device(args)
-    features = {}
-    for subset in ("train", "test"):
-        index = index_from_args(args, subset)
-        features[subset] = extract_features(
-            backbone, contract, index, checkpoint_id, args.num_clips, args.test_crops, args.batch_size, device,
-            args.precision, args.num_workers, args.feature_cache, args.video_backend)
+    features = train_and_test_features(args, backbone, contract, checkpoint_id)
     recall, neighbours = retrieval(features["test"]["maps"], features["test"]["labels"], features["train"]["maps"],
                                    features["train"]["labels"], args.protocol, DEFAULT_KS)
     rows = [(f"R@{k}", value) for k, value in recall.items()]

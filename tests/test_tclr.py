@@ -2,6 +2,7 @@
 
 import math
 import os
+import signal
 import subprocess
 import sys
 
@@ -131,7 +132,14 @@ def test_two_processes_under_torchrun_complete(tiny_synthetic, tmp_path):
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
                os.path.join(REPO, "tclr_pretraining", "train_gen_all_step.py"),
                *tiny_args(tiny_synthetic, tmp_path, "--epochs", "1", "--batch_size", "4")]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240, cwd=str(tmp_path))
-    assert result.returncode == 0, result.stderr[-3000:]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               cwd=str(tmp_path), start_new_session=True)
+    try:
+        _, stderr = process.communicate(timeout=240)
+    finally:
+        if process.poll() is None:  # a hang: kill torchrun and its workers, not only torchrun
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 0, stderr[-3000:]
     checkpoint = torch.load(tmp_path / "ss_saved_models" / "tiny" / "last.pt", weights_only=True)
     assert checkpoint["epoch"] == 1 and checkpoint["config"]["batch_size"] == 4

@@ -9,9 +9,24 @@ import torch
 from videossl.data.input_contract import InputContract
 from videossl.engine.precision import low_precision_supported
 from videossl.engine.training import resolve_device
-from videossl.eval.features import file_fingerprint
+from videossl.data.args import index_from_args
+from videossl.eval.features import extract_features, file_fingerprint
 from videossl.models.backbones import BACKBONES, build_backbone
 from videossl.models.checkpoint import load_backbone
+
+
+def evaluation_parser(description):
+    """The flags every evaluation tool shares: --run_id, checkpoint, features and data."""
+    import argparse
+
+    from videossl.data.args import add_data_args
+
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run_id", default="dummy", help="names the output folder")
+    add_checkpoint_args(parser)
+    add_feature_args(parser)
+    add_data_args(parser)
+    return parser
 
 
 def add_checkpoint_args(parser):
@@ -97,3 +112,20 @@ def print_table(title, rows):
     for name, value in rows:
         shown = f"{value:.2f}" if isinstance(value, float) else str(value)
         print(f"| {name:{width}s} | {shown} |")
+
+
+def train_and_test_features(args, backbone, contract, checkpoint_id, test_crops=None):
+    """Features of the training and test videos the data flags describe ({"train": ..., "test": ...});
+    training videos use the centre crop, test videos ``test_crops`` (default ``--test_crops``)."""
+    device = feature_device(args)
+    features = {}
+    for subset in ("train", "test"):
+        index = index_from_args(args, subset)
+        crops = (args.test_crops if test_crops is None else test_crops) if subset == "test" else 1
+        features[subset] = extract_features(backbone, contract, index, checkpoint_id, args.num_clips, crops,
+                                            args.batch_size, device, args.precision, args.num_workers,
+                                            args.feature_cache, args.video_backend)
+    if features["train"]["class_names"] != features["test"]["class_names"]:
+        from videossl.errors import UserError
+        raise UserError("the training and test indexes disagree on the classes")
+    return features
