@@ -154,7 +154,26 @@ def test_bgr_checkpoints_are_fed_bgr(tiny_synthetic):
 def test_an_official_tclr_release_evaluates(tiny_synthetic, tmp_path):
     from tests.test_checkpoint import tclr_release
     _, path = tclr_release(tmp_path)
-    args = eval_args(tiny_synthetic, tmp_path / "ret", path, "--picture_queries", "0")
+    args = eval_args(tiny_synthetic, tmp_path / "ret", path, "--picture_queries", "0", "--num_clips", "1")
     assert complete_retrieval.main(args) == 0
     results = json.load(open(tmp_path / "ret" / "results.json"))
     assert results["method"] == "tclr-official" and results["contract"]["channel_order"] == "bgr"
+
+
+def test_an_unreadable_video_is_left_out_of_the_evaluation_and_named(tmp_path):
+    from tests.helpers import write_bad_videos
+    from videossl.data.indexes import list_index
+    from videossl.data.probe_cache import verify_frame_counts
+    from videossl.eval.features import extract_features
+
+    write_index_video(str(tmp_path / "good0.avi"), 30, 32, 32)
+    write_index_video(str(tmp_path / "good1.avi"), 30, 32, 32)
+    bad = write_bad_videos(str(tmp_path / "bad"))
+    lines = ["good0.avi 0", "good1.avi 1", f"{os.path.relpath(bad['zero_byte'], tmp_path)} 1"]
+    (tmp_path / "list.txt").write_text("\n".join(lines) + "\n")
+    index = verify_frame_counts(list_index(str(tmp_path / "list.txt"), str(tmp_path)), progress=False)
+    messages = []
+    features = extract_features(RecordingBackbone(), InputContract(frames=4, size=32), index, "recording", num_clips=2,
+                                progress=False, log=messages.append)
+    assert features["labels"].tolist() == [0, 1] and len(features["maps"]) == 2  # never replaced by another video
+    assert features["unreadable"] == [bad["zero_byte"]] and "v_zero_byte.avi" in messages[0]

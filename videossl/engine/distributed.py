@@ -89,6 +89,6 @@ def all_reduce_mean(value):
         return float(value)
     t = torch.tensor([float(value)], dtype=torch.float64)
     if dist.get_backend() == "nccl":
-        t = t.cuda()
+        t = t.to(torch.device("cuda", torch.cuda.current_device()))
     dist.all_reduce(t)
     return float(t.item()) / world_size()

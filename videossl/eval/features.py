@@ -9,6 +9,7 @@ reuses stale features.
 
 import hashlib
 import json
+import logging
 import os
 import sys
 import time
@@ -18,14 +19,15 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from videossl.data.dataset import VideoClipDataset, collate_samples, init_loader_worker
+from videossl.data.dataset import VideoClipDataset, init_loader_worker
 from videossl.data.sampling import sample_evenly_spaced_clips
 from videossl.data.transforms import ResizeShortSide, crop_positions, frames_to_clip, stack_clips
 from videossl.engine.precision import DTYPES, low_precision_supported
-from videossl.errors import UserError
+from videossl.errors import UserError, VideoReadError
 from videossl.models.checkpoint import atomic_torch_save
 
 CACHE_VERSION = 1
+logger = logging.getLogger(__name__)
 
 
 class EvaluationClipBuilder:
@@ -49,6 +51,30 @@ class EvaluationClipBuilder:
             for top, left in crop_positions(clip.shape[-2], clip.shape[-1], c.size, self.crops):
                 clips.append(clip[..., top:top + c.size, left:left + c.size])
         return {"clips": stack_clips(clips)}
+
+
+class EvaluationDataset(torch.utils.data.Dataset):
+    """Every video of the index exactly once, in index order. An unreadable video is not replaced
+    by another one (that would count a video twice and skew the metrics): it is marked invalid,
+    and the evaluation leaves it out and says so."""
+
+    def __init__(self, index, builder, backend):
+        self.clips = VideoClipDataset(index, builder, backend=backend)
+        self.builder = builder
+
+    def __len__(self):
+        return len(self.clips)
+
+    def __getitem__(self, i):
+        try:
+            sample = self.clips.load(i, None)
+            sample["valid"] = True
+        except VideoReadError as err:
+            logger.warning("left out of the evaluation: %s", err)
+            c, b = self.builder.contract, self.builder
+            sample = {"clips": torch.zeros((b.num_clips * b.crops, 3, c.frames, c.size, c.size), dtype=torch.uint8),
+                      "label": self.clips.index.records[i].label, "index": i, "valid": False}
+        return sample
 
 
 def index_fingerprint(index):
@@ -97,12 +123,12 @@ def extract_features(backbone, contract, index, checkpoint_id, num_clips=10, cro
             return cached
         except Exception as err:  # noqa: BLE001 - a damaged cache file is recomputed, never trusted
             log(f"warning: recomputing features, the cache file {path} is unreadable ({type(err).__name__})")
-    dataset = VideoClipDataset(index, EvaluationClipBuilder(contract, num_clips, crops), backend=backend)
+    dataset = EvaluationDataset(index, EvaluationClipBuilder(contract, num_clips, crops), backend)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                        collate_fn=collate_samples, worker_init_fn=init_loader_worker if num_workers else None)
+                        worker_init_fn=init_loader_worker if num_workers else None)
     device = torch.device(device)
     backbone = backbone.to(device).eval()
-    maps, labels, skipped = [], [], []
+    maps, labels, valid = [], [], []
     dtype = DTYPES.get(precision)
     for batch in tqdm(loader, desc=f"features {index.subset}", disable=not progress, leave=False,
                       mininterval=0.5 if sys.stderr.isatty() else 30):
@@ -112,11 +138,18 @@ def extract_features(backbone, contract, index, checkpoint_id, num_clips=10, cro
             out = backbone(x)[..., 0, 0]  # [b * n, D, T']
         maps.append(out.float().reshape(b, n, *out.shape[1:]).to(torch.float16).cpu())
         labels.append(torch.as_tensor(batch["label"]))
-        skipped.extend(batch["skipped"])
-    result = {"maps": torch.cat(maps), "labels": torch.cat(labels), "paths": [r.path for r in index.records],
-              "class_names": list(index.class_names), "skipped": sorted(set(int(j) for j in skipped))}
-    if result["skipped"]:
-        log(f"warning: {len(result['skipped'])} unreadable videos were replaced by others while extracting features")
+        valid.append(torch.as_tensor(batch["valid"]))
+    valid = torch.cat(valid)
+    keep = valid.nonzero()[:, 0]
+    result = {"maps": torch.cat(maps)[keep], "labels": torch.cat(labels)[keep],
+              "paths": [index.records[i].path for i in keep.tolist()], "class_names": list(index.class_names),
+              "unreadable": [index.records[i].path for i in (~valid).nonzero()[:, 0].tolist()]}
+    if result["unreadable"]:
+        names = ", ".join(os.path.basename(p) for p in result["unreadable"][:5])
+        log(f"warning: {len(result['unreadable'])} unreadable {index.subset} videos left out of the evaluation: "
+            f"{names}{' ...' if len(result['unreadable']) > 5 else ''}")
+    if not len(keep):
+        raise UserError(f"no readable video in the {index.subset} split of {index.root}")
     os.makedirs(cache_dir, exist_ok=True)
     atomic_torch_save(result, path)
     result.update(seconds=time.perf_counter() - started, cached=False, cache_file=path)

@@ -89,9 +89,9 @@ def read_checkpoint_file(path, trust=False):
                             f"full unpickling can run code from the file; {TRUST_HINT}") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
         raise UserError(f"{path}: not a readable checkpoint (truncated or corrupt?): {str(err).splitlines()[0][:200]}") from None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # noqa: BLE001 - any failure of an untrusted pickle is one line for the user
+    try:  # reached only with trust=True: the user vouched for the file with --trust_checkpoint
+        return torch.load(path, map_location="cpu", weights_only=not trust)
+    except Exception as err:  # noqa: BLE001 - any failure of a full unpickling is one line for the user
         raise UserError(f"{path}: not a readable checkpoint: {type(err).__name__}: {err}") from None
 
 
