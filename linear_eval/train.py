@@ -20,11 +20,9 @@ import torch
 from videossl.cli import run_cli
 from videossl.errors import UserError
 from videossl.eval.common import (
-    evaluation_parser, load_model_for_eval, print_table, train_and_test_features, write_results,
+    evaluate_setup, evaluation_parser, print_table, write_results,
 )
 from videossl.eval.linear_probe import accuracies, predict_videos, train_linear_probe
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def main(argv=None):
@@ -39,9 +37,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not args.linear:
         raise UserError("full finetuning (train.py without --linear) is not built yet; pass --linear")
-    out_dir = args.out_dir or os.path.join(HERE, "results", args.run_id)
-    backbone, contract, checkpoint_id, description = load_model_for_eval(args)
-    features = train_and_test_features(args, backbone, contract, checkpoint_id)
+    out_dir, contract, description, features = evaluate_setup(args, __file__)
     num_classes = len(features["train"]["class_names"])
     torch.manual_seed(args.seed)
     layer, mean, std = train_linear_probe(features["train"]["maps"], features["train"]["labels"], num_classes,

@@ -17,12 +17,10 @@ if __package__ in (None, ""):
 
 from videossl.cli import run_cli
 from videossl.eval.common import (
-    evaluation_parser, load_model_for_eval, print_table, train_and_test_features, write_results,
+    evaluate_setup, evaluation_parser, print_table, write_results,
 )
 from videossl.eval.pictures import retrieval_strip
 from videossl.eval.retrieval import DEFAULT_KS, PROTOCOLS, retrieval
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def main(argv=None):
@@ -30,9 +28,7 @@ def main(argv=None):
     parser.add_argument("--protocol", default="tclr", choices=PROTOCOLS)
     parser.add_argument("--picture_queries", type=int, default=6, help="queries shown in retrieval.png (0: none)")
     args = parser.parse_args(argv)
-    out_dir = args.out_dir or os.path.join(HERE, "results", args.run_id)
-    backbone, contract, checkpoint_id, description = load_model_for_eval(args)
-    features = train_and_test_features(args, backbone, contract, checkpoint_id)
+    out_dir, contract, description, features = evaluate_setup(args, __file__)
     recall, neighbours = retrieval(features["test"]["maps"], features["test"]["labels"], features["train"]["maps"],
                                    features["train"]["labels"], args.protocol, DEFAULT_KS)
     rows = [(f"R@{k}", value) for k, value in recall.items()]

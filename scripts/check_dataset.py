@@ -13,7 +13,6 @@ count as problems only with ``--strict_header``. Exit status 1 when any problem 
 
 import argparse
 import json
-import sys
 
 from videossl.cli import run_cli
 from videossl.data.args import add_data_args, index_from_args

@@ -138,10 +138,10 @@ def main(argv=None):
         measure(f"auto ({auto_plan.dtype}, {len(auto_plan.fp32_modules)} modules fp32) + channels_last_3d", auto_plan,
                 True, fp32_rate)
 
-    print(f"\n| model               | configuration                                  | clips/s | share of bf16 matmul "
-          f"FLOP/s | worst grad error vs fp32 | speed-up vs fp32 (if gradients match) |")
-    print(f"|---------------------|------------------------------------------------|---------|----------------------------"
-          f"|--------------------------|----------------------------------------|")
+    print("\n| model               | configuration                                  | clips/s | share of bf16 matmul "
+          "FLOP/s | worst grad error vs fp32 | speed-up vs fp32 (if gradients match) |")
+    print("|---------------------|------------------------------------------------|---------|----------------------------"
+          "|--------------------------|----------------------------------------|")
     for label, name, rate, share, worst, speedup in rows:
         print(f"| {label:19s} | {name:46s} | {rate:7.2f} | {100 * share:25.1f}% | {worst:24.3g} | {speedup:>38s} |")
     print(f"\nGradients match when every module's own bf16 gradients are within {LOCAL_TOLERANCE:.0%} of fp32 "

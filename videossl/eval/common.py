@@ -129,3 +129,12 @@ def train_and_test_features(args, backbone, contract, checkpoint_id, test_crops=
         from videossl.errors import UserError
         raise UserError("the training and test indexes disagree on the classes")
     return features
+
+
+def evaluate_setup(args, tool_file):
+    """What every evaluation tool starts with: (output folder, contract, description, features).
+    The output folder defaults to ``<the tool's folder>/results/<run_id>``."""
+    out_dir = args.out_dir or os.path.join(os.path.dirname(os.path.abspath(tool_file)), "results", args.run_id)
+    backbone, contract, checkpoint_id, description = load_model_for_eval(args)
+    features = train_and_test_features(args, backbone, contract, checkpoint_id)
+    return out_dir, contract, description, features

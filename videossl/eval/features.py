@@ -14,7 +14,6 @@ import os
 import sys
 import time
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm

@@ -12,7 +12,6 @@ import bisect
 
 import av
 import cv2
-import numpy as np
 
 from videossl.errors import VideoReadError
 from videossl.video.base import VideoReader
