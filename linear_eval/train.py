@@ -20,7 +20,7 @@ import torch
 from videossl.cli import run_cli
 from videossl.errors import UserError
 from videossl.eval.common import (
-    evaluate_setup, evaluation_parser, print_table, write_results,
+    evaluate_setup, evaluation_parser, print_table, report_feature_times, write_results,
 )
 from videossl.eval.linear_probe import accuracies, predict_videos, train_linear_probe
 
@@ -47,6 +47,7 @@ def main(argv=None):
     rows = [("top-1", metrics["top1"]), ("top-5", metrics["top5"]), ("mean per-class", metrics["mean_class"]),
             ("test videos", len(probabilities)), ("predictions per video",
                                                  features["test"]["maps"].shape[1])]
+    report_feature_times(features)
     print_table(f"linear probe ({args.protocol}), {description['saved_model']}", rows)
     results = {"metrics": metrics, "protocol": args.protocol, **description, "dataset": args.dataset,
                "split": args.split, "num_clips": args.num_clips, "crops": args.test_crops,

@@ -17,7 +17,7 @@ if __package__ in (None, ""):
 
 from videossl.cli import run_cli
 from videossl.eval.common import (
-    evaluate_setup, evaluation_parser, print_table, write_results,
+    evaluate_setup, evaluation_parser, print_table, report_feature_times, write_results,
 )
 from videossl.eval.pictures import retrieval_strip
 from videossl.eval.retrieval import DEFAULT_KS, PROTOCOLS, retrieval
@@ -35,8 +35,7 @@ def main(argv=None):
     rows += [("queries (test videos)", len(features["test"]["labels"])),
              ("gallery (train videos)", len(features["train"]["labels"]))]
     print_table(f"retrieval, {args.protocol} protocol, {description['saved_model']}", rows)
-    for subset, f in features.items():
-        print(f"{subset} features: {f['seconds']:.1f} s ({'cache' if f['cached'] else 'extracted'})")
+    report_feature_times(features)
     results = {"metrics": {f"R@{k}": v for k, v in recall.items()}, "protocol": args.protocol, **description,
                "dataset": args.dataset, "split": args.split, "num_clips": args.num_clips, "crops": args.test_crops,
                "contract": contract.to_dict(),

@@ -33,15 +33,7 @@ def instance_local_loss(local, temperature, gather=False):
 def local_local_temporal_loss(local, temperature):
     """Per video, NT-Xent of its local clips in view 0 against view 1 (positive: the same clip
     index; negatives: its other clips, both views), summed over the batch."""
-    b, _, clips, _ = local.shape
-    z = torch.cat([local[:, 0], local[:, 1]], dim=1)  # [B, 2L, E]
-    logits = z @ z.transpose(1, 2) / temperature  # [B, 2L, 2L]
-    eye = torch.eye(2 * clips, dtype=torch.bool, device=z.device)
-    logits = logits.masked_fill(eye, float("-inf"))
-    rows = torch.arange(2 * clips, device=z.device)
-    positive = (rows + clips) % (2 * clips)
-    per_row = F.cross_entropy(logits.reshape(-1, 2 * clips), positive.repeat(b), reduction="none")
-    return per_row.view(b, 2 * clips).mean(dim=1).sum()
+    return sum(nt_xent(video[0], video[1], temperature) for video in local)
 
 
 def global_local_temporal_loss(global_steps, local, temperature):

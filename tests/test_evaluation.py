@@ -104,10 +104,12 @@ def test_retrieval_and_linear_probe_run_end_to_end(tiny_synthetic, tmp_path, nam
     assert set(results["metrics"]) == {"R@1", "R@5", "R@10", "R@20", "R@50"} and results["backbone"] == name
     assert os.path.getsize(tmp_path / "ret" / "retrieval.png") > 1000
     out = capsys.readouterr().out
-    assert "extracted" in out and "R@1" in out
-    # the second tool reuses the cached features
+    assert "test features" in out and "(extracted)" in out and "(cache)" not in out and "R@1" in out
+    # the second tool reuses the features the first one cached
     assert linear_train.main(eval_args(tiny_synthetic, tmp_path / "lin", checkpoint, "--linear", "--epochs", "5")) == 0
-    assert "(cache)" not in out and json.load(open(tmp_path / "lin" / "results.json"))["metrics"]["top1"] >= 0
+    out = capsys.readouterr().out
+    assert "train features" in out and "(cache)" in out and "(extracted)" not in out
+    assert 0 <= json.load(open(tmp_path / "lin" / "results.json"))["metrics"]["top1"] <= 100
 
 
 def test_bad_inputs_are_one_clear_line(tiny_synthetic, tmp_path, capsys):

@@ -7,7 +7,6 @@ import sys
 import torch
 
 from videossl.data.input_contract import InputContract
-from videossl.engine.precision import low_precision_supported
 from videossl.engine.training import resolve_device
 from videossl.data.args import index_from_args
 from videossl.eval.features import extract_features, file_fingerprint
@@ -84,12 +83,9 @@ def load_model_for_eval(args):
     return backbone.eval(), contract, checkpoint_id, description
 
 
-def feature_device(args):
-    device = resolve_device(args.device)
-    if args.precision != "fp32" and not low_precision_supported(device, args.precision):
-        from videossl.errors import UserError
-        raise UserError(f"--precision {args.precision} is not supported on {device}")
-    return device
+def report_feature_times(features):
+    for subset, f in features.items():
+        print(f"{subset} features: {f['seconds']:.1f} s ({'cache' if f['cached'] else 'extracted'})")
 
 
 def write_results(out_dir, results):
@@ -117,7 +113,7 @@ def print_table(title, rows):
 def train_and_test_features(args, backbone, contract, checkpoint_id, test_crops=None):
     """Features of the training and test videos the data flags describe ({"train": ..., "test": ...});
     training videos use the centre crop, test videos ``test_crops`` (default ``--test_crops``)."""
-    device = feature_device(args)
+    device = resolve_device(args.device)
     features = {}
     for subset in ("train", "test"):
         index = index_from_args(args, subset)
