@@ -20,6 +20,8 @@ CHANNEL_ORDERS = ("rgb", "bgr")
 VALUE_RANGES = {"0-1": 255.0, "0-255": 1.0}  # divisor of the uint8 values
 STANDARDIZE = ("none", "per_clip")
 INPUT_MODES = ("rgb", "residual")
+# ImageNet statistics (RGB, values in [0, 1]): the input of ImageNet-style 2D backbones (TCE).
+IMAGENET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 
 
 @dataclass

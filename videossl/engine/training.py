@@ -190,6 +190,7 @@ class TrainingRun:
         self._nonfinite_in_a_row = 0
         self.last_checkpoint = None
         self.best_loss = math.inf
+        self.best_accuracy = -math.inf
         self.history = []  # per-epoch means of every loss term, saved with the checkpoints
         self._resumed_plan = None
         seed_epoch(args.seed, self.rank, 0)
@@ -293,25 +294,31 @@ class TrainingRun:
         self.step = checkpoint["step"]
         self.nonfinite_total = state.get("nonfinite_total", 0)
         self.best_loss = state.get("best_loss", math.inf)
+        self.best_accuracy = state.get("best_accuracy", -math.inf)
         self.history = list(state.get("history", []))
         self._resumed_plan = checkpoint.get("precision")
         self.last_checkpoint = path
         self.log(f"resumed from {path} (epoch {checkpoint['epoch']}, step {self.step})")
         return checkpoint["epoch"]
 
-    def save(self, epochs_done, backbone, heads, optimizer, schedule, contract, config, loss=None):
+    def save(self, epochs_done, backbone, heads, optimizer, schedule, contract, config, loss=None, accuracy=None):
         """After an epoch: ``last.pt`` always, ``checkpoint_epochNNNN.pt`` every --save_every epochs
-        and at the end (the newest --keep_checkpoints kept), ``best.pt`` on a new lowest loss."""
-        is_best = loss is not None and loss < self.best_loss
-        if is_best:
-            self.best_loss = loss
+        and at the end (the newest --keep_checkpoints kept), ``best.pt`` on a new highest
+        ``accuracy`` (classifiers) or, for runs that report none, a new lowest ``loss``."""
+        if accuracy is not None:
+            is_best = accuracy > self.best_accuracy
+            self.best_accuracy = max(self.best_accuracy, accuracy)
+        else:
+            is_best = loss is not None and loss < self.best_loss
+            if is_best:
+                self.best_loss = loss
         if not self.is_main:
             distributed.barrier()  # wait until rank 0 has written them
             return None
         training_state = {"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
                           "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
                           "rng": rng_state(), "nonfinite_total": self.nonfinite_total,
-                          "best_loss": self.best_loss, "history": self.history}
+                          "best_loss": self.best_loss, "best_accuracy": self.best_accuracy, "history": self.history}
         checkpoint = make_checkpoint(self.method, backbone, contract, heads=heads, config=config, epoch=epochs_done,
                                      step=self.step, training_state=training_state,
                                      precision=self.plan.to_dict() if self.plan else None)

@@ -6,11 +6,11 @@ import sys
 
 import torch
 
-from videossl.data.input_contract import InputContract
+from videossl.data.input_contract import IMAGENET, InputContract
 from videossl.engine.training import resolve_device
 from videossl.data.args import index_from_args
 from videossl.eval.features import extract_features, file_fingerprint
-from videossl.models.backbones import BACKBONES, build_backbone
+from videossl.models.backbones import BACKBONES, RESNETS_2D, build_backbone
 from videossl.models.checkpoint import load_backbone
 
 
@@ -28,19 +28,20 @@ def evaluation_parser(description):
     return parser
 
 
-def add_checkpoint_args(parser):
+def add_checkpoint_args(parser, seed=True):
     group = parser.add_argument_group("checkpoint")
-    group.add_argument("--saved_model", required=True,
+    group.add_argument("--saved_model", "--ckpt", dest="saved_model", required=True,
                        help="a checkpoint of any method (or an author's release); 'random' for a random-init backbone")
     group.add_argument("--checkpoint_format", default="auto", choices=("auto", "videossl", "tclr", "vtdl", "tce"))
-    group.add_argument("--arch", default=None, help="the architecture of a release that does not record it (VTDL, "
+    group.add_argument("--arch", "--model", dest="arch", default=None, help="the architecture of a release that does not record it (VTDL, "
                                                     "TCE), or of --saved_model random")
     group.add_argument("--width", type=float, default=1.0, help="with --saved_model random")
     group.add_argument("--random_init", action="store_true",
                        help="the checkpoint's architecture and input contract with random weights (a baseline)")
     group.add_argument("--trust_checkpoint", action="store_true",
                        help="allow a checkpoint that needs full unpickling (it can run code: only for trusted files)")
-    group.add_argument("--seed", type=int, default=0)
+    if seed:  # training tools take --seed from the engine's flags
+        group.add_argument("--seed", type=int, default=0)
     return group
 
 
@@ -58,6 +59,14 @@ def add_feature_args(parser, num_clips=10):
     return group
 
 
+def default_contract(arch):
+    """The input of a random-init baseline: 16-frame clips at stride 2 and 112 px for 3D backbones,
+    single 224 px ImageNet-normalised frames for the 2D ResNets (TCE's input)."""
+    if arch in RESNETS_2D:
+        return InputContract(frames=1, stride=1, size=224, **IMAGENET)
+    return InputContract(frames=16, stride=2, size=112)
+
+
 def load_model_for_eval(args):
     """(backbone in eval mode, InputContract, checkpoint id for the cache, description dict)."""
     if args.saved_model == "random":
@@ -66,7 +75,7 @@ def load_model_for_eval(args):
             raise UserError(f"--saved_model random needs --arch, one of: {', '.join(sorted(BACKBONES))}")
         torch.manual_seed(args.seed)
         backbone = build_backbone(args.arch, width=args.width)
-        contract = InputContract(frames=16, stride=2, size=112)
+        contract = default_contract(args.arch)
         return backbone.eval(), contract, f"random|{args.arch}|{args.width}|{args.seed}", {
             "saved_model": "random", "method": "none", "backbone": args.arch}
     backbone, contract, checkpoint = load_backbone(args.saved_model, trust=args.trust_checkpoint,

@@ -44,12 +44,19 @@ class EvaluationClipBuilder:
         indices = sample_evenly_spaced_clips(reader.num_frames, self.num_clips, c.frames, c.stride)
         decoded = reader.get_frames(indices.reshape(-1))  # each distinct frame decoded once
         frames = decoded.reshape(self.num_clips, c.frames, *decoded.shape[1:])
-        clips = []
-        for clip_frames in frames:
-            clip = self.resize(frames_to_clip(clip_frames))
-            for top, left in crop_positions(clip.shape[-2], clip.shape[-1], c.size, self.crops):
-                clips.append(clip[..., top:top + c.size, left:left + c.size])
-        return {"clips": stack_clips(clips)}
+        return {"clips": evaluation_clips(frames, c.size, self.crops, self.resize)}
+
+
+def evaluation_clips(frames, size, crops=1, resize=None):
+    """uint8 frames ``[K, T, H, W, 3]`` -> uint8 clips ``[K * crops, 3, T, size, size]``: short side
+    resized to ``size``, then the centre crop (or start/centre/end crops of the long side)."""
+    resize = resize or ResizeShortSide(size)
+    clips = []
+    for clip_frames in frames:
+        clip = resize(frames_to_clip(clip_frames))
+        for top, left in crop_positions(clip.shape[-2], clip.shape[-1], size, crops):
+            clips.append(clip[..., top:top + size, left:left + size])
+    return stack_clips(clips)
 
 
 class EvaluationDataset(torch.utils.data.Dataset):
@@ -128,14 +135,11 @@ def extract_features(backbone, contract, index, checkpoint_id, num_clips=10, cro
     device = torch.device(device)
     backbone = backbone.to(device).eval()
     maps, labels, valid = [], [], []
-    dtype = DTYPES.get(precision)
     for batch in tqdm(loader, desc=f"features {index.subset}", disable=not progress, leave=False,
                       mininterval=0.5 if sys.stderr.isatty() else 30):
         b, n = batch["clips"].shape[:2]
-        x = contract.prepare(batch["clips"].flatten(0, 1), device)
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            out = backbone(x)[..., 0, 0]  # [b * n, D, T']
-        maps.append(out.float().reshape(b, n, *out.shape[1:]).to(torch.float16).cpu())
+        out = backbone_maps(backbone, contract, batch["clips"].flatten(0, 1), device, precision)
+        maps.append(out.reshape(b, n, *out.shape[1:]).to(torch.float16).cpu())
         labels.append(torch.as_tensor(batch["label"]))
         valid.append(torch.as_tensor(batch["valid"]))
     valid = torch.cat(valid)
@@ -153,6 +157,18 @@ def extract_features(backbone, contract, index, checkpoint_id, num_clips=10, cro
     atomic_torch_save(result, path)
     result.update(seconds=time.perf_counter() - started, cached=False, cache_file=path)
     return result
+
+
+@torch.no_grad()
+def backbone_maps(backbone, contract, clips, device, precision="fp32"):
+    """uint8 clips ``[n, 3, T, H, W]`` -> float32 maps ``[n, D, T']`` (pooled over space), the clips
+    prepared as ``contract`` says and the forward pass run in ``precision``."""
+    device = torch.device(device)
+    dtype = DTYPES.get(precision)
+    x = contract.prepare(clips, device)
+    with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        out = backbone(x)[..., 0, 0]
+    return out.float()
 
 
 def pooled(maps):

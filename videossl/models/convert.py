@@ -16,7 +16,7 @@ is one clear error (``load_state_strict``), never a silent partial load.
 
 import torch
 
-from videossl.data.input_contract import InputContract
+from videossl.data.input_contract import IMAGENET, InputContract
 from videossl.errors import UserError
 from videossl.models.backbones import RESNETS_2D, build_backbone
 from videossl.models.checkpoint import FORMAT, FORMAT_VERSION, load_state_strict
@@ -24,7 +24,6 @@ from videossl.models.checkpoint import FORMAT, FORMAT_VERSION, load_state_strict
 SOURCES = ("tclr", "vtdl", "tce")
 WRAPPER_PREFIXES = ("module.", "encoder_q.", "encoder.", "backbone.", "base_model.", "model.")
 HEAD_PREFIXES = ("fc.", "head.", "classifier.", "mlp.", "projection.", "logits.", "fc_", "proj.")
-IMAGENET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 
 
 def _state_dict_of(obj, path):

@@ -1,0 +1,135 @@
+"""Finetuning and the paper-protocol linear probe: frozen parts stay frozen, the multi-view test,
+the recipes, the command lines and their errors."""
+
+import json
+
+import pytest
+import torch
+
+from finetune import train as finetune_train
+from linear_eval import train as linear_train
+from tests.helpers import make_tiny_synthetic
+from tests.test_evaluation import RecordingBackbone, tiny_checkpoint
+from videossl.cli import run_cli
+from videossl.eval.classifier import VideoClassifier, predict_dataset
+from videossl.eval.finetune import to_stack_of_differences
+from videossl.models.backbones import build_backbone
+from videossl.models.checkpoint import read_checkpoint_file
+
+
+def test_frozen_backbone_keeps_weights_and_bn_statistics_unless_asked():
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 4, 32, 32)
+    for update in (False, True):
+        model = VideoClassifier(build_backbone("r3d_18", width=0.125), 5, freeze_backbone=True, update_bn_stats=update)
+        before = {k: v.clone() for k, v in model.backbone.state_dict().items()}
+        model.train()
+        model(x).sum().backward()
+        assert all(p.grad is None for p in model.backbone.parameters()) and model.fc.weight.grad is not None
+        after = model.backbone.state_dict()
+        changed = [k for k in before if not torch.equal(before[k], after[k])]
+        assert all("running" in k or "num_batches" in k for k in changed)
+        assert bool(changed) == update  # BN statistics move only with update_bn_stats
+
+
+def test_stack_of_differences_keeps_rgb_weights_tiled():
+    torch.manual_seed(0)
+    rgb = build_backbone("resnet18", width=0.125)
+    stacked = to_stack_of_differences(rgb, 6)
+    assert stacked.config["stack_of_differences"] == 6
+    assert torch.equal(stacked.conv1.weight, rgb.conv1.weight.repeat(1, 5, 1, 1))
+    assert torch.equal(stacked.layer4[0].conv1.weight, rgb.layer4[0].conv1.weight)
+    assert stacked(torch.randn(2, 3, 6, 32, 32)).shape == (2, stacked.dim, 1, 1, 1)
+
+
+class LabelEcho(torch.nn.Module):
+    """Logits that make clip k of a video vote for class k mod 3 (known aggregation results)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        n = x.shape[0]
+        logits = torch.zeros(n, 3)
+        logits[torch.arange(n), torch.arange(n) % 3] = 5.0
+        self.calls += 1
+        return logits
+
+
+def test_multi_view_test_aggregates_every_view(tiny_synthetic):
+    from videossl.data.indexes import build_index
+    from videossl.data.input_contract import InputContract
+
+    root, split_dir = tiny_synthetic
+    index = build_index("ucf101", root, split_dir, 1, "test")
+    contract = InputContract(frames=4, stride=1, size=32)
+    for aggregate in ("softmax_mean", "logit_sum"):
+        scores, labels, unreadable = predict_dataset(LabelEcho(), contract, index, num_clips=4, crops=3, batch_size=2,
+                                                     aggregate=aggregate, progress=False)
+        assert scores.shape == (len(index), 3) and not unreadable
+        # 12 views per video, in a batch of 2 videos = 24 views -> classes 0,1,2 get 4 views each per video
+        if aggregate == "logit_sum":
+            assert torch.allclose(scores, torch.full_like(scores, 20.0))
+        else:
+            assert torch.allclose(scores, torch.full_like(scores, 1 / 3), atol=1e-6)
+
+
+def finetune_args(tiny_synthetic, out_dir, checkpoint, *extra):
+    root, split_dir = tiny_synthetic
+    return ["--saved_model", checkpoint, "--data_root", root, "--split_dir", split_dir, "--out_dir", str(out_dir),
+            "--num_workers", "0", "--num_clips", "2", "--epochs", "2", "--batch_size", "3", "--eval_every", "1",
+            "--precision", "fp32", *extra]
+
+
+def test_finetune_end_to_end_saves_the_best_model_and_tests_it_again(tiny_synthetic, tmp_path, capsys):
+    checkpoint = tiny_checkpoint(tmp_path)
+    assert finetune_train.main(finetune_args(tiny_synthetic, tmp_path / "ft", checkpoint, "--lr", "0.01")) == 0
+    results = json.load(open(tmp_path / "ft" / "results.json"))
+    assert results["recipe"] == "tclr" and results["metrics"]["videos"] == 6 and results["mode"] == "finetune"
+    best = str(tmp_path / "ft" / "checkpoints" / "best.pt")
+    saved = read_checkpoint_file(best)
+    assert saved["method"] == "finetune" and saved["heads"]["classifier"]["weight"].shape == (3, 64)
+    original = read_checkpoint_file(checkpoint)["backbone"]["state_dict"]
+    assert not torch.equal(saved["backbone"]["state_dict"]["stem.0.weight"], original["stem.0.weight"])  # trained
+    # --test_only on the saved model gives back the accuracy it was saved with
+    assert finetune_train.main(finetune_args(tiny_synthetic, tmp_path / "again", best, "--test_only")) == 0
+    again = json.load(open(tmp_path / "again" / "results.json"))["metrics"]["top1"]
+    assert again == pytest.approx(saved["training_state"]["best_accuracy"])
+    # a dataset with fewer classes than the classifier: one clear line
+    two_classes = make_tiny_synthetic(tmp_path / "two", classes=2)
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(finetune_train.main, finetune_args(two_classes, tmp_path / "x", best, "--test_only"))
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert exit_info.value.code == 2 and len(errors) == 1  # (the rest of stderr is progress bars)
+    assert "classifier has 3 classes" in errors[0] and "has 2" in errors[0]
+
+
+def test_linear_paper_protocol_trains_only_the_linear_layer(tiny_synthetic, tmp_path):
+    checkpoint = tiny_checkpoint(tmp_path)
+    args = finetune_args(tiny_synthetic, tmp_path / "lin", checkpoint, "--linear", "--protocol", "paper")
+    assert linear_train.main(args) == 0
+    results = json.load(open(tmp_path / "lin" / "results.json"))
+    assert results["mode"].startswith("linear probe") and results["recipe"] == "linear"
+    saved = read_checkpoint_file(str(tmp_path / "lin" / "checkpoints" / "last.pt"))
+    original = read_checkpoint_file(checkpoint)["backbone"]["state_dict"]
+    assert all(torch.equal(saved["backbone"]["state_dict"][k], v) for k, v in original.items())  # BN stats too
+
+
+def test_linear_eval_without_linear_finetunes_and_random_baseline_runs(tiny_synthetic, tmp_path):
+    args = finetune_args(tiny_synthetic, tmp_path / "scratch", "random", "--arch", "r3d_18", "--width", "0.125",
+                         "--frames", "4", "--size", "32", "--epochs", "1")
+    assert linear_train.main(args) == 0
+    results = json.load(open(tmp_path / "scratch" / "results.json"))
+    assert results["mode"] == "finetune" and results["saved_model"] == "random"
+    assert results["contract"]["frames"] == 4 and results["contract"]["size"] == 32
+
+
+def test_tce_recipe_finetunes_a_2d_backbone_on_stacks_of_differences(tiny_synthetic, tmp_path):
+    checkpoint = tiny_checkpoint(tmp_path, "resnet18")
+    args = finetune_args(tiny_synthetic, tmp_path / "tce", checkpoint, "--recipe", "tce", "--epochs", "1")
+    assert finetune_train.main(args) == 0
+    results = json.load(open(tmp_path / "tce" / "results.json"))
+    assert results["aggregate"] == "logit_sum" and results["contract"]["frames"] == 6
+    saved = read_checkpoint_file(str(tmp_path / "tce" / "checkpoints" / "last.pt"))
+    assert saved["backbone"]["config"]["stack_of_differences"] == 6

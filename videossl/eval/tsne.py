@@ -1,0 +1,153 @@
+"""Embeddings over time and their t-SNE maps: PNG plots and trajectory videos.
+
+A video's embedding at frame ``t`` is the time-pooled backbone feature of the clip centred on
+``t`` (the checkpoint's input contract sets the clip's frames and stride; a 2D backbone's clip is
+the single frame ``t``). Clips are computed every ``step`` frames. Embeddings are reduced with
+PCA (at most 50 components) and then t-SNE to two dimensions.
+"""
+
+import os
+
+import cv2
+import matplotlib
+import numpy as np
+import torch
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from videossl.data.sampling import clip_indices  # noqa: E402
+from videossl.errors import UserError  # noqa: E402
+from videossl.eval.features import backbone_maps, evaluation_clips  # noqa: E402
+from videossl.video import open_video  # noqa: E402
+from videossl.video.writer import write_video  # noqa: E402
+
+MIN_POINTS = 5
+
+
+def sliding_clip_indices(num_frames, frames, stride, step=1):
+    """(positions ``[P]``, indices ``[P, frames]``): one clip per ``step`` frames, centred on its
+    position; near the ends the clip is clamped into the video (it never leaves it)."""
+    positions = np.arange(0, num_frames, step)
+    half = (frames - 1) * stride // 2
+    indices = np.stack([clip_indices(p - half, frames, stride, num_frames, pad="clamp") for p in positions])
+    return positions, indices
+
+
+def read_all_frames(path, backend="pyav"):
+    """uint8 RGB ``[T, H, W, 3]`` and fps of a video file or frame folder."""
+    with open_video(path, backend) as reader:
+        return reader.get_frames(np.arange(reader.num_frames)), float(reader.fps or 25.0)
+
+
+@torch.no_grad()
+def embed_video_over_time(backbone, contract, frames, device="cpu", precision="fp32", step=1, batch_size=16,
+                          progress=True):
+    """(positions ``[P]``, float32 embeddings ``[P, D]``) for uint8 frames ``[T, H, W, 3]``."""
+    positions, indices = sliding_clip_indices(len(frames), contract.frames, contract.stride, step)
+    backbone = backbone.to(device).eval()
+    out = []
+    for start in tqdm(range(0, len(indices), batch_size), desc="embeddings", disable=not progress, leave=False):
+        clips = evaluation_clips(frames[indices[start:start + batch_size]], contract.size)
+        out.append(backbone_maps(backbone, contract, clips, device, precision).mean(dim=-1).cpu())
+    return positions, torch.cat(out).numpy()
+
+
+def tsne_2d(embeddings, seed=0, perplexity=30.0):
+    """``[N, D]`` -> (``[N, 2]`` t-SNE coordinates, KL divergence). PCA to at most 50 dimensions
+    first (the usual recipe: faster and less noisy); perplexity is capped below N / 3."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    x = np.asarray(embeddings, dtype=np.float64)
+    if x.ndim != 2:
+        raise UserError(f"embeddings must be an N x D array, got shape {tuple(x.shape)}")
+    n = len(x)
+    if n < MIN_POINTS:
+        raise UserError(f"t-SNE needs at least {MIN_POINTS} embeddings, got {n} (use a longer video or a smaller --step)")
+    if not np.isfinite(x).all():
+        raise UserError("the embeddings contain NaN or infinite values")
+    components = min(50, n, x.shape[1])
+    if components < x.shape[1]:
+        x = PCA(n_components=components, random_state=seed).fit_transform(x)
+    perplexity = float(min(perplexity, max(1.0, (n - 1) / 3)))
+    tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed, learning_rate="auto")
+    points = tsne.fit_transform(x)
+    return points.astype(np.float32), float(tsne.kl_divergence_)
+
+
+def _save(fig, path):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def plot_over_time(points, path, title):
+    """One video: points joined in time order and coloured by time."""
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot(points[:, 0], points[:, 1], color="0.8", linewidth=0.8, zorder=1)
+    dots = ax.scatter(points[:, 0], points[:, 1], c=np.arange(len(points)), cmap="viridis", s=14, zorder=2)
+    fig.colorbar(dots, ax=ax, label="time (embedding index)")
+    ax.set_xticks([]), ax.set_yticks([])
+    ax.set_title(title, fontsize=9)
+    return _save(fig, path)
+
+
+def plot_by_group(points, groups, names, path, title):
+    """Several videos, or a dataset: one colour per group (video or class). A legend for up to 20
+    groups; beyond that each group's name is written at its centroid."""
+    groups = np.asarray(groups)
+    fig, ax = plt.subplots(figsize=(7, 6))
+    colours = plt.get_cmap("tab20" if len(names) > 10 else "tab10")
+    for g, name in enumerate(names):
+        mask = groups == g
+        if mask.any():
+            ax.scatter(points[mask, 0], points[mask, 1], s=12, color=colours(g % colours.N), label=name)
+            if len(names) > 20:
+                cx, cy = points[mask].mean(axis=0)
+                ax.text(cx, cy, name[:14], fontsize=5, ha="center")
+    if len(names) <= 20:
+        ax.legend(fontsize=7, markerscale=1.5, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    ax.set_xticks([]), ax.set_yticks([])
+    ax.set_title(title, fontsize=9)
+    return _save(fig, path)
+
+
+def _to_canvas(points, size, margin=12):
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    scale = (size - 2 * margin) / max(float((hi - lo).max()), 1e-6)
+    xy = (points - lo) * scale + margin
+    xy[:, 1] = size - xy[:, 1]  # image rows grow downwards
+    return np.round(xy).astype(np.int32)
+
+
+def trajectory_frames(frames, positions, points, height=240):
+    """Yield one composed RGB frame per input frame: the video on the left; on the right every
+    embedding in light grey and the trajectory up to the current frame coloured by time, the
+    current point in red."""
+    xy = _to_canvas(points, height)
+    cmap = plt.get_cmap("viridis")
+    colours = [tuple(int(255 * c) for c in cmap(i / max(len(points) - 1, 1))[:3]) for i in range(len(points))]
+    base = np.full((height, height, 3), 255, np.uint8)
+    for x, y in xy:
+        cv2.circle(base, (int(x), int(y)), 2, (215, 215, 215), -1, cv2.LINE_AA)
+    width = int(round(frames.shape[2] * height / frames.shape[1]))
+    current = 0
+    for t, frame in enumerate(frames):
+        while current + 1 < len(positions) and positions[current + 1] <= t:
+            current += 1
+        if current > 0:  # draw the newest segment onto the persistent canvas
+            a, b = xy[current - 1], xy[current]
+            cv2.line(base, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), colours[current], 2, cv2.LINE_AA)
+        panel = base.copy()
+        cv2.circle(panel, (int(xy[current][0]), int(xy[current][1])), 5, (220, 30, 30), -1, cv2.LINE_AA)
+        left = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+        yield np.concatenate([left, panel], axis=1)
+
+
+def write_trajectory_video(frames, positions, points, path, fps=25.0, height=240):
+    """An MP4 (or any format ``write_video`` takes) with one frame per input frame."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    return write_video(path, trajectory_frames(frames, positions, points, height), fps=max(1.0, fps), bframes=0)
