@@ -356,7 +356,7 @@ class TrainingRun:
         schedule.start_epoch(epoch)
         model.train()
         parameters = [p for group in optimizer.param_groups for p in group["params"]]
-        sums, count, skipped = defaultdict(float), 0, 0
+        sums, count, skipped, clips_seen = defaultdict(float), 0, 0, 0
         started = time.perf_counter()
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{self.args.epochs}", disable=not self.is_main,
                    dynamic_ncols=True, leave=False, mininterval=0.5 if sys.stderr.isatty() else 30)
@@ -396,9 +396,10 @@ class TrainingRun:
                 self.scaler.update()
             optimizer.zero_grad(set_to_none=True)
             self.step += 1
+            samples = len(batch["clips"]) if isinstance(batch, dict) and "clips" in batch else len(batch[0])
+            clips_seen += samples * clips_per_sample * self.world
             if count:
-                samples = len(batch["clips"]) if isinstance(batch, dict) and "clips" in batch else len(batch[0])
-                rate = samples * clips_per_sample * self.world * (count + skipped) / (time.perf_counter() - started)
+                rate = clips_seen / (time.perf_counter() - started)
                 bar.set_postfix(loss=f"{sums['loss'] / count:.4f}", clips_s=f"{rate:.1f}")
                 if self.step % self.args.log_every == 0:
                     self.scalar("train/loss_step", float(loss.detach()))
@@ -412,6 +413,7 @@ class TrainingRun:
             self.scalar("epoch/skipped_videos", distributed.all_reduce_mean(videos) * self.world, epoch + 1)
         means = {name: distributed.all_reduce_mean(total / max(count, 1)) for name, total in sums.items()}
         means["seconds"] = time.perf_counter() - started
+        means["clips_per_s"] = clips_seen / means["seconds"]
         for name, value in means.items():
             self.scalar(f"epoch/{name}", value, epoch + 1)
         self.scalar("epoch/lr", schedule.lr, epoch + 1)

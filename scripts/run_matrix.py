@@ -1,0 +1,184 @@
+"""Every available method x every evaluation on the synthetic motion dataset, in one table.
+
+    python scripts/run_matrix.py [--methods tclr,cvrl,vtdl,tce] [--scale demo|tiny] [--out_dir results/matrix]
+
+Rows: the backbone at random initialisation, then each method's pretrained checkpoint. Columns:
+linear top-1 (cached protocol), retrieval R@1 and R@5 (TCLR protocol) and R@1 under the pooled
+and CoCLR protocols, pretraining seconds per epoch and clips per second. Methods that are not
+implemented yet are listed as such. Written as Markdown and JSON; a finished pretraining is reused
+(delete its folder to train again) and an interrupted one resumes (--restart).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from videossl.data.synthetic import SyntheticConfig, generate_dataset  # noqa: E402
+from videossl.errors import UserError  # noqa: E402
+
+# Dataset and pretraining sizes. "demo" is what `make demo` runs (about 2.5 minutes of TCLR on 2
+# CPU cores); "tiny" is a smoke test of the whole pipeline in well under a minute.
+SCALES = {
+    "demo": {"data": SyntheticConfig(classes=10, videos_per_class=40, frames=32, width=64, height=64, seed=0),
+             "epochs": 15, "batch_size": 8, "num_clips": 10},
+    "tiny": {"data": SyntheticConfig(classes=3, videos_per_class=6, frames=24, width=32, height=32, seed=0),
+             "epochs": 2, "batch_size": 3, "num_clips": 3},
+}
+
+# How each method pretrains at CPU scale. Inputs: frame differences ("residual") with per-clip
+# standardisation, which the synthetic set needs for instance discrimination to learn motion
+# rather than the random backgrounds (README, TCLR section).
+METHODS = {
+    "tclr": {"script": os.path.join("tclr_pretraining", "train_gen_all_step.py"),
+             "checkpoints": "ss_saved_models",
+             # 8-frame clips, 2 local clips: the 16-frame window fits the 32-frame demo videos
+             "args": ["--arch", "r3d_18", "--width", "0.125", "--size", "32", "--frames", "8", "--num_local", "2",
+                      "--input_mode", "residual", "--standardize", "per_clip"]},
+    "cvrl": None,  # not implemented yet (issue 7)
+    "vtdl": None,  # not implemented yet (issue 8)
+    "tce": None,  # not implemented yet (issue 9)
+}
+RETRIEVAL_PROTOCOLS = ("tclr", "pooled", "coclr")
+
+
+def prepare_data(scale, data_dir=None):
+    """Generate (or reuse) the synthetic dataset of ``scale`` in ``data_dir`` (default
+    data/synthetic/<scale>); returns (video root, split folder)."""
+    folder = data_dir or os.path.join(ROOT, "data", "synthetic", scale)
+    return generate_dataset(folder, SCALES[scale]["data"])
+
+
+def pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log=print):
+    """Run (or reuse, or resume) a method's pretraining; returns (checkpoint path, history)."""
+    from videossl.models.checkpoint import read_checkpoint_file
+
+    spec, epochs = METHODS[method], SCALES[scale]["epochs"]
+    run_dir = os.path.join(out_dir, method)
+    last = os.path.join(run_dir, spec["checkpoints"], scale, "last.pt")
+    command = [sys.executable, os.path.join(ROOT, spec["script"]), "--run_id", scale, "--out_dir", run_dir,
+               "--data_root", video_root, "--split_dir", split_dir, "--epochs", str(epochs),
+               "--batch_size", str(SCALES[scale]["batch_size"]), "--num_workers", str(num_workers), *spec["args"]]
+    if os.path.exists(last):
+        done = read_checkpoint_file(last)
+        if done["epoch"] >= epochs:
+            log(f"{method}: reusing the finished pretraining in {os.path.dirname(last)}")
+            return last, done["training_state"]["history"]
+        command.append("--restart")
+    log(f"{method}: pretraining {epochs} epochs -> {run_dir}")
+    if subprocess.run(command, cwd=ROOT).returncode != 0:
+        raise UserError(f"{method} pretraining failed (command: {' '.join(command)})")
+    return last, read_checkpoint_file(last)["training_state"]["history"]
+
+
+def evaluate(checkpoint, video_root, split_dir, out_dir, num_clips, num_workers, random_init=False):
+    """Linear probe and retrieval under every protocol (features extracted once, then cached)."""
+    from linear_eval import train as linear_train
+    from nn_retrieval import complete_retrieval
+
+    common = ["--saved_model", checkpoint, "--data_root", video_root, "--split_dir", split_dir,
+              "--num_clips", str(num_clips), "--num_workers", str(num_workers)] + (["--random_init"] if random_init else [])
+    metrics = {}
+    for protocol in RETRIEVAL_PROTOCOLS:
+        folder = os.path.join(out_dir, f"retrieval_{protocol}")
+        pictures = "6" if protocol == "tclr" else "0"
+        complete_retrieval.main(common + ["--protocol", protocol, "--out_dir", folder, "--picture_queries", pictures])
+        with open(os.path.join(folder, "results.json")) as f:
+            results = json.load(f)
+        for k in ("R@1", "R@5"):
+            metrics[f"{k} {protocol}"] = results["metrics"][k]
+    folder = os.path.join(out_dir, "linear")
+    linear_train.main(common + ["--linear", "--out_dir", folder])
+    with open(os.path.join(folder, "results.json")) as f:
+        results = json.load(f)
+    metrics["linear top-1"] = results["metrics"]["top1"]
+    metrics["feature seconds"] = results["feature_seconds"]
+    return metrics
+
+
+COLUMNS = ("linear top-1", "R@1 tclr", "R@5 tclr", "R@1 pooled", "R@1 coclr", "s/epoch", "clips/s")
+
+
+def markdown_table(rows):
+    lines = ["| row | " + " | ".join(COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS)]
+    for name, values in rows:
+        cells = []
+        for column in COLUMNS:
+            value = values.get(column)
+            cells.append("" if value is None else f"{value:.1f}" if isinstance(value, float) else str(value))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def run_matrix(methods, scale, out_dir, num_workers=2, log=print, data_dir=None):
+    """{"rows": [(name, metrics)], "not_implemented": [...], "checkpoints": {...}, ...}."""
+    video_root, split_dir = prepare_data(scale, data_dir)
+    rows, checkpoints, histories, missing = [], {}, {}, []
+    baseline_done = False
+    for method in methods:
+        if METHODS.get(method) is None:
+            missing.append(method)
+            continue
+        checkpoint, history = pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log)
+        checkpoints[method], histories[method] = checkpoint, history
+        if not baseline_done:  # the random-init row: the first method's backbone and input
+            log("evaluating the same backbone at random initialisation")
+            random_metrics = evaluate(checkpoint, video_root, split_dir, os.path.join(out_dir, "random_init"),
+                                      SCALES[scale]["num_clips"], num_workers, random_init=True)
+            rows.append((f"random init ({method}'s backbone and input)", random_metrics))
+            baseline_done = True
+        log(f"evaluating {method}")
+        metrics = evaluate(checkpoint, video_root, split_dir, os.path.join(out_dir, method, "eval"),
+                           SCALES[scale]["num_clips"], num_workers)
+        epochs = [h for h in history if "seconds" in h]
+        metrics["s/epoch"] = sum(h["seconds"] for h in epochs) / max(len(epochs), 1)
+        metrics["clips/s"] = sum(h.get("clips_per_s", 0.0) for h in epochs) / max(len(epochs), 1)
+        rows.append((method, metrics))
+    for method in missing:
+        rows.append((f"{method} (not implemented yet)", {}))
+    return {"rows": rows, "checkpoints": checkpoints, "histories": histories, "not_implemented": missing,
+            "data": {"videos": video_root, "splits": split_dir}, "scale": scale}
+
+
+def write_matrix(matrix, out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    table = markdown_table(matrix["rows"])
+    with open(os.path.join(out_dir, "matrix.md"), "w") as f:
+        f.write(f"# Method x evaluation matrix ({matrix['scale']} scale, synthetic motion dataset)\n\n{table}\n")
+    with open(os.path.join(out_dir, "matrix.json"), "w") as f:
+        json.dump({k: v for k, v in matrix.items() if k != "histories"}, f, indent=2, default=str)
+    return table
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--methods", default="tclr,cvrl,vtdl,tce")
+    parser.add_argument("--scale", default="demo", choices=sorted(SCALES))
+    parser.add_argument("--out_dir", default=os.path.join(ROOT, "results", "matrix"))
+    parser.add_argument("--num_workers", type=int, default=2)
+    parser.add_argument("--data_dir", default=None, help="where the synthetic dataset goes (default: "
+                                                         "data/synthetic/<scale>)")
+    args = parser.parse_args(argv)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise UserError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+    started = time.time()
+    matrix = run_matrix(methods, args.scale, os.path.join(args.out_dir, args.scale), args.num_workers,
+                        data_dir=args.data_dir)
+    table = write_matrix(matrix, os.path.join(args.out_dir, args.scale))
+    print(f"\n{table}\n\nwritten: {os.path.join(args.out_dir, args.scale, 'matrix.md')} and matrix.json "
+          f"({time.time() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    from videossl.cli import run_cli
+
+    sys.exit(run_cli(main))
