@@ -400,7 +400,7 @@ class TrainingRun:
             clips_seen += samples * clips_per_sample * self.world
             if count:
                 rate = clips_seen / (time.perf_counter() - started)
-                bar.set_postfix(loss=f"{sums['loss'] / count:.4f}", clips_s=f"{rate:.1f}")
+                bar.set_postfix(loss=f"{sums['loss'] / count:.4f}", clips_s=f"{rate:.1f}", refresh=False)
                 if self.step % self.args.log_every == 0:
                     self.scalar("train/loss_step", float(loss.detach()))
                     self.scalar("train/clips_per_s", rate)
