@@ -27,7 +27,7 @@ test-all: $(STAMP)
 	$(VPY) -m pytest -q -m ''
 
 demo: $(STAMP)
-	$(VPY) scripts/demo.py
+	$(VPY) -u scripts/demo.py
 
 clean-data:
 	rm -rf data/synthetic data/cache

@@ -41,7 +41,11 @@ METHODS = {
              # 8-frame clips, 2 local clips: the 16-frame window fits the 32-frame demo videos
              "args": ["--arch", "r3d_18", "--width", "0.125", "--size", "32", "--frames", "8", "--num_local", "2",
                       "--input_mode", "residual", "--standardize", "per_clip"]},
-    "cvrl": None,  # not implemented yet (issue 7)
+    "cvrl": {"script": os.path.join("cvrl", "train.py"),
+             "checkpoints": "ss_saved_models",
+             "args": ["--arch", "r3d_18", "--width", "0.125", "--size", "32", "--frames", "8", "--stride", "2",
+                      "--head_hidden", "256", "--lr", "1.0", "--batch_size", "16", "--input_mode", "residual",
+                      "--standardize", "per_clip"]},
     "vtdl": None,  # not implemented yet (issue 8)
     "tce": None,  # not implemented yet (issue 9)
 }
@@ -65,6 +69,8 @@ def pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log=pri
     command = [sys.executable, os.path.join(ROOT, spec["script"]), "--run_id", scale, "--out_dir", run_dir,
                "--data_root", video_root, "--split_dir", split_dir, "--epochs", str(epochs),
                "--batch_size", str(SCALES[scale]["batch_size"]), "--num_workers", str(num_workers), *spec["args"]]
+    if scale == "tiny":  # a smoke run: the scale's small batch wins over the method's own
+        command += ["--batch_size", str(SCALES[scale]["batch_size"])]
     if os.path.exists(last):
         done = read_checkpoint_file(last)
         if done["epoch"] >= epochs:

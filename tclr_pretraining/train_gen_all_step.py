@@ -14,7 +14,6 @@ BGR input in [0, 1]. Checkpoints go to ss_saved_models/<run_id>/ (last.pt, best.
 --out_dir is given.
 """
 
-import argparse
 import os
 import sys
 
@@ -28,40 +27,31 @@ from tclr_pretraining.dataset import TCLRSampleBuilder
 from tclr_pretraining.losses import TERMS, parse_loss_weights, tclr_loss
 from tclr_pretraining.model import TCLRModel
 from videossl.cli import run_cli
-from videossl.data.args import add_data_args, index_from_args
+from videossl.data.args import index_from_args
 from videossl.data.dataset import VideoClipDataset, collate_samples
 from videossl.data.input_contract import INPUT_MODES, STANDARDIZE, InputContract
-from videossl.engine import distributed
+from videossl.engine.pretraining import COMMON_KEYS_THAT_MATTER, pretraining_parser, start_run, train_epochs
 from videossl.engine.schedules import WarmupPlateau
-from videossl.engine.training import TrainingRun, add_engine_args, check_run_config
 from videossl.errors import UserError
 from videossl.models.backbones import build_backbone
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# A --restart must not silently change what is being trained.
-KEYS_THAT_MATTER = ("arch", "width", "frames", "size", "num_local", "channel_order", "input_mode", "standardize",
-                    "dataset", "split")
-ARCHS = ("r3d_18", "r2plus1d_18")
+KEYS_THAT_MATTER = COMMON_KEYS_THAT_MATTER + ("num_local",)
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run_id", default="dummy", help="names the checkpoint and log folders")
-    parser.add_argument("--out_dir", default=HERE, help="holds ss_saved_models/<run_id> and logs/<run_id>")
-    parser.add_argument("--arch", default="r3d_18", choices=ARCHS, help="with TCLR's layer4 variant")
-    parser.add_argument("--width", type=float, default=1.0, help="channel multiplier (0.125 for a tiny CPU model)")
-    parser.add_argument("--frames", type=int, default=16, help="frames per clip (the window is frames x num_local)")
-    parser.add_argument("--num_local", type=int, default=4)
-    parser.add_argument("--size", type=int, default=112)
-    parser.add_argument("--temperature", type=float, default=0.1)
-    parser.add_argument("--weight_decay", type=float, default=1e-9)
-    parser.add_argument("--patience", type=int, default=9, help="epochs without a new best loss before lr / 10")
-    parser.add_argument("--loss_weights", default="", help=f"e.g. 'global_local=2,local_local=0.5'; terms: {', '.join(TERMS)}")
-    parser.add_argument("--channel_order", default="bgr", choices=("rgb", "bgr"), help="the reference models take BGR")
-    parser.add_argument("--input_mode", default="rgb", choices=INPUT_MODES, help="residual: frame differences")
-    parser.add_argument("--standardize", default="none", choices=STANDARDIZE)
-    add_data_args(parser)
-    add_engine_args(parser, epochs=100, batch_size=40, lr=1e-3)
+    parser = pretraining_parser(__doc__, HERE, archs=("r3d_18", "r2plus1d_18"), default_arch="r3d_18", epochs=100,
+                                batch_size=40, lr=1e-3, size=112)
+    tclr = parser.add_argument_group("TCLR")
+    tclr.add_argument("--frames", type=int, default=16, help="frames per clip (the window is frames x num_local)")
+    tclr.add_argument("--num_local", type=int, default=4)
+    tclr.add_argument("--temperature", type=float, default=0.1)
+    tclr.add_argument("--weight_decay", type=float, default=1e-9)
+    tclr.add_argument("--patience", type=int, default=9, help="epochs without a new best loss before lr / 10")
+    tclr.add_argument("--loss_weights", default="", help=f"e.g. 'global_local=2,local_local=0.5'; terms: {', '.join(TERMS)}")
+    tclr.add_argument("--channel_order", default="bgr", choices=("rgb", "bgr"), help="the reference models take BGR")
+    tclr.add_argument("--input_mode", default="rgb", choices=INPUT_MODES, help="residual: frame differences")
+    tclr.add_argument("--standardize", default="none", choices=STANDARDIZE)
     return parser
 
 
@@ -71,15 +61,7 @@ def main(argv=None):
         weights = parse_loss_weights(args.loss_weights)
     except ValueError as err:
         raise UserError(str(err)) from None
-    checkpoint_dir = os.path.join(args.out_dir, "ss_saved_models", args.run_id)
-    log_dir = os.path.join(args.out_dir, "logs", args.run_id)
-    config = {k: v for k, v in vars(args).items()}
-    config["method"] = "tclr"
-
-    run = TrainingRun(args, "tclr", checkpoint_dir, log_dir)
-    if run.is_main:
-        check_run_config(checkpoint_dir, config, KEYS_THAT_MATTER, args.restart)
-    distributed.barrier()
+    run, config = start_run(args, "tclr", KEYS_THAT_MATTER)
     index = index_from_args(args, "train", progress=run.is_main)
     contract = InputContract(frames=args.frames, stride=2, size=args.size, channel_order=args.channel_order,
                              input_mode=args.input_mode, standardize=args.standardize)
@@ -100,18 +82,10 @@ def main(argv=None):
 
     run.log(f"TCLR: {len(dataset)} training videos, {args.arch} (width {args.width}), {run.world} process(es) "
             f"on {run.device}, batch {args.batch_size}, epochs {start + 1}-{args.epochs}")
-    run.choose_precision(model, lambda net, batch: compute_loss(net, batch, gather=False),
-                         next(iter(loader)))
+    run.choose_precision(model, lambda net, batch: compute_loss(net, batch, gather=False), next(iter(loader)))
     net = run.wrap(model)
-    for epoch in range(start, args.epochs):
-        metrics = run.train_epoch(epoch, loader, net, compute_loss, optimizer, schedule,
-                                  clips_per_sample=2 * (1 + args.num_local))
-        terms = " ".join(f"{name} {metrics[name]:.4f}" for name in TERMS if name in metrics)
-        run.log(f"epoch {epoch + 1}/{args.epochs}: loss {metrics.get('loss', float('nan')):.4f} ({terms}), "
-                f"lr {schedule.lr:.2e}, {metrics['seconds']:.0f} s")
-        run.save(epoch + 1, model.backbone, heads, optimizer, schedule, contract, config, loss=metrics.get("loss"))
-    run.log(f"checkpoints: {checkpoint_dir}\nTensorBoard logs: {log_dir}")
-    run.close()
+    train_epochs(run, args, model, net, loader, compute_loss, optimizer, schedule, heads, contract, config, start,
+                 clips_per_sample=2 * (1 + args.num_local), terms=TERMS)
     return 0
 
 

@@ -1,6 +1,9 @@
 """Test helpers: videos whose frames carry their own index, tiny datasets, bad files."""
 
 import os
+import signal
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -76,3 +79,25 @@ def write_bad_videos(folder):
     paths["five_frames"] = os.path.join(folder, "v_five_frames.avi")
     write_index_video(paths["five_frames"], 5, 32, 32)
     return paths
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_torchrun_script(script, args, cwd, processes=2, timeout=240):
+    """Run a repository script under ``torchrun`` with ``processes`` CPU processes; a hang kills
+    torchrun and its workers (the whole process group), a failure shows the end of stderr."""
+    from tests.test_engine import _free_port
+
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes), "--master_port",
+               str(_free_port()), os.path.join(REPO, script), *args]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               cwd=str(cwd), start_new_session=True)
+    try:
+        _, stderr = process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 0, stderr[-3000:]

@@ -2,9 +2,6 @@
 
 import math
 import os
-import signal
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -16,14 +13,11 @@ from tclr_pretraining.losses import (
     parse_loss_weights, tclr_loss,
 )
 from tclr_pretraining.model import TCLRModel
-from tests.test_engine import _free_port as free_port
+from tests.helpers import run_torchrun_script
 from tests.test_losses import naive_nt_xent
 from videossl.errors import UserError
 from videossl.models.backbones import build_backbone
 from videossl.models.checkpoint import load_backbone
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 def embeddings(b=3, views=2, clips=4, dim=6, seed=0):
     g = torch.Generator().manual_seed(seed)
@@ -128,18 +122,7 @@ def test_restart_after_epoch_1_matches_an_uninterrupted_run(tiny_synthetic, tmp_
 
 
 def test_two_processes_under_torchrun_complete(tiny_synthetic, tmp_path):
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
-               os.path.join(REPO, "tclr_pretraining", "train_gen_all_step.py"),
-               *tiny_args(tiny_synthetic, tmp_path, "--epochs", "1", "--batch_size", "4")]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               cwd=str(tmp_path), start_new_session=True)
-    try:
-        _, stderr = process.communicate(timeout=240)
-    finally:
-        if process.poll() is None:  # a hang: kill torchrun and its workers, not only torchrun
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    assert process.returncode == 0, stderr[-3000:]
+    run_torchrun_script(os.path.join("tclr_pretraining", "train_gen_all_step.py"),
+                        tiny_args(tiny_synthetic, tmp_path, "--epochs", "1", "--batch_size", "4"), tmp_path)
     checkpoint = torch.load(tmp_path / "ss_saved_models" / "tiny" / "last.pt", weights_only=True)
     assert checkpoint["epoch"] == 1 and checkpoint["config"]["batch_size"] == 4

@@ -1,0 +1,95 @@
+"""CVRL pretraining (Qian et al., CVPR 2021) on the shared core.
+
+    cd cvrl && python train.py --run_id EXP [--restart]
+    torchrun --nproc_per_node 8 cvrl/train.py --run_id k400 --dataset kinetics \\
+        --data_root /data/kinetics400/train --list_file /data/kinetics400/train.csv --batch_size 1024 --optimizer lars
+
+Per video: two 16-frame clips at stride 2 whose start gap is drawn with density proportional to
+(1 - gap / D) (close clips are likelier), each augmented on its own (random resized crop, flip,
+colour jitter over the whole clip, greyscale, blur always on the first and with p 0.1 on the
+second, solarisation p 0.2 on the second). Backbone R3D-50 slow-only; head 3 x (Linear 2048,
+BN, ReLU), Linear 128; NT-Xent at temperature 0.1 with negatives gathered from every process.
+SGD (or --optimizer lars) with momentum 0.9, weight decay 1e-6, learning rate --lr x batch / 256
+(linear scaling), 5 warm-up epochs, then cosine. Input RGB in [0, 1]. Checkpoints go to
+ss_saved_models/<run_id>/ and TensorBoard logs to logs/<run_id>/ next to this script unless
+--out_dir is given.
+"""
+
+import os
+import sys
+
+if __package__ in (None, ""):  # run as a script from inside the folder
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch
+
+from cvrl.augmentation import cvrl_pair_augmentations
+from cvrl.dataset import CVRLSampleBuilder
+from cvrl.model import CVRLModel
+from videossl.cli import run_cli
+from videossl.data.args import index_from_args
+from videossl.data.dataset import VideoClipDataset, collate_samples
+from videossl.data.input_contract import INPUT_MODES, STANDARDIZE, InputContract
+from videossl.engine.optim import LARS
+from videossl.engine.pretraining import COMMON_KEYS_THAT_MATTER, pretraining_parser, start_run, train_epochs
+from videossl.engine.schedules import WarmupCosine
+from videossl.losses.contrastive import nt_xent
+from videossl.models.backbones import build_backbone
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+KEYS_THAT_MATTER = COMMON_KEYS_THAT_MATTER + ("stride", "head_hidden")
+ARCHS = ("r3d_50", "r3d_18", "r2plus1d_18", "s3d", "i3d")
+
+
+def build_parser():
+    parser = pretraining_parser(__doc__, HERE, archs=ARCHS, default_arch="r3d_50", epochs=200, batch_size=1024,
+                                lr=0.32, size=224)
+    cvrl = parser.add_argument_group("CVRL")
+    cvrl.add_argument("--frames", type=int, default=16)
+    cvrl.add_argument("--stride", type=int, default=2)
+    cvrl.add_argument("--temperature", type=float, default=0.1)
+    cvrl.add_argument("--optimizer", default="sgd", choices=("sgd", "lars"))
+    cvrl.add_argument("--weight_decay", type=float, default=1e-6)
+    cvrl.add_argument("--warmup_epochs", type=int, default=5)
+    cvrl.add_argument("--head_hidden", type=int, default=2048, help="width of the 3 hidden head layers")
+    cvrl.add_argument("--channel_order", default="rgb", choices=("rgb", "bgr"))
+    cvrl.add_argument("--input_mode", default="rgb", choices=INPUT_MODES, help="residual: frame differences")
+    cvrl.add_argument("--standardize", default="none", choices=STANDARDIZE)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    run, config = start_run(args, "cvrl", KEYS_THAT_MATTER)
+    index = index_from_args(args, "train", progress=run.is_main)
+    contract = InputContract(frames=args.frames, stride=args.stride, size=args.size, channel_order=args.channel_order,
+                             input_mode=args.input_mode, standardize=args.standardize)
+    builder = CVRLSampleBuilder(cvrl_pair_augmentations(args.size), frames=args.frames, stride=args.stride)
+    dataset = VideoClipDataset(index, builder, backend=args.video_backend, seed=args.seed)
+    loader = run.loader(dataset, args.batch_size, collate_samples)
+
+    model = run.prepare_model(CVRLModel(build_backbone(args.arch, width=args.width), hidden=args.head_hidden))
+    lr = args.lr * args.batch_size / 256  # linear scaling with the batch size
+    if args.optimizer == "lars":
+        optimizer = LARS(model.parameters(), lr=lr, momentum=0.9, weight_decay=args.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=args.weight_decay)
+    schedule = WarmupCosine(optimizer, args.warmup_epochs, args.epochs, len(loader))
+    heads = {"projection": model.head}
+    start = run.resume(model.backbone, heads, optimizer, schedule)
+
+    def compute_loss(net, batch, gather=run.world > 1):
+        z_first, z_second = net(contract.prepare(batch["clips"], run.device))
+        return nt_xent(z_first, z_second, args.temperature, gather=gather), {}
+
+    run.log(f"CVRL: {len(dataset)} training videos, {args.arch} (width {args.width}), {run.world} process(es) on "
+            f"{run.device}, batch {args.batch_size}, lr {lr:.3g} ({args.optimizer}), epochs {start + 1}-{args.epochs}")
+    run.choose_precision(model, lambda net, batch: compute_loss(net, batch, gather=False), next(iter(loader)))
+    net = run.wrap(model)
+    train_epochs(run, args, model, net, loader, compute_loss, optimizer, schedule, heads, contract, config, start,
+                 clips_per_sample=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,56 @@
+"""What every method's pretraining script shares: its common flags, the run's folders and recorded
+configuration, and the epoch loop with logging and checkpoints. A method script stays a plain,
+readable sequence (flags -> run -> dataset -> model -> optimiser -> loss -> ``train_epochs``)."""
+
+import argparse
+import os
+
+from videossl.data.args import add_data_args
+from videossl.engine import distributed
+from videossl.engine.training import TrainingRun, add_engine_args, check_run_config
+
+# What a --restart must never silently change, for any method (each script adds its own keys).
+COMMON_KEYS_THAT_MATTER = ("arch", "width", "frames", "size", "channel_order", "input_mode", "standardize",
+                           "dataset", "split")
+
+
+def pretraining_parser(description, script_folder, archs, default_arch, epochs, batch_size, lr, size):
+    """Flags shared by the pretraining scripts: run id and output folder, backbone, data, engine."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run_id", default="dummy", help="names the checkpoint and log folders")
+    parser.add_argument("--out_dir", default=script_folder, help="holds ss_saved_models/<run_id> and logs/<run_id>")
+    parser.add_argument("--arch", default=default_arch, choices=archs)
+    parser.add_argument("--width", type=float, default=1.0, help="channel multiplier (0.125 for a tiny CPU model)")
+    parser.add_argument("--size", type=int, default=size, help="crop side in pixels")
+    add_data_args(parser)
+    add_engine_args(parser, epochs=epochs, batch_size=batch_size, lr=lr)
+    return parser
+
+
+def start_run(args, method, keys_that_matter):
+    """The ``TrainingRun`` with its folders (``<out_dir>/ss_saved_models/<run_id>`` and
+    ``<out_dir>/logs/<run_id>``) and the configuration recorded next to the checkpoints; a
+    --restart with a configuration that differs where it matters is refused."""
+    checkpoint_dir = os.path.join(args.out_dir, "ss_saved_models", args.run_id)
+    log_dir = os.path.join(args.out_dir, "logs", args.run_id)
+    config = dict(vars(args), method=method)
+    run = TrainingRun(args, method, checkpoint_dir, log_dir)
+    if run.is_main:
+        check_run_config(checkpoint_dir, config, keys_that_matter, args.restart)
+    distributed.barrier()
+    return run, config
+
+
+def train_epochs(run, args, model, net, loader, compute_loss, optimizer, schedule, heads, contract, config,
+                 start, clips_per_sample, terms=()):
+    """Epochs ``start`` .. ``args.epochs``: train, log the loss terms, save the checkpoints."""
+    for epoch in range(start, args.epochs):
+        metrics = run.train_epoch(epoch, loader, net, compute_loss, optimizer, schedule,
+                                  clips_per_sample=clips_per_sample)
+        shown = " ".join(f"{name} {metrics[name]:.4f}" for name in terms if name in metrics)
+        run.log(f"epoch {epoch + 1}/{args.epochs}: loss {metrics.get('loss', float('nan')):.4f}"
+                + (f" ({shown})" if shown else "") + f", lr {schedule.lr:.2e}, {metrics['seconds']:.0f} s, "
+                f"{metrics['clips_per_s']:.1f} clips/s")
+        run.save(epoch + 1, model.backbone, heads, optimizer, schedule, contract, config, loss=metrics.get("loss"))
+    run.log(f"checkpoints: {run.checkpoint_dir}\nTensorBoard logs: {run.log_dir}")
+    run.close()
