@@ -44,9 +44,20 @@ METHODS = {
     "cvrl": {"script": os.path.join("cvrl", "train.py"),
              "checkpoints": "ss_saved_models",
              "args": ["--arch", "r3d_18", "--width", "0.125", "--size", "32", "--frames", "8", "--stride", "2",
-                      "--head_hidden", "256", "--lr", "1.0", "--batch_size", "16", "--input_mode", "residual",
-                      "--standardize", "per_clip"]},
-    "vtdl": None,  # not implemented yet (issue 8)
+                      "--head_hidden", "256", "--lr", "0.32", "--batch_size", "16", "--input_mode", "residual",
+                      "--standardize", "per_clip"],
+             "epochs": {"demo": 60}},  # 2 clips per video: an epoch costs a fifth of TCLR's
+    "vtdl": {"script": os.path.join("vtdl", "train.py"),
+             "checkpoints": "ss_saved_models",
+             "args": ["--arch", "r3d_18", "--width", "0.125", "--size", "32", "--frames", "8", "--stride", "2",
+                      "--queue_size", "256", "--lr", "0.03", "--batch_size", "16",
+                      "--input_mode", "residual", "--standardize", "per_clip"],
+             # the paper's ablation rows
+             "variants": [("vtdl baseline (no temporal negative, no TCA)", "_baseline", ["--no_temporal_negative",
+                                                                                        "--no_tca"]),
+                          ("vtdl + temporal negative", "_tn", ["--no_tca"]),
+                          ("vtdl + temporal negative + TCA (full)", "", [])],
+             "epochs": {"demo": 20}},
     "tce": None,  # not implemented yet (issue 9)
 }
 RETRIEVAL_PROTOCOLS = ("tclr", "pooled", "coclr")
@@ -59,16 +70,23 @@ def prepare_data(scale, data_dir=None):
     return generate_dataset(folder, SCALES[scale]["data"])
 
 
-def pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log=print):
+def variants(method):
+    """[(row name, run id suffix, extra flags)]: one row per variant (VTDL's ablation rows)."""
+    return METHODS[method].get("variants", [(method, "", [])])
+
+
+def pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log=print, suffix="", extra=()):
     """Run (or reuse, or resume) a method's pretraining; returns (checkpoint path, history)."""
     from videossl.models.checkpoint import read_checkpoint_file
 
-    spec, epochs = METHODS[method], SCALES[scale]["epochs"]
-    run_dir = os.path.join(out_dir, method)
-    last = os.path.join(run_dir, spec["checkpoints"], scale, "last.pt")
-    command = [sys.executable, os.path.join(ROOT, spec["script"]), "--run_id", scale, "--out_dir", run_dir,
+    spec = METHODS[method]
+    epochs = spec.get("epochs", {}).get(scale, SCALES[scale]["epochs"])
+    run_dir, run_id = os.path.join(out_dir, method), scale + suffix
+    last = os.path.join(run_dir, spec["checkpoints"], run_id, "last.pt")
+    command = [sys.executable, os.path.join(ROOT, spec["script"]), "--run_id", run_id, "--out_dir", run_dir,
                "--data_root", video_root, "--split_dir", split_dir, "--epochs", str(epochs),
-               "--batch_size", str(SCALES[scale]["batch_size"]), "--num_workers", str(num_workers), *spec["args"]]
+               "--batch_size", str(SCALES[scale]["batch_size"]), "--num_workers", str(num_workers), *spec["args"],
+               *extra]
     if scale == "tiny":  # a smoke run: the scale's small batch wins over the method's own
         command += ["--batch_size", str(SCALES[scale]["batch_size"])]
     if os.path.exists(last):
@@ -126,26 +144,27 @@ def run_matrix(methods, scale, out_dir, num_workers=2, log=print, data_dir=None)
     """{"rows": [(name, metrics)], "not_implemented": [...], "checkpoints": {...}, ...}."""
     video_root, split_dir = prepare_data(scale, data_dir)
     rows, checkpoints, histories, missing = [], {}, {}, []
-    baseline_done = False
     for method in methods:
         if METHODS.get(method) is None:
             missing.append(method)
             continue
-        checkpoint, history = pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log)
-        checkpoints[method], histories[method] = checkpoint, history
-        if not baseline_done:  # the random-init row: the first method's backbone and input
-            log("evaluating the same backbone at random initialisation")
-            random_metrics = evaluate(checkpoint, video_root, split_dir, os.path.join(out_dir, "random_init"),
-                                      SCALES[scale]["num_clips"], num_workers, random_init=True)
-            rows.append((f"random init ({method}'s backbone and input)", random_metrics))
-            baseline_done = True
-        log(f"evaluating {method}")
-        metrics = evaluate(checkpoint, video_root, split_dir, os.path.join(out_dir, method, "eval"),
-                           SCALES[scale]["num_clips"], num_workers)
-        epochs = [h for h in history if "seconds" in h]
-        metrics["s/epoch"] = sum(h["seconds"] for h in epochs) / max(len(epochs), 1)
-        metrics["clips/s"] = sum(h.get("clips_per_s", 0.0) for h in epochs) / max(len(epochs), 1)
-        rows.append((method, metrics))
+        for k, (name, suffix, extra) in enumerate(variants(method)):
+            checkpoint, history = pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log, suffix, extra)
+            checkpoints[name], histories[name] = checkpoint, history
+            if k == 0:  # a random-init row per method: its backbone and input contract, random weights
+                log(f"evaluating {method}'s backbone at random initialisation")
+                random_metrics = evaluate(checkpoint, video_root, split_dir,
+                                          os.path.join(out_dir, "random_init" + ("" if method == methods[0] else
+                                                                                 f"_{method}")),
+                                          SCALES[scale]["num_clips"], num_workers, random_init=True)
+                rows.append((f"random init ({method}'s backbone and input)", random_metrics))
+            log(f"evaluating {name}")
+            metrics = evaluate(checkpoint, video_root, split_dir, os.path.join(out_dir, method, "eval" + suffix),
+                               SCALES[scale]["num_clips"], num_workers)
+            epochs = [h for h in history if "seconds" in h]
+            metrics["s/epoch"] = sum(h["seconds"] for h in epochs) / max(len(epochs), 1)
+            metrics["clips/s"] = sum(h.get("clips_per_s", 0.0) for h in epochs) / max(len(epochs), 1)
+            rows.append((name, metrics))
     for method in missing:
         rows.append((f"{method} (not implemented yet)", {}))
     return {"rows": rows, "checkpoints": checkpoints, "histories": histories, "not_implemented": missing,

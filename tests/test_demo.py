@@ -37,10 +37,10 @@ def test_tiny_demo_pretrains_evaluates_and_writes_every_output(tmp_path, capsys)
 
 def test_matrix_runs_cvrl_and_lists_methods_not_built_yet(tmp_path):
     from scripts import run_matrix
-    assert run_matrix.main(["--methods", "cvrl,vtdl", "--scale", "tiny", "--out_dir", str(tmp_path),
+    assert run_matrix.main(["--methods", "cvrl,tce", "--scale", "tiny", "--out_dir", str(tmp_path),
                             "--data_dir", str(tmp_path / "data"), "--num_workers", "0"]) == 0
     table = (tmp_path / "tiny" / "matrix.md").read_text()
-    assert "vtdl (not implemented yet)" in table
+    assert "tce (not implemented yet)" in table
     rows = dict((name, metrics) for name, metrics in json.load(open(tmp_path / "tiny" / "matrix.json"))["rows"])
     assert rows["random init (cvrl's backbone and input)"]["linear top-1"] >= 0
     assert 0 <= rows["cvrl"]["R@1 tclr"] <= 100 and rows["cvrl"]["s/epoch"] > 0

@@ -123,6 +123,10 @@ def test_bad_inputs_are_one_clear_line(tiny_synthetic, tmp_path, capsys):
     with pytest.raises(SystemExit):
         run_cli(complete_retrieval.main, eval_args(tiny_synthetic, tmp_path, str(tmp_path / "wrong.pt")))
     assert "does not match its architecture" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # asking for another architecture than the checkpoint holds
+        run_cli(complete_retrieval.main, eval_args(tiny_synthetic, tmp_path, tiny_checkpoint(tmp_path), "--arch",
+                                                   "r2plus1d_18"))
+    assert "holds a r3d_18 backbone, not --arch r2plus1d_18" in capsys.readouterr().err
 
 
 class RecordingBackbone(torch.nn.Module):

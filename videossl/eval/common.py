@@ -80,6 +80,9 @@ def load_model_for_eval(args):
             "saved_model": "random", "method": "none", "backbone": args.arch}
     backbone, contract, checkpoint = load_backbone(args.saved_model, trust=args.trust_checkpoint,
                                                    source=args.checkpoint_format, arch=args.arch)
+    if args.arch and args.arch != checkpoint["backbone"]["name"]:
+        from videossl.errors import UserError
+        raise UserError(f"{args.saved_model}: holds a {checkpoint['backbone']['name']} backbone, not --arch {args.arch}")
     description = {"saved_model": os.path.abspath(args.saved_model), "method": checkpoint["method"],
                    "backbone": checkpoint["backbone"]["name"], "backbone_config": checkpoint["backbone"]["config"],
                    "epoch": checkpoint.get("epoch")}

@@ -137,6 +137,11 @@ def to_stack_of_differences(backbone, frames):
     """A 2D ResNet's RGB weights, its first convolution tiled for ``frames``-frame stacks of differences."""
     if backbone.name not in RESNETS_2D:
         raise UserError(f"stacks of differences need a 2D ResNet backbone, not {backbone.name}")
+    already = backbone.config.get("stack_of_differences", 0)
+    if already:  # a checkpoint finetuned on stacks already (e.g. re-tested with --recipe tce)
+        if already != frames:
+            raise UserError(f"the checkpoint takes stacks of {already} frames, not {frames} (--frames)")
+        return backbone
     state = backbone.state_dict()
     state["conv1.weight"] = tile_first_conv(state["conv1.weight"], frames)
     adapted = build_backbone(backbone.name, **{**backbone.config, "stack_of_differences": frames})

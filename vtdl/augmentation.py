@@ -1,0 +1,34 @@
+"""VTDL's clip augmentation and its temporal consistent augmentation (TCA)."""
+
+import torch
+
+from videossl.data.transforms import ColorJitter, Compose, RandomHorizontalFlip, RandomRotation, RandomSquareCrop
+
+
+def vtdl_clip_augmentation(size=112):
+    """Rotation within +-10 degrees -> square crop of 0.8-1 x the short side resized to ``size``
+    (resize + random crop) -> flip -> colour jitter; one set of parameters per clip. The
+    normalisation is the checkpoint's input contract."""
+    return Compose([
+        RandomRotation(10),
+        RandomSquareCrop(size, side=(0.8, 1.0)),
+        RandomHorizontalFlip(0.5),
+        ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1, op_p=0.8),
+    ])
+
+
+def temporal_consistent_augmentation(clips, lam, frame_index):
+    """TCA: every frame j of clip b becomes ``(1 - lam) x_j + lam x_s`` with ``s = frame_index[b]``
+    (one random frame of the same clip): a static frame is mixed into the whole clip, so every
+    temporal difference shrinks by exactly ``1 - lam`` while the motion stays. ``clips``:
+    float ``[B, C, T, H, W]``."""
+    still = clips[torch.arange(len(clips), device=clips.device), :, frame_index]  # [B, C, H, W]
+    return (1 - lam) * clips + lam * still[:, :, None]
+
+
+def sample_tca(batch_size, frames, tca_max=0.1, generator=None):
+    """(lam, frame indices): lam = tca_max x U[0, 1) for the batch, one random frame per clip.
+    Drawn from torch's global generator by default, which the engine seeds per epoch and saves
+    in checkpoints (a resumed run draws the same values)."""
+    lam = tca_max * torch.rand((), generator=generator).item()
+    return lam, torch.randint(0, frames, (batch_size,), generator=generator)

@@ -1,0 +1,113 @@
+"""VTDL pretraining (Wang et al., 2020) on the shared core.
+
+    cd vtdl && python train.py --run_id EXP [--restart] [--no_temporal_negative] [--no_tca]
+    torchrun --nproc_per_node 4 vtdl/train.py --run_id i3d_ucf101 --dataset ucf101 \\
+        --data_root /data/UCF101/UCF-101 --split_dir /data/UCF101/ucfTrainTestlist --sync_bn
+
+Per video: an anchor clip (16 frames at stride 4, start uniform in [0, max(N - 128, 0)]), its
+positive (the same frames, augmented again) and a temporal negative (the same video at another
+time). Temporal consistent augmentation (TCA) mixes one random frame of the anchor into all its
+frames with weight lambda = --tca_max x U[0, 1). The query encoder (with gradients) embeds the
+anchor and the temporal negative; a momentum key encoder (--momentum_encoder) embeds the
+positive; loss: cross-entropy over [q.k, q.queue, q.n] / 0.07 with target 0; the keys of every
+process then enter a FIFO queue (5,000 for UCF101, 3,569 for HMDB51 by default). SGD 0.003,
+momentum 0.9, weight decay 1e-4, 240 epochs, x0.1 at 120/160/200, batch 8. --no_temporal_negative
+and --no_tca give the paper's ablation rows. Under torchrun, --sync_bn synchronises BatchNorm
+(the key encoder's included). The query encoder is the backbone the evaluation tools load.
+"""
+
+import os
+import sys
+
+if __package__ in (None, ""):  # run as a script from inside the folder
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch
+
+from videossl.cli import run_cli
+from videossl.data.args import index_from_args
+from videossl.data.dataset import VideoClipDataset, collate_samples
+from videossl.data.input_contract import INPUT_MODES, STANDARDIZE, InputContract
+from videossl.engine.pretraining import COMMON_KEYS_THAT_MATTER, pretraining_parser, start_run, train_epochs
+from videossl.engine.schedules import MultiStep
+from videossl.losses.contrastive import info_nce_with_queue
+from videossl.models.backbones import build_backbone
+from vtdl.augmentation import sample_tca, temporal_consistent_augmentation, vtdl_clip_augmentation
+from vtdl.dataset import VTDLSampleBuilder
+from vtdl.model import VTDLModel
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+KEYS_THAT_MATTER = COMMON_KEYS_THAT_MATTER + ("stride", "queue_size", "no_temporal_negative", "no_tca")
+ARCHS = ("i3d", "r3d_18", "r2plus1d_18", "c3d", "s3d")
+DEFAULT_QUEUE = {"ucf101": 5000, "hmdb51": 3569}
+
+
+def build_parser():
+    parser = pretraining_parser(__doc__, HERE, archs=ARCHS, default_arch="i3d", epochs=240, batch_size=8, lr=0.003,
+                                size=112)
+    vtdl = parser.add_argument_group("VTDL")
+    vtdl.add_argument("--frames", type=int, default=16)
+    vtdl.add_argument("--stride", type=int, default=4)
+    vtdl.add_argument("--queue_size", type=int, default=None, help="default: 5000 (UCF101), 3569 (HMDB51)")
+    vtdl.add_argument("--momentum_encoder", type=float, default=0.999)
+    vtdl.add_argument("--temperature", type=float, default=0.07)
+    vtdl.add_argument("--tca_max", type=float, default=0.1)
+    vtdl.add_argument("--no_temporal_negative", action="store_true", help="ablation: no temporal negative")
+    vtdl.add_argument("--no_tca", action="store_true", help="ablation: no temporal consistent augmentation")
+    vtdl.add_argument("--weight_decay", type=float, default=1e-4)
+    vtdl.add_argument("--milestones", default="120,160,200", help="epochs where the lr is multiplied by 0.1")
+    vtdl.add_argument("--channel_order", default="rgb", choices=("rgb", "bgr"))
+    vtdl.add_argument("--input_mode", default="rgb", choices=INPUT_MODES, help="residual: frame differences")
+    vtdl.add_argument("--standardize", default="none", choices=STANDARDIZE)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.queue_size is None:
+        args.queue_size = DEFAULT_QUEUE.get(args.dataset, 5000)
+    run, config = start_run(args, "vtdl", KEYS_THAT_MATTER)
+    index = index_from_args(args, "train", progress=run.is_main)
+    contract = InputContract(frames=args.frames, stride=args.stride, size=args.size, channel_order=args.channel_order,
+                             input_mode=args.input_mode, standardize=args.standardize)
+    dataset = VideoClipDataset(index, VTDLSampleBuilder(vtdl_clip_augmentation(args.size), args.frames, args.stride),
+                               backend=args.video_backend, seed=args.seed)
+    loader = run.loader(dataset, args.batch_size, collate_samples)
+
+    model = run.prepare_model(VTDLModel(build_backbone(args.arch, width=args.width), queue_size=args.queue_size,
+                                        momentum=args.momentum_encoder))
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=args.lr, momentum=0.9,
+                                weight_decay=args.weight_decay)
+    schedule = MultiStep(optimizer, [int(m) for m in args.milestones.split(",") if m], gamma=0.1)
+    heads = {"projection": model.head, "key_backbone": model.key_backbone, "key_head": model.key_head,
+             "queue": model.queue}
+    start = run.resume(model.backbone, heads, optimizer, schedule)
+
+    def compute_loss(net, batch, enqueue=True):
+        clips = batch["clips"].to(run.device)  # uint8 [B, 3 (anchor, positive, negative), C, T, H, W]
+        anchor = clips[:, 0]
+        if not args.no_tca:  # in pixel space (0-255), before the input contract's normalisation
+            lam, frame_index = sample_tca(len(anchor), anchor.shape[2], args.tca_max)
+            anchor = temporal_consistent_augmentation(anchor.float(), lam, frame_index.to(anchor.device))
+        negative = None if args.no_temporal_negative else contract.prepare(clips[:, 2])
+        q, k, n = net(contract.prepare(anchor), contract.prepare(clips[:, 1]), negative)
+        inner = getattr(net, "module", net)
+        loss = info_nce_with_queue(q, k, inner.queue.keys.clone().detach(), args.temperature, extra_negatives=n)
+        if enqueue:
+            inner.queue.enqueue(k)  # the keys of every process, in rank order
+        return loss, {}
+
+    run.log(f"VTDL: {len(dataset)} training videos, {args.arch} (width {args.width}), {run.world} process(es) on "
+            f"{run.device}, batch {args.batch_size}, queue {args.queue_size}, temporal negative "
+            f"{'off' if args.no_temporal_negative else 'on'}, TCA {'off' if args.no_tca else 'on'}, "
+            f"epochs {start + 1}-{args.epochs}")
+    # the precision check runs on rank 0 alone: it must neither communicate nor change the queue
+    run.choose_precision(model, lambda net, batch: compute_loss(net, batch, enqueue=False), next(iter(loader)))
+    net = run.wrap(model)
+    train_epochs(run, args, model, net, loader, compute_loss, optimizer, schedule, heads, contract, config, start,
+                 clips_per_sample=3)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
