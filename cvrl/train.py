@@ -29,9 +29,10 @@ from cvrl.model import CVRLModel
 from videossl.cli import run_cli
 from videossl.data.args import index_from_args
 from videossl.data.dataset import VideoClipDataset, collate_samples
-from videossl.data.input_contract import INPUT_MODES, STANDARDIZE, InputContract
 from videossl.engine.optim import LARS
-from videossl.engine.pretraining import COMMON_KEYS_THAT_MATTER, pretraining_parser, start_run, train_epochs
+from videossl.engine.pretraining import (
+    COMMON_KEYS_THAT_MATTER, input_contract, pretraining_parser, start_run, train_epochs,
+)
 from videossl.engine.schedules import WarmupCosine
 from videossl.losses.contrastive import nt_xent
 from videossl.models.backbones import build_backbone
@@ -52,9 +53,6 @@ def build_parser():
     cvrl.add_argument("--weight_decay", type=float, default=1e-6)
     cvrl.add_argument("--warmup_epochs", type=int, default=5)
     cvrl.add_argument("--head_hidden", type=int, default=2048, help="width of the 3 hidden head layers")
-    cvrl.add_argument("--channel_order", default="rgb", choices=("rgb", "bgr"))
-    cvrl.add_argument("--input_mode", default="rgb", choices=INPUT_MODES, help="residual: frame differences")
-    cvrl.add_argument("--standardize", default="none", choices=STANDARDIZE)
     return parser
 
 
@@ -62,8 +60,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     run, config = start_run(args, "cvrl", KEYS_THAT_MATTER)
     index = index_from_args(args, "train", progress=run.is_main)
-    contract = InputContract(frames=args.frames, stride=args.stride, size=args.size, channel_order=args.channel_order,
-                             input_mode=args.input_mode, standardize=args.standardize)
+    contract = input_contract(args, stride=args.stride)
     builder = CVRLSampleBuilder(cvrl_pair_augmentations(args.size), frames=args.frames, stride=args.stride)
     dataset = VideoClipDataset(index, builder, backend=args.video_backend, seed=args.seed)
     loader = run.loader(dataset, args.batch_size, collate_samples)
@@ -82,12 +79,9 @@ def main(argv=None):
         z_first, z_second = net(contract.prepare(batch["clips"], run.device))
         return nt_xent(z_first, z_second, args.temperature, gather=gather), {}
 
-    run.log(f"CVRL: {len(dataset)} training videos, {args.arch} (width {args.width}), {run.world} process(es) on "
-            f"{run.device}, batch {args.batch_size}, lr {lr:.3g} ({args.optimizer}), epochs {start + 1}-{args.epochs}")
-    run.choose_precision(model, lambda net, batch: compute_loss(net, batch, gather=False), next(iter(loader)))
-    net = run.wrap(model)
-    train_epochs(run, args, model, net, loader, compute_loss, optimizer, schedule, heads, contract, config, start,
-                 clips_per_sample=2)
+    train_epochs(run, args, model, loader, compute_loss, lambda net, batch: compute_loss(net, batch, gather=False),
+                 optimizer, schedule, heads, contract, config, start, clips_per_sample=2,
+                 details=f"lr {lr:.3g} ({args.optimizer})")
     return 0
 
 

@@ -26,7 +26,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from scripts.run_matrix import COLUMNS, SCALES, markdown_table, prepare_data, run_matrix, write_matrix  # noqa: E402
+from scripts.run_matrix import COLUMNS, SCALES, prepare_data, run_matrix, write_matrix  # noqa: E402
 from videossl.data.indexes import build_index  # noqa: E402
 
 OUT = os.path.join(ROOT, "results", "demo")

@@ -29,8 +29,9 @@ from tclr_pretraining.model import TCLRModel
 from videossl.cli import run_cli
 from videossl.data.args import index_from_args
 from videossl.data.dataset import VideoClipDataset, collate_samples
-from videossl.data.input_contract import INPUT_MODES, STANDARDIZE, InputContract
-from videossl.engine.pretraining import COMMON_KEYS_THAT_MATTER, pretraining_parser, start_run, train_epochs
+from videossl.engine.pretraining import (
+    COMMON_KEYS_THAT_MATTER, input_contract, pretraining_parser, start_run, train_epochs,
+)
 from videossl.engine.schedules import WarmupPlateau
 from videossl.errors import UserError
 from videossl.models.backbones import build_backbone
@@ -41,7 +42,8 @@ KEYS_THAT_MATTER = COMMON_KEYS_THAT_MATTER + ("num_local",)
 
 def build_parser():
     parser = pretraining_parser(__doc__, HERE, archs=("r3d_18", "r2plus1d_18"), default_arch="r3d_18", epochs=100,
-                                batch_size=40, lr=1e-3, size=112)
+                                batch_size=40, lr=1e-3, size=112,
+                                channel_order="bgr")  # the reference models take BGR
     tclr = parser.add_argument_group("TCLR")
     tclr.add_argument("--frames", type=int, default=16, help="frames per clip (the window is frames x num_local)")
     tclr.add_argument("--num_local", type=int, default=4)
@@ -49,9 +51,6 @@ def build_parser():
     tclr.add_argument("--weight_decay", type=float, default=1e-9)
     tclr.add_argument("--patience", type=int, default=9, help="epochs without a new best loss before lr / 10")
     tclr.add_argument("--loss_weights", default="", help=f"e.g. 'global_local=2,local_local=0.5'; terms: {', '.join(TERMS)}")
-    tclr.add_argument("--channel_order", default="bgr", choices=("rgb", "bgr"), help="the reference models take BGR")
-    tclr.add_argument("--input_mode", default="rgb", choices=INPUT_MODES, help="residual: frame differences")
-    tclr.add_argument("--standardize", default="none", choices=STANDARDIZE)
     return parser
 
 
@@ -63,8 +62,7 @@ def main(argv=None):
         raise UserError(str(err)) from None
     run, config = start_run(args, "tclr", KEYS_THAT_MATTER)
     index = index_from_args(args, "train", progress=run.is_main)
-    contract = InputContract(frames=args.frames, stride=2, size=args.size, channel_order=args.channel_order,
-                             input_mode=args.input_mode, standardize=args.standardize)
+    contract = input_contract(args, stride=2)
     builder = TCLRSampleBuilder(tclr_clip_augmentation(args.size), clip_frames=args.frames, num_local=args.num_local)
     dataset = VideoClipDataset(index, builder, backend=args.video_backend, seed=args.seed)
     loader = run.loader(dataset, args.batch_size, collate_samples)
@@ -80,12 +78,9 @@ def main(argv=None):
         clips = contract.prepare(batch["clips"], run.device)
         return tclr_loss(net(clips), args.temperature, weights, gather=gather)
 
-    run.log(f"TCLR: {len(dataset)} training videos, {args.arch} (width {args.width}), {run.world} process(es) "
-            f"on {run.device}, batch {args.batch_size}, epochs {start + 1}-{args.epochs}")
-    run.choose_precision(model, lambda net, batch: compute_loss(net, batch, gather=False), next(iter(loader)))
-    net = run.wrap(model)
-    train_epochs(run, args, model, net, loader, compute_loss, optimizer, schedule, heads, contract, config, start,
-                 clips_per_sample=2 * (1 + args.num_local), terms=TERMS)
+    train_epochs(run, args, model, loader, compute_loss, lambda net, batch: compute_loss(net, batch, gather=False),
+                 optimizer, schedule, heads, contract, config, start, clips_per_sample=2 * (1 + args.num_local),
+                 terms=TERMS)
     return 0
 
 

@@ -9,7 +9,7 @@ import torch
 from finetune import train as finetune_train
 from linear_eval import train as linear_train
 from tests.helpers import make_tiny_synthetic
-from tests.test_evaluation import RecordingBackbone, tiny_checkpoint
+from tests.test_evaluation import tiny_checkpoint
 from videossl.cli import run_cli
 from videossl.eval.classifier import VideoClassifier, predict_dataset
 from videossl.eval.finetune import to_stack_of_differences

@@ -27,8 +27,9 @@ import torch
 from videossl.cli import run_cli
 from videossl.data.args import index_from_args
 from videossl.data.dataset import VideoClipDataset, collate_samples
-from videossl.data.input_contract import INPUT_MODES, STANDARDIZE, InputContract
-from videossl.engine.pretraining import COMMON_KEYS_THAT_MATTER, pretraining_parser, start_run, train_epochs
+from videossl.engine.pretraining import (
+    COMMON_KEYS_THAT_MATTER, input_contract, pretraining_parser, start_run, train_epochs,
+)
 from videossl.engine.schedules import MultiStep
 from videossl.losses.contrastive import info_nce_with_queue
 from videossl.models.backbones import build_backbone
@@ -56,9 +57,6 @@ def build_parser():
     vtdl.add_argument("--no_tca", action="store_true", help="ablation: no temporal consistent augmentation")
     vtdl.add_argument("--weight_decay", type=float, default=1e-4)
     vtdl.add_argument("--milestones", default="120,160,200", help="epochs where the lr is multiplied by 0.1")
-    vtdl.add_argument("--channel_order", default="rgb", choices=("rgb", "bgr"))
-    vtdl.add_argument("--input_mode", default="rgb", choices=INPUT_MODES, help="residual: frame differences")
-    vtdl.add_argument("--standardize", default="none", choices=STANDARDIZE)
     return parser
 
 
@@ -68,8 +66,7 @@ def main(argv=None):
         args.queue_size = DEFAULT_QUEUE.get(args.dataset, 5000)
     run, config = start_run(args, "vtdl", KEYS_THAT_MATTER)
     index = index_from_args(args, "train", progress=run.is_main)
-    contract = InputContract(frames=args.frames, stride=args.stride, size=args.size, channel_order=args.channel_order,
-                             input_mode=args.input_mode, standardize=args.standardize)
+    contract = input_contract(args, stride=args.stride)
     dataset = VideoClipDataset(index, VTDLSampleBuilder(vtdl_clip_augmentation(args.size), args.frames, args.stride),
                                backend=args.video_backend, seed=args.seed)
     loader = run.loader(dataset, args.batch_size, collate_samples)
@@ -97,15 +94,11 @@ def main(argv=None):
             inner.queue.enqueue(k)  # the keys of every process, in rank order
         return loss, {}
 
-    run.log(f"VTDL: {len(dataset)} training videos, {args.arch} (width {args.width}), {run.world} process(es) on "
-            f"{run.device}, batch {args.batch_size}, queue {args.queue_size}, temporal negative "
-            f"{'off' if args.no_temporal_negative else 'on'}, TCA {'off' if args.no_tca else 'on'}, "
-            f"epochs {start + 1}-{args.epochs}")
     # the precision check runs on rank 0 alone: it must neither communicate nor change the queue
-    run.choose_precision(model, lambda net, batch: compute_loss(net, batch, enqueue=False), next(iter(loader)))
-    net = run.wrap(model)
-    train_epochs(run, args, model, net, loader, compute_loss, optimizer, schedule, heads, contract, config, start,
-                 clips_per_sample=3)
+    train_epochs(run, args, model, loader, compute_loss, lambda net, batch: compute_loss(net, batch, enqueue=False),
+                 optimizer, schedule, heads, contract, config, start, clips_per_sample=3,
+                 details=f"queue {args.queue_size}, temporal negative {'off' if args.no_temporal_negative else 'on'}, "
+                         f"TCA {'off' if args.no_tca else 'on'}")
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 import os
 
 from videossl.data.args import add_data_args
+from videossl.data.input_contract import INPUT_MODES, STANDARDIZE, InputContract
 from videossl.engine import distributed
 from videossl.engine.training import TrainingRun, add_engine_args, check_run_config
 
@@ -14,17 +15,30 @@ COMMON_KEYS_THAT_MATTER = ("arch", "width", "frames", "size", "channel_order", "
                            "dataset", "split")
 
 
-def pretraining_parser(description, script_folder, archs, default_arch, epochs, batch_size, lr, size):
-    """Flags shared by the pretraining scripts: run id and output folder, backbone, data, engine."""
+def pretraining_parser(description, script_folder, archs, default_arch, epochs, batch_size, lr, size,
+                       channel_order="rgb"):
+    """Flags shared by the pretraining scripts: run id and output folder, backbone, model input,
+    data, engine."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run_id", default="dummy", help="names the checkpoint and log folders")
     parser.add_argument("--out_dir", default=script_folder, help="holds ss_saved_models/<run_id> and logs/<run_id>")
     parser.add_argument("--arch", default=default_arch, choices=archs)
     parser.add_argument("--width", type=float, default=1.0, help="channel multiplier (0.125 for a tiny CPU model)")
     parser.add_argument("--size", type=int, default=size, help="crop side in pixels")
+    model_input = parser.add_argument_group("model input (recorded in the checkpoint's input contract)")
+    model_input.add_argument("--channel_order", default=channel_order, choices=("rgb", "bgr"))
+    model_input.add_argument("--input_mode", default="rgb", choices=INPUT_MODES, help="residual: frame differences")
+    model_input.add_argument("--standardize", default="none", choices=STANDARDIZE,
+                             help="per_clip: zero mean, unit variance per clip and colour channel")
     add_data_args(parser)
     add_engine_args(parser, epochs=epochs, batch_size=batch_size, lr=lr)
     return parser
+
+
+def input_contract(args, stride):
+    """The model input the flags describe (clips of ``args.frames`` frames at ``stride``)."""
+    return InputContract(frames=args.frames, stride=stride, size=args.size, channel_order=args.channel_order,
+                         input_mode=args.input_mode, standardize=args.standardize)
 
 
 def start_run(args, method, keys_that_matter):
@@ -41,9 +55,17 @@ def start_run(args, method, keys_that_matter):
     return run, config
 
 
-def train_epochs(run, args, model, net, loader, compute_loss, optimizer, schedule, heads, contract, config,
-                 start, clips_per_sample, terms=()):
-    """Epochs ``start`` .. ``args.epochs``: train, log the loss terms, save the checkpoints."""
+def train_epochs(run, args, model, loader, compute_loss, check_loss, optimizer, schedule, heads, contract, config,
+                 start, clips_per_sample, terms=(), details=""):
+    """Say what is trained (``details``: the method's own settings), choose the precision
+    (``check_loss``: the loss without communication or side effects, run on rank 0 alone), wrap
+    the model (SyncBN, fp32 islands, DDP), then epochs ``start`` .. ``args.epochs``: train, log
+    the loss terms, save the checkpoints."""
+    run.log(f"{run.method.upper()}: {len(loader.dataset)} training videos, {args.arch} (width {args.width}), "
+            f"{run.world} process(es) on {run.device}, batch {args.batch_size}, epochs {start + 1}-{args.epochs}"
+            + (f", {details}" if details else ""))
+    run.choose_precision(model, check_loss, next(iter(loader)))
+    net = run.wrap(model)
     for epoch in range(start, args.epochs):
         metrics = run.train_epoch(epoch, loader, net, compute_loss, optimizer, schedule,
                                   clips_per_sample=clips_per_sample)
