@@ -4,6 +4,7 @@ import json
 import os
 
 import av
+import pytest
 
 from scripts import demo
 
@@ -35,15 +36,18 @@ def test_tiny_demo_pretrains_evaluates_and_writes_every_output(tmp_path, capsys)
     assert "reusing the finished pretraining" in capsys.readouterr().out
 
 
-def test_matrix_runs_cvrl_and_lists_methods_not_built_yet(tmp_path):
+def test_matrix_runs_cvrl_and_refuses_unknown_methods(tmp_path, capsys):
     from scripts import run_matrix
-    assert run_matrix.main(["--methods", "cvrl,tce", "--scale", "tiny", "--out_dir", str(tmp_path),
+    from videossl.cli import run_cli
+    assert run_matrix.main(["--methods", "cvrl", "--scale", "tiny", "--out_dir", str(tmp_path),
                             "--data_dir", str(tmp_path / "data"), "--num_workers", "0"]) == 0
-    table = (tmp_path / "tiny" / "matrix.md").read_text()
-    assert "tce (not implemented yet)" in table
     rows = dict((name, metrics) for name, metrics in json.load(open(tmp_path / "tiny" / "matrix.json"))["rows"])
     assert rows["random init (cvrl's backbone and input)"]["linear top-1"] >= 0
     assert 0 <= rows["cvrl"]["R@1 tclr"] <= 100 and rows["cvrl"]["s/epoch"] > 0
+    assert "| cvrl |" in (tmp_path / "tiny" / "matrix.md").read_text()
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(run_matrix.main, ["--methods", "cvrl,simclr"])
+    assert exit_info.value.code == 2 and "unknown method(s) simclr" in capsys.readouterr().err
 
 
 def test_prepare_dataset_unpacks_ucf101_into_the_expected_layout(tmp_path):

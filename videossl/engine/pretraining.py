@@ -35,10 +35,11 @@ def pretraining_parser(description, script_folder, archs, default_arch, epochs, 
     return parser
 
 
-def input_contract(args, stride):
-    """The model input the flags describe (clips of ``args.frames`` frames at ``stride``)."""
-    return InputContract(frames=args.frames, stride=stride, size=args.size, channel_order=args.channel_order,
-                         input_mode=args.input_mode, standardize=args.standardize)
+def input_contract(args, stride, frames=None, **normalisation):
+    """The model input the flags describe (clips of ``frames`` (default ``args.frames``) frames at
+    ``stride``; ``normalisation``: mean and std, if any)."""
+    return InputContract(frames=frames or args.frames, stride=stride, size=args.size, channel_order=args.channel_order,
+                         input_mode=args.input_mode, standardize=args.standardize, **normalisation)
 
 
 def start_run(args, method, keys_that_matter):

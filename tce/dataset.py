@@ -1,0 +1,37 @@
+"""TCE's samples: a frame, the next frame of the same video (the positive) and the frame rotated
+for the rotation-prediction task."""
+
+import torch
+
+from tce.sampling import sample_adjacent_frames
+from videossl.data.transforms import (
+    ColorJitter, Compose, RandomGrayscale, RandomHorizontalFlip, RandomResizedCrop, frames_to_clip, stack_clips,
+)
+
+
+def tce_shared_geometry(size=224):
+    """Applied to anchor and positive together (one crop, one flip for both)."""
+    return Compose([RandomResizedCrop(size, scale=(0.2, 1.0)), RandomHorizontalFlip(0.5)])
+
+
+def tce_frame_colour():
+    """Applied to anchor and positive independently: colour jitter 0.5/0.5/0.5/0.25, greyscale p 0.5."""
+    return Compose([ColorJitter(brightness=0.5, contrast=0.5, saturation=0.5, hue=0.25), RandomGrayscale(0.5)])
+
+
+class TCESampleBuilder:
+    """``build_sample``: ``{"clips": uint8 RGB [3, C, 1, H, W]`` (anchor, positive, rotated anchor),
+    ``"rotation": k}`` with the third frame the anchor turned by k x 90 degrees counter-clockwise."""
+
+    def __init__(self, size=224, frame_gap=1, geometry=None, colour=None):
+        self.geometry = geometry or tce_shared_geometry(size)
+        self.colour = colour or tce_frame_colour()
+        self.frame_gap = frame_gap
+
+    def __call__(self, reader, rng):
+        anchor, positive = sample_adjacent_frames(reader.num_frames, rng, self.frame_gap)
+        pair = self.geometry(frames_to_clip(reader.get_frames([anchor, positive])), rng)  # [2, C, H, W]
+        frames = [self.colour(pair[k:k + 1], rng) for k in range(2)]
+        rotation = int(rng.integers(0, 4))
+        frames.append(torch.rot90(frames[0], rotation, dims=(-2, -1)).contiguous())
+        return {"clips": stack_clips(frames), "rotation": rotation}

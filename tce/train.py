@@ -1,0 +1,114 @@
+"""TCE pretraining (Knights et al., ICPR 2020) on the shared core.
+
+    cd tce && python train.py --run_id EXP [--restart] [--arch resnet50] [--hard_negatives]
+    torchrun --nproc_per_node 4 tce/train.py --run_id r50_ucf101 --arch resnet50 --dataset ucf101 \\
+        --data_root /data/UCF101/UCF-101 --split_dir /data/UCF101/ucfTrainTestlist
+
+Per video and step: a frame and the frame --frame_gap later (the positive; the released code's
+gap of 0 made it the same frame), one crop and flip for both, colour jitter and greyscale for each
+on its own. A 2D ResNet embeds each frame (Linear to 128, L2-normalised). Loss: CMC's NCE with
+--bank_negatives negatives drawn from a memory bank with one slot per video (the anchor's own
+video never), temperature 0.07, plus --rotation_weight x a 4-way rotation prediction on the
+anchor. After each step the videos' slots are overwritten by their anchors' embeddings.
+--hard_negatives leaves out negatives more similar to the anchor than a threshold that starts at 1
+(all pass) and decays to 0.5. SGD 0.03, momentum 0.9, weight decay 1e-4, 50 epochs, x0.1 at 25,
+batch 100. Input: RGB frames with ImageNet mean/std. The evaluation tools apply the backbone per
+frame; finetune/train.py --recipe tce finetunes it on stacks of frame differences.
+"""
+
+import os
+import sys
+
+if __package__ in (None, ""):  # run as a script from inside the folder
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch
+import torch.nn.functional as F
+
+from tce.dataset import TCESampleBuilder
+from tce.hard_negatives import hard_negative_threshold, negatives_below
+from tce.model import TCEModel
+from videossl.cli import run_cli
+from videossl.data.args import index_from_args
+from videossl.data.dataset import VideoClipDataset, collate_samples
+from videossl.data.input_contract import IMAGENET
+from videossl.engine import distributed
+from videossl.engine.pretraining import (
+    COMMON_KEYS_THAT_MATTER, input_contract, pretraining_parser, start_run, train_epochs,
+)
+from videossl.engine.schedules import MultiStep
+from videossl.losses.contrastive import MemoryBank, nce_memory_bank_loss
+from videossl.models.backbones import RESNETS_2D, build_backbone
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+KEYS_THAT_MATTER = COMMON_KEYS_THAT_MATTER + ("frame_gap",)
+
+
+class TCEMemory(torch.nn.Module):
+    """The memory bank and CMC's normaliser Z (fixed after the first step), saved for --restart."""
+
+    def __init__(self, size, dim=128):
+        super().__init__()
+        self.bank = MemoryBank(size, dim)
+        self.register_buffer("normalizer", torch.zeros(()))
+
+
+def build_parser():
+    parser = pretraining_parser(__doc__, HERE, archs=tuple(RESNETS_2D), default_arch="resnet18", epochs=50,
+                                batch_size=100, lr=0.03, size=224)
+    tce = parser.add_argument_group("TCE")
+    tce.add_argument("--frame_gap", type=int, default=1, help="the positive is this many frames after the anchor")
+    tce.add_argument("--bank_negatives", type=int, default=8192)
+    tce.add_argument("--temperature", type=float, default=0.07)
+    tce.add_argument("--rotation_weight", type=float, default=1.0)
+    tce.add_argument("--hard_negatives", action="store_true", help="leave out negatives above an annealed similarity")
+    tce.add_argument("--weight_decay", type=float, default=1e-4)
+    tce.add_argument("--milestones", default="25", help="epochs where the lr is multiplied by 0.1")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    run, config = start_run(args, "tce", KEYS_THAT_MATTER)
+    index = index_from_args(args, "train", progress=run.is_main)
+    contract = input_contract(args, stride=1, frames=1, **IMAGENET)
+    dataset = VideoClipDataset(index, TCESampleBuilder(args.size, args.frame_gap), backend=args.video_backend,
+                               seed=args.seed)
+    loader = run.loader(dataset, args.batch_size, collate_samples)
+
+    model = run.prepare_model(TCEModel(build_backbone(args.arch, width=args.width)))
+    memory = TCEMemory(len(dataset)).to(run.device)
+    negatives = min(args.bank_negatives, len(dataset) - 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=args.weight_decay)
+    schedule = MultiStep(optimizer, [int(m) for m in args.milestones.split(",") if m], gamma=0.1)
+    heads = {"projection": model.head, "rotation": model.rotation_head, "memory": memory}
+    start = run.resume(model.backbone, heads, optimizer, schedule)
+
+    def compute_loss(net, batch, update_memory=True):
+        a, p, rotation_logits = net(contract.prepare(batch["clips"], run.device))
+        indices = torch.as_tensor(batch["index"], device=a.device)
+        drawn = memory.bank.sample_negatives(indices, negatives)
+        bank_negatives = memory.bank.memory[drawn]  # [B, K, D]
+        mask = None
+        if args.hard_negatives:
+            threshold = hard_negative_threshold(run.step // len(loader), args.epochs)
+            mask = negatives_below(a.detach().float(), bank_negatives, threshold)
+        known = float(memory.normalizer) > 0
+        nce, normalizer = nce_memory_bank_loss(a.float(), p.float(), bank_negatives, args.temperature, len(dataset),
+                                               memory.normalizer if known else None, mask)
+        rotation = F.cross_entropy(rotation_logits.float(), torch.as_tensor(batch["rotation"], device=a.device))
+        if update_memory:
+            if not known:  # CMC fixes Z after the first batch (the same value on every process)
+                memory.normalizer.fill_(distributed.all_reduce_mean(float(normalizer)))
+            # every process writes every process's anchors, so the banks stay identical
+            memory.bank.update(distributed.gather_no_grad(indices), distributed.gather_no_grad(a.detach()))
+        return nce + args.rotation_weight * rotation, {"nce": nce.detach(), "rotation": rotation.detach()}
+
+    train_epochs(run, args, model, loader, compute_loss, lambda net, batch: compute_loss(net, batch, update_memory=False),
+                 optimizer, schedule, heads, contract, config, start, clips_per_sample=3, terms=("nce", "rotation"),
+                 details=f"{negatives} bank negatives, hard negatives {'on' if args.hard_negatives else 'off'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,103 @@
+"""TCE: the frame pair, the hard-negative schedule, stacks of differences, and the training script."""
+
+import json
+import os
+
+import av
+import numpy as np
+import torch
+
+from finetune import train as finetune_train
+from linear_eval import train as linear_train
+from nn_retrieval import complete_retrieval
+from tce import train as tce_train
+from tce.dataset import TCESampleBuilder
+from tce.hard_negatives import hard_negative_threshold, negatives_below
+from tests.helpers import read_index, write_index_video
+from tsne import make_tsne
+from videossl.eval.finetune import to_stack_of_differences
+from videossl.losses.contrastive import nce_memory_bank_loss
+from videossl.models.backbones import build_backbone
+from videossl.video import open_video
+
+
+def test_positive_is_the_next_frame_and_the_third_frame_the_rotated_anchor(tmp_path):
+    path = str(tmp_path / "v.avi")
+    write_index_video(path, 40, 64, 64)
+    identity = lambda clip, rng: clip  # noqa: E731 - keeps the frame numbers readable
+    builder = TCESampleBuilder(64, frame_gap=1, geometry=identity, colour=identity)
+    with open_video(path) as reader:
+        for seed in range(8):
+            sample = builder(reader, np.random.default_rng(seed))
+            clips = sample["clips"]  # [3, C, 1, H, W]
+            anchor, positive = (read_index(clips[k, :, 0].permute(1, 2, 0).numpy()) for k in range(2))
+            assert positive == anchor + 1  # the next frame, never the same one
+            assert torch.equal(clips[2], torch.rot90(clips[0], sample["rotation"], dims=(-2, -1)))
+
+
+def test_hard_negative_threshold_lets_all_through_first_and_fewer_later():
+    g = torch.Generator().manual_seed(0)
+    anchor = torch.nn.functional.normalize(torch.randn(8, 16, generator=g), dim=1)
+    negatives = torch.nn.functional.normalize(anchor[:, None] + 0.8 * torch.randn(8, 50, 16, generator=g), dim=2)
+    thresholds = [hard_negative_threshold(e, 10) for e in range(10)]
+    assert thresholds[0] == 1.0 and thresholds[-1] == 0.5 and thresholds == sorted(thresholds, reverse=True)
+    kept = [int(negatives_below(anchor, negatives, t).sum()) for t in thresholds]
+    assert kept[0] == 8 * 50  # all negatives at the start
+    assert kept == sorted(kept, reverse=True) and kept[-1] < kept[0]  # fewer as the threshold tightens
+    # the masked NCE loss drops exactly the masked negatives' terms (hand-written CMC formula)
+    mask = negatives_below(anchor, negatives, 0.6)
+    loss, z = nce_memory_bank_loss(anchor, anchor, negatives, 0.07, num_data=100, negative_mask=mask)
+    p_pos = torch.exp(torch.ones(8) / 0.07) / z
+    p_neg = torch.exp(torch.einsum("nd,nkd->nk", anchor, negatives) / 0.07) / z
+    noise = 50 / 100
+    expected = -(torch.log(p_pos / (p_pos + noise)) + (torch.log(noise / (p_neg + noise)) * mask).sum(1)).mean()
+    assert torch.allclose(loss, expected, rtol=1e-5)
+
+def test_stack_of_differences_feeds_15_hand_computed_channels_and_tiles_the_rgb_kernel():
+    torch.manual_seed(0)
+    rgb = build_backbone("resnet18", width=0.125)
+    stacked = to_stack_of_differences(rgb, 6)
+    seen = {}
+    stacked.conv1.register_forward_hook(lambda m, args, out: seen.update(input=args[0], output=out))
+    x = torch.randn(2, 3, 6, 32, 32)
+    stacked(x)
+    expected = torch.cat([x[:, :, t] - x[:, :, t + 1] for t in range(5)], dim=1)  # earlier minus later
+    assert seen["input"].shape == (2, 15, 32, 32) and torch.allclose(seen["input"], expected)
+    # constant difference d between consecutive frames: 5 stacked copies of d through the tiled
+    # kernel equal the RGB kernel applied to 5 d
+    d = torch.randn(2, 3, 1, 32, 32)
+    ramp = torch.cat([-t * d for t in range(6)], dim=2)  # frame t = -t d, so frame t - frame t+1 = d
+    stacked(ramp)
+    assert torch.allclose(seen["output"], rgb.conv1(5 * d[:, :, 0]), rtol=1e-4, atol=1e-4)
+
+
+def tiny_args(tiny_synthetic, out_dir, *extra):
+    root, split_dir = tiny_synthetic
+    return ["--run_id", "tiny", "--out_dir", str(out_dir), "--data_root", root, "--split_dir", split_dir,
+            "--arch", "resnet18", "--width", "0.125", "--size", "32", "--bank_negatives", "4", "--batch_size", "3",
+            "--num_workers", "0", "--precision", "fp32", "--lr", "0.03", *extra]
+
+
+def test_a_tiny_run_lowers_the_loss_and_every_evaluation_reads_its_checkpoint(tiny_synthetic, tmp_path):
+    assert tce_train.main(tiny_args(tiny_synthetic, tmp_path, "--epochs", "4", "--hard_negatives")) == 0
+    last = tmp_path / "ss_saved_models" / "tiny" / "last.pt"
+    checkpoint = torch.load(last, weights_only=True)
+    history = checkpoint["training_state"]["history"]
+    assert len(history) == 4 and min(h["loss"] for h in history[1:]) < history[0]["loss"]
+    assert {"nce", "rotation"} <= set(history[0]) and float(checkpoint["heads"]["memory"]["normalizer"]) > 0
+    root, split_dir = tiny_synthetic
+    common = ["--saved_model", str(last), "--data_root", root, "--split_dir", split_dir, "--num_workers", "0",
+              "--num_clips", "2"]
+    assert linear_train.main(common + ["--linear", "--epochs", "3", "--out_dir", str(tmp_path / "lin")]) == 0
+    assert complete_retrieval.main(common + ["--out_dir", str(tmp_path / "ret"), "--picture_queries", "0"]) == 0
+    assert finetune_train.main(common + ["--recipe", "tce", "--epochs", "1", "--batch_size", "3", "--precision", "fp32",
+                                         "--out_dir", str(tmp_path / "ft")]) == 0
+    assert json.load(open(tmp_path / "ft" / "results.json"))["aggregate"] == "logit_sum"
+    video = str(tmp_path / "v.avi")
+    write_index_video(video, 15, 32, 32)
+    out = str(tmp_path / "tsne" / "v.mp4")
+    assert make_tsne.main(["--vid", "--input", video, "--output", out, "--saved_model", str(last)]) == 0
+    with av.open(out) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 15
+    assert np.load(str(tmp_path / "tsne" / "v_embeddings.npy")).shape[0] == 15  # every frame embedded
+    assert os.path.getsize(tmp_path / "tsne" / "v.png") > 1000
