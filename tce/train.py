@@ -34,9 +34,9 @@ from videossl.data.dataset import VideoClipDataset, collate_samples
 from videossl.data.input_contract import IMAGENET
 from videossl.engine import distributed
 from videossl.engine.pretraining import (
-    COMMON_KEYS_THAT_MATTER, input_contract, pretraining_parser, start_run, train_epochs,
+    COMMON_KEYS_THAT_MATTER, add_step_decay_args, input_contract, pretraining_parser, start_run,
+    step_decay_schedule, train_epochs,
 )
-from videossl.engine.schedules import MultiStep
 from videossl.losses.contrastive import MemoryBank, nce_memory_bank_loss
 from videossl.models.backbones import RESNETS_2D, build_backbone
 
@@ -62,8 +62,7 @@ def build_parser():
     tce.add_argument("--temperature", type=float, default=0.07)
     tce.add_argument("--rotation_weight", type=float, default=1.0)
     tce.add_argument("--hard_negatives", action="store_true", help="leave out negatives above an annealed similarity")
-    tce.add_argument("--weight_decay", type=float, default=1e-4)
-    tce.add_argument("--milestones", default="25", help="epochs where the lr is multiplied by 0.1")
+    add_step_decay_args(tce, weight_decay=1e-4, milestones="25")
     return parser
 
 
@@ -80,7 +79,7 @@ def main(argv=None):
     memory = TCEMemory(len(dataset)).to(run.device)
     negatives = min(args.bank_negatives, len(dataset) - 1)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=args.weight_decay)
-    schedule = MultiStep(optimizer, [int(m) for m in args.milestones.split(",") if m], gamma=0.1)
+    schedule = step_decay_schedule(optimizer, args)
     heads = {"projection": model.head, "rotation": model.rotation_head, "memory": memory}
     start = run.resume(model.backbone, heads, optimizer, schedule)
 

@@ -28,9 +28,9 @@ from videossl.cli import run_cli
 from videossl.data.args import index_from_args
 from videossl.data.dataset import VideoClipDataset, collate_samples
 from videossl.engine.pretraining import (
-    COMMON_KEYS_THAT_MATTER, input_contract, pretraining_parser, start_run, train_epochs,
+    COMMON_KEYS_THAT_MATTER, add_step_decay_args, input_contract, pretraining_parser, start_run,
+    step_decay_schedule, train_epochs,
 )
-from videossl.engine.schedules import MultiStep
 from videossl.losses.contrastive import info_nce_with_queue
 from videossl.models.backbones import build_backbone
 from vtdl.augmentation import sample_tca, temporal_consistent_augmentation, vtdl_clip_augmentation
@@ -55,8 +55,7 @@ def build_parser():
     vtdl.add_argument("--tca_max", type=float, default=0.1)
     vtdl.add_argument("--no_temporal_negative", action="store_true", help="ablation: no temporal negative")
     vtdl.add_argument("--no_tca", action="store_true", help="ablation: no temporal consistent augmentation")
-    vtdl.add_argument("--weight_decay", type=float, default=1e-4)
-    vtdl.add_argument("--milestones", default="120,160,200", help="epochs where the lr is multiplied by 0.1")
+    add_step_decay_args(vtdl, weight_decay=1e-4, milestones="120,160,200")
     return parser
 
 
@@ -75,7 +74,7 @@ def main(argv=None):
                                         momentum=args.momentum_encoder))
     optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=args.lr, momentum=0.9,
                                 weight_decay=args.weight_decay)
-    schedule = MultiStep(optimizer, [int(m) for m in args.milestones.split(",") if m], gamma=0.1)
+    schedule = step_decay_schedule(optimizer, args)
     heads = {"projection": model.head, "key_backbone": model.key_backbone, "key_head": model.key_head,
              "queue": model.queue}
     start = run.resume(model.backbone, heads, optimizer, schedule)

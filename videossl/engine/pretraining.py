@@ -8,6 +8,7 @@ import os
 from videossl.data.args import add_data_args
 from videossl.data.input_contract import INPUT_MODES, STANDARDIZE, InputContract
 from videossl.engine import distributed
+from videossl.engine.schedules import MultiStep
 from videossl.engine.training import TrainingRun, add_engine_args, check_run_config
 
 # What a --restart must never silently change, for any method (each script adds its own keys).
@@ -33,6 +34,16 @@ def pretraining_parser(description, script_folder, archs, default_arch, epochs, 
     add_data_args(parser)
     add_engine_args(parser, epochs=epochs, batch_size=batch_size, lr=lr)
     return parser
+
+
+def add_step_decay_args(group, weight_decay, milestones):
+    """SGD's weight decay and the epochs where the learning rate drops x0.1 (VTDL, TCE)."""
+    group.add_argument("--weight_decay", type=float, default=weight_decay)
+    group.add_argument("--milestones", default=milestones, help="comma-separated epochs where the lr is multiplied by 0.1")
+
+
+def step_decay_schedule(optimizer, args):
+    return MultiStep(optimizer, [int(m) for m in args.milestones.split(",") if m.strip()], gamma=0.1)
 
 
 def input_contract(args, stride, frames=None, **normalisation):
