@@ -10,6 +10,7 @@ class CVRLSampleBuilder:
 
     def __init__(self, augmentations, frames=16, stride=2):
         self.augmentations, self.frames, self.stride = augmentations, frames, stride
+        self.frames_needed = frames  # a shorter video repeats frames within a clip
 
     def __call__(self, reader, rng):
         first, second, _ = sample_cvrl_clip_pair(reader.num_frames, rng, self.frames, self.stride)

@@ -26,7 +26,7 @@ import torch
 from videossl.cli import run_cli
 from videossl.eval import finetune
 from videossl.eval.common import (
-    evaluate_setup, evaluation_parser, print_table, report_feature_times, write_results,
+    evaluate_setup, evaluation_parser, features_record, print_table, report_feature_times, write_results,
 )
 from videossl.eval.linear_probe import accuracies, predict_videos, train_linear_probe
 
@@ -52,7 +52,7 @@ def cached_protocol(argv):
     print_table(f"linear probe ({args.protocol}), {description['saved_model']}", rows)
     results = {"metrics": metrics, "protocol": args.protocol, **description, "dataset": args.dataset,
                "split": args.split, "num_clips": args.num_clips, "crops": args.test_crops,
-               "contract": contract.to_dict(), "feature_seconds": {s: f["seconds"] for s, f in features.items()}}
+               "contract": contract.to_dict(), **features_record(features)}
     print(f"results: {write_results(out_dir, results)}")
     return 0
 

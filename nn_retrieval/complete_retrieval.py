@@ -17,7 +17,7 @@ if __package__ in (None, ""):
 
 from videossl.cli import run_cli
 from videossl.eval.common import (
-    evaluate_setup, evaluation_parser, print_table, report_feature_times, write_results,
+    evaluate_setup, evaluation_parser, features_record, print_table, report_feature_times, write_results,
 )
 from videossl.eval.pictures import retrieval_strip
 from videossl.eval.retrieval import DEFAULT_KS, PROTOCOLS, retrieval
@@ -38,8 +38,7 @@ def main(argv=None):
     report_feature_times(features)
     results = {"metrics": {f"R@{k}": v for k, v in recall.items()}, "protocol": args.protocol, **description,
                "dataset": args.dataset, "split": args.split, "num_clips": args.num_clips, "crops": args.test_crops,
-               "contract": contract.to_dict(),
-               "feature_seconds": {s: f["seconds"] for s, f in features.items()}}
+               "contract": contract.to_dict(), **features_record(features)}
     path = write_results(out_dir, results)
     print(f"results: {path}")
     if args.picture_queries:

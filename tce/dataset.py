@@ -27,6 +27,7 @@ class TCESampleBuilder:
         self.geometry = geometry or tce_shared_geometry(size)
         self.colour = colour or tce_frame_colour()
         self.frame_gap = frame_gap
+        self.frames_needed = frame_gap + 1  # the anchor and a positive that is another frame
 
     def __call__(self, reader, rng):
         anchor, positive = sample_adjacent_frames(reader.num_frames, rng, self.frame_gap)

@@ -17,6 +17,7 @@ class TCLRSampleBuilder:
         self.clip_frames = clip_frames
         self.num_local = num_local
         self.views = views
+        self.frames_needed = clip_frames  # a shorter video loops even one local clip
 
     def __call__(self, reader, rng):
         global_idx, local_idx = sample_global_and_local_clips(reader.num_frames, rng, self.clip_frames,

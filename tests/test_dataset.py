@@ -14,7 +14,7 @@ from videossl.data.indexes import folder_index
 from videossl.data.probe_cache import verify_frame_counts
 from videossl.data.sampling import sample_random_clip
 from videossl.data.transforms import Compose, RandomSquareCrop, ToFloat, clip_to_cthw, frames_to_clip
-from videossl.errors import VideoReadError
+from videossl.errors import UserError, VideoReadError
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
@@ -70,10 +70,18 @@ def test_short_and_truncated_videos_yield_clips(bad_dataset):
         assert sample["clip"].shape == (3, 16, 24, 24)
 
 
-def test_retries_are_bounded(bad_dataset):
+def test_a_dataset_with_nothing_readable_is_refused_up_front(bad_dataset):
     index = class_subset(bad_dataset, "bad")
     index.records = [r for r in index.records if r.error]  # nothing readable left
+    with pytest.raises(UserError, match="none of the 2 videos"):
+        VideoClipDataset(index, random_clip_sample)
+
+
+def test_retries_are_bounded_when_videos_fail_after_the_probe(bad_dataset):
+    index = class_subset(bad_dataset, "good")
     dataset = VideoClipDataset(index, random_clip_sample, max_retries=5)
+    for record in index.records:  # readable when probed, gone when read
+        os.remove(record.path)
     with pytest.raises(VideoReadError, match="6 videos in a row"):
         dataset[0]
 

@@ -99,7 +99,7 @@ def dataset_mode(args, backbone, contract, checkpoint_id, device, paths):
     plot_by_group(points, features["labels"].numpy(), features["class_names"], paths["png"],
                   f"t-SNE of {args.dataset} {args.subset} videos (split {args.split}), by class")
     return embeddings, kl, {"dataset": args.dataset, "split": args.split, "subset": args.subset,
-                            "num_clips": args.num_clips, "unreadable": features["unreadable"]}
+                            "num_clips": args.num_clips, "unreadable": {args.subset: features["unreadable"]}}
 
 
 def main(argv=None):

@@ -17,3 +17,7 @@ class VideoReadError(RuntimeError):
         self.path = str(path)
         self.reason = str(reason)
         super().__init__(f"{self.path}: {self.reason}")
+
+
+class DecodeTimeout(VideoReadError):
+    """A video whose decoding took longer than the allowed time (``--decode_timeout``)."""

@@ -11,6 +11,7 @@ class VTDLSampleBuilder:
 
     def __init__(self, transform, frames=16, stride=4):
         self.transform, self.frames, self.stride = transform, frames, stride
+        self.frames_needed = frames  # a shorter video repeats frames within a clip
 
     def __call__(self, reader, rng):
         anchor, negative = sample_anchor_and_temporal_negative(reader.num_frames, rng, self.frames, self.stride)

@@ -5,6 +5,7 @@ import os
 from videossl.data.indexes import DATASETS, build_index
 from videossl.data.probe_cache import verify_frame_counts
 from videossl.video import BACKENDS, DEFAULT_BACKEND
+from videossl.video.time_limit import DEFAULT_DECODE_TIMEOUT
 
 # The demo dataset (make demo) inside the repository, so that the default works from any folder
 # (users run the method scripts from inside their folders).
@@ -24,6 +25,8 @@ def add_data_args(parser, default_dataset="ucf101"):
     group.add_argument("--list_file", default=None, help="Kinetics CSV, or a 'path [num_frames] label' list")
     group.add_argument("--skip_missing", action="store_true", help="go on without videos that are not on disk")
     group.add_argument("--video_backend", default=DEFAULT_BACKEND, choices=sorted(BACKENDS))
+    group.add_argument("--decode_timeout", type=float, default=DEFAULT_DECODE_TIMEOUT,
+                       help="seconds one video may take to decode before it is skipped as unreadable (0: no limit)")
     group.add_argument("--cache_dir", default=None, help="where verified frame counts are cached "
                                                          "(default: $VIDEOSSL_CACHE or ~/.cache/videossl)")
     return group
@@ -45,6 +48,7 @@ def index_from_args(args, subset, verify=True, skip_missing=None, workers=None, 
         args.dataset, args.data_root, default_split_dir(args), args.split, subset,
         skip_missing=args.skip_missing if skip_missing is None else skip_missing, list_file=args.list_file,
     )
+    index.decode_timeout = args.decode_timeout
     if verify:
         verify_frame_counts(index, cache_dir=args.cache_dir, workers=workers, progress=progress)
     return index

@@ -5,8 +5,8 @@ and augmentation); the dataset supplies the video, a random generator and robust
 generator of sample ``i`` in epoch ``e`` is seeded by (seed, e, i), so samples do not depend on
 the number of workers or on their order, and a resumed run draws what the original would have.
 
-A video that cannot be read is logged and replaced by another video drawn from the same
-generator (at most ``max_retries`` times in a row, never an endless loop). Each sample lists the
+A video that cannot be read (or whose decoding exceeds the index's ``decode_timeout``) is logged
+and replaced by a readable video drawn from the same generator (at most ``max_retries`` times in a row, never an endless loop). Each sample lists the
 videos skipped on its way under ``"skipped"``; ``collate_samples`` keeps these lists, so the
 main process can count them across worker processes with ``SkippedVideos``.
 """
@@ -18,17 +18,39 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from videossl.errors import VideoReadError
+from videossl.errors import UserError, VideoReadError
 from videossl.video import DEFAULT_BACKEND, open_video
+from videossl.video.time_limit import decode_time_limit
 
 log = logging.getLogger(__name__)
+
+
+def check_samples_fit(index, frames_needed):
+    """Refuse a dataset none of whose videos can be read, or whose every video has fewer than
+    ``frames_needed`` frames (a sample builder's clip length: a --frames meant for another
+    dataset). Some short videos are fine: samplers loop them."""
+    if any(r.info is None and r.error is None for r in index.records):
+        return  # not verified: nothing known about lengths
+    lengths = [r.num_frames for r in index.records if r.error is None]
+    if not lengths:
+        raise UserError(f"none of the {len(index)} videos of {index.describe()} can be read "
+                        f"(first: {index.records[0].path}: {index.records[0].error}); check the dataset with "
+                        f"scripts/check_dataset.py")
+    if frames_needed and max(lengths) < frames_needed:
+        raise UserError(f"every {index.subset} video is shorter than one clip: a clip has {frames_needed} frames "
+                        f"(--frames), the longest of the {len(lengths)} readable videos has {max(lengths)}; "
+                        f"use a smaller --frames")
 
 
 class VideoClipDataset(Dataset):
     def __init__(self, index, build_sample, backend=DEFAULT_BACKEND, seed=0, max_retries=10, decoder_threads=1):
         if len(index) == 0:
             raise ValueError("the index holds no videos")
+        check_samples_fit(index, getattr(build_sample, "frames_needed", None))
         self.index = index
+        # replacements come from the videos the probe could read (all of them before verification)
+        readable = [i for i, r in enumerate(index.records) if r.error is None]
+        self.replacements = np.asarray(readable or range(len(index)))
         self.build_sample = build_sample
         self.backend = backend
         self.seed = seed
@@ -51,8 +73,9 @@ class VideoClipDataset(Dataset):
         record = self.index.records[i]
         if record.error:
             raise VideoReadError(record.path, record.error)
-        with open_video(record.path, self.backend, info=record.info, threads=self.decoder_threads) as reader:
-            sample = self.build_sample(reader, rng)
+        with decode_time_limit(self.index.decode_timeout, record.path):
+            with open_video(record.path, self.backend, info=record.info, threads=self.decoder_threads) as reader:
+                sample = self.build_sample(reader, rng)
         sample["label"] = record.label
         sample["index"] = i
         return sample
@@ -70,7 +93,7 @@ class VideoClipDataset(Dataset):
                 log.warning("skipping unreadable video %s", err)
                 last_error = err
                 skipped.append(j)
-                j = int(rng.integers(len(self.index)))
+                j = int(self.replacements[rng.integers(len(self.replacements))])
         raise VideoReadError(
             self.index.root,
             f"{self.max_retries + 1} videos in a row could not be read (last: {last_error}); "

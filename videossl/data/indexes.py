@@ -25,6 +25,7 @@ from typing import List, Optional
 
 from videossl.errors import UserError
 from videossl.video.info import VideoInfo
+from videossl.video.time_limit import DEFAULT_DECODE_TIMEOUT
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v", ".flv", ".wmv")
 
@@ -61,6 +62,9 @@ class DatasetIndex:
     records: List[VideoRecord]
     missing: List[str] = field(default_factory=list)
     unused: int = 0  # HMDB51's tag-0 videos, for the record
+    # Seconds one video may take to decode before it counts as unreadable (--decode_timeout):
+    # the probe and every dataset built on this index apply it.
+    decode_timeout: float = DEFAULT_DECODE_TIMEOUT
 
     def __len__(self):
         return len(self.records)
@@ -116,6 +120,16 @@ class PathResolver:
         return self._listings[folder]
 
     def resolve(self, relpath):
+        """The file ``relpath`` names, or else the frame folder of the same name without its
+        extension (frame dumps of UCF101/HMDB51 store ``v_X.avi`` as ``v_X/``)."""
+        found = self._resolve(relpath)
+        stem, ext = os.path.splitext(relpath)
+        if found is None and ext:
+            folder = self._resolve(stem)
+            found = folder if folder is not None and os.path.isdir(folder) else None
+        return found
+
+    def _resolve(self, relpath):
         exact = os.path.join(self.root, relpath)
         if os.path.exists(exact):
             return exact

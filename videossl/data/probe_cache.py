@@ -11,10 +11,12 @@ import json
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 
-from videossl.errors import VideoReadError
+from videossl.errors import DecodeTimeout, VideoReadError
 from videossl.video import probe_video
 from videossl.video.info import VideoInfo
+from videossl.video.time_limit import DEFAULT_DECODE_TIMEOUT, decode_time_limit
 
 
 def default_cache_dir():
@@ -70,12 +72,13 @@ class ProbeCache:
         atomic_write_json(self.path, merged)
 
 
-def probe_one(path):
-    """(path, info dict or None, error or None): picklable, for worker processes."""
+def probe_one(path, timeout=DEFAULT_DECODE_TIMEOUT):
+    """(path, info dict or None, error or None, timed out): picklable, for worker processes."""
     try:
-        return path, probe_video(path).to_dict(), None
+        with decode_time_limit(timeout, path):
+            return path, probe_video(path).to_dict(), None, False
     except VideoReadError as err:
-        return path, None, err.reason
+        return path, None, err.reason, isinstance(err, DecodeTimeout)
 
 
 def cache_file_for(root, cache_dir=None):
@@ -87,7 +90,8 @@ def verify_frame_counts(index, cache_dir=None, workers=None, progress=True):
     """Fill ``info`` (or ``error``) of every record of the index; returns the index.
 
     Unreadable videos stay in the index with their error: datasets skip them when drawn, log
-    and count them. ``workers`` processes probe in parallel (default: all cores; 0 = in process).
+    and count them. ``workers`` processes probe in parallel (default: all cores; 0 = in process);
+    a video whose decoding takes longer than ``index.decode_timeout`` seconds counts as unreadable.
     """
     cache = ProbeCache(cache_file_for(index.root, cache_dir))
     todo = []
@@ -98,11 +102,12 @@ def verify_frame_counts(index, cache_dir=None, workers=None, progress=True):
         else:
             record.info, record.error = hit
     if todo:
-        results = _probe_all(todo, workers, progress)
+        results = _probe_all(todo, workers, progress, index.decode_timeout)
         by_path = {}
-        for path, info, error in results:
+        for path, info, error, timed_out in results:
             info = VideoInfo.from_dict(info) if info else None
-            cache.store(path, info, error)
+            if not timed_out:  # a slow machine or a small --decode_timeout is no verdict on the file
+                cache.store(path, info, error)
             by_path[path] = (info, error)
         for record in index.records:
             if record.path in by_path:
@@ -116,7 +121,7 @@ def verify_frame_counts(index, cache_dir=None, workers=None, progress=True):
     return index
 
 
-def _probe_all(paths, workers, progress):
+def _probe_all(paths, workers, progress, timeout):
     if workers is None:
         workers = min(os.cpu_count() or 1, 8)
     bar = None
@@ -127,13 +132,13 @@ def _probe_all(paths, workers, progress):
     results = []
     if workers and len(paths) > 8:
         with ProcessPoolExecutor(workers) as pool:
-            for result in pool.map(probe_one, paths, chunksize=4):
+            for result in pool.map(partial(probe_one, timeout=timeout), paths, chunksize=4):
                 results.append(result)
                 if bar:
                     bar.update()
     else:
         for path in paths:
-            results.append(probe_one(path))
+            results.append(probe_one(path, timeout))
             if bar:
                 bar.update()
     if bar:

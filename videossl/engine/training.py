@@ -46,7 +46,11 @@ CHECKPOINT_PATTERN = "checkpoint_epoch{:04d}.pt"
 
 
 class TrainingDiverged(UserError):
-    pass
+    """The loss or gradients stayed NaN/inf: the run stops, its checkpoints untouched."""
+
+
+class CheckpointWriteError(UserError):
+    """A checkpoint could not be written (disk full, permissions): the previous one is kept."""
 
 
 def add_engine_args(parser, epochs, batch_size, lr):
@@ -136,8 +140,12 @@ def newest_complete_checkpoint(folder, log=print):
 
 def _atomic_copy(src, dst):
     tmp = f"{dst}.{os.getpid()}.part"
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 RUN_CONFIG = "run_config.json"
@@ -322,15 +330,24 @@ class TrainingRun:
         checkpoint = make_checkpoint(self.method, backbone, contract, heads=heads, config=config, epoch=epochs_done,
                                      step=self.step, training_state=training_state,
                                      precision=self.plan.to_dict() if self.plan else None)
-        last = save_checkpoint(checkpoint, os.path.join(self.checkpoint_dir, "last.pt"))
-        self.last_checkpoint = last
-        if epochs_done % self.args.save_every == 0 or epochs_done == self.args.epochs:
-            _atomic_copy(last, os.path.join(self.checkpoint_dir, CHECKPOINT_PATTERN.format(epochs_done)))
-            old = sorted(glob.glob(os.path.join(self.checkpoint_dir, "checkpoint_epoch*.pt")), key=checkpoint_epoch)
-            for stale in old[:-self.args.keep_checkpoints] if self.args.keep_checkpoints > 0 else []:
-                os.remove(stale)
-        if is_best:
-            _atomic_copy(last, os.path.join(self.checkpoint_dir, "best.pt"))
+        target = os.path.join(self.checkpoint_dir, "last.pt")
+        try:
+            last = save_checkpoint(checkpoint, target)
+            self.last_checkpoint = last
+            if epochs_done % self.args.save_every == 0 or epochs_done == self.args.epochs:
+                target = os.path.join(self.checkpoint_dir, CHECKPOINT_PATTERN.format(epochs_done))
+                _atomic_copy(last, target)
+                old = sorted(glob.glob(os.path.join(self.checkpoint_dir, "checkpoint_epoch*.pt")), key=checkpoint_epoch)
+                for stale in old[:-self.args.keep_checkpoints] if self.args.keep_checkpoints > 0 else []:
+                    os.remove(stale)
+            if is_best:
+                target = os.path.join(self.checkpoint_dir, "best.pt")
+                _atomic_copy(last, target)
+        except OSError as err:  # disk full, permissions: the atomic write left the old file in place
+            kept = self.last_checkpoint or "none (this was the first)"
+            raise CheckpointWriteError(
+                f"could not write {target} after epoch {epochs_done}: {err.strerror or err}; nothing was "
+                f"overwritten, the newest complete checkpoint is {kept} (--restart continues from it)") from None
         distributed.barrier()
         return last
 

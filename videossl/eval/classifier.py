@@ -16,7 +16,7 @@ from tqdm import tqdm
 from videossl.data.dataset import init_loader_worker
 from videossl.data.sampling import sample_random_clip
 from videossl.data.transforms import Compose, RandomHorizontalFlip, RandomSquareCrop, frames_to_clip, stack_clips
-from videossl.eval.features import EvaluationClipBuilder, EvaluationDataset
+from videossl.eval.features import EvaluationClipBuilder, EvaluationDataset, left_out, report_left_out
 from videossl.eval.linear_probe import accuracies
 
 AGGREGATIONS = ("softmax_mean", "logit_sum")
@@ -66,6 +66,7 @@ class TrainClipBuilder:
     def __init__(self, contract, transform=None):
         self.contract = contract
         self.transform = transform or finetune_augmentation(contract.size)
+        self.frames_needed = contract.frames
 
     def __call__(self, reader, rng):
         c = self.contract
@@ -102,7 +103,8 @@ def predict_dataset(model, contract, index, num_clips=10, crops=1, batch_size=4,
     model.train(was_training)
     valid = torch.cat(valid)
     keep = valid.nonzero()[:, 0]
-    unreadable = [index.records[i].path for i in (~valid).nonzero()[:, 0].tolist()]
+    unreadable = left_out(index, valid)
+    report_left_out(index.subset, unreadable, tqdm.write)
     return torch.cat(scores)[keep], torch.cat(labels)[keep], unreadable
 
 

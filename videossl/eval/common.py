@@ -95,6 +95,12 @@ def load_model_for_eval(args):
     return backbone.eval(), contract, checkpoint_id, description
 
 
+def features_record(features):
+    """What results.json says about the features: seconds to get them, and the videos left out."""
+    return {"feature_seconds": {s: f["seconds"] for s, f in features.items()},
+            "unreadable": {s: list(f["unreadable"]) for s, f in features.items()}}
+
+
 def report_feature_times(features):
     for subset, f in features.items():
         print(f"{subset} features: {f['seconds']:.1f} s ({'cache' if f['cached'] else 'extracted'})")

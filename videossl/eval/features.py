@@ -83,6 +83,19 @@ class EvaluationDataset(torch.utils.data.Dataset):
         return sample
 
 
+def left_out(index, valid):
+    """The paths of the videos marked invalid (unreadable) in ``valid``, in index order."""
+    return [index.records[i].path for i in (~valid).nonzero()[:, 0].tolist()]
+
+
+def report_left_out(subset, paths, log=print):
+    """One line naming the unreadable videos an evaluation left out, with their count."""
+    if paths:
+        names = ", ".join(os.path.basename(p) for p in paths[:10])
+        log(f"warning: {len(paths)} unreadable {subset} videos left out of the evaluation: {names}"
+            f"{f' and {len(paths) - 10} more' if len(paths) > 10 else ''}")
+
+
 def index_fingerprint(index):
     h = hashlib.sha256()
     h.update(f"{index.dataset}|{index.root}|{index.split}|{index.subset}".encode())
@@ -126,6 +139,7 @@ def extract_features(backbone, contract, index, checkpoint_id, num_clips=10, cro
         try:
             cached = torch.load(path, map_location="cpu", weights_only=True)
             cached.update(seconds=time.perf_counter() - started, cached=True, cache_file=path)
+            report_left_out(index.subset, cached["unreadable"], log)
             return cached
         except Exception as err:  # noqa: BLE001 - a damaged cache file is recomputed, never trusted
             log(f"warning: recomputing features, the cache file {path} is unreadable ({type(err).__name__})")
@@ -146,11 +160,8 @@ def extract_features(backbone, contract, index, checkpoint_id, num_clips=10, cro
     keep = valid.nonzero()[:, 0]
     result = {"maps": torch.cat(maps)[keep], "labels": torch.cat(labels)[keep],
               "paths": [index.records[i].path for i in keep.tolist()], "class_names": list(index.class_names),
-              "unreadable": [index.records[i].path for i in (~valid).nonzero()[:, 0].tolist()]}
-    if result["unreadable"]:
-        names = ", ".join(os.path.basename(p) for p in result["unreadable"][:5])
-        log(f"warning: {len(result['unreadable'])} unreadable {index.subset} videos left out of the evaluation: "
-            f"{names}{' ...' if len(result['unreadable']) > 5 else ''}")
+              "unreadable": left_out(index, valid)}
+    report_left_out(index.subset, result["unreadable"], log)
     if not len(keep):
         raise UserError(f"no readable video in the {index.subset} split of {index.root}")
     os.makedirs(cache_dir, exist_ok=True)

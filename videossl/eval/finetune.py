@@ -209,8 +209,8 @@ def run_classification(args, tool_file):
                        device=run.device, num_workers=args.num_workers, backend=args.video_backend,
                        aggregate=args.aggregate)
     if args.test_only:
-        metrics, _ = evaluate_classifier(model, contract, test_index, num_classes, **test_kwargs)
-        return report(args, out_dir, mode, recipe, description, contract, metrics, None, run)
+        metrics, unreadable = evaluate_classifier(model, contract, test_index, num_classes, **test_kwargs)
+        return report(args, out_dir, mode, recipe, description, contract, metrics, None, run, unreadable)
     if run.is_main:
         check_run_config(checkpoint_dir, config, KEYS_THAT_MATTER, args.restart)
     distributed.barrier()
@@ -236,14 +236,14 @@ def run_classification(args, tool_file):
             f"batch {args.batch_size}, lr {args.lr}")
     run.choose_precision(model, compute_loss, next(iter(loader)))
     net = run.wrap(model)
-    metrics = None
+    metrics, unreadable = None, []
     for epoch in range(start, args.epochs):
         train = run.train_epoch(epoch, loader, net, compute_loss, optimizer, schedule)
         last_epoch = epoch + 1 == args.epochs
         metrics = None
         if (epoch + 1) % args.eval_every == 0 or last_epoch:
             if run.is_main:
-                metrics, _ = evaluate_classifier(unwrap(net), contract, test_index, num_classes,
+                metrics, unreadable = evaluate_classifier(unwrap(net), contract, test_index, num_classes,
                                                  precision_context=lambda: autocast(run.plan, run.device),
                                                  **test_kwargs)
                 run.scalar("test/top1", metrics["top1"], epoch + 1)
@@ -254,7 +254,7 @@ def run_classification(args, tool_file):
         run.save(epoch + 1, unwrap(net).backbone, heads, optimizer, schedule, contract, config,
                  accuracy=metrics["top1"] if metrics else None)
     best = max(run.best_accuracy, metrics["top1"]) if metrics else None
-    return report(args, out_dir, mode, recipe, description, contract, metrics, best, run)
+    return report(args, out_dir, mode, recipe, description, contract, metrics, best, run, unreadable)
 
 
 def broadcast(obj):
@@ -265,7 +265,8 @@ def broadcast(obj):
     return box[0]
 
 
-def report(args, out_dir, mode, recipe, description, contract, metrics, best, run):
+def report(args, out_dir, mode, recipe, description, contract, metrics, best, run, unreadable):
+    """The table and results.json (``unreadable``: the test videos left out) on rank 0."""
     if run.is_main and metrics is not None:
         rows = [("top-1 (last epoch)", metrics["top1"]), ("top-5", metrics["top5"]),
                 ("mean per-class", metrics["mean_class"]), ("test videos", metrics["videos"]),
@@ -273,7 +274,7 @@ def report(args, out_dir, mode, recipe, description, contract, metrics, best, ru
         if best is not None:  # the best over every test of the run, restarts included
             rows.append(("best top-1 of the run (chosen on the test split)", best))
         print_table(f"{mode}, {args.dataset} split {args.split}, {description['saved_model']}", rows)
-        results = {"metrics": metrics, "best": best, "mode": mode, "recipe": args.recipe,
+        results = {"metrics": metrics, "unreadable": {"test": unreadable}, "best": best, "mode": mode, "recipe": args.recipe,
                    "recipe_source": recipe.source, **description, "dataset": args.dataset, "split": args.split,
                    "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
                    "num_clips": args.num_clips, "crops": args.test_crops, "aggregate": args.aggregate,

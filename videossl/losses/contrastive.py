@@ -61,10 +61,11 @@ class MemoryQueue(torch.nn.Module):
     @torch.no_grad()
     def enqueue(self, keys):
         keys = distributed.gather_no_grad(keys.detach()).to(self.keys.dtype)
-        size, start = len(self.keys), int(self.pointer)
-        index = (start + torch.arange(len(keys), device=keys.device)) % size
-        self.keys[index] = keys[-size:] if len(keys) > size else keys
-        self.pointer.fill_((start + len(keys)) % size)
+        size, start, count = len(self.keys), int(self.pointer), len(keys)
+        kept = keys[-size:]  # more keys than slots: the older ones would be overwritten in this same step
+        index = (start + count - len(kept) + torch.arange(len(kept), device=keys.device)) % size
+        self.keys[index] = kept
+        self.pointer.fill_((start + count) % size)
 
 
 @torch.no_grad()

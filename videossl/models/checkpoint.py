@@ -21,6 +21,7 @@ refused unless the caller passes ``trust=True`` (``--trust_checkpoint``).
 
 import os
 import pickle
+import sys
 import zipfile
 
 import torch
@@ -89,8 +90,11 @@ def read_checkpoint_file(path, trust=False):
                             f"full unpickling can run code from the file; {TRUST_HINT}") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
         raise UserError(f"{path}: not a readable checkpoint (truncated or corrupt?): {str(err).splitlines()[0][:200]}") from None
-    try:  # reached only with trust=True: the user vouched for the file with --trust_checkpoint
-        return torch.load(path, map_location="cpu", weights_only=not trust)
+    # reached only with trust=True: the user vouched for the file with --trust_checkpoint
+    print(f"warning: {path} needs full unpickling, which can run code from the file; loading it because "
+          f"--trust_checkpoint was given", file=sys.stderr)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)  # trusted: --trust_checkpoint
     except Exception as err:  # noqa: BLE001 - any failure of a full unpickling is one line for the user
         raise UserError(f"{path}: not a readable checkpoint: {type(err).__name__}: {err}") from None
 
