@@ -138,6 +138,14 @@ def newest_complete_checkpoint(folder, log=print):
     return max(candidates, key=lambda c: c[1].get("epoch", -1))  # max keeps the first (last.pt) on ties
 
 
+def remove_partial_writes(folder, log=print):
+    """Delete the temporary files of checkpoint writes that were killed before their rename
+    (``.last.pt.<pid>.part``, ``best.pt.<pid>.part``): never complete, never read."""
+    for path in glob.glob(os.path.join(folder, "*.part")) + glob.glob(os.path.join(folder, ".*.part")):
+        log(f"removing {os.path.basename(path)}, left by a checkpoint write that did not finish")
+        os.remove(path)
+
+
 def _atomic_copy(src, dst):
     tmp = f"{dst}.{os.getpid()}.part"
     try:
@@ -196,6 +204,7 @@ class TrainingRun:
         self.step = 0
         self.nonfinite_total = 0
         self._nonfinite_in_a_row = 0
+        self._nonfinite_since = 0
         self.last_checkpoint = None
         self.best_loss = math.inf
         self.best_accuracy = -math.inf
@@ -283,6 +292,8 @@ class TrainingRun:
         """With --restart: load the newest complete checkpoint; returns the epoch to start from."""
         if not self.args.restart:
             return 0
+        if self.is_main:
+            remove_partial_writes(self.checkpoint_dir, self.log)
         path, checkpoint = newest_complete_checkpoint(self.checkpoint_dir, self.log)
         if checkpoint is None:
             raise UserError(f"--restart: no complete checkpoint in {self.checkpoint_dir}")
@@ -401,14 +412,16 @@ class TrainingRun:
             else:
                 skipped += 1
                 self.nonfinite_total += 1
+                if not self._nonfinite_in_a_row:
+                    self._nonfinite_since = self.step + 1  # steps are counted from 1 in messages
                 self._nonfinite_in_a_row += 1
                 self.scalar("train/nonfinite_steps", self.nonfinite_total)
                 if self._nonfinite_in_a_row >= self.args.max_nonfinite_steps:
                     kept = self.last_checkpoint or "none saved yet"
                     raise TrainingDiverged(
-                        f"loss or gradients were NaN/inf for {self._nonfinite_in_a_row} steps in a row "
-                        f"(epoch {epoch + 1}, step {self.step}); stopped. Last good checkpoint: {kept}. "
-                        f"Try a lower --lr or --precision fp32")
+                        f"loss or gradients were NaN/inf in {self._nonfinite_in_a_row} steps in a row, from step "
+                        f"{self._nonfinite_since} (epoch {epoch + 1}) on; stopped, no weights were updated by those "
+                        f"steps. Last good checkpoint: {kept}. Try a lower --lr or --precision fp32")
             if self.scaler.is_enabled():
                 self.scaler.update()
             optimizer.zero_grad(set_to_none=True)

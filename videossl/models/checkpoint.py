@@ -32,6 +32,7 @@ from videossl.models.backbones import build_backbone
 
 FORMAT = "videossl-checkpoint"
 FORMAT_VERSION = 1
+REQUIRED_KEYS = ("method", "backbone", "input_contract")
 TRUST_HINT = "pass --trust_checkpoint only if you trust where the file comes from"
 
 
@@ -115,6 +116,12 @@ def load_checkpoint(path, trust=False, source="auto", arch=None):
         version = obj.get("format_version")
         if version != FORMAT_VERSION:
             raise UserError(f"{path}: checkpoint format version {version}, this code reads {FORMAT_VERSION}")
+        missing = [k for k in REQUIRED_KEYS if k not in obj]
+        backbone = obj.get("backbone")
+        if not missing and not (isinstance(backbone, dict) and {"name", "config", "state_dict"} <= set(backbone)):
+            missing = ["backbone name/config/state_dict"]
+        if missing:
+            raise UserError(f"{path}: not a complete videossl checkpoint (missing {', '.join(missing)})")
         if source not in ("auto", "videossl"):
             raise UserError(f"{path}: is already a videossl checkpoint (method {obj['method']}), not a {source} release")
         return obj
