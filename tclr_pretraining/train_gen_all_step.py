@@ -50,8 +50,20 @@ def build_parser():
     tclr.add_argument("--temperature", type=float, default=0.1)
     tclr.add_argument("--weight_decay", type=float, default=1e-9)
     tclr.add_argument("--patience", type=int, default=9, help="epochs without a new best loss before lr / 10")
+    tclr.add_argument("--warmup", default="0.01,0.05,0.1,0.5,1",
+                      help="learning-rate factors of the first epochs (the paper's 5-epoch warm-up by default)")
     tclr.add_argument("--loss_weights", default="", help=f"e.g. 'global_local=2,local_local=0.5'; terms: {', '.join(TERMS)}")
     return parser
+
+
+def parse_warmup(text):
+    try:
+        factors = [float(f) for f in text.split(",") if f.strip()]
+    except ValueError:
+        raise UserError(f"--warmup {text!r}: expected comma-separated numbers, e.g. 0.1,1") from None
+    if any(f <= 0 for f in factors):
+        raise UserError(f"--warmup {text!r}: factors must be positive")
+    return factors
 
 
 def main(argv=None):
@@ -70,7 +82,7 @@ def main(argv=None):
     backbone = build_backbone(args.arch, width=args.width, keep_time_in_layer4=True)
     model = run.prepare_model(TCLRModel(backbone, num_local=args.num_local))
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    schedule = WarmupPlateau(optimizer, warmup=(0.01, 0.05, 0.1, 0.5, 1.0), patience=args.patience)
+    schedule = WarmupPlateau(optimizer, warmup=parse_warmup(args.warmup), patience=args.patience)
     heads = {"projection": model.head}
     start = run.resume(model.backbone, heads, optimizer, schedule)
 

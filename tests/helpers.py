@@ -94,10 +94,17 @@ def run_torchrun_script(script, args, cwd, processes=2, timeout=240):
                str(_free_port()), os.path.join(REPO, script), *args]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                cwd=str(cwd), start_new_session=True)
+    code, _, stderr = communicate_or_kill(process, timeout)
+    assert code == 0, stderr[-3000:]
+
+
+def communicate_or_kill(process, timeout):
+    """(exit code, stdout, stderr) of a process started with ``start_new_session=True``; if it is
+    still running after ``timeout`` seconds, its whole process group is killed (no test hangs)."""
     try:
-        _, stderr = process.communicate(timeout=timeout)
+        out, err = process.communicate(timeout=timeout)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    assert process.returncode == 0, stderr[-3000:]
+    return process.returncode, out, err

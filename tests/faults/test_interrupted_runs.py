@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 
-from tests.helpers import REPO
+from tests.helpers import REPO, communicate_or_kill
 
 SCRIPT = os.path.join(REPO, "tclr_pretraining", "train_gen_all_step.py")
 EPOCHS = 3
@@ -35,13 +35,7 @@ def start(args, faults=()):
 
 
 def finish(process, timeout=180):
-    try:
-        out, err = process.communicate(timeout=timeout)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    return process.returncode, out, err
+    return communicate_or_kill(process, timeout)
 
 
 def run_dir(out_dir):
