@@ -6,9 +6,10 @@ generator of sample ``i`` in epoch ``e`` is seeded by (seed, e, i), so samples d
 the number of workers or on their order, and a resumed run draws what the original would have.
 
 A video that cannot be read (or whose decoding exceeds the index's ``decode_timeout``) is logged
-and replaced by a readable video drawn from the same generator (at most ``max_retries`` times in a row, never an endless loop). Each sample lists the
-videos skipped on its way under ``"skipped"``; ``collate_samples`` keeps these lists, so the
-main process can count them across worker processes with ``SkippedVideos``.
+and replaced by a readable video drawn from the same generator (at most ``max_retries`` times in
+a row, never an endless loop). Each sample lists the videos skipped on its way under
+``"skipped"``; ``collate_samples`` keeps these lists, so the main process can count them across
+worker processes with ``SkippedVideos``.
 """
 
 import logging

@@ -244,8 +244,8 @@ def run_classification(args, tool_file):
         if (epoch + 1) % args.eval_every == 0 or last_epoch:
             if run.is_main:
                 metrics, unreadable = evaluate_classifier(unwrap(net), contract, test_index, num_classes,
-                                                 precision_context=lambda: autocast(run.plan, run.device),
-                                                 **test_kwargs)
+                                                          precision_context=lambda: autocast(run.plan, run.device),
+                                                          **test_kwargs)
                 run.scalar("test/top1", metrics["top1"], epoch + 1)
             metrics = broadcast(metrics)
         run.log(f"epoch {epoch + 1}/{args.epochs}: loss {train.get('loss', float('nan')):.4f}, train top-1 "
