@@ -126,7 +126,8 @@ def main(argv=None):
                 ("t-SNE of the TCLR features of the test videos", dataset_png)]
     commands = [
         f"python tclr_pretraining/train_gen_all_step.py --run_id demo --out_dir {out}/tclr --data_root {video_root} "
-        f"--width 0.125 --size 32 --frames 8 --num_local 2 --input_mode residual --standardize per_clip --batch_size 8 "
+        f"--width 0.125 --size 32 --frames 8 --num_local 2 --input_mode residual --standardize per_clip --flip_prob 0 "
+        f"--batch_size 8 "
         f"--epochs {SCALES[args.scale]['epochs']}",
         f"python linear_eval/train.py --linear --saved_model {checkpoint} --data_root {video_root}",
         f"python nn_retrieval/complete_retrieval.py --run_id demo --saved_model {checkpoint} --data_root {video_root}",

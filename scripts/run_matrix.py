@@ -34,7 +34,10 @@ SCALES = {
 
 # How each method pretrains at CPU scale. Inputs: frame differences ("residual") with per-clip
 # standardisation, which the synthetic set needs for instance discrimination to learn motion
-# rather than the random backgrounds (README, TCLR section).
+# rather than the random backgrounds (README, TCLR section). No horizontal flips: the synthetic
+# classes come in mirror pairs (MoveRight flipped is MoveLeft, RotateClockwise flipped is
+# RotateCounterClockwise), so a flipped view would teach that two classes are one.
+SYNTHETIC_SET_FLAGS = ["--flip_prob", "0"]
 METHODS = {
     "tclr": {"script": os.path.join("tclr_pretraining", "train_gen_all_step.py"),
              "checkpoints": "ss_saved_models",
@@ -91,7 +94,7 @@ def pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log=pri
     command = [sys.executable, os.path.join(ROOT, spec["script"]), "--run_id", run_id, "--out_dir", run_dir,
                "--data_root", video_root, "--split_dir", split_dir, "--epochs", str(epochs),
                "--batch_size", str(SCALES[scale]["batch_size"]), "--num_workers", str(num_workers), *spec["args"],
-               *extra]
+               *SYNTHETIC_SET_FLAGS, *extra]
     if scale == "tiny":  # a smoke run: the scale's small batch wins over the method's own
         command += ["--batch_size", str(SCALES[scale]["batch_size"])]
     if os.path.exists(last):

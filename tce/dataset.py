@@ -9,9 +9,9 @@ from videossl.data.transforms import (
 )
 
 
-def tce_shared_geometry(size=224):
+def tce_shared_geometry(size=224, flip_p=0.5):
     """Applied to anchor and positive together (one crop, one flip for both)."""
-    return Compose([RandomResizedCrop(size, scale=(0.2, 1.0)), RandomHorizontalFlip(0.5)])
+    return Compose([RandomResizedCrop(size, scale=(0.2, 1.0)), RandomHorizontalFlip(flip_p)])
 
 
 def tce_frame_colour():
@@ -23,8 +23,8 @@ class TCESampleBuilder:
     """``build_sample``: ``{"clips": uint8 RGB [3, C, 1, H, W]`` (anchor, positive, rotated anchor),
     ``"rotation": k}`` with the third frame the anchor turned by k x 90 degrees counter-clockwise."""
 
-    def __init__(self, size=224, frame_gap=1, geometry=None, colour=None):
-        self.geometry = geometry or tce_shared_geometry(size)
+    def __init__(self, size=224, frame_gap=1, geometry=None, colour=None, flip_p=0.5):
+        self.geometry = geometry or tce_shared_geometry(size, flip_p)
         self.colour = colour or tce_frame_colour()
         self.frame_gap = frame_gap
         self.frames_needed = frame_gap + 1  # the anchor and a positive that is another frame

@@ -6,7 +6,7 @@ from videossl.data.transforms import (
 )
 
 
-def tclr_clip_augmentation(size=112):
+def tclr_clip_augmentation(size=112, flip_p=0.5):
     """Square crop (U(0.6, 1) x short side) -> flip -> colour ops with their own probabilities ->
     greyscale with gamma, or one channel zeroed -> an erased box (9-18 px at 112, scaled with size).
     Output uint8 RGB ``[T, C, H, W]``; TCLR's BGR order and [0, 1] range are applied on the model's
@@ -16,7 +16,7 @@ def tclr_clip_augmentation(size=112):
     erase = (max(1, round(size * 9 / 112)), max(1, round(size * 18 / 112)))
     return Compose([
         RandomSquareCrop(size, side=(0.6, 1.0)),
-        RandomHorizontalFlip(0.5),
+        RandomHorizontalFlip(flip_p),
         ColorJitter(brightness=factors, contrast=factors, saturation=factors, hue=0.1,
                     op_p={"contrast": 0.25, "hue": 0.3, "saturation": 0.3, "brightness": 0.3}, random_order=False),
         OneOf([(0.175, Compose([Grayscale(), RandomGamma(p=0.75, gamma=factors)])),

@@ -75,7 +75,7 @@ def main(argv=None):
     run, config = start_run(args, "tclr", KEYS_THAT_MATTER)
     index = index_from_args(args, "train", progress=run.is_main)
     contract = input_contract(args, stride=2)
-    builder = TCLRSampleBuilder(tclr_clip_augmentation(args.size), clip_frames=args.frames, num_local=args.num_local)
+    builder = TCLRSampleBuilder(tclr_clip_augmentation(args.size, args.flip_prob), clip_frames=args.frames, num_local=args.num_local)
     dataset = VideoClipDataset(index, builder, backend=args.video_backend, seed=args.seed)
     loader = run.loader(dataset, args.batch_size, collate_samples)
 

@@ -123,3 +123,33 @@ def test_stack_clips_lays_out_one_buffer_in_the_clips_dtype():
     assert floats.dtype == torch.float32 and torch.equal(floats[1], clips[1].permute(1, 0, 2, 3).float() / 255)
     with pytest.raises(TypeError, match="one dtype"):
         T.stack_clips([clips[0], T.ToFloat()(clips[1])])
+
+
+def left_bright_clip(frames=4, size=48):
+    """Bright on the left, dark on the right: a mirrored clip is dark on the left."""
+    ramp = np.linspace(250, 5, size + 16).astype(np.uint8)
+    image = np.repeat(np.repeat(ramp[None, :, None], size, 0), 3, 2)
+    return T.frames_to_clip(np.repeat(image[None], frames, 0))
+
+
+def flip_recipes(flip_p):
+    from cvrl.augmentation import cvrl_pair_augmentations
+    from tce.dataset import tce_shared_geometry
+    from videossl.eval.classifier import finetune_augmentation
+    from vtdl.augmentation import vtdl_clip_augmentation
+
+    return {"tclr": tclr_clip_augmentation(32, flip_p), "cvrl": cvrl_pair_augmentations(32, flip_p)[0],
+            "vtdl": vtdl_clip_augmentation(32, flip_p), "tce": tce_shared_geometry(32, flip_p),
+            "finetune": finetune_augmentation(32, flip_p)}
+
+
+@pytest.mark.parametrize("flip_p, mirrored", [(0.0, 0), (1.0, 30)])
+def test_flip_prob_reaches_every_recipe(flip_p, mirrored):
+    """--flip_prob 0 is what the synthetic set needs (its classes come in mirror pairs): no recipe
+    may flip then; with 1 every clip is flipped."""
+    for name, transform in flip_recipes(flip_p).items():
+        flips = 0
+        for seed in range(30):
+            clip = transform(left_bright_clip(), np.random.default_rng(seed)).float().sum(dim=(0, 1, 2))  # [W]
+            flips += int(clip[: clip.numel() // 4].mean() < clip[-clip.numel() // 4:].mean())
+        assert flips == mirrored, name

@@ -5,14 +5,14 @@ import torch
 from videossl.data.transforms import ColorJitter, Compose, RandomHorizontalFlip, RandomRotation, RandomSquareCrop
 
 
-def vtdl_clip_augmentation(size=112):
+def vtdl_clip_augmentation(size=112, flip_p=0.5):
     """Rotation within +-10 degrees -> square crop of 0.8-1 x the short side resized to ``size``
     (resize + random crop) -> flip -> colour jitter; one set of parameters per clip. The
     normalisation is the checkpoint's input contract."""
     return Compose([
         RandomRotation(10),
         RandomSquareCrop(size, side=(0.8, 1.0)),
-        RandomHorizontalFlip(0.5),
+        RandomHorizontalFlip(flip_p),
         ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1, op_p=0.8),
     ])
 

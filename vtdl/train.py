@@ -66,7 +66,7 @@ def main(argv=None):
     run, config = start_run(args, "vtdl", KEYS_THAT_MATTER)
     index = index_from_args(args, "train", progress=run.is_main)
     contract = input_contract(args, stride=args.stride)
-    dataset = VideoClipDataset(index, VTDLSampleBuilder(vtdl_clip_augmentation(args.size), args.frames, args.stride),
+    dataset = VideoClipDataset(index, VTDLSampleBuilder(vtdl_clip_augmentation(args.size, args.flip_prob), args.frames, args.stride),
                                backend=args.video_backend, seed=args.seed)
     loader = run.loader(dataset, args.batch_size, collate_samples)
 

@@ -32,6 +32,13 @@ def add_data_args(parser, default_dataset="ucf101"):
     return group
 
 
+def add_flip_arg(parser):
+    """Horizontal flips are label-preserving for human actions (every paper flips with p 0.5), but
+    not where left and right are the classes: the synthetic set's MoveRight flipped is MoveLeft."""
+    parser.add_argument("--flip_prob", type=float, default=0.5,
+                        help="probability of a horizontal flip per clip (0 where classes are mirror images)")
+
+
 def default_split_dir(args):
     if args.split_dir:
         return args.split_dir

@@ -5,7 +5,7 @@ readable sequence (flags -> run -> dataset -> model -> optimiser -> loss -> ``tr
 import argparse
 import os
 
-from videossl.data.args import add_data_args
+from videossl.data.args import add_data_args, add_flip_arg
 from videossl.data.input_contract import INPUT_MODES, STANDARDIZE, InputContract
 from videossl.engine import distributed
 from videossl.engine.schedules import MultiStep
@@ -31,6 +31,7 @@ def pretraining_parser(description, script_folder, archs, default_arch, epochs, 
     model_input.add_argument("--input_mode", default="rgb", choices=INPUT_MODES, help="residual: frame differences")
     model_input.add_argument("--standardize", default="none", choices=STANDARDIZE,
                              help="per_clip: zero mean, unit variance per clip and colour channel")
+    add_flip_arg(parser)
     add_data_args(parser)
     add_engine_args(parser, epochs=epochs, batch_size=batch_size, lr=lr)
     return parser

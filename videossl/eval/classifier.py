@@ -56,16 +56,16 @@ class VideoClassifier(nn.Module):
         return self.fc(self.dropout(self.features(x)))
 
 
-def finetune_augmentation(size):
-    return Compose([RandomSquareCrop(size, side=(0.6, 1.0)), RandomHorizontalFlip(0.5)])
+def finetune_augmentation(size, flip_p=0.5):
+    return Compose([RandomSquareCrop(size, side=(0.6, 1.0)), RandomHorizontalFlip(flip_p)])
 
 
 class TrainClipBuilder:
     """``build_sample``: one randomly placed, augmented clip ``{"clips": uint8 [C, T, H, W]}``."""
 
-    def __init__(self, contract, transform=None):
+    def __init__(self, contract, transform=None, flip_p=0.5):
         self.contract = contract
-        self.transform = transform or finetune_augmentation(contract.size)
+        self.transform = transform or finetune_augmentation(contract.size, flip_p)
         self.frames_needed = contract.frames
 
     def __call__(self, reader, rng):

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from videossl.data.args import add_data_args, index_from_args
+from videossl.data.args import add_data_args, add_flip_arg, index_from_args
 from videossl.data.dataset import VideoClipDataset, collate_samples
 from videossl.data.input_contract import InputContract
 from videossl.engine import distributed
@@ -98,6 +98,7 @@ def build_parser(description, linear_default=False):
     group.add_argument("--frames", type=int, default=None, help="frames per clip (default: the checkpoint's)")
     group.add_argument("--stride", type=int, default=None)
     group.add_argument("--size", type=int, default=None, help="crop size (default: the checkpoint's)")
+    add_flip_arg(group)
     group.add_argument("--num_clips", type=int, default=None, help="evenly spaced test clips per video")
     group.add_argument("--test_crops", type=int, default=1, choices=(1, 3))
     group.add_argument("--aggregate", default=None, choices=AGGREGATIONS)
@@ -214,7 +215,7 @@ def run_classification(args, tool_file):
     if run.is_main:
         check_run_config(checkpoint_dir, config, KEYS_THAT_MATTER, args.restart)
     distributed.barrier()
-    dataset = VideoClipDataset(train_index, TrainClipBuilder(contract), backend=args.video_backend, seed=args.seed)
+    dataset = VideoClipDataset(train_index, TrainClipBuilder(contract, flip_p=args.flip_prob), backend=args.video_backend, seed=args.seed)
     loader = run.loader(dataset, args.batch_size, collate_samples)
     optimizer = build_optimizer(args, model)
     if recipe.schedule == "multistep":
