@@ -84,18 +84,19 @@ def variants(method):
     return METHODS[method].get("variants", [(method, "", [])])
 
 
-def pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log=print, suffix="", extra=()):
+def pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log=print, suffix="", extra=(), seed=0,
+             epochs=None):
     """Run (or reuse, or resume) a method's pretraining; returns (checkpoint path, history)."""
     from videossl.models.checkpoint import read_checkpoint_file
 
     spec = METHODS[method]
-    epochs = spec.get("epochs", {}).get(scale, SCALES[scale]["epochs"])
+    epochs = epochs or spec.get("epochs", {}).get(scale, SCALES[scale]["epochs"])
     run_dir, run_id = os.path.join(out_dir, method), scale + suffix
     last = os.path.join(run_dir, spec["checkpoints"], run_id, "last.pt")
     command = [sys.executable, os.path.join(ROOT, spec["script"]), "--run_id", run_id, "--out_dir", run_dir,
                "--data_root", video_root, "--split_dir", split_dir, "--epochs", str(epochs),
                "--batch_size", str(SCALES[scale]["batch_size"]), "--num_workers", str(num_workers), *spec["args"],
-               *SYNTHETIC_SET_FLAGS, *extra]
+               "--seed", str(seed), *SYNTHETIC_SET_FLAGS, *extra]
     if scale == "tiny":  # a smoke run: the scale's small batch wins over the method's own
         command += ["--batch_size", str(SCALES[scale]["batch_size"])]
     if os.path.exists(last):
@@ -149,13 +150,14 @@ def markdown_table(rows):
     return "\n".join(lines)
 
 
-def run_matrix(methods, scale, out_dir, num_workers=2, log=print, data_dir=None):
+def run_matrix(methods, scale, out_dir, num_workers=2, log=print, data_dir=None, seed=0, epochs=None):
     """{"rows": [(name, metrics)], "checkpoints": {row: path}, "histories": {row: [...]}, ...}."""
     video_root, split_dir = prepare_data(scale, data_dir)
     rows, checkpoints, histories = [], {}, {}
     for method in methods:
         for k, (name, suffix, extra) in enumerate(variants(method)):
-            checkpoint, history = pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log, suffix, extra)
+            checkpoint, history = pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log, suffix, extra,
+                                           seed, epochs)
             checkpoints[name], histories[name] = checkpoint, history
             if k == 0:  # a random-init row per method: its backbone and input contract, random weights
                 log(f"evaluating {method}'s backbone at random initialisation")
@@ -193,17 +195,21 @@ def main(argv=None):
     parser.add_argument("--num_workers", type=int, default=2)
     parser.add_argument("--data_dir", default=None, help="where the synthetic dataset goes (default: "
                                                          "data/synthetic/<scale>)")
+    parser.add_argument("--seed", type=int, default=0, help="pretraining seed (results go to <scale>_seed<N>)")
+    parser.add_argument("--epochs", type=int, default=None, help="pretraining epochs of every method (default: "
+                                                                 "each method's for the scale)")
     args = parser.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise UserError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
     started = time.time()
-    matrix = run_matrix(methods, args.scale, os.path.join(args.out_dir, args.scale), args.num_workers,
-                        data_dir=args.data_dir)
-    table = write_matrix(matrix, os.path.join(args.out_dir, args.scale))
-    print(f"\n{table}\n\nwritten: {os.path.join(args.out_dir, args.scale, 'matrix.md')} and matrix.json "
-          f"({time.time() - started:.0f} s)")
+    folder = os.path.join(args.out_dir, args.scale + (f"_seed{args.seed}" if args.seed else "")
+                          + (f"_{args.epochs}epochs" if args.epochs else ""))
+    matrix = run_matrix(methods, args.scale, folder, args.num_workers, data_dir=args.data_dir, seed=args.seed,
+                        epochs=args.epochs)
+    table = write_matrix(matrix, folder)
+    print(f"\n{table}\n\nwritten: {os.path.join(folder, 'matrix.md')} and matrix.json ({time.time() - started:.0f} s)")
     return 0
 
 
