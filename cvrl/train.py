@@ -61,7 +61,8 @@ def main(argv=None):
     run, config = start_run(args, "cvrl", KEYS_THAT_MATTER)
     index = index_from_args(args, "train", progress=run.is_main)
     contract = input_contract(args, stride=args.stride)
-    builder = CVRLSampleBuilder(cvrl_pair_augmentations(args.size, args.flip_prob), frames=args.frames, stride=args.stride)
+    builder = CVRLSampleBuilder(cvrl_pair_augmentations(args.size, args.flip_prob), frames=args.frames,
+                                stride=args.stride)
     dataset = VideoClipDataset(index, builder, backend=args.video_backend, seed=args.seed)
     loader = run.loader(dataset, args.batch_size, collate_samples)
 

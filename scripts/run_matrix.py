@@ -24,8 +24,8 @@ from videossl.data.synthetic import SyntheticConfig, generate_dataset  # noqa: E
 from videossl.errors import UserError  # noqa: E402
 
 # Dataset and pretraining sizes. "demo" is what `make demo` runs (about 4 minutes of TCLR on 2
-# CPU cores: 15 epochs left it under-trained, 30 lifted every protocol, README); "tiny" is a smoke
-# test of the whole pipeline in well under a minute.
+# CPU cores: 15 epochs left it under-trained, 30 lifted retrieval at every seed, README); "tiny" is
+# a smoke test of the whole pipeline in well under a minute.
 SCALES = {
     "demo": {"data": SyntheticConfig(classes=10, videos_per_class=40, frames=32, width=64, height=64, seed=0),
              "epochs": 30, "batch_size": 8, "num_clips": 10},
@@ -156,8 +156,8 @@ def run_matrix(methods, scale, out_dir, num_workers=2, log=print, data_dir=None,
     rows, checkpoints, histories = [], {}, {}
     for method in methods:
         for k, (name, suffix, extra) in enumerate(variants(method)):
-            checkpoint, history = pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log, suffix, extra,
-                                           seed, epochs)
+            checkpoint, history = pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log, suffix,
+                                           extra, seed, epochs)
             checkpoints[name], histories[name] = checkpoint, history
             if k == 0:  # a random-init row per method: its backbone and input contract, random weights
                 log(f"evaluating {method}'s backbone at random initialisation")

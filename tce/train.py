@@ -71,8 +71,8 @@ def main(argv=None):
     run, config = start_run(args, "tce", KEYS_THAT_MATTER)
     index = index_from_args(args, "train", progress=run.is_main)
     contract = input_contract(args, stride=1, frames=1, **IMAGENET)
-    dataset = VideoClipDataset(index, TCESampleBuilder(args.size, args.frame_gap, flip_p=args.flip_prob), backend=args.video_backend,
-                               seed=args.seed)
+    builder = TCESampleBuilder(args.size, args.frame_gap, flip_p=args.flip_prob)
+    dataset = VideoClipDataset(index, builder, backend=args.video_backend, seed=args.seed)
     loader = run.loader(dataset, args.batch_size, collate_samples)
 
     model = run.prepare_model(TCEModel(build_backbone(args.arch, width=args.width)))
