@@ -68,6 +68,20 @@ def test_queue_is_fifo_and_wraps():
     assert queue.keys[3:].tolist() == [[100.0, 101.0], [102.0, 103.0]] and int(queue.pointer) == 1
 
 
+@pytest.mark.parametrize("size, batches", [(3, [5]), (4, [3, 6, 1]), (5, [5, 2, 9])])
+def test_queue_equals_a_naive_fifo_even_for_batches_larger_than_itself(size, batches):
+    queue = MemoryQueue(size=size, dim=1)
+    naive, pointer, value = queue.keys.clone().tolist(), 0, 0.0
+    for n in batches:
+        keys = torch.arange(value, value + n, dtype=torch.float32).view(n, 1)
+        value += n
+        queue.enqueue(keys)
+        for key in keys.tolist():  # one key at a time, the definition of a FIFO ring
+            naive[pointer] = key
+            pointer = (pointer + 1) % size
+        assert queue.keys.tolist() == naive and int(queue.pointer) == pointer
+
+
 def test_momentum_update_blends_parameters_and_copies_buffers():
     online, target = torch.nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
     with torch.no_grad():

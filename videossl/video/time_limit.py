@@ -1,7 +1,7 @@
 """A per-video time limit on decoding, so that one pathological file cannot hang an epoch.
 
-``decode_time_limit(seconds, path)`` raises ``DecodeTimeout`` (a ``VideoReadError``) when its body runs longer than
-``seconds``: datasets then skip the video like any unreadable one. It uses ``SIGALRM`` and so
+``decode_time_limit(seconds, path)`` raises ``DecodeTimeout`` (a ``VideoReadError``) when its
+body runs longer than ``seconds``: datasets then skip the video like any unreadable one. It uses ``SIGALRM`` and so
 works in a process's main thread, which is where data-loader workers, probe worker processes
 and ``--num_workers 0`` runs decode; elsewhere (a thread, Windows) it does nothing. The alarm
 interrupts Python code between decoder calls, i.e. between packets: a single FFmpeg call that
