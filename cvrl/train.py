@@ -9,8 +9,11 @@ Per video: two 16-frame clips at stride 2 whose start gap is drawn with density 
 colour jitter over the whole clip, greyscale, blur always on the first and with p 0.1 on the
 second, solarisation p 0.2 on the second). Backbone R3D-50 slow-only; head 3 x (Linear 2048,
 BN, ReLU), Linear 128; NT-Xent at temperature 0.1 with negatives gathered from every process.
-SGD (or --optimizer lars) with momentum 0.9, weight decay 1e-6, learning rate --lr x batch / 256
-(linear scaling), 5 warm-up epochs, then cosine. Input RGB in [0, 1]. Checkpoints go to
+The loss is the release's loss_a + loss_b (twice the mean over 2N anchors). SGD (or --optimizer
+lars) with momentum 0.9, weight decay 1e-6 on kernels only, learning rate --lr x batch / 1024 (the
+release's 0.32 is for a global batch of 1024), 5 warm-up epochs, then cosine; SyncBN under torchrun.
+Input RGB in [0, 1]. Every default is the release's (cvrl/recipe.py, docs/recipes.md); --preset demo
+is the CPU recipe of scripts/run_matrix.py. Checkpoints go to
 ss_saved_models/<run_id>/ and TensorBoard logs to logs/<run_id>/ next to this script unless
 --out_dir is given.
 """
@@ -25,17 +28,19 @@ import torch
 
 from cvrl.augmentation import cvrl_pair_augmentations
 from cvrl.dataset import CVRLSampleBuilder
+from cvrl.losses import cvrl_loss
 from cvrl.model import CVRLModel
+from cvrl.recipe import RECIPE, REFERENCE_BATCH
 from videossl.cli import run_cli
 from videossl.data.args import index_from_args
 from videossl.data.dataset import VideoClipDataset, collate_samples
-from videossl.engine.optim import LARS
+from videossl.engine.optim import LARS, kernel_decay_groups, scaled_lr
 from videossl.engine.pretraining import (
     COMMON_KEYS_THAT_MATTER, input_contract, pretraining_parser, start_run, train_epochs,
 )
 from videossl.engine.schedules import WarmupCosine
-from videossl.losses.contrastive import nt_xent
 from videossl.models.backbones import build_backbone
+from videossl.recipes import parse_with_preset
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEYS_THAT_MATTER = COMMON_KEYS_THAT_MATTER + ("stride", "head_hidden")
@@ -43,22 +48,28 @@ ARCHS = ("r3d_50", "r3d_18", "r2plus1d_18", "s3d", "i3d")
 
 
 def build_parser():
-    parser = pretraining_parser(__doc__, HERE, archs=ARCHS, default_arch="r3d_50", epochs=200, batch_size=1024,
-                                lr=0.32, size=224)
+    parser = pretraining_parser(__doc__, HERE, archs=ARCHS, recipe=RECIPE)
     cvrl = parser.add_argument_group("CVRL")
-    cvrl.add_argument("--frames", type=int, default=16)
-    cvrl.add_argument("--stride", type=int, default=2)
-    cvrl.add_argument("--temperature", type=float, default=0.1)
-    cvrl.add_argument("--optimizer", default="sgd", choices=("sgd", "lars"))
-    cvrl.add_argument("--weight_decay", type=float, default=1e-6)
-    cvrl.add_argument("--warmup_epochs", type=int, default=5)
-    cvrl.add_argument("--head_hidden", type=int, default=2048, help="width of the 3 hidden head layers")
+    cvrl.add_argument("--frames", type=int)
+    cvrl.add_argument("--stride", type=int)
+    cvrl.add_argument("--temperature", type=float)
+    cvrl.add_argument("--optimizer", choices=("sgd", "lars"))
+    cvrl.add_argument("--weight_decay", type=float, help="on conv and linear kernels only")
+    cvrl.add_argument("--warmup_epochs", type=int)
+    cvrl.add_argument("--head_hidden", type=int, help="width of the 3 hidden head layers")
     return parser
 
 
+def build_optimizer(model, args, lr):
+    """SGD (the release) or LARS, momentum 0.9; weight decay on kernels only in both."""
+    if args.optimizer == "lars":
+        return LARS(model.parameters(), lr=lr, momentum=0.9, weight_decay=args.weight_decay)
+    return torch.optim.SGD(kernel_decay_groups(model, args.weight_decay), lr=lr, momentum=0.9)
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    run, config = start_run(args, "cvrl", KEYS_THAT_MATTER)
+    args = parse_with_preset(build_parser(), RECIPE, argv)
+    run, config = start_run(args, RECIPE, KEYS_THAT_MATTER)
     index = index_from_args(args, "train", progress=run.is_main)
     contract = input_contract(args, stride=args.stride)
     builder = CVRLSampleBuilder(cvrl_pair_augmentations(args.size, args.flip_prob), frames=args.frames,
@@ -67,18 +78,15 @@ def main(argv=None):
     loader = run.loader(dataset, args.batch_size, collate_samples)
 
     model = run.prepare_model(CVRLModel(build_backbone(args.arch, width=args.width), hidden=args.head_hidden))
-    lr = args.lr * args.batch_size / 256  # linear scaling with the batch size
-    if args.optimizer == "lars":
-        optimizer = LARS(model.parameters(), lr=lr, momentum=0.9, weight_decay=args.weight_decay)
-    else:
-        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=args.weight_decay)
+    lr = scaled_lr(args.lr, args.batch_size, REFERENCE_BATCH)
+    optimizer = build_optimizer(model, args, lr)
     schedule = WarmupCosine(optimizer, args.warmup_epochs, args.epochs, len(loader))
     heads = {"projection": model.head}
     start = run.resume(model.backbone, heads, optimizer, schedule)
 
     def compute_loss(net, batch, gather=run.world > 1):
         z_first, z_second = net(contract.prepare(batch["clips"], run.device))
-        return nt_xent(z_first, z_second, args.temperature, gather=gather), {}
+        return cvrl_loss(z_first, z_second, args.temperature, gather=gather), {}
 
     train_epochs(run, args, model, loader, compute_loss, lambda net, batch: compute_loss(net, batch, gather=False),
                  optimizer, schedule, heads, contract, config, start, clips_per_sample=2,

@@ -2,10 +2,11 @@
 
     cd nn_retrieval && python complete_retrieval.py --run_id EXP --saved_model PATH [--protocol tclr]
 
-Per video: the features of --num_clips evenly spaced clips (preprocessed as the checkpoint's input
-contract says), averaged; cosine similarity; recall@1/5/10/20/50 (a hit: any of the k nearest
-training videos has the query's class). Protocols: tclr (the map before temporal pooling,
-flattened), coclr (mean-centred), pooled. Writes results.json and retrieval.png (queries with
+Per video: the features of its clips (preprocessed as the checkpoint's input contract says),
+averaged; cosine similarity; recall@1/5/10/20/50 (a hit: any of the k nearest training videos has
+the query's class). Protocols: tclr (TCLR's release: 9 clips at its positions, the centre 0.8 of the
+short side, the map before temporal pooling flattened), coclr (queries and gallery each centred on
+their own mean), pooled (10 evenly spaced clips, the full short side). Writes results.json and retrieval.png (queries with
 their top-5 neighbours, hits green, misses red) to nn_retrieval/results/<run_id>/ or --out_dir.
 """
 
@@ -20,13 +21,15 @@ from videossl.eval.common import (
     evaluate_setup, evaluation_parser, features_record, print_table, report_feature_times, write_results,
 )
 from videossl.eval.pictures import retrieval_strip
-from videossl.eval.retrieval import DEFAULT_KS, PROTOCOLS, retrieval
+from videossl.eval.retrieval import DEFAULT_KS, PROTOCOL_VIEWS, PROTOCOLS, retrieval
 
 
 def main(argv=None):
     parser = evaluation_parser(__doc__)
     parser.add_argument("--protocol", default="tclr", choices=PROTOCOLS)
     parser.add_argument("--picture_queries", type=int, default=6, help="queries shown in retrieval.png (0: none)")
+    known, _ = parser.parse_known_args(argv)
+    parser.set_defaults(**PROTOCOL_VIEWS.get(known.protocol, {}))
     args = parser.parse_args(argv)
     out_dir, contract, description, features = evaluate_setup(args, __file__)
     recall, neighbours = retrieval(features["test"]["maps"], features["test"]["labels"], features["train"]["maps"],
@@ -38,6 +41,7 @@ def main(argv=None):
     report_feature_times(features)
     results = {"metrics": {f"R@{k}": v for k, v in recall.items()}, "protocol": args.protocol, **description,
                "dataset": args.dataset, "split": args.split, "num_clips": args.num_clips, "crops": args.test_crops,
+               "crop_fraction": args.crop_fraction, "clip_starts": args.clip_starts,
                "contract": contract.to_dict(), **features_record(features)}
     path = write_results(out_dir, results)
     print(f"results: {path}")

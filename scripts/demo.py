@@ -125,10 +125,9 @@ def main(argv=None):
                  os.path.join(out, "random_init", "retrieval_tclr", "retrieval.png")),
                 ("t-SNE of the TCLR features of the test videos", dataset_png)]
     commands = [
-        f"python tclr_pretraining/train_gen_all_step.py --run_id demo --out_dir {out}/tclr --data_root {video_root} "
-        f"--width 0.125 --size 32 --frames 8 --num_local 2 --input_mode residual --standardize per_clip --flip_prob 0 "
-        f"--batch_size 8 "
-        f"--epochs {SCALES[args.scale]['epochs']}",
+        f"python tclr_pretraining/train_gen_all_step.py --preset demo --run_id demo --out_dir {out}/tclr "
+        f"--data_root {video_root}" + (f" --epochs {SCALES[args.scale]['epochs']} --batch_size "
+                                      f"{SCALES[args.scale]['batch_size']}" if "epochs" in SCALES[args.scale] else ""),
         f"python linear_eval/train.py --linear --saved_model {checkpoint} --data_root {video_root}",
         f"python nn_retrieval/complete_retrieval.py --run_id demo --saved_model {checkpoint} --data_root {video_root}",
         f"python nn_retrieval/complete_retrieval.py --run_id demo_random --saved_model {checkpoint} --random_init "

@@ -20,55 +20,40 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from cvrl.recipe import RECIPE as CVRL_RECIPE  # noqa: E402
+from tce.recipe import RECIPE as TCE_RECIPE  # noqa: E402
+from tclr_pretraining.recipe import RECIPE as TCLR_RECIPE  # noqa: E402
 from videossl.data.synthetic import SyntheticConfig, generate_dataset  # noqa: E402
 from videossl.errors import UserError  # noqa: E402
+from vtdl.recipe import RECIPE as VTDL_RECIPE  # noqa: E402
 
-# Dataset and pretraining sizes. "demo" is what `make demo` runs (about 4 minutes of TCLR on 2
-# CPU cores: 15 epochs left it under-trained, 30 lifted retrieval at every seed, README); "tiny" is
-# a smoke test of the whole pipeline in well under a minute.
+# Dataset sizes. "demo" is what `make demo` runs (its pretraining recipes are each method's `demo`
+# preset: about 4 minutes of TCLR on 2 CPU cores); "tiny" is a smoke test of the whole pipeline in
+# well under a minute (the demo presets with 2 epochs and batch 3).
 SCALES = {
     "demo": {"data": SyntheticConfig(classes=10, videos_per_class=40, frames=32, width=64, height=64, seed=0),
-             "epochs": 30, "batch_size": 8, "num_clips": 10},
+             "num_clips": 10},
     "tiny": {"data": SyntheticConfig(classes=3, videos_per_class=6, frames=24, width=32, height=32, seed=0),
              "epochs": 2, "batch_size": 3, "num_clips": 3},
 }
 
-# How each method pretrains at CPU scale. Inputs: frame differences ("residual") with per-clip
-# standardisation, which the synthetic set needs for instance discrimination to learn motion
-# rather than the random backgrounds (README, TCLR section). No horizontal flips: the synthetic
-# classes come in mirror pairs (MoveRight flipped is MoveLeft, RotateClockwise flipped is
-# RotateCounterClockwise), so a flipped view would teach that two classes are one.
-SYNTHETIC_SET_FLAGS = ["--flip_prob", "0"]
+# Every method pretrains with its `demo` preset (its recipe.py says what and why): frame differences
+# with per-clip standardisation, which the synthetic set needs for instance discrimination to learn
+# motion rather than the random backgrounds (README, TCLR section), and no horizontal flips: the
+# synthetic classes come in mirror pairs (MoveRight flipped is MoveLeft), so a flipped view would
+# teach that two classes are one. TCE sees single frames, where the synthetic classes are invisible.
 METHODS = {
-    "tclr": {"script": os.path.join("tclr_pretraining", "train_gen_all_step.py"),
-             "checkpoints": "ss_saved_models",
-             # 8-frame clips, 2 local clips: the 16-frame window fits the 32-frame demo videos
-             "args": ["--arch", "r3d_18", "--width", "0.125", "--size", "32", "--frames", "8", "--num_local", "2",
-                      "--input_mode", "residual", "--standardize", "per_clip"]},
-    "cvrl": {"script": os.path.join("cvrl", "train.py"),
-             "checkpoints": "ss_saved_models",
-             "args": ["--arch", "r3d_18", "--width", "0.125", "--size", "32", "--frames", "8", "--stride", "2",
-                      "--head_hidden", "256", "--lr", "0.32", "--batch_size", "16", "--input_mode", "residual",
-                      "--standardize", "per_clip"],
-             "epochs": {"demo": 60}},  # 2 clips per video: an epoch costs a fifth of TCLR's
-    "vtdl": {"script": os.path.join("vtdl", "train.py"),
-             "checkpoints": "ss_saved_models",
-             "args": ["--arch", "r3d_18", "--width", "0.125", "--size", "32", "--frames", "8", "--stride", "2",
-                      "--queue_size", "256", "--lr", "0.03", "--batch_size", "16",
-                      "--input_mode", "residual", "--standardize", "per_clip"],
+    "tclr": {"script": os.path.join("tclr_pretraining", "train_gen_all_step.py"), "recipe": TCLR_RECIPE},
+    "cvrl": {"script": os.path.join("cvrl", "train.py"), "recipe": CVRL_RECIPE},
+    "vtdl": {"script": os.path.join("vtdl", "train.py"), "recipe": VTDL_RECIPE,
              # the paper's ablation rows
              "variants": [("vtdl baseline (no temporal negative, no TCA)", "_baseline", ["--no_temporal_negative",
                                                                                         "--no_tca"]),
                           ("vtdl + temporal negative", "_tn", ["--no_tca"]),
-                          ("vtdl + temporal negative + TCA (full)", "", [])],
-             "epochs": {"demo": 20}},
-    # single frames: no frame differences possible; the synthetic classes are invisible in one frame
-    "tce": {"script": os.path.join("tce", "train.py"),
-            "checkpoints": "ss_saved_models",
-            "args": ["--arch", "resnet18", "--width", "0.125", "--size", "32", "--batch_size", "32",
-                     "--bank_negatives", "256", "--standardize", "per_clip"],
-            "epochs": {"demo": 30}},
+                          ("vtdl + temporal negative + TCA (full)", "", [])]},
+    "tce": {"script": os.path.join("tce", "train.py"), "recipe": TCE_RECIPE},
 }
+PRESET = "demo"
 RETRIEVAL_PROTOCOLS = ("tclr", "pooled", "coclr")
 
 
@@ -90,14 +75,13 @@ def pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log=pri
     from videossl.models.checkpoint import read_checkpoint_file
 
     spec = METHODS[method]
-    epochs = epochs or spec.get("epochs", {}).get(scale, SCALES[scale]["epochs"])
+    epochs = epochs or SCALES[scale].get("epochs") or spec["recipe"].values(PRESET)["epochs"]
     run_dir, run_id = os.path.join(out_dir, method), scale + suffix
-    last = os.path.join(run_dir, spec["checkpoints"], run_id, "last.pt")
-    command = [sys.executable, os.path.join(ROOT, spec["script"]), "--run_id", run_id, "--out_dir", run_dir,
-               "--data_root", video_root, "--split_dir", split_dir, "--epochs", str(epochs),
-               "--batch_size", str(SCALES[scale]["batch_size"]), "--num_workers", str(num_workers), *spec["args"],
-               "--seed", str(seed), *SYNTHETIC_SET_FLAGS, *extra]
-    if scale == "tiny":  # a smoke run: the scale's small batch wins over the method's own
+    last = os.path.join(run_dir, "ss_saved_models", run_id, "last.pt")
+    command = [sys.executable, os.path.join(ROOT, spec["script"]), "--preset", PRESET, "--run_id", run_id,
+               "--out_dir", run_dir, "--data_root", video_root, "--split_dir", split_dir, "--epochs", str(epochs),
+               "--num_workers", str(num_workers), "--seed", str(seed), *extra]
+    if "batch_size" in SCALES[scale]:  # a smoke run: the scale's small batch wins over the preset's
         command += ["--batch_size", str(SCALES[scale]["batch_size"])]
     if os.path.exists(last):
         done = read_checkpoint_file(last)
@@ -117,18 +101,21 @@ def evaluate(checkpoint, video_root, split_dir, out_dir, num_clips, num_workers,
     from nn_retrieval import complete_retrieval
 
     common = ["--saved_model", checkpoint, "--data_root", video_root, "--split_dir", split_dir,
-              "--num_clips", str(num_clips), "--num_workers", str(num_workers)] + (["--random_init"] if random_init else [])
+              "--num_workers", str(num_workers)] + (["--random_init"] if random_init else [])
+    clips = ["--num_clips", str(num_clips)]
     metrics = {}
     for protocol in RETRIEVAL_PROTOCOLS:
         folder = os.path.join(out_dir, f"retrieval_{protocol}")
         pictures = "6" if protocol == "tclr" else "0"
-        complete_retrieval.main(common + ["--protocol", protocol, "--out_dir", folder, "--picture_queries", pictures])
+        view = [] if protocol == "tclr" else clips  # TCLR's protocol takes its own 9 clips
+        complete_retrieval.main(common + view + ["--protocol", protocol, "--out_dir", folder,
+                                                 "--picture_queries", pictures])
         with open(os.path.join(folder, "results.json")) as f:
             results = json.load(f)
         for k in ("R@1", "R@5"):
             metrics[f"{k} {protocol}"] = results["metrics"][k]
     folder = os.path.join(out_dir, "linear")
-    linear_train.main(common + ["--linear", "--out_dir", folder])
+    linear_train.main(common + clips + ["--linear", "--out_dir", folder])
     with open(os.path.join(folder, "results.json")) as f:
         results = json.load(f)
     metrics["linear top-1"] = results["metrics"]["top1"]
@@ -169,9 +156,9 @@ def run_matrix(methods, scale, out_dir, num_workers=2, log=print, data_dir=None,
             log(f"evaluating {name}")
             metrics = evaluate(checkpoint, video_root, split_dir, os.path.join(out_dir, method, "eval" + suffix),
                                SCALES[scale]["num_clips"], num_workers)
-            epochs = [h for h in history if "seconds" in h]
-            metrics["s/epoch"] = sum(h["seconds"] for h in epochs) / max(len(epochs), 1)
-            metrics["clips/s"] = sum(h.get("clips_per_s", 0.0) for h in epochs) / max(len(epochs), 1)
+            timed = [h for h in history if "seconds" in h]
+            metrics["s/epoch"] = sum(h["seconds"] for h in timed) / max(len(timed), 1)
+            metrics["clips/s"] = sum(h.get("clips_per_s", 0.0) for h in timed) / max(len(timed), 1)
             rows.append((name, metrics))
     return {"rows": rows, "checkpoints": checkpoints, "histories": histories,
             "data": {"videos": video_root, "splits": split_dir}, "scale": scale}

@@ -1,6 +1,6 @@
 """TCE pretraining (Knights et al., ICPR 2020) on the shared core.
 
-    cd tce && python train.py --run_id EXP [--restart] [--arch resnet50] [--hard_negatives]
+    cd tce && python train.py --run_id EXP [--restart] [--arch resnet50] [--negatives mined|release|random]
     torchrun --nproc_per_node 4 tce/train.py --run_id r50_ucf101 --arch resnet50 --dataset ucf101 \\
         --data_root /data/UCF101/UCF-101 --split_dir /data/UCF101/ucfTrainTestlist
 
@@ -10,9 +10,13 @@ on its own. A 2D ResNet embeds each frame (Linear to 128, L2-normalised). Loss: 
 --bank_negatives negatives drawn from a memory bank with one slot per video (the anchor's own
 video never), temperature 0.07, plus --rotation_weight x a 4-way rotation prediction on the
 anchor. After each step the videos' slots are overwritten by their anchors' embeddings.
---hard_negatives leaves out negatives more similar to the anchor than a threshold that starts at 1
-(all pass) and decays to 0.5. SGD 0.03, momentum 0.9, weight decay 1e-4, 50 epochs, x0.1 at 25,
-batch 100. Input: RGB frames with ImageNet mean/std. The evaluation tools apply the backbone per
+--negatives mined (the default) takes the bank entries most similar to the anchor below a threshold
+that rises from -1 to about 1 over training, filling up with random ones; release runs the
+released threshold formula (every entry masked: random negatives); random draws them uniformly
+without computing similarities. SGD 0.03, momentum 0.9, weight decay 1e-4, 50 epochs, x0.1 at 25,
+batch 100. Input: RGB frames scaled to 224 x 224 with ImageNet mean/std. Every default is the
+release's or says why not (tce/recipe.py, docs/recipes.md); --preset demo is the CPU recipe of
+scripts/run_matrix.py. The evaluation tools apply the backbone per
 frame; finetune/train.py --recipe tce finetunes it on stacks of frame differences.
 """
 
@@ -26,8 +30,9 @@ import torch
 import torch.nn.functional as F
 
 from tce.dataset import TCESampleBuilder
-from tce.hard_negatives import hard_negative_threshold, negatives_below
+from tce.hard_negatives import NEGATIVE_MODES, mine_negatives, mining_threshold
 from tce.model import TCEModel
+from tce.recipe import RECIPE
 from videossl.cli import run_cli
 from videossl.data.args import index_from_args
 from videossl.data.dataset import VideoClipDataset, collate_samples
@@ -39,6 +44,7 @@ from videossl.engine.pretraining import (
 )
 from videossl.losses.contrastive import MemoryBank, nce_memory_bank_loss
 from videossl.models.backbones import RESNETS_2D, build_backbone
+from videossl.recipes import parse_with_preset
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEYS_THAT_MATTER = COMMON_KEYS_THAT_MATTER + ("frame_gap",)
@@ -54,21 +60,22 @@ class TCEMemory(torch.nn.Module):
 
 
 def build_parser():
-    parser = pretraining_parser(__doc__, HERE, archs=tuple(RESNETS_2D), default_arch="resnet18", epochs=50,
-                                batch_size=100, lr=0.03, size=224)
+    parser = pretraining_parser(__doc__, HERE, archs=tuple(RESNETS_2D), recipe=RECIPE)
     tce = parser.add_argument_group("TCE")
-    tce.add_argument("--frame_gap", type=int, default=1, help="the positive is this many frames after the anchor")
-    tce.add_argument("--bank_negatives", type=int, default=8192)
-    tce.add_argument("--temperature", type=float, default=0.07)
-    tce.add_argument("--rotation_weight", type=float, default=1.0)
-    tce.add_argument("--hard_negatives", action="store_true", help="leave out negatives above an annealed similarity")
-    add_step_decay_args(tce, weight_decay=1e-4, milestones="25")
+    tce.add_argument("--frame_gap", type=int, help="the positive is this many frames after the anchor")
+    tce.add_argument("--bank_negatives", type=int)
+    tce.add_argument("--temperature", type=float)
+    tce.add_argument("--rotation_weight", type=float)
+    tce.add_argument("--negatives", choices=NEGATIVE_MODES,
+                     help="mined: hardest below a rising threshold; release: the released threshold (all random); "
+                          "random: uniform")
+    add_step_decay_args(tce)
     return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    run, config = start_run(args, "tce", KEYS_THAT_MATTER)
+    args = parse_with_preset(build_parser(), RECIPE, argv)
+    run, config = start_run(args, RECIPE, KEYS_THAT_MATTER)
     index = index_from_args(args, "train", progress=run.is_main)
     contract = input_contract(args, stride=1, frames=1, **IMAGENET)
     builder = TCESampleBuilder(args.size, args.frame_gap, flip_p=args.flip_prob)
@@ -86,15 +93,15 @@ def main(argv=None):
     def compute_loss(net, batch, update_memory=True):
         a, p, rotation_logits = net(contract.prepare(batch["clips"], run.device))
         indices = torch.as_tensor(batch["index"], device=a.device)
-        drawn = memory.bank.sample_negatives(indices, negatives)
+        if args.negatives == "random":
+            drawn = memory.bank.sample_negatives(indices, negatives)
+        else:  # the release counts steps from 1 over the whole run
+            threshold = mining_threshold(run.step + 1, args.epochs * len(loader), args.negatives)
+            drawn = mine_negatives(a.detach(), memory.bank.memory, indices, negatives, threshold)
         bank_negatives = memory.bank.memory[drawn]  # [B, K, D]
-        mask = None
-        if args.hard_negatives:
-            threshold = hard_negative_threshold(run.step // len(loader), args.epochs)
-            mask = negatives_below(a.detach().float(), bank_negatives, threshold)
         known = float(memory.normalizer) > 0
         nce, normalizer = nce_memory_bank_loss(a.float(), p.float(), bank_negatives, args.temperature, len(dataset),
-                                               memory.normalizer if known else None, mask)
+                                               memory.normalizer if known else None)
         rotation = F.cross_entropy(rotation_logits.float(), torch.as_tensor(batch["rotation"], device=a.device))
         if update_memory:
             if not known:  # CMC fixes Z after the first batch (the same value on every process)
@@ -105,7 +112,7 @@ def main(argv=None):
 
     train_epochs(run, args, model, loader, compute_loss, lambda net, batch: compute_loss(net, batch, update_memory=False),
                  optimizer, schedule, heads, contract, config, start, clips_per_sample=3, terms=("nce", "rotation"),
-                 details=f"{negatives} bank negatives, hard negatives {'on' if args.hard_negatives else 'off'}")
+                 details=f"{negatives} bank negatives ({args.negatives})")
     return 0
 
 

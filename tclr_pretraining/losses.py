@@ -1,4 +1,4 @@
-"""TCLR's four loss terms (DESIGN.md section 4), dot products of unit vectors over a temperature.
+"""TCLR's four loss terms, dot products of unit vectors over a temperature.
 
 Shapes: ``global`` ``[B, V, E]``, ``global_steps`` ``[B, V, L, E]``, ``local`` ``[B, V, L, E]``
 with V = 2 views and L = 4 local clips.
@@ -7,6 +7,7 @@ with V = 2 views and L = 4 local clips.
 import torch
 import torch.nn.functional as F
 
+from videossl.engine import distributed
 from videossl.losses import nt_xent
 
 TERMS = ("instance_global", "instance_local", "local_local", "global_local")
@@ -30,10 +31,12 @@ def instance_local_loss(local, temperature, gather=False):
     return total / 4
 
 
-def local_local_temporal_loss(local, temperature):
+def local_local_temporal_loss(local, temperature, processes=1):
     """Per video, NT-Xent of its local clips in view 0 against view 1 (positive: the same clip
-    index; negatives: its other clips, both views), summed over the batch."""
-    return sum(nt_xent(video[0], video[1], temperature) for video in local)
+    index; negatives: its other clips, both views), summed over the whole batch. Each of
+    ``processes`` DDP processes holds a part of the batch and DDP averages gradients, so the part's
+    sum is multiplied by ``processes``: the gradient is then that of the sum over every video."""
+    return processes * sum(nt_xent(video[0], video[1], temperature) for video in local)
 
 
 def global_local_temporal_loss(global_steps, local, temperature):
@@ -52,12 +55,14 @@ def global_local_temporal_loss(global_steps, local, temperature):
 
 
 def tclr_loss(outputs, temperature=0.1, weights=None, gather=False):
-    """Weighted sum of the four terms (default weights 1) and the unweighted terms for logging."""
+    """Weighted sum of the four terms (default weights 1) and the unweighted terms for logging.
+    ``gather``: the step of a DDP run (negatives from every process, sums over the whole batch)."""
     weights = {name: 1.0 for name in TERMS} | dict(weights or {})
+    processes = distributed.world_size() if gather else 1
     terms = {
         "instance_global": instance_global_loss(outputs["global"], temperature, gather),
         "instance_local": instance_local_loss(outputs["local"], temperature, gather),
-        "local_local": local_local_temporal_loss(outputs["local"], temperature),
+        "local_local": local_local_temporal_loss(outputs["local"], temperature, processes),
         "global_local": global_local_temporal_loss(outputs["global_steps"], outputs["local"], temperature),
     }
     total = sum(weights[name] * value for name, value in terms.items())

@@ -7,9 +7,10 @@
 Per video: a 64-frame window; the global clip (16 frames at stride 4 over it) and 4 local clips
 (its 4 consecutive 16-frame pieces), each in two independently augmented views. Loss: instance
 contrast of global clips and of local clips, local-local and global-local temporal contrast
-(tclr_pretraining/losses.py). Defaults are the paper's: R3D-18 with the layer4 variant, Adam 1e-3,
-weight decay 1e-9, batch 40, 5-epoch warm-up, lr / 10 after 9 epochs without a new best loss,
-BGR input in [0, 1]. Checkpoints go to ss_saved_models/<run_id>/ (last.pt, best.pt and every
+(tclr_pretraining/losses.py). Every default is the release's (tclr_pretraining/recipe.py, with its
+source files, and docs/recipes.md): R3D-18 with the layer4 variant, Adam 1e-3, weight decay 1e-9,
+batch 40, 5-epoch warm-up, lr / 10 after 9 epochs without a new best loss, BGR input in [0, 1].
+--preset demo is the CPU recipe of make demo. Checkpoints go to ss_saved_models/<run_id>/ (last.pt, best.pt and every
 --save_every epochs) and TensorBoard logs to logs/<run_id>/, both next to this script unless
 --out_dir is given.
 """
@@ -26,6 +27,7 @@ from tclr_pretraining.augmentation import tclr_clip_augmentation
 from tclr_pretraining.dataset import TCLRSampleBuilder
 from tclr_pretraining.losses import TERMS, parse_loss_weights, tclr_loss
 from tclr_pretraining.model import TCLRModel
+from tclr_pretraining.recipe import RECIPE
 from videossl.cli import run_cli
 from videossl.data.args import index_from_args
 from videossl.data.dataset import VideoClipDataset, collate_samples
@@ -35,23 +37,21 @@ from videossl.engine.pretraining import (
 from videossl.engine.schedules import WarmupPlateau
 from videossl.errors import UserError
 from videossl.models.backbones import build_backbone
+from videossl.recipes import parse_with_preset
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEYS_THAT_MATTER = COMMON_KEYS_THAT_MATTER + ("num_local",)
 
 
 def build_parser():
-    parser = pretraining_parser(__doc__, HERE, archs=("r3d_18", "r2plus1d_18"), default_arch="r3d_18", epochs=100,
-                                batch_size=40, lr=1e-3, size=112,
-                                channel_order="bgr")  # the reference models take BGR
+    parser = pretraining_parser(__doc__, HERE, archs=("r3d_18", "r2plus1d_18"), recipe=RECIPE)
     tclr = parser.add_argument_group("TCLR")
-    tclr.add_argument("--frames", type=int, default=16, help="frames per clip (the window is frames x num_local)")
-    tclr.add_argument("--num_local", type=int, default=4)
-    tclr.add_argument("--temperature", type=float, default=0.1)
-    tclr.add_argument("--weight_decay", type=float, default=1e-9)
-    tclr.add_argument("--patience", type=int, default=9, help="epochs without a new best loss before lr / 10")
-    tclr.add_argument("--warmup", default="0.01,0.05,0.1,0.5,1",
-                      help="learning-rate factors of the first epochs (the paper's 5-epoch warm-up by default)")
+    tclr.add_argument("--frames", type=int, help="frames per clip (the window is frames x num_local)")
+    tclr.add_argument("--num_local", type=int)
+    tclr.add_argument("--temperature", type=float)
+    tclr.add_argument("--weight_decay", type=float)
+    tclr.add_argument("--patience", type=int, help="epochs without a new best loss before lr / 10")
+    tclr.add_argument("--warmup", help="learning-rate factors of the first epochs")
     tclr.add_argument("--loss_weights", default="", help=f"e.g. 'global_local=2,local_local=0.5'; terms: {', '.join(TERMS)}")
     return parser
 
@@ -67,12 +67,12 @@ def parse_warmup(text):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = parse_with_preset(build_parser(), RECIPE, argv)
     try:
         weights = parse_loss_weights(args.loss_weights)
     except ValueError as err:
         raise UserError(str(err)) from None
-    run, config = start_run(args, "tclr", KEYS_THAT_MATTER)
+    run, config = start_run(args, RECIPE, KEYS_THAT_MATTER)
     index = index_from_args(args, "train", progress=run.is_main)
     contract = input_contract(args, stride=2)
     builder = TCLRSampleBuilder(tclr_clip_augmentation(args.size, args.flip_prob), clip_frames=args.frames, num_local=args.num_local)

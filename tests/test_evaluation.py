@@ -99,13 +99,14 @@ def eval_args(tiny_synthetic, out_dir, checkpoint, *extra):
 @pytest.mark.parametrize("name", ["r3d_18", "resnet18"])
 def test_retrieval_and_linear_probe_run_end_to_end(tiny_synthetic, tmp_path, name, capsys):
     checkpoint = tiny_checkpoint(tmp_path, name)
-    assert complete_retrieval.main(eval_args(tiny_synthetic, tmp_path / "ret", checkpoint)) == 0
+    retrieval_args = eval_args(tiny_synthetic, tmp_path / "ret", checkpoint, "--protocol", "pooled")
+    assert complete_retrieval.main(retrieval_args) == 0
     results = json.load(open(tmp_path / "ret" / "results.json"))
     assert set(results["metrics"]) == {"R@1", "R@5", "R@10", "R@20", "R@50"} and results["backbone"] == name
     assert os.path.getsize(tmp_path / "ret" / "retrieval.png") > 1000
     out = capsys.readouterr().out
     assert "test features" in out and "(extracted)" in out and "(cache)" not in out and "R@1" in out
-    # the second tool reuses the features the first one cached
+    # the second tool reuses the features the first one cached (the same clips: the pooled protocol's)
     assert linear_train.main(eval_args(tiny_synthetic, tmp_path / "lin", checkpoint, "--linear", "--epochs", "5")) == 0
     out = capsys.readouterr().out
     assert "train features" in out and "(cache)" in out and "(extracted)" not in out

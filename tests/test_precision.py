@@ -57,8 +57,10 @@ def test_r3d_18_at_16_frames_under_auto_trains_with_finite_gradients_close_to_fp
         return F.cross_entropy(m(batch).float(), labels)
 
     plan = verify_precision(net, loss_fn, x, "cpu")
-    # The three 3x3x3 convolutions that see 2 frames (layer4 after its temporal stride).
-    assert plan.fp32_modules == ["0.layer4.0.conv2.0", "0.layer4.1.conv1.0", "0.layer4.1.conv2.0"]
+    # Only the three 3x3x3 convolutions that see 2 frames (layer4 after its temporal stride) may be
+    # kept in fp32: oneDNN's bf16 weight gradient is broken there on some CPUs (all three then),
+    # right on others (none); the gradients below are checked against fp32 either way.
+    assert set(plan.fp32_modules) <= {"0.layer4.0.conv2.0", "0.layer4.1.conv1.0", "0.layer4.1.conv2.0"}
     assert plan.dtype == "bf16" and plan.low_precision_share > 0.8
 
     def grads(use_plan):

@@ -11,8 +11,10 @@ frames with weight lambda = --tca_max x U[0, 1). The query encoder (with gradien
 anchor and the temporal negative; a momentum key encoder (--momentum_encoder) embeds the
 positive; loss: cross-entropy over [q.k, q.queue, q.n] / 0.07 with target 0; the keys of every
 process then enter a FIFO queue (5,000 for UCF101, 3,569 for HMDB51 by default). SGD 0.003,
-momentum 0.9, weight decay 1e-4, 240 epochs, x0.1 at 120/160/200, batch 8. --no_temporal_negative
-and --no_tca give the paper's ablation rows. Under torchrun, --sync_bn synchronises BatchNorm
+momentum 0.9, weight decay 1e-4, 240 epochs, x0.1 at 120/160/200, batch 8, 224 px, ImageNet
+mean/std, no flips. Every default is the release's (vtdl/recipe.py, docs/recipes.md); --preset demo
+is the CPU recipe of scripts/run_matrix.py. --no_temporal_negative and --no_tca give the paper's
+ablation rows. Under torchrun, --sync_bn synchronises BatchNorm
 (the key encoder's included). The query encoder is the backbone the evaluation tools load.
 """
 
@@ -32,10 +34,13 @@ from videossl.engine.pretraining import (
     step_decay_schedule, train_epochs,
 )
 from videossl.losses.contrastive import info_nce_with_queue
+from videossl.data.input_contract import IMAGENET
 from videossl.models.backbones import build_backbone
+from videossl.recipes import parse_with_preset
 from vtdl.augmentation import sample_tca, temporal_consistent_augmentation, vtdl_clip_augmentation
 from vtdl.dataset import VTDLSampleBuilder
 from vtdl.model import VTDLModel
+from vtdl.recipe import RECIPE
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEYS_THAT_MATTER = COMMON_KEYS_THAT_MATTER + ("stride", "queue_size", "no_temporal_negative", "no_tca")
@@ -44,28 +49,27 @@ DEFAULT_QUEUE = {"ucf101": 5000, "hmdb51": 3569}
 
 
 def build_parser():
-    parser = pretraining_parser(__doc__, HERE, archs=ARCHS, default_arch="i3d", epochs=240, batch_size=8, lr=0.003,
-                                size=112)
+    parser = pretraining_parser(__doc__, HERE, archs=ARCHS, recipe=RECIPE)
     vtdl = parser.add_argument_group("VTDL")
-    vtdl.add_argument("--frames", type=int, default=16)
-    vtdl.add_argument("--stride", type=int, default=4)
+    vtdl.add_argument("--frames", type=int)
+    vtdl.add_argument("--stride", type=int)
     vtdl.add_argument("--queue_size", type=int, default=None, help="default: 5000 (UCF101), 3569 (HMDB51)")
-    vtdl.add_argument("--momentum_encoder", type=float, default=0.999)
-    vtdl.add_argument("--temperature", type=float, default=0.07)
-    vtdl.add_argument("--tca_max", type=float, default=0.1)
+    vtdl.add_argument("--momentum_encoder", type=float)
+    vtdl.add_argument("--temperature", type=float)
+    vtdl.add_argument("--tca_max", type=float)
     vtdl.add_argument("--no_temporal_negative", action="store_true", help="ablation: no temporal negative")
     vtdl.add_argument("--no_tca", action="store_true", help="ablation: no temporal consistent augmentation")
-    add_step_decay_args(vtdl, weight_decay=1e-4, milestones="120,160,200")
+    add_step_decay_args(vtdl)
     return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = parse_with_preset(build_parser(), RECIPE, argv)
     if args.queue_size is None:
         args.queue_size = DEFAULT_QUEUE.get(args.dataset, 5000)
-    run, config = start_run(args, "vtdl", KEYS_THAT_MATTER)
+    run, config = start_run(args, RECIPE, KEYS_THAT_MATTER)
     index = index_from_args(args, "train", progress=run.is_main)
-    contract = input_contract(args, stride=args.stride)
+    contract = input_contract(args, stride=args.stride, **IMAGENET)
     dataset = VideoClipDataset(index, VTDLSampleBuilder(vtdl_clip_augmentation(args.size, args.flip_prob), args.frames, args.stride),
                                backend=args.video_backend, seed=args.seed)
     loader = run.loader(dataset, args.batch_size, collate_samples)

@@ -60,3 +60,22 @@ def sample_evenly_spaced_clips(num_frames, num_clips, frames, stride=1, pad="loo
     """``num_clips`` clips evenly spaced over the video (evaluation): int64 ``[num_clips, frames]``."""
     starts = evenly_spaced_starts(num_frames, num_clips, clip_span(frames, stride))
     return np.stack([clip_indices(s, frames, stride, num_frames, pad) for s in starts])
+
+
+def tclr_evaluation_clips(num_frames, num_clips=9, frames=16, stride=2):
+    """TCLR's evaluation clips (nn_retrieval/dl_ret.py, build_clip): clip m starts at
+    ``int(linspace(0, F - 10, num_clips)[m])`` with ``F = N - frames x stride`` (m itself when that
+    is negative); frames past the end are replaced by the clip's own earlier frames in reverse
+    order. int64 ``[num_clips, frames]``."""
+    last = num_frames - frames * stride - 10
+    starts = np.linspace(0, last, num_clips).astype(np.int64)  # int(): truncation towards zero
+    starts = np.where(starts < 0, np.arange(num_clips), starts)
+    clips = []
+    for start in starts:
+        wanted = start + stride * np.arange(frames)
+        valid = int((wanted < num_frames).sum())
+        if valid == 0:
+            clips.append(pad_indices(wanted, num_frames, "loop"))
+        else:  # the release appends the collected frames reversed (without the last): a mirror
+            clips.append(wanted[pad_indices(np.arange(frames), valid, "mirror")])
+    return np.stack(clips)

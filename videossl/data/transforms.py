@@ -192,13 +192,14 @@ def crop_positions(height, width, size, num_crops):
     return [(top, (width - size) // 2) for top in (0, (height - size) // 2, height - size)]
 
 
-class CenterCrop:
+class Resize:
+    """Every frame resized to ``size`` x ``size`` (the aspect ratio is not kept)."""
+
     def __init__(self, size):
         self.size = size
 
     def __call__(self, clip, rng=None):
-        top, left = crop_positions(clip.shape[-2], clip.shape[-1], self.size, 1)[0]
-        return clip[..., top:top + self.size, left:left + self.size]
+        return _resize(clip, self.size)
 
 
 def hflip(clip):
@@ -330,12 +331,15 @@ class ColorJitter:
     Strengths follow torchvision (factor in [1 - s, 1 + s], hue shift in [-h, h] turns) or are
     given as (low, high) pairs. ``op_p`` is the probability of each operation (a number for all);
     ``over_clip`` takes the contrast mean over the whole clip instead of per frame (CVRL).
+    ``only_one``: exactly one of the configured operations, chosen uniformly, is applied (what
+    VTDL's released jitter does: each operation is applied to the original frame and only the
+    last one in its shuffled order is kept).
     """
 
     OPS = ("brightness", "contrast", "saturation", "hue")
 
     def __init__(self, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0, op_p=1.0, random_order=True,
-                 over_clip=False):
+                 over_clip=False, only_one=False):
         self.ranges = {
             "brightness": _range(brightness) if brightness else None,
             "contrast": _range(contrast) if contrast else None,
@@ -345,11 +349,14 @@ class ColorJitter:
         self.op_p = op_p if isinstance(op_p, dict) else {op: op_p for op in self.OPS}
         self.random_order = random_order
         self.over_clip = over_clip
+        self.only_one = only_one
 
     def __call__(self, clip, rng):
         order = list(self.OPS)
         if self.random_order:
             order = [order[i] for i in rng.permutation(len(order))]
+        if self.only_one:
+            order = [op for op in order if self.ranges[op] is not None][-1:]
         for op in order:
             bounds = self.ranges[op]
             if bounds is None or rng.random() >= self.op_p.get(op, 0.0):
@@ -374,6 +381,20 @@ class Grayscale:
 class RandomGrayscale(Maybe):
     def __init__(self, p):
         super().__init__(p, Grayscale())
+
+
+class RandomChannelCopy:
+    """With probability ``p``, one colour channel (drawn) copied into all three: the "greyscale" of
+    TCE's release (datasets/pretraining/augmentation.py, RandomGray: "channel splitting")."""
+
+    def __init__(self, p):
+        self.p = p
+
+    def __call__(self, clip, rng):
+        if rng.random() >= self.p:
+            return clip
+        channel = int(rng.integers(0, clip.shape[1]))
+        return clip[:, channel:channel + 1].expand(-1, clip.shape[1], -1, -1).contiguous()
 
 
 class RandomGamma:

@@ -37,3 +37,18 @@ class LARS(torch.optim.Optimizer):
                     state["momentum_buffer"].mul_(group["momentum"]).add_(grad)
                 p.add_(state["momentum_buffer"], alpha=-group["lr"])
         return loss
+
+
+def kernel_decay_groups(model, weight_decay):
+    """Parameter groups with ``weight_decay`` on kernels (conv and linear weights, ndim > 1) only:
+    BatchNorm parameters and biases are not decayed (TensorFlow's ``l2_loss`` over kernels, as in
+    CVRL's release). For plain SGD, ``weight_decay`` x w added to the gradient is the gradient of
+    ``weight_decay x sum(w^2) / 2``."""
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    return [{"params": [p for p in parameters if p.ndim > 1], "weight_decay": weight_decay},
+            {"params": [p for p in parameters if p.ndim <= 1], "weight_decay": 0.0}]
+
+
+def scaled_lr(base_lr, batch_size, reference_batch):
+    """The learning rate ``base_lr`` given for ``reference_batch``, scaled linearly to ``batch_size``."""
+    return base_lr * batch_size / reference_batch

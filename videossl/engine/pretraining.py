@@ -10,37 +10,39 @@ from videossl.data.input_contract import INPUT_MODES, STANDARDIZE, InputContract
 from videossl.engine import distributed
 from videossl.engine.schedules import MultiStep
 from videossl.engine.training import TrainingRun, add_engine_args, check_run_config
+from videossl.recipes import add_preset_arg, describe
 
 # What a --restart must never silently change, for any method (each script adds its own keys).
 COMMON_KEYS_THAT_MATTER = ("arch", "width", "frames", "size", "channel_order", "input_mode", "standardize",
                            "dataset", "split")
 
 
-def pretraining_parser(description, script_folder, archs, default_arch, epochs, batch_size, lr, size,
-                       channel_order="rgb"):
+def pretraining_parser(description, script_folder, archs, recipe):
     """Flags shared by the pretraining scripts: run id and output folder, backbone, model input,
-    data, engine."""
+    data, engine, ``--preset``. Defaults of the flags that ``recipe`` holds are its paper values."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run_id", default="dummy", help="names the checkpoint and log folders")
     parser.add_argument("--out_dir", default=script_folder, help="holds ss_saved_models/<run_id> and logs/<run_id>")
-    parser.add_argument("--arch", default=default_arch, choices=archs)
+    parser.add_argument("--arch", choices=archs)
     parser.add_argument("--width", type=float, default=1.0, help="channel multiplier (0.125 for a tiny CPU model)")
-    parser.add_argument("--size", type=int, default=size, help="crop side in pixels")
+    parser.add_argument("--size", type=int, help="crop side in pixels")
     model_input = parser.add_argument_group("model input (recorded in the checkpoint's input contract)")
-    model_input.add_argument("--channel_order", default=channel_order, choices=("rgb", "bgr"))
+    model_input.add_argument("--channel_order", default="rgb", choices=("rgb", "bgr"))
     model_input.add_argument("--input_mode", default="rgb", choices=INPUT_MODES, help="residual: frame differences")
     model_input.add_argument("--standardize", default="none", choices=STANDARDIZE,
                              help="per_clip: zero mean, unit variance per clip and colour channel")
     add_flip_arg(parser)
     add_data_args(parser)
-    add_engine_args(parser, epochs=epochs, batch_size=batch_size, lr=lr)
+    add_engine_args(parser, epochs=None, batch_size=None, lr=None)
+    add_preset_arg(parser, recipe)
     return parser
 
 
-def add_step_decay_args(group, weight_decay, milestones):
-    """SGD's weight decay and the epochs where the learning rate drops x0.1 (VTDL, TCE)."""
-    group.add_argument("--weight_decay", type=float, default=weight_decay)
-    group.add_argument("--milestones", default=milestones, help="comma-separated epochs where the lr is multiplied by 0.1")
+def add_step_decay_args(group):
+    """SGD's weight decay and the epochs where the learning rate drops x0.1 (VTDL, TCE; defaults
+    from their recipes)."""
+    group.add_argument("--weight_decay", type=float)
+    group.add_argument("--milestones", help="comma-separated epochs where the lr is multiplied by 0.1")
 
 
 def step_decay_schedule(optimizer, args):
@@ -54,17 +56,19 @@ def input_contract(args, stride, frames=None, **normalisation):
                          input_mode=args.input_mode, standardize=args.standardize, **normalisation)
 
 
-def start_run(args, method, keys_that_matter):
+def start_run(args, recipe, keys_that_matter):
     """The ``TrainingRun`` with its folders (``<out_dir>/ss_saved_models/<run_id>`` and
-    ``<out_dir>/logs/<run_id>``) and the configuration recorded next to the checkpoints; a
-    --restart with a configuration that differs where it matters is refused."""
+    ``<out_dir>/logs/<run_id>``) and the configuration recorded next to the checkpoints (the
+    resolved recipe included); a --restart with a configuration that differs where it matters is
+    refused."""
     checkpoint_dir = os.path.join(args.out_dir, "ss_saved_models", args.run_id)
     log_dir = os.path.join(args.out_dir, "logs", args.run_id)
-    config = dict(vars(args), method=method)
-    run = TrainingRun(args, method, checkpoint_dir, log_dir)
+    config = dict(vars(args), method=recipe.method)
+    run = TrainingRun(args, recipe.method, checkpoint_dir, log_dir)
     if run.is_main:
         check_run_config(checkpoint_dir, config, keys_that_matter, args.restart)
     distributed.barrier()
+    run.log(describe(recipe, args))
     return run, config
 
 

@@ -17,6 +17,7 @@ DistributedSampler splits the data (re-shuffled every epoch), only rank 0 logs a
 ``compute_loss(model, batch) -> (loss, {term: value})`` runs under the run's autocast.
 """
 
+import argparse
 import glob
 import json
 import math
@@ -59,7 +60,8 @@ def add_engine_args(parser, epochs, batch_size, lr):
     group.add_argument("--precision", default="auto", choices=PRECISIONS,
                        help="auto verifies bf16 (fp16 on GPUs without bf16) against fp32 before trusting it")
     group.add_argument("--no_channels_last", action="store_true", help="keep NCDHW memory instead of channels_last_3d")
-    group.add_argument("--sync_bn", action="store_true", help="synchronise BatchNorm statistics across processes")
+    group.add_argument("--sync_bn", action=argparse.BooleanOptionalAction, default=False,
+                       help="synchronise BatchNorm statistics across processes")
     group.add_argument("--epochs", type=int, default=epochs)
     group.add_argument("--batch_size", type=int, default=batch_size, help="over all processes")
     group.add_argument("--lr", type=float, default=lr)
@@ -279,7 +281,10 @@ class TrainingRun:
     def wrap(self, model):
         """SyncBatchNorm (--sync_bn), the precision plan's fp32 islands, then DDP under torchrun."""
         if self.args.sync_bn and distributed.is_distributed():
-            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            if self.device.type == "cuda":
+                model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            else:  # torch's SyncBatchNorm runs on CUDA only
+                self.log("--sync_bn: SyncBatchNorm needs CUDA; on the CPU each process keeps its own statistics")
         if self.plan is not None:
             apply_precision_plan(model, self.plan, self.device)
         if not distributed.is_distributed():

@@ -9,7 +9,7 @@ import torch
 from videossl.data.input_contract import IMAGENET, InputContract
 from videossl.engine.training import resolve_device
 from videossl.data.args import index_from_args
-from videossl.eval.features import extract_features, file_fingerprint
+from videossl.eval.features import CLIP_STARTS, extract_features, file_fingerprint
 from videossl.models.backbones import BACKBONES, RESNETS_2D, build_backbone
 from videossl.models.checkpoint import load_backbone
 
@@ -49,6 +49,10 @@ def add_feature_args(parser, num_clips=10):
     group = parser.add_argument_group("features")
     group.add_argument("--num_clips", type=int, default=num_clips, help="evenly spaced clips per video")
     group.add_argument("--test_crops", type=int, default=1, choices=(1, 3))
+    group.add_argument("--crop_fraction", type=float, default=1.0,
+                       help="below 1: the centre square of this fraction of the short side, resized (TCLR: 0.8)")
+    group.add_argument("--clip_starts", default="even", choices=CLIP_STARTS,
+                       help="where the clips start: evenly spaced, or as TCLR's evaluation places them")
     group.add_argument("--batch_size", type=int, default=8, help="videos per batch")
     group.add_argument("--device", default="auto")
     group.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
@@ -138,7 +142,8 @@ def train_and_test_features(args, backbone, contract, checkpoint_id, test_crops=
         crops = (args.test_crops if test_crops is None else test_crops) if subset == "test" else 1
         features[subset] = extract_features(backbone, contract, index, checkpoint_id, args.num_clips, crops,
                                             args.batch_size, device, args.precision, args.num_workers,
-                                            args.feature_cache, args.video_backend)
+                                            args.feature_cache, args.video_backend, crop_fraction=args.crop_fraction,
+                                            clip_starts=args.clip_starts)
     if features["train"]["class_names"] != features["test"]["class_names"]:
         from videossl.errors import UserError
         raise UserError("the training and test indexes disagree on the classes")

@@ -19,8 +19,8 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from videossl.data.dataset import VideoClipDataset, init_loader_worker
-from videossl.data.sampling import sample_evenly_spaced_clips
-from videossl.data.transforms import ResizeShortSide, crop_positions, frames_to_clip, stack_clips
+from videossl.data.sampling import sample_evenly_spaced_clips, tclr_evaluation_clips
+from videossl.data.transforms import Resize, ResizeShortSide, crop_positions, frames_to_clip, stack_clips
 from videossl.engine.precision import DTYPES, low_precision_supported
 from videossl.errors import UserError, VideoReadError
 from videossl.models.checkpoint import atomic_torch_save
@@ -29,21 +29,36 @@ CACHE_VERSION = 1
 logger = logging.getLogger(__name__)
 
 
+CLIP_STARTS = ("even", "tclr")
+
+
 class EvaluationClipBuilder:
     """``build_sample`` for ``VideoClipDataset``: uint8 ``[K * crops, C, T, H, W]``, clips in time
-    order, crops within a clip in the order start/centre/end of the long side."""
+    order, crops within a clip in the order start/centre/end of the long side. ``clip_starts``:
+    ``even`` (evenly spaced from the first to the last position) or ``tclr`` (TCLR's release);
+    ``crop_fraction`` < 1: the centre square of that fraction of the short side (TCLR: 0.8)."""
 
-    def __init__(self, contract, num_clips=10, crops=1):
+    def __init__(self, contract, num_clips=10, crops=1, crop_fraction=1.0, clip_starts="even"):
         if crops not in (1, 3):
             raise UserError("--test_crops must be 1 or 3")
+        if not 0 < crop_fraction <= 1:
+            raise UserError(f"--crop_fraction {crop_fraction}: must be in (0, 1]")
+        if crop_fraction < 1 and crops != 1:
+            raise UserError("--crop_fraction below 1 takes one centre crop (--test_crops 1)")
         self.contract, self.num_clips, self.crops = contract, num_clips, crops
+        self.crop_fraction, self.clip_starts = crop_fraction, clip_starts
         self.resize = ResizeShortSide(contract.size)
 
     def __call__(self, reader, rng):
         c = self.contract
-        indices = sample_evenly_spaced_clips(reader.num_frames, self.num_clips, c.frames, c.stride)
+        if self.clip_starts == "tclr":
+            indices = tclr_evaluation_clips(reader.num_frames, self.num_clips, c.frames, c.stride)
+        else:
+            indices = sample_evenly_spaced_clips(reader.num_frames, self.num_clips, c.frames, c.stride)
         decoded = reader.get_frames(indices.reshape(-1))  # each distinct frame decoded once
         frames = decoded.reshape(self.num_clips, c.frames, *decoded.shape[1:])
+        if self.crop_fraction < 1:
+            return {"clips": centre_fraction_clips(frames, c.size, self.crop_fraction)}
         return {"clips": evaluation_clips(frames, c.size, self.crops, self.resize)}
 
 
@@ -57,6 +72,16 @@ def evaluation_clips(frames, size, crops=1, resize=None):
         for top, left in crop_positions(clip.shape[-2], clip.shape[-1], size, crops):
             clips.append(clip[..., top:top + size, left:left + size])
     return stack_clips(clips)
+
+
+def centre_fraction_clips(frames, size, fraction):
+    """uint8 frames ``[K, T, H, W, 3]`` -> uint8 clips ``[K, 3, T, size, size]``: the centre square
+    of ``int(fraction x short side)`` pixels, resized to ``size`` (TCLR's evaluation crop)."""
+    height, width = frames.shape[2:4]
+    side = max(1, int(min(height, width) * fraction))
+    top, left = crop_positions(height, width, side, 1)[0]
+    resize = Resize(size)
+    return stack_clips([resize(frames_to_clip(f)[..., top:top + side, left:left + side]) for f in frames])
 
 
 class EvaluationDataset(torch.utils.data.Dataset):
@@ -111,10 +136,12 @@ def file_fingerprint(path):
     return f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
-def cache_key(checkpoint_id, index, contract, num_clips, crops, precision):
+def cache_key(checkpoint_id, index, contract, num_clips, crops, precision, crop_fraction=1.0, clip_starts="even"):
+    view = {"clips": num_clips, "crops": crops}
+    if crop_fraction != 1.0 or clip_starts != "even":  # keys of the default view stay as they were
+        view.update(crop_fraction=crop_fraction, clip_starts=clip_starts)
     payload = json.dumps({"version": CACHE_VERSION, "checkpoint": checkpoint_id, "index": index_fingerprint(index),
-                          "contract": contract.to_dict(), "clips": num_clips, "crops": crops,
-                          "precision": precision}, sort_keys=True)
+                          "contract": contract.to_dict(), **view, "precision": precision}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
@@ -124,7 +151,8 @@ def default_cache_dir():
 
 @torch.no_grad()
 def extract_features(backbone, contract, index, checkpoint_id, num_clips=10, crops=1, batch_size=8, device="cpu",
-                     precision="fp32", num_workers=0, cache_dir=None, backend="pyav", progress=True, log=print):
+                     precision="fp32", num_workers=0, cache_dir=None, backend="pyav", progress=True, log=print,
+                     crop_fraction=1.0, clip_starts="even"):
     """``{"maps": float16 [N, K * crops, D, T'], "labels": [N], "paths": [...], "seconds": s, "cached": bool}``.
 
     ``maps`` are the backbone's feature maps pooled over space, time kept: evaluations pool over
@@ -132,7 +160,7 @@ def extract_features(backbone, contract, index, checkpoint_id, num_clips=10, cro
     if precision != "fp32" and not low_precision_supported(device, precision):
         raise UserError(f"--precision {precision} is not supported on {device}")
     cache_dir = cache_dir or default_cache_dir()
-    key = cache_key(checkpoint_id, index, contract, num_clips, crops, precision)
+    key = cache_key(checkpoint_id, index, contract, num_clips, crops, precision, crop_fraction, clip_starts)
     path = os.path.join(cache_dir, f"{key}.pt")
     started = time.perf_counter()
     if os.path.exists(path):
@@ -143,7 +171,8 @@ def extract_features(backbone, contract, index, checkpoint_id, num_clips=10, cro
             return cached
         except Exception as err:  # noqa: BLE001 - a damaged cache file is recomputed, never trusted
             log(f"warning: recomputing features, the cache file {path} is unreadable ({type(err).__name__})")
-    dataset = EvaluationDataset(index, EvaluationClipBuilder(contract, num_clips, crops), backend)
+    dataset = EvaluationDataset(index, EvaluationClipBuilder(contract, num_clips, crops, crop_fraction, clip_starts),
+                                backend)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         worker_init_fn=init_loader_worker if num_workers else None)
     device = torch.device(device)

@@ -1,10 +1,13 @@
 """Nearest-neighbour retrieval: test videos query the training videos.
 
 Protocols (what differs between the published evaluations):
-- ``tclr``: per-video feature = mean over its clips of the backbone map before temporal pooling,
-  flattened (D x T'); L2-normalised; cosine similarity.
-- ``coclr``: per-video feature = mean over clips of the time-pooled feature; the gallery mean is
-  subtracted from queries and gallery (mean-centring) before L2 normalisation.
+- ``tclr`` (DAVEISHAN/TCLR nn_retrieval/complete_retrieval.py, dl_ret.py, parameters_BL.py): 9 clips
+  placed as the release places them (``num_modes = 9``, 16 frames at ``fix_skip`` 2), the centre
+  0.8 x short side resized to 112; per-video feature = mean over the clips of the backbone map
+  before temporal pooling, flattened (D x T'); L2-normalised; cosine similarity.
+- ``coclr`` (TengdaHan/CoCLR eval/main_classifier.py, test_retrieval): mean over clips of the
+  time-pooled feature; queries and gallery are each centred on their own mean, then
+  L2-normalised.
 - ``pooled``: mean over clips of the time-pooled feature, L2-normalised (no centring).
 
 Recall@k: a query is a hit when any of its k nearest gallery videos has its class. Ties in
@@ -18,6 +21,8 @@ from videossl.eval.features import flattened, pooled
 
 PROTOCOLS = ("tclr", "coclr", "pooled")
 DEFAULT_KS = (1, 5, 10, 20, 50)
+# The clips each protocol's features come from (flags left at their defaults take these values).
+PROTOCOL_VIEWS = {"tclr": {"num_clips": 9, "crop_fraction": 0.8, "clip_starts": "tclr"}}
 
 
 def video_features(maps, protocol):
@@ -28,8 +33,8 @@ def video_features(maps, protocol):
 
 def normalise_for_retrieval(query, gallery, protocol):
     if protocol == "coclr":
-        centre = gallery.mean(dim=0, keepdim=True)
-        query, gallery = query - centre, gallery - centre
+        query = query - query.mean(dim=0, keepdim=True)
+        gallery = gallery - gallery.mean(dim=0, keepdim=True)
     return F.normalize(query, dim=1), F.normalize(gallery, dim=1)
 
 

@@ -101,17 +101,14 @@ class MemoryBank(torch.nn.Module):
         self.memory[indices] = F.normalize(embeddings, dim=1)
 
 
-def nce_memory_bank_loss(anchor, positive, negatives, temperature=0.07, num_data=None, normalizer=None,
-                         negative_mask=None):
+def nce_memory_bank_loss(anchor, positive, negatives, temperature=0.07, num_data=None, normalizer=None):
     """CMC's NCE loss with a memory bank.
 
     ``anchor``, ``positive``: ``[N, D]``; ``negatives``: ``[N, K, D]`` drawn from the bank.
     Scores are ``exp(s / T) / Z``; the noise distribution is uniform over ``num_data`` items
     (``Pn = 1 / num_data``). ``Z`` is CMC's constant: if ``normalizer`` is None it is estimated from
     this batch as ``mean(exp(s / T)) * num_data``. Loss, per anchor and averaged:
-    ``-log(P_pos / (P_pos + K Pn)) - sum_k log(K Pn / (P_k + K Pn))``. ``negative_mask``
-    (bool ``[N, K]``) keeps only the negatives marked True (TCE's hard-negative threshold).
-    Returns (loss, Z).
+    ``-log(P_pos / (P_pos + K Pn)) - sum_k log(K Pn / (P_k + K Pn))``. Returns (loss, Z).
     """
     k = negatives.shape[1]
     pos = torch.exp((anchor * positive).sum(dim=1, keepdim=True) / temperature)  # [N, 1]
@@ -122,8 +119,5 @@ def nce_memory_bank_loss(anchor, positive, negatives, temperature=0.07, num_data
     scores = scores / normalizer
     noise = k / num_data
     log_pos = torch.log(scores[:, 0] / (scores[:, 0] + noise))
-    log_neg = torch.log(noise / (scores[:, 1:] + noise))
-    if negative_mask is not None:
-        log_neg = log_neg * negative_mask.to(log_neg.dtype)
-    log_neg = log_neg.sum(dim=1)
+    log_neg = torch.log(noise / (scores[:, 1:] + noise)).sum(dim=1)
     return -(log_pos + log_neg).mean(), normalizer

@@ -1,0 +1,61 @@
+"""CVRL's recipe (Qian et al., CVPR 2021), read from the release in tensorflow/models
+``official/projects/video_ssl`` (files below are relative to that folder)."""
+
+from videossl.recipes import Recipe, Setting
+
+PRETRAIN_YAML = "configs/experiments/cvrl_pretrain_k600_200ep.yaml"
+LINEAR_YAML = "configs/experiments/cvrl_linear_eval_k600.yaml"
+
+# The learning rate is given for this global batch; other batches scale it linearly.
+REFERENCE_BATCH = 1024
+
+RECIPE = Recipe("cvrl", [
+    Setting("backbone", "ResNet3D-50 slow-only (stem 5x7x7 temporal stride 2; temporal kernels 3 in res4-res5 only)",
+            PRETRAIN_YAML + " (backbone.resnet_3d)", flag="arch", value="r3d_50"),
+    Setting("frames per clip", "16", PRETRAIN_YAML + " (train_data.feature_shape)", flag="frames", value=16),
+    Setting("temporal stride", "2", PRETRAIN_YAML + " (train_data.temporal_stride)", flag="stride", value=2),
+    Setting("crop size", "224", PRETRAIN_YAML + " (train_data.feature_shape)", flag="size", value=224),
+    Setting("clip pair sampler", "two clips, start gap drawn with density (1 - gap/D), order swapped with p 0.5",
+            "dataloaders/video_ssl_input.py",
+            project="cvrl/sampling.py: the same density, D = num_frames - 30 (looping when shorter)"),
+    Setting("augmentation", "per clip: random resized crop (area 0.3-1, aspect 0.5-2), flip p 0.5, colour jitter "
+            "p 0.8 (0.8/0.8/0.8/0.2, random order), greyscale p 0.2, blur (clip 1 always, clip 2 p 0.1), "
+            "solarise clip 2 p 0.2", "dataloaders/video_ssl_input.py, ops/video_ssl_preprocess_ops.py",
+            project="cvrl/augmentation.py: the same operations and probabilities"),
+    Setting("horizontal flip probability", "0.5", "ops/video_ssl_preprocess_ops.py", flag="flip_prob", value=0.5),
+    Setting("backbone width", "1x", PRETRAIN_YAML, flag="width", value=1.0),
+    Setting("input frames", "RGB frames (not differences)", "dataloaders/video_ssl_input.py", flag="input_mode",
+            value="rgb"),
+    Setting("input normalisation", "values in [0, 1], no mean/std", "dataloaders/video_ssl_input.py",
+            flag="standardize", value="none"),
+    Setting("projection head", "3 x (Dense 2048, BN, ReLU), Dense 128, L2-normalised",
+            "modeling/video_ssl_model.py (hidden_dim 2048, num_hidden_layers 3, projection_dim 128)",
+            flag="head_hidden", value=2048),
+    Setting("loss", "NT-Xent, temperature 0.1, negatives from every replica (2N - 2 per anchor)",
+            "losses/losses.py (contrastive_loss)", flag="temperature", value=0.1),
+    Setting("loss reduction", "loss_a + loss_b, each the mean over its N anchors", "losses/losses.py",
+            project="cvrl/losses.py: 2 x the NT-Xent mean over 2N anchors (equal)"),
+    Setting("optimiser", "SGD, momentum 0.9, no Nesterov", PRETRAIN_YAML + " (optimizer.sgd)", flag="optimizer",
+            value="sgd"),
+    Setting("learning rate", f"0.32 at global batch {REFERENCE_BATCH} (scaled as 0.32 x batch / {REFERENCE_BATCH})",
+            PRETRAIN_YAML + " (learning_rate.cosine.initial_learning_rate, global_batch_size)", flag="lr",
+            value=0.32),
+    Setting("schedule", "linear warm-up 1787 of 71488 steps (5 of 200 epochs), then cosine to 0",
+            PRETRAIN_YAML + " (warmup.linear.warmup_steps, decay_steps)", flag="warmup_epochs", value=5),
+    Setting("weight decay", "1e-6 as l2_loss = sum(w^2)/2 on kernels only (not BN, not biases)",
+            PRETRAIN_YAML + " (losses.l2_weight_decay); tasks/pretrain.py", flag="weight_decay", value=1e-6),
+    Setting("global batch", str(REFERENCE_BATCH), PRETRAIN_YAML + " (train_data.global_batch_size)", flag="batch_size",
+            value=REFERENCE_BATCH),
+    Setting("epochs", "200 (71488 steps on Kinetics-600); 800 for the longer release", PRETRAIN_YAML,
+            flag="epochs", value=200),
+    Setting("BatchNorm across replicas", "SyncBN on", PRETRAIN_YAML + " (norm_activation.use_sync_bn)",
+            flag="sync_bn", value=True),
+    Setting("precision", "bfloat16 on TPU", PRETRAIN_YAML + " (runtime.mixed_precision_dtype)", flag="precision",
+            value="auto", difference="bf16 is used only where it is verified against fp32 on the run's device"),
+], presets={
+    # make demo / scripts/run_matrix.py: a tiny R3D-18 on 32 px clips of frame differences (README).
+    # lr 0.64 x 16 / 1024 = 0.01 with the summed loss is the step size of the measured matrix row.
+    "demo": {"arch": "r3d_18", "size": 32, "frames": 8, "head_hidden": 256, "lr": 0.64, "batch_size": 16,
+             "epochs": 60, "flip_prob": 0.0,
+             "width": 0.125, "input_mode": "residual", "standardize": "per_clip"},
+})

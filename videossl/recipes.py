@@ -1,0 +1,102 @@
+"""Each method's published recipe as data: one list of settings, each with the release's value and
+the file it comes from, and named presets over it.
+
+A ``Setting`` is one row of the method's conformance table (``docs/recipes.md``, generated from
+these lists by ``scripts/recipe_tables.py``). A setting held by a command-line flag carries the
+``paper`` preset's value, which becomes the flag's default; any other setting (a sampler, a head,
+a loss reduction) states what the project does in ``project``. A non-empty ``difference`` says why
+the project deliberately departs from the release.
+
+``--preset NAME`` selects a preset (``paper``, the default, or e.g. ``demo``, the CPU recipe of
+``make demo``); single flags still override single values. The resolved recipe (preset and the
+flags that differ from it) is printed at the start of a run and stored in ``run_config.json`` and
+in every checkpoint's config.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+PAPER = "paper"
+
+
+@dataclass(frozen=True)
+class Setting:
+    element: str
+    published: str
+    source: str
+    flag: Optional[str] = None
+    value: Any = None
+    project: Optional[str] = None
+    difference: str = ""
+
+    def project_text(self):
+        if self.flag is None:
+            return self.project or self.published
+        return f"`--{self.flag} {format_value(self.value)}`"
+
+    def status(self):
+        return f"deliberate difference: {self.difference}" if self.difference else "same"
+
+
+@dataclass
+class Recipe:
+    method: str
+    settings: list
+    presets: dict = field(default_factory=dict)  # name -> {flag: value} over the paper values
+
+    def __post_init__(self):
+        self.presets = {PAPER: {}, **self.presets}
+        flags = self.paper_values()
+        for name, values in self.presets.items():
+            unknown = sorted(set(values) - set(flags))
+            if unknown:
+                raise ValueError(f"{self.method} preset {name!r} sets flags the recipe does not hold: {unknown}")
+
+    def paper_values(self):
+        return {s.flag: s.value for s in self.settings if s.flag is not None}
+
+    def values(self, preset=PAPER):
+        return {**self.paper_values(), **self.presets[preset]}
+
+
+def format_value(value):
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def add_preset_arg(parser, recipe):
+    """``--preset`` and the paper values as the flags' defaults (so ``--help`` shows them)."""
+    parser.add_argument("--preset", default=PAPER, choices=sorted(recipe.presets),
+                        help="a named recipe: paper (the authors' release, docs/recipes.md) or a small CPU preset; "
+                             "single flags override single values")
+    parser.set_defaults(**recipe.paper_values())
+
+
+def parse_with_preset(parser, recipe, argv=None):
+    """Parse ``argv`` with the chosen preset's values as defaults. ``args.preset_overrides`` holds
+    the recipe flags whose value differs from the preset (given on the command line)."""
+    known, _ = parser.parse_known_args(argv)
+    preset = recipe.values(known.preset)
+    parser.set_defaults(**preset)
+    args = parser.parse_args(argv)
+    args.preset_overrides = {k: getattr(args, k) for k, v in preset.items() if getattr(args, k) != v}
+    return args
+
+
+def describe(recipe, args):
+    """One line: the recipe a run uses."""
+    overrides = ", ".join(f"--{k} {format_value(v)}" for k, v in sorted(args.preset_overrides.items()))
+    return (f"recipe: {recipe.method} preset '{args.preset}' (docs/recipes.md)"
+            + (f", overridden: {overrides}" if overrides else ", no overrides"))
+
+
+def preset_argv(recipe, preset):
+    """The flags that a preset sets, as a command line (for documentation and tests)."""
+    argv = []
+    for key, value in recipe.presets[preset].items():
+        if isinstance(value, bool):
+            argv.append(f"--{key}" if value else f"--no-{key}")
+        else:
+            argv += [f"--{key}", str(value)]
+    return argv
