@@ -12,6 +12,7 @@ from tests.helpers import make_tiny_synthetic
 from tests.test_evaluation import tiny_checkpoint
 from videossl.cli import run_cli
 from videossl.eval.classifier import VideoClassifier, predict_dataset
+from videossl.eval import finetune
 from videossl.eval.finetune import to_stack_of_differences
 from videossl.models.backbones import build_backbone
 from videossl.models.checkpoint import read_checkpoint_file
@@ -133,3 +134,76 @@ def test_tce_recipe_finetunes_a_2d_backbone_on_stacks_of_differences(tiny_synthe
     assert results["aggregate"] == "logit_sum" and results["contract"]["frames"] == 6
     saved = read_checkpoint_file(str(tmp_path / "tce" / "checkpoints" / "last.pt"))
     assert saved["backbone"]["config"]["stack_of_differences"] == 6
+
+
+def test_published_linear_protocols_resolve_to_the_releases_values():
+    parser = finetune.build_parser("")
+    cvrl = parser.parse_args(["--saved_model", "x", "--linear", "--recipe", "linear_cvrl"])
+    recipe = finetune.resolve_recipe(cvrl)
+    assert cvrl.lr == pytest.approx(32.0) and cvrl.batch_size == 1024 and cvrl.weight_decay == 0.0
+    assert (cvrl.frames, cvrl.stride, cvrl.size, cvrl.test_size, cvrl.num_clips, cvrl.test_crops) == (32, 2, 224, 256,
+                                                                                                     10, 3)
+    assert cvrl.normalize_features and recipe.warmup_epochs == 5 and recipe.train_crop == "resized"
+    # the release's 32.0 is for a batch of 1024: a quarter of the batch, a quarter of the rate
+    small = parser.parse_args(["--saved_model", "x", "--linear", "--recipe", "linear_cvrl", "--batch_size", "256"])
+    finetune.resolve_recipe(small)
+    assert small.lr == pytest.approx(8.0)
+    tclr = parser.parse_args(["--saved_model", "x", "--linear", "--recipe", "linear_tclr"])
+    recipe = finetune.resolve_recipe(tclr)
+    assert (tclr.optimizer, tclr.lr, tclr.batch_size, tclr.num_clips) == ("adam", 1e-2, 32, 10)
+    assert (recipe.schedule, recipe.patience, recipe.crop_fraction, recipe.clip_starts) == ("plateau", 3, 0.8, "tclr")
+    assert tclr.update_bn_stats
+
+
+def test_cvrl_linear_protocol_runs_with_its_crops_and_schedule(tiny_synthetic, tmp_path):
+    checkpoint = tiny_checkpoint(tmp_path)
+    args = finetune_args(tiny_synthetic, tmp_path / "cvrl", checkpoint, "--linear", "--protocol", "paper",
+                         "--recipe", "linear_cvrl", "--batch_size", "3", "--frames", "4", "--size", "32",
+                         "--test_size", "40", "--num_clips", "2")
+    assert linear_train.main(args) == 0
+    results = json.load(open(tmp_path / "cvrl" / "results.json"))
+    assert results["recipe"] == "linear_cvrl" and results["crops"] == 3 and results["test_size"] == 40
+    assert results["lr"] == pytest.approx(32.0 * 3 / 1024)
+
+
+def test_tclr_linear_augmentation_erases_a_box_a_quarter_of_the_time():
+    import numpy as np
+
+    from videossl.eval.classifier import finetune_augmentation
+
+    transform = finetune_augmentation(112, crop="tclr_linear")
+    rng = np.random.default_rng(0)
+    clip = torch.full((2, 3, 128, 160), 128, dtype=torch.uint8)  # [T, C, H, W], mid grey
+    erased = 0
+    for _ in range(800):
+        out = transform(clip, rng)
+        assert out.shape == (2, 3, 112, 112) and out.dtype == torch.uint8
+        zeros = (out == 0).all(dim=(0, 1))  # a box zeroed in every frame and channel
+        if zeros.any():
+            rows, cols = zeros.any(dim=1).sum().item(), zeros.any(dim=0).sum().item()
+            assert 9 <= rows <= 18 and 9 <= cols <= 18  # the release's 9-18 px box at 112 px
+            erased += 1
+    assert abs(erased / 800 - 0.25) < 0.05  # dl_linear.py: random_array[7] < 0.5 / 2
+
+
+def test_vtdl_temporal_conv_head_is_the_releases_pool_and_convolution():
+    from videossl.eval.classifier import TemporalConvHead
+
+    torch.manual_seed(0)
+    head = TemporalConvHead(dim=4, num_classes=3, steps=8).eval()
+    assert head.conv.kernel_size == (7,) and head.conv.bias is None  # (7, 1, 1), no bias, at 64 frames
+    maps = torch.randn(2, 4, 8)
+    pooled = (maps[..., :-1] + maps[..., 1:]) / 2  # AvgPool3d((2, 7, 7), stride 1) of a 7 x 7 map
+    by_hand = torch.einsum("cdk,bdk->bc", head.conv.weight, pooled)  # one output step: the mean is itself
+    assert torch.allclose(head(maps), by_hand, atol=1e-6)
+
+
+def test_vtdl_finetune_recipe_runs_with_its_head_and_one_middle_test_clip(tiny_synthetic, tmp_path):
+    checkpoint = tiny_checkpoint(tmp_path)
+    args = finetune_args(tiny_synthetic, tmp_path / "vtdl", checkpoint, "--recipe", "vtdl", "--frames", "16",
+                         "--size", "32", "--epochs", "1", "--num_clips", "1")
+    assert finetune_train.main(args) == 0
+    results = json.load(open(tmp_path / "vtdl" / "results.json"))
+    assert results["recipe"] == "vtdl" and results["clip_starts"] == "middle" and results["num_clips"] == 1
+    saved = read_checkpoint_file(str(tmp_path / "vtdl" / "checkpoints" / "last.pt"))
+    assert set(saved["heads"]["classifier"]) == {"conv.weight"}

@@ -48,3 +48,10 @@ def test_coclr_centres_queries_and_gallery_each_on_its_own_mean():
     q, g = normalise_for_retrieval(query, gallery, "coclr")
     assert torch.allclose(q, torch.tensor([[1.0, 0.0], [-1.0, 0.0]]))
     assert torch.allclose(g, torch.tensor([[0.0, -1.0], [0.0, 0.0], [0.0, 1.0]]))
+
+
+def test_middle_clip_starts_at_the_middle_frame_when_the_clip_fits():
+    from videossl.data.sampling import middle_clip
+
+    assert middle_clip(200, 64).tolist() == list(range(100, 164))
+    assert middle_clip(100, 64).tolist() == list(range(64))  # 50 frames left after the middle: from the start

@@ -149,5 +149,9 @@ def test_a_tiny_run_trains_and_every_evaluation_reads_its_checkpoint(tiny_synthe
     assert make_tsne.main(["--vid", "--input", video, "--output", out, "--saved_model", str(last)]) == 0
     with av.open(out) as container:
         assert sum(1 for _ in container.decode(video=0)) == 15
-    assert np.load(str(tmp_path / "tsne" / "v_embeddings.npy")).shape[0] == 15  # every frame embedded
+    embeddings = np.load(str(tmp_path / "tsne" / "v_embeddings.npy"))
+    assert embeddings.shape == (15, 128)  # every frame, in TCE's 128-d embedding space, L2-normalised
+    assert np.allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+    tsne_results = json.load(open(tmp_path / "tsne" / "results.json"))
+    assert tsne_results["space"] == "embedding" and tsne_results["pca_variance"] == 0.85
     assert os.path.getsize(tmp_path / "tsne" / "v.png") > 1000

@@ -136,7 +136,7 @@ def flip_recipes(flip_p):
     from cvrl.augmentation import cvrl_pair_augmentations
     from tce.dataset import tce_shared_geometry
     from videossl.eval.classifier import finetune_augmentation
-    from vtdl.augmentation import vtdl_clip_augmentation
+    from videossl.data.augmentations import vtdl_clip_augmentation
 
     return {"tclr": tclr_clip_augmentation(32, flip_p), "cvrl": cvrl_pair_augmentations(32, flip_p)[0],
             "vtdl": vtdl_clip_augmentation(32, flip_p), "tce": tce_shared_geometry(32, flip_p),

@@ -116,3 +116,15 @@ def test_tsne_from_embedding(tmp_path, capsys):
         run_cli(make_tsne_from_embedding.main, ["--embeddings", str(tmp_path / "e.npy"), "--labels",
                                                 str(tmp_path / "short.npy"), "--output", str(tmp_path / "x.png")])
     assert exit_info.value.code == 2 and "5 entries for 30 embeddings" in capsys.readouterr().err
+
+
+def test_pca_to_a_variance_fraction_keeps_the_fewest_components_that_explain_it():
+    from videossl.eval.tsne import components_for_variance, tsne_2d
+
+    ratios = np.array([0.6, 0.25, 0.1, 0.05])
+    assert components_for_variance(ratios, 0.85) == 2  # 0.6 + 0.25 reaches 0.85 exactly
+    assert components_for_variance(ratios, 0.86) == 3
+    assert components_for_variance(ratios, 0.5) == 1
+    x = np.random.default_rng(0).standard_normal((60, 6)) * np.sqrt([100, 10, 1, 0.1, 0.01, 0.001])
+    points, _ = tsne_2d(x, pca_variance=0.85)  # one component would do: t-SNE still gets two
+    assert points.shape == (60, 2) and np.isfinite(points).all()

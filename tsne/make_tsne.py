@@ -12,6 +12,10 @@ PCA, then t-SNE. One input: a PNG coloured by time; several: coloured by input, 
 right, one output frame per input frame (the PNG goes next to it).
 Without --input: one point per video of the --subset split (mean over --num_clips clips, the
 shared cached features), coloured by class.
+--space embedding (the default for TCE checkpoints, as TCE's own t-SNE) maps the pooled feature
+through the checkpoint's 128-d embedding head and L2-normalises it, and PCA keeps the components
+that explain --pca_variance (default 0.85 there) of the variance; --space backbone (the default
+for every other checkpoint) uses the pooled backbone feature and PCA to 50 dimensions.
 Writes the picture(s), <name>_embeddings.npy (the N x D embeddings, for
 make_tsne_from_embedding.py) and results.json next to --output (default: tsne/results/<run_id>/).
 """
@@ -32,8 +36,10 @@ from videossl.errors import UserError
 from videossl.eval.common import evaluation_parser, load_model_for_eval, print_table, write_results
 from videossl.eval.features import extract_features, pooled
 from videossl.eval.tsne import (
-    embed_video_over_time, plot_by_group, plot_over_time, read_all_frames, tsne_2d, write_trajectory_video,
+    embed, embed_video_over_time, linear_embedding_head, plot_by_group, plot_over_time, read_all_frames, tsne_2d,
+    write_trajectory_video,
 )
+from videossl.models.checkpoint import load_checkpoint
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -47,7 +53,27 @@ def build_parser():
     parser.add_argument("--subset", default="test", choices=("train", "test"), help="dataset mode: which split")
     parser.add_argument("--perplexity", type=float, default=30.0)
     parser.add_argument("--video_height", type=int, default=240, help="height of the --vid MP4")
+    parser.add_argument("--space", default="auto", choices=("auto", "backbone", "embedding"),
+                        help="auto: embedding for TCE checkpoints (TCE's t-SNE), backbone otherwise")
+    parser.add_argument("--pca_variance", type=float, default=None,
+                        help="PCA to the components explaining this fraction of the variance (default: 0.85 in the "
+                             "embedding space, else 50 components)")
     return parser
+
+
+def embedding_space(args, description):
+    """(head or None, PCA variance or None) as --space and --pca_variance say."""
+    space = args.space
+    if space == "auto":
+        space = "embedding" if str(description.get("method", "")).startswith("tce") else "backbone"
+    if space == "backbone" or args.saved_model == "random":
+        return None, args.pca_variance
+    head = linear_embedding_head(load_checkpoint(args.saved_model, trust=args.trust_checkpoint,
+                                                 source=args.checkpoint_format, arch=args.arch))
+    if head is None:
+        raise UserError(f"--space embedding: {args.saved_model} has no linear embedding head (TCE's); use "
+                        f"--space backbone")
+    return head, 0.85 if args.pca_variance is None else args.pca_variance
 
 
 def output_paths(args):
@@ -61,7 +87,7 @@ def output_paths(args):
     return {"video": output if args.vid else None, "png": stem + ".png", "embeddings": stem + "_embeddings.npy"}
 
 
-def videos_mode(args, backbone, contract, device, paths):
+def videos_mode(args, backbone, contract, device, paths, head=None, pca_variance=None):
     if args.vid and len(args.input) != 1:
         raise UserError("--vid draws one video's trajectory: give a single --input")
     embeddings, groups, first = [], [], None
@@ -71,12 +97,12 @@ def videos_mode(args, backbone, contract, device, paths):
         frames, fps = read_all_frames(video, args.video_backend)
         positions, e = embed_video_over_time(backbone, contract, frames, device, args.precision, args.step,
                                              args.batch_size)
-        embeddings.append(e)
+        embeddings.append(embed(e, head))
         groups += [g] * len(e)
         if first is None:
             first = (frames, fps, positions)
     embeddings = np.concatenate(embeddings)
-    points, kl = tsne_2d(embeddings, args.seed, args.perplexity)
+    points, kl = tsne_2d(embeddings, args.seed, args.perplexity, pca_variance)
     names = [os.path.basename(os.path.normpath(v)) for v in args.input]
     if len(args.input) == 1:
         plot_over_time(points, paths["png"], f"{names[0]}: t-SNE of embeddings over time")
@@ -88,14 +114,14 @@ def videos_mode(args, backbone, contract, device, paths):
     return embeddings, kl, {"inputs": [os.path.abspath(v) for v in args.input], "step": args.step}
 
 
-def dataset_mode(args, backbone, contract, checkpoint_id, device, paths):
+def dataset_mode(args, backbone, contract, checkpoint_id, device, paths, head=None, pca_variance=None):
     if args.vid:
         raise UserError("--vid needs --input VIDEO (a dataset has no single trajectory)")
     index = index_from_args(args, args.subset)
     features = extract_features(backbone, contract, index, checkpoint_id, args.num_clips, 1, args.batch_size, device,
                                 args.precision, args.num_workers, args.feature_cache, args.video_backend)
-    embeddings = pooled(features["maps"]).mean(dim=1).numpy()
-    points, kl = tsne_2d(embeddings, args.seed, args.perplexity)
+    embeddings = embed(pooled(features["maps"]).mean(dim=1).numpy(), head)
+    points, kl = tsne_2d(embeddings, args.seed, args.perplexity, pca_variance)
     plot_by_group(points, features["labels"].numpy(), features["class_names"], paths["png"],
                   f"t-SNE of {args.dataset} {args.subset} videos (split {args.split}), by class")
     return embeddings, kl, {"dataset": args.dataset, "split": args.split, "subset": args.subset,
@@ -110,10 +136,13 @@ def main(argv=None):
     started = time.perf_counter()
     backbone, contract, checkpoint_id, description = load_model_for_eval(args)
     device = resolve_device(args.device)
+    head, pca_variance = embedding_space(args, description)
     if args.input:
-        embeddings, kl, details = videos_mode(args, backbone, contract, device, paths)
+        embeddings, kl, details = videos_mode(args, backbone, contract, device, paths, head, pca_variance)
     else:
-        embeddings, kl, details = dataset_mode(args, backbone, contract, checkpoint_id, device, paths)
+        embeddings, kl, details = dataset_mode(args, backbone, contract, checkpoint_id, device, paths, head,
+                                               pca_variance)
+    details.update(space="embedding" if head is not None else "backbone", pca_variance=pca_variance)
     np.save(paths["embeddings"], embeddings)
     seconds = time.perf_counter() - started
     print_table(f"t-SNE, {description['saved_model']}", [

@@ -36,7 +36,7 @@ RECIPE = Recipe("vtdl", [
             project="vtdl/model.py: the same"),
     Setting("loss", "cross-entropy over [q.k, q.queue, q.n] / 0.07, target 0", "NCE/NCEAverage.py (MemoryMoCo), "
             + TRAIN + " (--nce_t, --softmax)", flag="temperature", value=0.07),
-    Setting("queue", "5000 keys for UCF101, 3569 for HMDB51", SCRIPTS + " (--nce_k)",
+    Setting("queue", "5000 keys for UCF101, 3569 for HMDB51", SCRIPTS + " (--nce_k)", flag="queue_size", value=None,
             project="`--queue_size` by dataset: 5000 (UCF101), 3569 (HMDB51)"),
     Setting("optimiser", "SGD, momentum 0.9, weight decay 1e-4", TRAIN + " (--momentum, --weight_decay)",
             flag="weight_decay", value=1e-4),
@@ -51,5 +51,6 @@ RECIPE = Recipe("vtdl", [
 ], presets={
     # scripts/run_matrix.py: a tiny R3D-18 on 32 px clips of frame differences (README).
     "demo": {"arch": "r3d_18", "width": 0.125, "size": 32, "frames": 8, "stride": 2, "lr": 0.03, "batch_size": 16,
+             "queue_size": 256,
              "epochs": 20, "input_mode": "residual", "standardize": "per_clip"},
 })

@@ -28,6 +28,7 @@ import torch
 
 from videossl.cli import run_cli
 from videossl.data.args import index_from_args
+from videossl.data.augmentations import vtdl_clip_augmentation
 from videossl.data.dataset import VideoClipDataset, collate_samples
 from videossl.engine.pretraining import (
     COMMON_KEYS_THAT_MATTER, add_step_decay_args, input_contract, pretraining_parser, start_run,
@@ -37,7 +38,7 @@ from videossl.losses.contrastive import info_nce_with_queue
 from videossl.data.input_contract import IMAGENET
 from videossl.models.backbones import build_backbone
 from videossl.recipes import parse_with_preset
-from vtdl.augmentation import sample_tca, temporal_consistent_augmentation, vtdl_clip_augmentation
+from vtdl.augmentation import sample_tca, temporal_consistent_augmentation
 from vtdl.dataset import VTDLSampleBuilder
 from vtdl.model import VTDLModel
 from vtdl.recipe import RECIPE
@@ -53,7 +54,7 @@ def build_parser():
     vtdl = parser.add_argument_group("VTDL")
     vtdl.add_argument("--frames", type=int)
     vtdl.add_argument("--stride", type=int)
-    vtdl.add_argument("--queue_size", type=int, default=None, help="default: 5000 (UCF101), 3569 (HMDB51)")
+    vtdl.add_argument("--queue_size", type=int, help="default: 5000 (UCF101), 3569 (HMDB51)")
     vtdl.add_argument("--momentum_encoder", type=float)
     vtdl.add_argument("--temperature", type=float)
     vtdl.add_argument("--tca_max", type=float)

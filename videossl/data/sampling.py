@@ -79,3 +79,10 @@ def tclr_evaluation_clips(num_frames, num_clips=9, frames=16, stride=2):
         else:  # the release appends the collected frames reversed (without the last): a mirror
             clips.append(wanted[pad_indices(np.arange(frames), valid, "mirror")])
     return np.stack(clips)
+
+
+def middle_clip(num_frames, frames, stride=1, pad="loop"):
+    """One clip from the middle frame on when the rest of the video holds it, else from the first
+    frame (the test clip of VTDL's finetuning, placed at the middle instead of at random)."""
+    start = num_frames // 2 if num_frames - num_frames // 2 >= clip_span(frames, stride) else 0
+    return clip_indices(start, frames, stride, num_frames, pad)

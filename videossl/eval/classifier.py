@@ -13,28 +13,57 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from videossl.data.augmentations import vtdl_clip_augmentation
 from videossl.data.dataset import init_loader_worker
 from videossl.data.sampling import sample_random_clip
-from videossl.data.transforms import Compose, RandomHorizontalFlip, RandomSquareCrop, frames_to_clip, stack_clips
+from videossl.data.transforms import (
+    ColorJitter, Compose, Grayscale, Maybe, RandomErase, RandomGamma, RandomHorizontalFlip, RandomResizedCrop,
+    RandomSquareCrop, frames_to_clip, stack_clips,
+)
 from videossl.eval.features import EvaluationClipBuilder, EvaluationDataset, left_out, report_left_out
 from videossl.eval.linear_probe import accuracies
 
 AGGREGATIONS = ("softmax_mean", "logit_sum")
 
 
+HEADS = ("linear", "temporal_conv")
+
+
+class TemporalConvHead(nn.Module):
+    """VTDL's I3D classifier (src/model/i3d.py, ``with_classifier``): the space-pooled map averaged
+    over windows of 2 time steps (stride 1: the release's (2, 7, 7) pooling of a 7 x 7 map),
+    dropout, a bias-free convolution over the remaining ``steps - 1`` steps to the classes (kernel
+    7 at 64 frames), averaged over time. ``maps``: ``[B, D, steps]``."""
+
+    def __init__(self, dim, num_classes, steps, dropout=0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.conv = nn.Conv1d(dim, num_classes, kernel_size=max(steps - 1, 1), bias=False)
+
+    def forward(self, maps):
+        if maps.shape[-1] > 1:
+            maps = F.avg_pool1d(maps, kernel_size=2, stride=1)
+        return self.conv(self.dropout(maps)).mean(dim=-1)
+
+
 class VideoClassifier(nn.Module):
-    """backbone -> average over time and space -> (L2-normalise) -> dropout -> linear.
+    """backbone -> the classifier head: ``linear`` (average over time and space -> (L2-normalise)
+    -> dropout -> linear) or ``temporal_conv`` (VTDL's, over ``steps`` time steps).
 
     ``freeze_backbone``: the backbone gets no gradients and stays in eval mode (BatchNorm uses its
     stored statistics) unless ``update_bn_stats`` (TCLR's published linear evaluation lets BN
     statistics follow the new data)."""
 
     def __init__(self, backbone, num_classes, dropout=0.0, freeze_backbone=False, update_bn_stats=False,
-                 normalize_features=False):
+                 normalize_features=False, head="linear", steps=1):
         super().__init__()
         self.backbone = backbone
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(backbone.dim, num_classes)
+        self.temporal_head = head == "temporal_conv"
+        if self.temporal_head:
+            self.fc = TemporalConvHead(backbone.dim, num_classes, steps, dropout)
+        else:
+            self.fc = nn.Linear(backbone.dim, num_classes)
         self.freeze_backbone, self.update_bn_stats = freeze_backbone, update_bn_stats
         self.normalize_features = normalize_features
         if freeze_backbone:
@@ -47,16 +76,49 @@ class VideoClassifier(nn.Module):
             self.backbone.eval()
         return self
 
-    def features(self, x):
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_backbone):
-            f = self.backbone(x).float().mean(dim=(2, 3, 4))
-        return F.normalize(f, dim=1) if self.normalize_features else f
-
     def forward(self, x):
-        return self.fc(self.dropout(self.features(x)))
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_backbone):
+            maps = self.backbone(x).float()[..., 0, 0]  # [B, D, T']
+        if self.temporal_head:
+            return self.fc(maps)
+        f = maps.mean(dim=2)
+        f = F.normalize(f, dim=1) if self.normalize_features else f
+        return self.fc(self.dropout(f))
 
 
-def finetune_augmentation(size, flip_p=0.5):
+@torch.no_grad()
+def temporal_steps(backbone, contract):
+    """T', the time steps ``backbone`` keeps of a clip of ``contract``, from a shape-only pass."""
+    import copy
+
+    probe = copy.deepcopy(backbone).to("meta")
+    return probe(torch.empty(1, 3, contract.frames, contract.size, contract.size, device="meta")).shape[2]
+
+
+TRAIN_CROPS = ("square", "resized", "tclr_linear", "vtdl")
+
+
+def finetune_augmentation(size, flip_p=0.5, crop="square"):
+    """The training clips' augmentation. ``square``: a square of U(0.6, 1) x the short side and a
+    flip (this project's finetuning); ``resized``: CVRL's linear protocol, a random resized crop of
+    area 0.3-1 and aspect 0.5-2 and a flip; ``tclr_linear``: TCLR's linear evaluation
+    (linear_eval/dl_linear.py), the square crop with its mild colour operations, greyscale, flip
+    and erasing; ``vtdl``: VTDL's clip augmentation (its finetuning uses its pretraining transform)."""
+    if crop == "vtdl":
+        return vtdl_clip_augmentation(size, flip_p)
+    if crop == "resized":
+        return Compose([RandomResizedCrop(size, scale=(0.3, 1.0), ratio=(0.5, 2.0)), RandomHorizontalFlip(flip_p)])
+    if crop == "tclr_linear":
+        mild = (0.9, 1.1)
+        erase = (max(1, round(size * 9 / 112)), max(1, round(size * 18 / 112)))
+        return Compose([
+            RandomSquareCrop(size, side=(0.6, 1.0)),
+            ColorJitter(brightness=mild, contrast=mild, saturation=mild, hue=0.05, random_order=False,
+                        op_p={"contrast": 0.125, "hue": 0.15, "saturation": 0.15, "brightness": 0.15}),
+            Maybe(0.1, Compose([Grayscale(), RandomGamma(p=0.75, gamma=(0.85, 1.15))])),
+            RandomHorizontalFlip(flip_p),
+            RandomErase(p=0.25, size=erase),
+        ])
     return Compose([RandomSquareCrop(size, side=(0.6, 1.0)), RandomHorizontalFlip(flip_p)])
 
 
@@ -77,12 +139,15 @@ class TrainClipBuilder:
 
 @torch.no_grad()
 def predict_dataset(model, contract, index, num_clips=10, crops=1, batch_size=4, device="cpu", num_workers=0,
-                    backend="pyav", aggregate="softmax_mean", precision_context=None, progress=True):
+                    backend="pyav", aggregate="softmax_mean", precision_context=None, progress=True,
+                    crop_fraction=1.0, clip_starts="even"):
     """(scores ``[N, classes]``, labels ``[N]``, unreadable paths) over every readable video of
-    ``index``: each video's ``num_clips x crops`` views aggregated as ``aggregate`` says."""
+    ``index``: each video's ``num_clips x crops`` views (placed and cropped as
+    ``EvaluationClipBuilder`` says) aggregated as ``aggregate`` says."""
     if aggregate not in AGGREGATIONS:
         raise ValueError(f"aggregate must be one of {AGGREGATIONS}")
-    dataset = EvaluationDataset(index, EvaluationClipBuilder(contract, num_clips, crops), backend)
+    builder = EvaluationClipBuilder(contract, num_clips, crops, crop_fraction, clip_starts)
+    dataset = EvaluationDataset(index, builder, backend)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         worker_init_fn=init_loader_worker if num_workers else None)
     was_training = model.training

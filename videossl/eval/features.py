@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from videossl.data.dataset import VideoClipDataset, init_loader_worker
-from videossl.data.sampling import sample_evenly_spaced_clips, tclr_evaluation_clips
+from videossl.data.sampling import middle_clip, sample_evenly_spaced_clips, tclr_evaluation_clips
 from videossl.data.transforms import Resize, ResizeShortSide, crop_positions, frames_to_clip, stack_clips
 from videossl.engine.precision import DTYPES, low_precision_supported
 from videossl.errors import UserError, VideoReadError
@@ -29,13 +29,14 @@ CACHE_VERSION = 1
 logger = logging.getLogger(__name__)
 
 
-CLIP_STARTS = ("even", "tclr")
+CLIP_STARTS = ("even", "tclr", "middle")
 
 
 class EvaluationClipBuilder:
     """``build_sample`` for ``VideoClipDataset``: uint8 ``[K * crops, C, T, H, W]``, clips in time
     order, crops within a clip in the order start/centre/end of the long side. ``clip_starts``:
-    ``even`` (evenly spaced from the first to the last position) or ``tclr`` (TCLR's release);
+    ``even`` (evenly spaced from the first to the last position), ``tclr`` (TCLR's release) or
+    ``middle`` (one clip from the middle frame on when it fits, else from the start);
     ``crop_fraction`` < 1: the centre square of that fraction of the short side (TCLR: 0.8)."""
 
     def __init__(self, contract, num_clips=10, crops=1, crop_fraction=1.0, clip_starts="even"):
@@ -45,6 +46,8 @@ class EvaluationClipBuilder:
             raise UserError(f"--crop_fraction {crop_fraction}: must be in (0, 1]")
         if crop_fraction < 1 and crops != 1:
             raise UserError("--crop_fraction below 1 takes one centre crop (--test_crops 1)")
+        if clip_starts == "middle" and num_clips != 1:
+            raise UserError(f"--clip_starts middle takes one clip per video, not {num_clips} (--num_clips 1)")
         self.contract, self.num_clips, self.crops = contract, num_clips, crops
         self.crop_fraction, self.clip_starts = crop_fraction, clip_starts
         self.resize = ResizeShortSide(contract.size)
@@ -53,6 +56,8 @@ class EvaluationClipBuilder:
         c = self.contract
         if self.clip_starts == "tclr":
             indices = tclr_evaluation_clips(reader.num_frames, self.num_clips, c.frames, c.stride)
+        elif self.clip_starts == "middle":
+            indices = middle_clip(reader.num_frames, c.frames, c.stride)[None]
         else:
             indices = sample_evenly_spaced_clips(reader.num_frames, self.num_clips, c.frames, c.stride)
         decoded = reader.get_frames(indices.reshape(-1))  # each distinct frame decoded once

@@ -1,9 +1,9 @@
 """The finetune / paper-protocol linear evaluation driver behind ``finetune/train.py`` and
 ``linear_eval/train.py`` (``--protocol paper``, or without ``--linear``).
 
-Recipes are presets of the flags; any flag given on the command line wins. Values marked
-"published" come from the method's paper or code (DESIGN.md section 4); the others are this
-project's choices, in the style of SEVERE-benchmark finetuning, and are labelled so.
+Recipes are presets of the flags; any flag given on the command line wins. A recipe's
+``source`` names the authors' file its values come from, or says that they are this project's
+choices (in the style of SEVERE-benchmark finetuning).
 """
 
 import argparse
@@ -17,10 +17,12 @@ from videossl.data.dataset import VideoClipDataset, collate_samples
 from videossl.data.input_contract import InputContract
 from videossl.engine import distributed
 from videossl.engine.precision import autocast
-from videossl.engine.schedules import MultiStep, WarmupCosine
+from videossl.engine.schedules import MultiStep, WarmupCosine, WarmupPlateau
 from videossl.engine.training import TrainingRun, add_engine_args, check_run_config
 from videossl.errors import UserError
-from videossl.eval.classifier import AGGREGATIONS, TrainClipBuilder, VideoClassifier, evaluate_classifier
+from videossl.eval.classifier import (
+    AGGREGATIONS, TrainClipBuilder, VideoClassifier, evaluate_classifier, finetune_augmentation, temporal_steps,
+)
 from videossl.eval.common import add_checkpoint_args, load_model_for_eval, print_table, write_results
 from videossl.models.backbones import RESNETS_2D, build_backbone, tile_first_conv
 from videossl.models.checkpoint import load_checkpoint, unwrap
@@ -35,16 +37,26 @@ class Recipe:
     epochs: int = 100
     batch_size: int = 24
     dropout: float = 0.5
-    schedule: str = "cosine"  # cosine (per step, no warm-up) or multistep
+    schedule: str = "cosine"  # cosine (per step, after warmup_epochs), multistep, or plateau
+    warmup_epochs: int = 0  # linear warm-up per step (cosine)
     milestones: tuple = ()
     gamma: float = 0.1
+    patience: int = 0  # plateau: lr x gamma after this many epochs without a new best training loss
+    reference_batch: int = 0  # > 0: lr is given for this batch and scales linearly with --batch_size
     frames: int = None  # None: the checkpoint's input contract
     stride: int = None
+    size: int = None  # training crop; None: the checkpoint's
+    train_crop: str = "square"  # classifier.TRAIN_CROPS (finetune_augmentation)
+    test_size: int = None  # None: the training size
     num_clips: int = 10
+    test_crops: int = 1
+    crop_fraction: float = 1.0  # test: below 1, the centre square of this fraction of the short side
+    clip_starts: str = "even"  # test clip positions: even, or tclr (TCLR's release)
     aggregate: str = "softmax_mean"
     stack_of_differences: int = 0  # TCE: 2D backbones take F-frame stacks of differences
     update_bn_stats: bool = False
     normalize_features: bool = False
+    head: str = "linear"  # classifier.HEADS
     source: str = ""
 
     def lr_for(self, dataset):
@@ -55,11 +67,17 @@ RECIPES = {
     "tclr": Recipe(optimizer="adam", lr={"default": 1e-4}, weight_decay=1e-5, epochs=100, batch_size=24, dropout=0.5,
                    schedule="cosine",
                    source="this project's choice (TCLR/SEVERE-style: 16x112 clips, Adam, dropout 0.5, 10-clip test)"),
-    "vtdl": Recipe(optimizer="sgd", lr={"default": 5e-4, "ucf101": 5e-4, "hmdb51": 1e-3}, weight_decay=1e-4, epochs=45,
+    # the VTDL release: readme.md and src/scripts/*/i3d_ft*.sh (lr, steps, epochs, batch, frames, dropout),
+    # src/option.py (momentum, weight decay), src/utils/learning_rate_adjust.py (x0.3), src/data/config.py
+    # (transforms), src/model/i3d.py (head), src/data/dataset.py (_get_test_indices: one test clip)
+    "vtdl": Recipe(optimizer="sgd", lr={"default": 5e-4, "ucf101": 5e-4, "hmdb51": 1e-3}, weight_decay=1e-8, epochs=45,
                    batch_size=4, dropout=0.5, schedule="multistep", milestones=(10, 20, 25, 30, 35, 40), gamma=0.3,
-                   frames=64, stride=1,
-                   source="published VTDL finetune: 64 frames, lr 5e-4 / 1e-3, x0.3 at 10..40, 45 epochs, batch 4, "
-                          "dropout 0.5 (momentum and weight decay: this project's choice)"),
+                   frames=64, stride=1, train_crop="vtdl", head="temporal_conv", num_clips=1, clip_starts="middle",
+                   crop_fraction=224 / 256,
+                   source="VTDL's release: 64 frames at stride 1, its pretraining transform, I3D's temporal-conv head, "
+                          "SGD lr 5e-4 (UCF101) / 1e-3 (HMDB51), momentum 0.9, weight decay 1e-8, x0.3 at "
+                          "10/20/25/30/35/40, 45 epochs, batch 4, dropout 0.5; test: one clip, centre crop 224 of 256 "
+                          "(the release places the clip at random; here in the middle, so a test is repeatable)"),
     "tce": Recipe(optimizer="sgd", lr={"default": 1e-3}, weight_decay=1e-4, epochs=50, batch_size=32, dropout=0.5,
                   schedule="multistep", milestones=(25,), gamma=0.1, frames=6, stride=1, num_clips=19,
                   aggregate="logit_sum", stack_of_differences=6,
@@ -68,12 +86,27 @@ RECIPES = {
     "linear": Recipe(optimizer="adam", lr={"default": 1e-3}, weight_decay=0.0, epochs=100, batch_size=32, dropout=0.0,
                      schedule="cosine",
                      source="this project's linear protocol: frozen backbone and BN, Adam 1e-3, cosine, 100 epochs"),
-    "linear_tclr": Recipe(optimizer="adam", lr={"default": 1e-3}, weight_decay=0.0, epochs=100, batch_size=32,
-                          dropout=0.0, schedule="cosine", update_bn_stats=True,
-                          source="TCLR's published linear evaluation lets BN statistics update (rest as 'linear')"),
+    # DAVEISHAN/TCLR linear_eval/train.py, parameters_BL.py, dl_linear.py
+    "linear_tclr": Recipe(optimizer="adam", lr={"default": 1e-2}, weight_decay=0.0, epochs=100, batch_size=32,
+                          dropout=0.0, schedule="plateau", patience=3, update_bn_stats=True, train_crop="tclr_linear",
+                          num_clips=10, crop_fraction=0.8, clip_starts="tclr",
+                          source="TCLR's release (linear_eval/): Adam 1e-2, batch 32, 100 epochs, lr / 10 after 3 "
+                                 "epochs without a new best training loss, BatchNorm statistics updated, its mild "
+                                 "training augmentation; test: 10 clips at the release's positions, centre 0.8 x "
+                                 "short side"),
+    # tensorflow/models official/projects/video_ssl configs/experiments/cvrl_linear_eval_k600.yaml,
+    # configs/video_ssl.py (video_ssl_linear_eval_*), modeling/video_ssl_model.py
+    "linear_cvrl": Recipe(optimizer="sgd", lr={"default": 32.0}, weight_decay=0.0, epochs=100, batch_size=1024,
+                          dropout=0.0, schedule="cosine", warmup_epochs=5, reference_batch=1024, frames=32, stride=2,
+                          size=224, train_crop="resized", test_size=256, num_clips=10, test_crops=3,
+                          normalize_features=True,
+                          source="CVRL's release (cvrl_linear_eval_k600.yaml, video_ssl.py): 32 frames at stride 2, "
+                                 "random resized crop (area 0.3-1, aspect 0.5-2) at 224, L2-normalised feature, SGD "
+                                 "lr 32 x batch / 1024, 5 warm-up epochs then cosine, 100 epochs, no weight decay; "
+                                 "test: 10 clips x 3 crops at 256"),
 }
 FINETUNE_RECIPES = ("tclr", "vtdl", "tce")
-LINEAR_RECIPES = ("linear", "linear_tclr")
+LINEAR_RECIPES = ("linear", "linear_tclr", "linear_cvrl")
 # A --restart must not silently change what is being trained.
 KEYS_THAT_MATTER = ("saved_model", "linear", "recipe", "dataset", "split", "frames", "stride", "dropout", "optimizer")
 
@@ -98,9 +131,10 @@ def build_parser(description, linear_default=False):
     group.add_argument("--frames", type=int, default=None, help="frames per clip (default: the checkpoint's)")
     group.add_argument("--stride", type=int, default=None)
     group.add_argument("--size", type=int, default=None, help="crop size (default: the checkpoint's)")
+    group.add_argument("--test_size", type=int, default=None, help="test crop size (default: the recipe's, else --size)")
     add_flip_arg(group)
     group.add_argument("--num_clips", type=int, default=None, help="evenly spaced test clips per video")
-    group.add_argument("--test_crops", type=int, default=1, choices=(1, 3))
+    group.add_argument("--test_crops", type=int, default=None, choices=(1, 3))
     group.add_argument("--aggregate", default=None, choices=AGGREGATIONS)
     group.add_argument("--update_bn_stats", action="store_true", default=None,
                        help="with --linear: let BatchNorm statistics follow the new data (TCLR's behaviour)")
@@ -120,12 +154,14 @@ def resolve_recipe(args):
         raise UserError(f"--recipe {name} is a finetuning recipe; with --linear use {' or '.join(LINEAR_RECIPES)}")
     recipe = RECIPES[name]
     args.recipe = name
-    for key in ("optimizer", "weight_decay", "dropout", "epochs", "batch_size", "frames", "stride", "num_clips",
-                "aggregate", "update_bn_stats", "normalize_features"):
+    for key in ("optimizer", "weight_decay", "dropout", "epochs", "batch_size", "frames", "stride", "size", "test_size",
+                "num_clips", "test_crops", "aggregate", "update_bn_stats", "normalize_features"):
         if getattr(args, key) is None:
             setattr(args, key, getattr(recipe, key))
     if args.lr is None:
         args.lr = recipe.lr_for(args.dataset)
+    if recipe.reference_batch:  # the lr is given for the recipe's batch (given or default)
+        args.lr = args.lr * args.batch_size / recipe.reference_batch
     return recipe
 
 
@@ -164,11 +200,17 @@ def build_model(args, recipe, num_classes):
     if recipe.stack_of_differences:
         backbone = to_stack_of_differences(backbone, args.frames)
     contract = adapt_contract(contract, args)
+    steps = temporal_steps(backbone, contract) if recipe.head == "temporal_conv" else 1
     model = VideoClassifier(backbone, num_classes, dropout=args.dropout, freeze_backbone=args.linear,
-                            update_bn_stats=bool(args.update_bn_stats), normalize_features=bool(args.normalize_features))
+                            update_bn_stats=bool(args.update_bn_stats), normalize_features=bool(args.normalize_features),
+                            head=recipe.head, steps=steps)
     head = checkpoint_classifier(args)
     if head is not None and not args.random_init:
-        stored = head["weight"].shape[0]
+        own = model.fc.state_dict()
+        if set(head) != set(own) or any(v.shape[1:] != own[k].shape[1:] for k, v in head.items()):
+            raise UserError(f"{args.saved_model}: its classifier is not the {args.recipe} recipe's "
+                            f"({recipe.head} head over {steps} time steps); use the recipe it was trained with")
+        stored = next(v.shape[0] for k, v in head.items() if k.endswith("weight"))
         if stored != num_classes:
             if args.test_only:
                 raise UserError(f"{args.saved_model}: its classifier has {stored} classes, the {args.dataset} split "
@@ -182,11 +224,19 @@ def build_model(args, recipe, num_classes):
     return model, contract, description
 
 
-def build_optimizer(args, model):
+def build_optimizer(args, model, recipe):
     parameters = [p for p in model.parameters() if p.requires_grad]
     if args.optimizer == "adam":
         return torch.optim.Adam(parameters, lr=args.lr, weight_decay=args.weight_decay)
-    return torch.optim.SGD(parameters, lr=args.lr, momentum=0.9, weight_decay=args.weight_decay)
+    return torch.optim.SGD(parameters, lr=args.lr, momentum=recipe.momentum, weight_decay=args.weight_decay)
+
+
+def build_schedule(recipe, optimizer, epochs, steps_per_epoch):
+    if recipe.schedule == "multistep":
+        return MultiStep(optimizer, recipe.milestones, recipe.gamma)
+    if recipe.schedule == "plateau":
+        return WarmupPlateau(optimizer, warmup=(), patience=recipe.patience, factor=recipe.gamma)
+    return WarmupCosine(optimizer, recipe.warmup_epochs, epochs, steps_per_epoch)
 
 
 def run_classification(args, tool_file):
@@ -208,20 +258,20 @@ def run_classification(args, tool_file):
     model = run.prepare_model(model)
     test_kwargs = dict(num_clips=args.num_clips, crops=args.test_crops, batch_size=args.test_batch_size,
                        device=run.device, num_workers=args.num_workers, backend=args.video_backend,
-                       aggregate=args.aggregate)
+                       aggregate=args.aggregate, crop_fraction=recipe.crop_fraction, clip_starts=recipe.clip_starts)
+    test_contract = InputContract.from_dict({**contract.to_dict(), "size": args.test_size}) if args.test_size \
+        else contract
     if args.test_only:
-        metrics, unreadable = evaluate_classifier(model, contract, test_index, num_classes, **test_kwargs)
+        metrics, unreadable = evaluate_classifier(model, test_contract, test_index, num_classes, **test_kwargs)
         return report(args, out_dir, mode, recipe, description, contract, metrics, None, run, unreadable)
     if run.is_main:
         check_run_config(checkpoint_dir, config, KEYS_THAT_MATTER, args.restart)
     distributed.barrier()
-    dataset = VideoClipDataset(train_index, TrainClipBuilder(contract, flip_p=args.flip_prob), backend=args.video_backend, seed=args.seed)
+    builder = TrainClipBuilder(contract, finetune_augmentation(contract.size, args.flip_prob, recipe.train_crop))
+    dataset = VideoClipDataset(train_index, builder, backend=args.video_backend, seed=args.seed)
     loader = run.loader(dataset, args.batch_size, collate_samples)
-    optimizer = build_optimizer(args, model)
-    if recipe.schedule == "multistep":
-        schedule = MultiStep(optimizer, recipe.milestones, recipe.gamma)
-    else:
-        schedule = WarmupCosine(optimizer, 0, args.epochs, len(loader))
+    optimizer = build_optimizer(args, model, recipe)
+    schedule = build_schedule(recipe, optimizer, args.epochs, len(loader))
     heads = {"classifier": model.fc}
     start = run.resume(model.backbone, heads, optimizer, schedule)
 
@@ -244,7 +294,7 @@ def run_classification(args, tool_file):
         metrics = None
         if (epoch + 1) % args.eval_every == 0 or last_epoch:
             if run.is_main:
-                metrics, unreadable = evaluate_classifier(unwrap(net), contract, test_index, num_classes,
+                metrics, unreadable = evaluate_classifier(unwrap(net), test_contract, test_index, num_classes,
                                                           precision_context=lambda: autocast(run.plan, run.device),
                                                           **test_kwargs)
                 run.scalar("test/top1", metrics["top1"], epoch + 1)
@@ -279,6 +329,8 @@ def report(args, out_dir, mode, recipe, description, contract, metrics, best, ru
                    "recipe_source": recipe.source, **description, "dataset": args.dataset, "split": args.split,
                    "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
                    "num_clips": args.num_clips, "crops": args.test_crops, "aggregate": args.aggregate,
+                   "test_size": args.test_size or contract.size, "crop_fraction": recipe.crop_fraction,
+                   "clip_starts": recipe.clip_starts,
                    "contract": contract.to_dict(), "checkpoints": run.checkpoint_dir}
         print(f"results: {write_results(out_dir, results)}")
         if not args.test_only:

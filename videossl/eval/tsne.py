@@ -41,6 +41,29 @@ def read_all_frames(path, backend="pyav"):
         return reader.get_frames(np.arange(reader.num_frames)), float(reader.fps or 25.0)
 
 
+def linear_embedding_head(checkpoint):
+    """The checkpoint's embedding head when it is one linear layer (TCE's 128-d ``fc_contrastive``,
+    this project's ``projection`` of a TCE run or of a converted release), else None."""
+    heads = checkpoint.get("heads") or {}
+    candidates = [heads.get("projection") or {}, {k.split(".", 1)[1]: v for k, v in (heads.get("head") or {}).items()
+                                                   if k.startswith("fc_contrastive.")}]
+    for state in candidates:
+        if set(state) == {"weight", "bias"} and state["weight"].dim() == 2:
+            layer = torch.nn.Linear(state["weight"].shape[1], state["weight"].shape[0])
+            layer.load_state_dict(state)
+            return layer.eval()
+    return None
+
+
+def embed(features, head=None):
+    """Pooled backbone features ``[N, D]`` -> the embeddings t-SNE sees: as they are, or through
+    the embedding head and L2-normalised (TCE's t-SNE, visualise_tsne.py)."""
+    if head is None:
+        return features
+    with torch.no_grad():
+        return torch.nn.functional.normalize(head(torch.as_tensor(features).float()), dim=1).numpy()
+
+
 @torch.no_grad()
 def embed_video_over_time(backbone, contract, frames, device="cpu", precision="fp32", step=1, batch_size=16,
                           progress=True):
@@ -54,9 +77,11 @@ def embed_video_over_time(backbone, contract, frames, device="cpu", precision="f
     return positions, torch.cat(out).numpy()
 
 
-def tsne_2d(embeddings, seed=0, perplexity=30.0):
-    """``[N, D]`` -> (``[N, 2]`` t-SNE coordinates, KL divergence). PCA to at most 50 dimensions
-    first (the usual recipe: faster and less noisy); perplexity is capped below N / 3."""
+def tsne_2d(embeddings, seed=0, perplexity=30.0, pca_variance=None):
+    """``[N, D]`` -> (``[N, 2]`` t-SNE coordinates, KL divergence). PCA first: to at most 50
+    dimensions (the usual recipe: faster and less noisy), or with ``pca_variance`` to the fewest
+    components that explain that fraction of the variance (TCE: 0.85, utils/tsne_utils.py
+    fit_pca); perplexity is capped below N / 3."""
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
 
@@ -68,13 +93,22 @@ def tsne_2d(embeddings, seed=0, perplexity=30.0):
         raise UserError(f"t-SNE needs at least {MIN_POINTS} embeddings, got {n} (use a longer video or a smaller --step)")
     if not np.isfinite(x).all():
         raise UserError("the embeddings contain NaN or infinite values")
-    components = min(50, n, x.shape[1])
-    if components < x.shape[1]:
-        x = PCA(n_components=components, random_state=seed).fit_transform(x)
+    if pca_variance is not None:
+        pca = PCA(svd_solver="full", random_state=seed).fit(x)
+        x = pca.transform(x)[:, :max(2, components_for_variance(pca.explained_variance_ratio_, pca_variance))]
+    else:
+        components = min(50, n, x.shape[1])
+        if components < x.shape[1]:
+            x = PCA(n_components=components, random_state=seed).fit_transform(x)
     perplexity = float(min(perplexity, max(1.0, (n - 1) / 3)))
     tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed, learning_rate="auto")
     points = tsne.fit_transform(x)
     return points.astype(np.float32), float(tsne.kl_divergence_)
+
+
+def components_for_variance(ratios, fraction):
+    """The fewest leading PCA components whose explained-variance ``ratios`` add up to ``fraction``."""
+    return int(min(np.searchsorted(np.cumsum(ratios), fraction - 1e-12) + 1, len(ratios)))
 
 
 def _save(fig, path):
