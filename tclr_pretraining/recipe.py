@@ -10,6 +10,12 @@ LOADER = "tclr_pretraining/dl_tclr.py"
 RECIPE = Recipe("tclr", [
     Setting("backbone", "R3D-18, layer4 without temporal stride (temporal dilation 2): 16 frames -> 4 steps",
             "tclr_pretraining/r3d.py, tclr_pretraining/model.py", flag="arch", value="r3d_18"),
+    Setting("R(2+1)D-18 variant", "torchvision's r2plus1d_18 with layer4[0].conv1[0] replaced by the same full 3x3x3 "
+            "convolution (dilation 2 in time, spatial stride 2) and a (1, 2, 2)-strided shortcut; inferred from the "
+            "loader that strictly loads the released file (its own definition is not in the repository)",
+            "nn_retrieval/model.py (build_rpd_encoder_ret); linear_eval/model.py imports a missing dilated_r2plus1d",
+            project="`--arch r2plus1d_18`: the same shapes (test_backbones.py); the released file itself could not "
+                    "be downloaded here to confirm them"),
     Setting("backbone width", "1x", "tclr_pretraining/r3d.py", flag="width", value=1.0),
     Setting("frames per clip", "16 (global: 16 at stride 4 over the 64-frame window; local: 4 x 16 consecutive)",
             PARAMS + " (num_frames, sr_ratio)", flag="frames", value=16),

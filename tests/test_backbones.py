@@ -90,3 +90,18 @@ def test_unknown_names_and_arguments_are_one_clear_error():
         build_backbone("r3d_19")
     with pytest.raises(UserError, match="r3d_18"):
         build_backbone("r3d_18", depth=50)
+
+
+def test_tclr_r2plus1d_variant_has_the_release_loaders_layer4_shapes():
+    # DAVEISHAN/TCLR nn_retrieval/model.py (build_rpd_encoder_ret) replaces layer4[0].conv1[0] of
+    # torchvision's R(2+1)D-18 with a full 3x3x3 convolution (dilation 2 in time) and strictly loads
+    # the released file into it: these are the shapes that file must have
+    state = build_backbone("r2plus1d_18", keep_time_in_layer4=True).state_dict()
+    assert state["layer4.0.conv1.0.weight"].shape == (512, 256, 3, 3, 3)
+    assert state["layer4.0.downsample.0.weight"].shape == (512, 256, 1, 1, 1)
+    assert not any(k.startswith("layer4.0.conv1.0.") and k.count(".") > 4 for k in state)  # no factorised parts
+    reference = torchvision.models.video.r2plus1d_18().state_dict()
+    factorised = {k for k in reference if k.startswith("layer4.0.conv1.0.")}
+    assert set(state) == (set(reference) - factorised - {"fc.weight", "fc.bias"}) | {"layer4.0.conv1.0.weight"}
+    conv = build_backbone("r2plus1d_18", keep_time_in_layer4=True).layer4[0].conv1[0]
+    assert (conv.stride, conv.padding, conv.dilation) == ((1, 2, 2), (2, 1, 1), (2, 1, 1))

@@ -100,11 +100,11 @@ def test_wrong_architecture_is_named(tmp_path):
 # ---- the authors' released formats, rebuilt with their module structure and key names ----------
 
 
-def tclr_release(tmp_path):
-    """TCLR's model: nn.Sequential(torchvision r3d_18 with the layer4 change, mlp), saved through
-    DataParallel as {'state_dict': ..., 'epoch': ...}."""
+def tclr_release(tmp_path, arch="r3d_18"):
+    """TCLR's model: nn.Sequential(torchvision r3d_18 (or r2plus1d_18) with the layer4 change, mlp),
+    saved through DataParallel as {'state_dict': ..., 'epoch': ...}."""
     torch.manual_seed(0)
-    r3d = torchvision.models.video.r3d_18()
+    r3d = getattr(torchvision.models.video, arch)()
     r3d.layer4[0].conv1[0] = nn.Conv3d(256, 512, (3, 3, 3), stride=(1, 2, 2), padding=(2, 1, 1), dilation=(2, 1, 1),
                                        bias=False)
     r3d.layer4[0].downsample[0] = nn.Conv3d(256, 512, (1, 1, 1), stride=(1, 2, 2), bias=False)
@@ -122,13 +122,15 @@ def torchvision_features(r3d, x):
     return y.mean(dim=(3, 4), keepdim=True)
 
 
-def test_tclr_release_converts_to_the_same_network(tmp_path):
-    r3d, path = tclr_release(tmp_path)
+@pytest.mark.parametrize("arch", ["r3d_18", "r2plus1d_18"])
+def test_tclr_release_converts_to_the_same_network(tmp_path, arch):
+    r3d, path = tclr_release(tmp_path, arch)
     backbone, contract, checkpoint = load_backbone(path)
     x = torch.randn(1, 3, 16, 32, 32)
     with torch.no_grad():
         assert torch.allclose(backbone.eval()(x), torchvision_features(r3d, x), atol=1e-5)
-    assert backbone.config == {"keep_time_in_layer4": True} and contract.channel_order == "bgr"
+    assert backbone.name == arch and backbone.config == {"keep_time_in_layer4": True}
+    assert contract.channel_order == "bgr"
     assert checkpoint["epoch"] == 151 and set(checkpoint["heads"]["projection"]) >= {"fc1.weight", "fc2.weight"}
 
 

@@ -105,17 +105,19 @@ def _r2plus1d_stem(channels, width):
 
 
 def _keep_time_in_layer4(model):
-    """TCLR's variant: layer4 loses its temporal stride (16 frames end in 4 time steps, not 2) and
-    its first temporal convolution is dilated by 2 instead; no parameter is added."""
+    """TCLR's variant: layer4 loses its temporal stride (16 frames end in 4 time steps, not 2). Its
+    first convolution becomes a 3x3x3 convolution of temporal dilation 2 and spatial stride 2, and
+    its shortcut a 1x1x1 convolution of spatial stride 2 (DAVEISHAN/TCLR linear_eval/model.py for
+    R3D-18; nn_retrieval/model.py build_rpd_encoder_ret for R(2+1)D-18, where the same full 3x3x3
+    convolution replaces the factorised one, so that R(2+1)D variant has a 3D convolution there)."""
     block = model.layer4[0]
     first = block.conv1[0]
-    if isinstance(first, nn.Conv3d) and first.kernel_size == (3, 3, 3):  # R3D
-        block.conv1[0] = nn.Conv3d(first.in_channels, first.out_channels, (3, 3, 3), stride=(1, 2, 2),
-                                   padding=(2, 1, 1), dilation=(2, 1, 1), bias=False)
-    else:  # R(2+1)D: the temporal half of the factorised convolution
-        temporal = first[3]
-        first[3] = nn.Conv3d(temporal.in_channels, temporal.out_channels, (3, 1, 1), stride=1, padding=(2, 0, 0),
-                             dilation=(2, 1, 1), bias=False)
+    if isinstance(first, nn.Conv3d):  # R3D
+        channels_in, channels_out = first.in_channels, first.out_channels
+    else:  # R(2+1)D: a Conv2Plus1D (spatial conv, BN, ReLU, temporal conv)
+        channels_in, channels_out = first[0].in_channels, first[3].out_channels
+    block.conv1[0] = nn.Conv3d(channels_in, channels_out, (3, 3, 3), stride=(1, 2, 2), padding=(2, 1, 1),
+                               dilation=(2, 1, 1), bias=False)
     down = block.downsample[0]
     block.downsample[0] = nn.Conv3d(down.in_channels, down.out_channels, 1, stride=(1, 2, 2), bias=False)
     _init_like_torchvision(block)

@@ -3,7 +3,10 @@
 - TCLR: ``{"state_dict": ...}`` of ``nn.Sequential(r3d_18 with the layer4 variant, mlp)`` saved
   through DataParallel: keys ``module.0.<torchvision r3d_18 key>`` (backbone) and ``module.1.fc1...``
   (head), sometimes without ``module.``; BGR input in [0, 1], no mean/std, 16 frames at stride 2
-  for evaluation (the released linear evaluation's ``fix_skip``).
+  for evaluation (the released linear evaluation's ``fix_skip``). The R(2+1)D-18 release has
+  torchvision's r2plus1d_18 keys (its stem has a temporal ``stem.3``) with the same full 3x3x3
+  layer4 convolution (the shapes its loader, nn_retrieval/model.py build_rpd_encoder_ret, loads
+  strictly).
 - VTDL: ``{"model": ...}`` with ``module.``, MoCo encoders as ``encoder_q.`` / ``encoder_k.``
   (the query encoder is kept); the architecture is not recorded, so ``arch`` names it.
 - TCE: a 2D ResNet state dict (``state_dict``/``model`` entry or bare), keys possibly under
@@ -82,9 +85,16 @@ def _checkpoint(method, backbone, state, contract, heads, extra):
             "epoch": int(extra.get("epoch") or 0), "step": 0, "training_state": None, "precision": None}
 
 
+def tclr_architecture(state):
+    """r2plus1d_18 when the backbone's stem is factorised (a temporal ``stem.3`` convolution), else r3d_18."""
+    factorised = any(_strip(k, ("module.", "0.")) == "stem.3.weight" for k in state)
+    return "r2plus1d_18" if factorised else "r3d_18"
+
+
 def convert_tclr(obj, path):
     raw = _state_dict_of(obj, path)
-    backbone = build_backbone("r3d_18", keep_time_in_layer4=True)
+    arch = tclr_architecture(raw)
+    backbone = build_backbone(arch, keep_time_in_layer4=True)
     state, head = {}, {}
     for key, value in raw.items():
         key = _strip(key, ("module.",))
@@ -96,7 +106,7 @@ def convert_tclr(obj, path):
             head[key[2:]] = value
         else:
             state[key] = value  # a bare backbone state dict
-    load_state_strict(backbone, state, "TCLR backbone (r3d_18, layer4 variant)", path)
+    load_state_strict(backbone, state, f"TCLR backbone ({arch}, layer4 variant)", path)
     contract = InputContract(frames=16, stride=2, size=112, channel_order="bgr", value_range="0-1")
     epoch = obj.get("epoch") if isinstance(obj, dict) else None
     return _checkpoint("tclr-official", backbone, state, contract, {"projection": head} if head else {},
