@@ -15,22 +15,28 @@ RECIPE = Recipe("cvrl", [
     Setting("frames per clip", "16", PRETRAIN_YAML + " (train_data.feature_shape)", flag="frames", value=16),
     Setting("temporal stride", "2", PRETRAIN_YAML + " (train_data.temporal_stride)", flag="stride", value=2),
     Setting("crop size", "224", PRETRAIN_YAML + " (train_data.feature_shape)", flag="size", value=224),
-    Setting("clip pair sampler", "two clips, start gap drawn with density (1 - gap/D), order swapped with p 0.5",
-            "dataloaders/video_ssl_input.py",
-            project="cvrl/sampling.py: the same density, D = num_frames - 30 (looping when shorter)"),
+    Setting("clip pair sampler", "two clips; start gap drawn by the inverse CDF of density (1 - gap/D), D = N - 30 "
+            "for 16 frames at stride 2; first start uniform in [0, D - gap); order shuffled; a video of at most 30 "
+            "frames gets two independent starts and loops", "ops/video_ssl_preprocess_ops.py (sample_ssl_sequence)",
+            project="cvrl/sampling.py: the same density and ranges"),
     Setting("augmentation", "per clip: random resized crop (area 0.3-1, aspect 0.5-2), flip p 0.5, colour jitter "
-            "p 0.8 (0.8/0.8/0.8/0.2, random order), greyscale p 0.2, blur (clip 1 always, clip 2 p 0.1), "
-            "solarise clip 2 p 0.2", "dataloaders/video_ssl_input.py, ops/video_ssl_preprocess_ops.py",
-            project="cvrl/augmentation.py: the same operations and probabilities"),
+            "p 0.8 (brightness x[0.2, 1.8], contrast, saturation 0.8, hue 0.2, random order, clipped to [0, 1] after "
+            "each, the contrast mean over the whole clip), greyscale p 0.2, blur sigma 0.1-2 with kernel height/10 "
+            "(clip 1 always, clip 2 p 0.1), solarise clip 2 p 0.2",
+            "ops/video_ssl_preprocess_ops.py (random_color_jitter_3d, random_blur_3d, random_solarization), "
+            "dataloaders/video_ssl_input.py", project="cvrl/augmentation.py: the same operations and probabilities"),
     Setting("horizontal flip probability", "0.5", "ops/video_ssl_preprocess_ops.py", flag="flip_prob", value=0.5),
     Setting("backbone width", "1x", PRETRAIN_YAML, flag="width", value=1.0),
     Setting("input frames", "RGB frames (not differences)", "dataloaders/video_ssl_input.py", flag="input_mode",
             value="rgb"),
     Setting("input normalisation", "values in [0, 1], no mean/std", "dataloaders/video_ssl_input.py",
             flag="standardize", value="none"),
-    Setting("projection head", "3 x (Dense 2048, BN, ReLU), Dense 128, L2-normalised",
-            "modeling/video_ssl_model.py (hidden_dim 2048, num_hidden_layers 3, projection_dim 128)",
-            flag="head_hidden", value=2048),
+    Setting("projection head", "3 x (Dense 2048, BN, ReLU), Dense 128; the loss L2-normalises it",
+            "modeling/video_ssl_model.py; configs/video_ssl.py (hidden_dim 2048, hidden_layer_num 3, projection_dim "
+            "128, SSLLosses.normalize_hidden)", flag="head_hidden", value=2048),
+    Setting("head BatchNorm", "Keras momentum 0.997, epsilon 1e-5", "configs/video_ssl.py (hidden_norm_activation)",
+            project="PyTorch's BatchNorm1d (momentum 0.1, epsilon 1e-5)",
+            difference="only the running statistics differ, and the head is never run in eval mode"),
     Setting("loss", "NT-Xent, temperature 0.1, negatives from every replica (2N - 2 per anchor)",
             "losses/losses.py (contrastive_loss)", flag="temperature", value=0.1),
     Setting("loss reduction", "loss_a + loss_b, each the mean over its N anchors", "losses/losses.py",

@@ -2,28 +2,35 @@
 
 import numpy as np
 
-from videossl.data.sampling import clip_indices, clip_span
+from videossl.data.sampling import clip_indices
 
 
-def sample_decreasing_gap(num_starts, rng):
-    """A gap in [0, D) with probability proportional to (1 - gap / D), D = ``num_starts``."""
-    weights = num_starts - np.arange(num_starts, dtype=np.float64)
-    return int(rng.choice(num_starts, p=weights / weights.sum()))
+def decreasing_gap_weights(num_starts):
+    """P(gap = g) for g in [0, D), D = ``num_starts``: the density (1 - k / D) integrated over
+    [g, g + 1), i.e. F(g + 1) - F(g) with F(k) = 2k/D - k^2/D^2. The release draws k from F by
+    inverse CDF and floors it (ops/video_ssl_preprocess_ops.py, sample_ssl_sequence)."""
+    weights = 2.0 * (num_starts - np.arange(num_starts, dtype=np.float64)) - 1.0
+    return weights / weights.sum()
 
 
 def sample_cvrl_clip_pair(num_frames, rng, frames=16, stride=2, pad="loop"):
-    """Two clips whose starts are ``gap`` apart, the gap drawn from the decreasing density.
+    """Two clips whose starts are ``gap`` apart, as the release samples them.
 
-    D is the number of positions a clip fits in (num_frames - 30 for 16 frames at stride 2);
-    a video shorter than one clip uses D = num_frames and its clips loop. The first start is
-    uniform in [0, D - gap) and the order of the two clips is swapped with probability 1/2.
-    Returns (clip 1 indices, clip 2 indices, gap).
+    D = num_frames - (frames - 1) x stride (num_frames - 30 for 16 frames at stride 2): the gap is
+    drawn from ``decreasing_gap_weights(D)``, the first start uniformly in [0, D - gap), and the
+    order of the two clips is shuffled. A video of at most (frames - 1) x stride frames gets two
+    independent uniform starts in [0, num_frames) and its clips loop. Returns (clip 1 indices,
+    clip 2 indices, gap).
     """
-    span = clip_span(frames, stride)
-    num_starts = num_frames - span + 1 if num_frames >= span else num_frames
-    gap = sample_decreasing_gap(num_starts, rng)
-    first = int(rng.integers(0, num_starts - gap))
-    starts = [first, first + gap]
+    reach = (frames - 1) * stride
+    if num_frames > reach:
+        num_starts = num_frames - reach
+        gap = int(rng.choice(num_starts, p=decreasing_gap_weights(num_starts)))
+        first = int(rng.integers(0, num_starts - gap))
+        starts = [first, first + gap]
+    else:
+        starts = [int(rng.integers(0, num_frames)), int(rng.integers(0, num_frames))]
+        gap = abs(starts[1] - starts[0])
     if rng.random() < 0.5:
         starts.reverse()
     clips = [clip_indices(s, frames, stride, num_frames, pad) for s in starts]

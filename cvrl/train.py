@@ -48,7 +48,7 @@ ARCHS = ("r3d_50", "r3d_18", "r2plus1d_18", "s3d", "i3d")
 
 
 def build_parser():
-    parser = pretraining_parser(__doc__, HERE, archs=ARCHS, recipe=RECIPE)
+    parser = pretraining_parser(__doc__, HERE, archs=ARCHS)
     cvrl = parser.add_argument_group("CVRL")
     cvrl.add_argument("--frames", type=int)
     cvrl.add_argument("--stride", type=int)

@@ -21,8 +21,9 @@ RECIPE = Recipe("tce", [
             project="tce/dataset.py: the same (the flip and scale first, then the colour operations)"),
     Setting("horizontal flip probability", "0.5", TRANSFORMS, flag="flip_prob", value=0.5),
     Setting("input frames", "RGB frames", TRANSFORMS, flag="input_mode", value="rgb"),
-    Setting("input normalisation", "ImageNet mean/std (always, the contract records it)",
-            CONFIG + " (DATASET.PRETRAINING.MEAN, STD)", flag="standardize", value="none"),
+    Setting("input normalisation", "ImageNet mean/std",
+            CONFIG + " (DATASET.PRETRAINING.MEAN, STD)", flag="standardize", value="none",
+            project="ImageNet mean/std in the input contract, no per-clip standardisation (`--standardize none`)"),
     Setting("embedding head", "Linear 128, L2-normalised", "network/model.py (fc_contrastive, l2norm)",
             project="tce/model.py: the same"),
     Setting("rotation head", "(Linear 200, ReLU, BN) x 2, Linear 4; input: the anchor frame augmented again and "

@@ -60,7 +60,7 @@ class TCEMemory(torch.nn.Module):
 
 
 def build_parser():
-    parser = pretraining_parser(__doc__, HERE, archs=tuple(RESNETS_2D), recipe=RECIPE)
+    parser = pretraining_parser(__doc__, HERE, archs=tuple(RESNETS_2D))
     tce = parser.add_argument_group("TCE")
     tce.add_argument("--frame_gap", type=int, help="the positive is this many frames after the anchor")
     tce.add_argument("--bank_negatives", type=int)

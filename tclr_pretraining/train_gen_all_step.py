@@ -44,7 +44,7 @@ KEYS_THAT_MATTER = COMMON_KEYS_THAT_MATTER + ("num_local",)
 
 
 def build_parser():
-    parser = pretraining_parser(__doc__, HERE, archs=("r3d_18", "r2plus1d_18"), recipe=RECIPE)
+    parser = pretraining_parser(__doc__, HERE, archs=("r3d_18", "r2plus1d_18"))
     tclr = parser.add_argument_group("TCLR")
     tclr.add_argument("--frames", type=int, help="frames per clip (the window is frames x num_local)")
     tclr.add_argument("--num_local", type=int)

@@ -36,18 +36,21 @@ def test_tiny_demo_pretrains_evaluates_and_writes_every_output(tmp_path, capsys)
     assert "reusing the finished pretraining" in capsys.readouterr().out
 
 
-def test_matrix_runs_cvrl_with_a_seed_and_refuses_unknown_methods(tmp_path, capsys):
+def test_matrix_runs_two_methods_with_a_seed_and_refuses_unknown_methods(tmp_path, capsys):
     from scripts import run_matrix
     from videossl.cli import run_cli
-    assert run_matrix.main(["--methods", "cvrl", "--scale", "tiny", "--out_dir", str(tmp_path), "--seed", "3",
+    # two methods: the second one's pretraining once received the first one's history as --epochs
+    assert run_matrix.main(["--methods", "cvrl,tce", "--scale", "tiny", "--out_dir", str(tmp_path), "--seed", "3",
                             "--data_dir", str(tmp_path / "data"), "--num_workers", "0"]) == 0
     folder = tmp_path / "tiny_seed3"
     rows = dict((name, metrics) for name, metrics in json.load(open(folder / "matrix.json"))["rows"])
     assert rows["random init (cvrl's backbone and input)"]["linear top-1"] >= 0
-    assert 0 <= rows["cvrl"]["R@1 tclr"] <= 100 and rows["cvrl"]["s/epoch"] > 0
-    assert "| cvrl |" in (folder / "matrix.md").read_text()
-    config = json.load(open(folder / "cvrl" / "ss_saved_models" / "tiny" / "run_config.json"))
-    assert config["seed"] == 3 and config["flip_prob"] == 0  # the seed and the synthetic set's no-flip setting
+    assert 0 <= rows["cvrl"]["R@1 tclr"] <= 100 and rows["cvrl"]["s/epoch"] > 0 and rows["tce"]["s/epoch"] > 0
+    assert "| cvrl |" in (folder / "matrix.md").read_text() and "| tce |" in (folder / "matrix.md").read_text()
+    for method in ("cvrl", "tce"):
+        config = json.load(open(folder / method / "ss_saved_models" / "tiny" / "run_config.json"))
+        # the seed, the demo preset (the synthetic set's no-flip setting) and the tiny scale's epochs
+        assert (config["seed"], config["preset"], config["flip_prob"], config["epochs"]) == (3, "demo", 0, 2)
     with pytest.raises(SystemExit) as exit_info:
         run_cli(run_matrix.main, ["--methods", "cvrl,simclr"])
     assert exit_info.value.code == 2 and "unknown method(s) simclr" in capsys.readouterr().err

@@ -48,13 +48,20 @@ def test_tclr_local_clips_tile_the_global_window(n, rng):
                 assert local[j].min() <= global_clip[4 * j] and global_clip[4 * j + 3] <= local[j].max()
 
 
+def test_cvrl_gap_weights_are_the_release_cdf_differences():
+    from cvrl.sampling import decreasing_gap_weights
+
+    d = 4  # F(k) = 2k/4 - k^2/16: F(0..4) = 0, 7/16, 12/16, 15/16, 1
+    assert np.allclose(decreasing_gap_weights(d), [7 / 16, 5 / 16, 3 / 16, 1 / 16])
+
+
 def test_cvrl_gap_follows_the_decreasing_density():
     rng = np.random.default_rng(0)
     n = 130  # D = n - 30 = 100 start positions for 16 frames at stride 2
     draws = 40000
     gaps = np.array([sample_cvrl_clip_pair(n, rng)[2] for _ in range(draws)])
     d = 100
-    expected = (d - np.arange(d)) / (d * (d + 1) / 2) * draws
+    expected = (2 * (d - np.arange(d)) - 1) / d ** 2 * draws  # F(g + 1) - F(g), F(k) = 2k/D - k^2/D^2
     counts = np.bincount(gaps, minlength=d)
     bins = counts.reshape(10, 10).sum(1)
     expected_bins = expected.reshape(10, 10).sum(1)

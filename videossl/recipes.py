@@ -69,16 +69,23 @@ def format_value(value):
 
 
 def add_preset_arg(parser, recipe):
-    """``--preset`` and the paper values as the flags' defaults (so ``--help`` shows them)."""
+    """``--preset`` and the paper values as the flags' defaults, named in their ``--help`` (every
+    flag of the recipe must have been added)."""
     parser.add_argument("--preset", default=PAPER, choices=sorted(recipe.presets),
                         help="a named recipe: paper (the authors' release, docs/recipes.md) or a small CPU preset; "
                              "single flags override single values")
-    parser.set_defaults(**recipe.paper_values())
+    paper = recipe.paper_values()
+    parser.set_defaults(**paper)
+    for action in parser._actions:  # argparse keeps no public list of its flags
+        if action.dest in paper:
+            action.help = f"{action.help + '; ' if action.help else ''}paper: {format_value(paper[action.dest])}"
 
 
 def parse_with_preset(parser, recipe, argv=None):
-    """Parse ``argv`` with the chosen preset's values as defaults. ``args.preset_overrides`` holds
-    the recipe flags whose value differs from the preset (given on the command line)."""
+    """Add ``--preset`` to the complete ``parser`` and parse ``argv`` with the chosen preset's
+    values as defaults. ``args.preset_overrides`` holds the recipe flags whose value differs from
+    the preset (given on the command line)."""
+    add_preset_arg(parser, recipe)
     known, _ = parser.parse_known_args(argv)
     preset = recipe.values(known.preset)
     parser.set_defaults(**preset)

@@ -26,8 +26,9 @@ RECIPE = Recipe("vtdl", [
     Setting("horizontal flip probability", "0 (RandomHorizontalFlip commented out)", AUG, flag="flip_prob",
             value=0.0),
     Setting("input frames", "RGB frames (not differences)", AUG, flag="input_mode", value="rgb"),
-    Setting("input normalisation", "ImageNet mean/std (always, the contract records it)", AUG + " (Normalize)",
-            flag="standardize", value="none"),
+    Setting("input normalisation", "ImageNet mean/std", AUG + " (Normalize)",
+            flag="standardize", value="none",
+            project="ImageNet mean/std in the input contract, no per-clip standardisation (`--standardize none`)"),
     Setting("temporal consistent augmentation", "lambda = 0.1 x U[0, 1) per batch, one random frame mixed into "
             "every frame of the anchor", TRAIN + " (pos_aug)", flag="tca_max", value=0.1),
     Setting("query/key encoders", "momentum key encoder 0.999", TRAIN + " (--alpha, moment_update)",

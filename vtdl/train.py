@@ -50,7 +50,7 @@ DEFAULT_QUEUE = {"ucf101": 5000, "hmdb51": 3569}
 
 
 def build_parser():
-    parser = pretraining_parser(__doc__, HERE, archs=ARCHS, recipe=RECIPE)
+    parser = pretraining_parser(__doc__, HERE, archs=ARCHS)
     vtdl = parser.add_argument_group("VTDL")
     vtdl.add_argument("--frames", type=int)
     vtdl.add_argument("--stride", type=int)

@@ -10,16 +10,17 @@ from videossl.data.input_contract import INPUT_MODES, STANDARDIZE, InputContract
 from videossl.engine import distributed
 from videossl.engine.schedules import MultiStep
 from videossl.engine.training import TrainingRun, add_engine_args, check_run_config
-from videossl.recipes import add_preset_arg, describe
+from videossl.recipes import describe
 
 # What a --restart must never silently change, for any method (each script adds its own keys).
 COMMON_KEYS_THAT_MATTER = ("arch", "width", "frames", "size", "channel_order", "input_mode", "standardize",
                            "dataset", "split")
 
 
-def pretraining_parser(description, script_folder, archs, recipe):
+def pretraining_parser(description, script_folder, archs):
     """Flags shared by the pretraining scripts: run id and output folder, backbone, model input,
-    data, engine, ``--preset``. Defaults of the flags that ``recipe`` holds are its paper values."""
+    data, engine. The flags a method's recipe holds get their defaults from it
+    (``videossl.recipes.parse_with_preset``)."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run_id", default="dummy", help="names the checkpoint and log folders")
     parser.add_argument("--out_dir", default=script_folder, help="holds ss_saved_models/<run_id> and logs/<run_id>")
@@ -34,7 +35,6 @@ def pretraining_parser(description, script_folder, archs, recipe):
     add_flip_arg(parser)
     add_data_args(parser)
     add_engine_args(parser, epochs=None, batch_size=None, lr=None)
-    add_preset_arg(parser, recipe)
     return parser
 
 
