@@ -55,3 +55,36 @@ def test_middle_clip_starts_at_the_middle_frame_when_the_clip_fits():
 
     assert middle_clip(200, 64).tolist() == list(range(100, 164))
     assert middle_clip(100, 64).tolist() == list(range(64))  # 50 frames left after the middle: from the start
+
+
+def test_coclr_windows_are_half_overlapping_from_frame_0():
+    from videossl.data.sampling import half_overlapping_windows
+
+    # 32-frame windows (ds 1): starts 15 apart up to N - 32 (lmdb_dataset.py frame_sampler, test mode)
+    windows = half_overlapping_windows(80, 32)
+    assert windows[:, 0].tolist() == [0, 15, 30, 45] and (np.diff(windows, axis=1) == 1).all()
+    # no longer than a window: one clip, its missing leading frames are frame 0
+    assert half_overlapping_windows(30, 32)[0].tolist() == [0, 0] + list(range(30))
+    assert half_overlapping_windows(10, 4, stride=2)[0].tolist() == [0, 2, 4, 6]
+
+
+def test_a_varying_number_of_clips_is_averaged_per_video():
+    from videossl.eval.features import per_video
+
+    values = torch.tensor([[1.0], [3.0], [10.0], [5.0], [7.0], [9.0]])
+    assert per_video(values, torch.tensor([2, 1, 3]), views=1)[:, 0, 0].tolist() == [2.0, 10.0, 7.0]
+    assert per_video(values, torch.tensor([3, 3]), views=3).shape == (2, 3, 1)
+
+
+def test_coclr_retrieval_runs_on_every_window(tiny_synthetic, tmp_path):
+    import json
+
+    from nn_retrieval import complete_retrieval
+    from tests.test_evaluation import eval_args, tiny_checkpoint
+
+    checkpoint = tiny_checkpoint(tmp_path, "r3d_18")
+    args = eval_args(tiny_synthetic, tmp_path / "coclr", checkpoint, "--protocol", "coclr", "--picture_queries", "0")
+    assert complete_retrieval.main(args) == 0
+    results = json.load(open(tmp_path / "coclr" / "results.json"))
+    assert results["protocol"] == "coclr" and results["clip_starts"] == "windows"
+    assert 0 <= results["metrics"]["R@1"] <= 100

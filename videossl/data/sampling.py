@@ -86,3 +86,19 @@ def middle_clip(num_frames, frames, stride=1, pad="loop"):
     frame (the test clip of VTDL's finetuning, placed at the middle instead of at random)."""
     start = num_frames // 2 if num_frames - num_frames // 2 >= clip_span(frames, stride) else 0
     return clip_indices(start, frames, stride, num_frames, pad)
+
+
+def half_overlapping_windows(num_frames, frames, stride=1):
+    """CoCLR's test clips (dataset/lmdb_dataset.py, frame_sampler in test mode): windows of
+    ``frames`` frames at ``stride`` from frame 0 on, whose starts are ``frames x stride // 2 - 1``
+    apart, as many as fit in ``num_frames - frames x stride``; a video no longer than that gives
+    one clip whose missing leading frames are frame 0. int64 ``[windows, frames]``."""
+    reach = frames * stride
+    steps = np.arange(frames) * stride
+    if num_frames - reach <= 0:
+        present = steps[steps < num_frames]
+        clip = np.zeros(frames, dtype=np.int64)
+        clip[frames - len(present):] = present
+        return clip[None]
+    starts = np.arange(0, num_frames - reach + 1, max(reach // 2 - 1, 1))
+    return starts[:, None] + steps[None]

@@ -7,6 +7,8 @@ takes ``num_clips`` evenly spaced clips (x 1 or 3 crops) per test video and aver
 softmax (TCE's recipe: sums their logits).
 """
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -20,7 +22,9 @@ from videossl.data.transforms import (
     ColorJitter, Compose, Grayscale, Maybe, RandomErase, RandomGamma, RandomHorizontalFlip, RandomResizedCrop,
     RandomSquareCrop, frames_to_clip, stack_clips,
 )
-from videossl.eval.features import EvaluationClipBuilder, EvaluationDataset, left_out, report_left_out
+from videossl.eval.features import (
+    EvaluationClipBuilder, EvaluationDataset, collate_views, left_out, report_left_out,
+)
 from videossl.eval.linear_probe import accuracies
 
 AGGREGATIONS = ("softmax_mean", "logit_sum")
@@ -149,22 +153,19 @@ def predict_dataset(model, contract, index, num_clips=10, crops=1, batch_size=4,
     builder = EvaluationClipBuilder(contract, num_clips, crops, crop_fraction, clip_starts)
     dataset = EvaluationDataset(index, builder, backend)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                        worker_init_fn=init_loader_worker if num_workers else None)
+                        collate_fn=collate_views, worker_init_fn=init_loader_worker if num_workers else None)
     was_training = model.training
     model.eval()
     scores, labels, valid = [], [], []
     for batch in tqdm(loader, desc=f"testing {index.subset} videos", disable=not progress, leave=False):
-        b, n = batch["clips"].shape[:2]
-        x = contract.prepare(batch["clips"].flatten(0, 1), device)
-        if precision_context is not None:
-            with precision_context():
-                logits = model(x).float()
-        else:
+        x = contract.prepare(batch["clips"], device)
+        with precision_context() if precision_context is not None else contextlib.nullcontext():
             logits = model(x).float()
-        logits = logits.reshape(b, n, -1)
-        scores.append((logits.sum(dim=1) if aggregate == "logit_sum" else F.softmax(logits, -1).mean(dim=1)).cpu())
-        labels.append(torch.as_tensor(batch["label"]))
-        valid.append(torch.as_tensor(batch["valid"]))
+        per_clip = logits if aggregate == "logit_sum" else F.softmax(logits, -1)
+        parts = per_clip.split(batch["counts"].tolist())  # each video's views
+        scores.append(torch.stack([p.sum(0) if aggregate == "logit_sum" else p.mean(0) for p in parts]).cpu())
+        labels.append(batch["label"])
+        valid.append(batch["valid"])
     model.train(was_training)
     valid = torch.cat(valid)
     keep = valid.nonzero()[:, 0]

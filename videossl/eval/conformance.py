@@ -32,11 +32,13 @@ EVALUATION = Recipe("evaluation", [
             difference="random jitter at test time makes the metric vary between runs of the same model"),
     Setting("retrieval `coclr`: clips", "every window of seq_len x ds frames (32 x 1 by default) from frame 0 on, "
             "starts seq_len x ds // 2 - 1 apart (about half overlapping), as many as fit; a shorter video gives one "
-            "clip padded with frame 0 on the left; the feature is the mean over all of them; centre crop, then "
-            "128 px", "TengdaHan/CoCLR dataset/lmdb_dataset.py (frame_sampler, test mode), eval/main_classifier.py",
-            project="10 evenly spaced clips of the checkpoint's contract",
-            open="the number of clips varies per video there; the shared feature cache holds a fixed number per "
-                 "video, so this needs a ragged cache"),
+            "clip padded with frame 0 on the left; the feature is the mean over all of them",
+            "TengdaHan/CoCLR dataset/lmdb_dataset.py (frame_sampler, test mode), eval/main_classifier.py",
+            project="`--clip_starts windows`: the same windows of the checkpoint's frames and stride, averaged per "
+                    "video"),
+    Setting("retrieval `coclr`: crop", "centre crop 224 x 224, resized to 128 (the CoCLR model's input)", COCLR,
+            project="the short side resized to the checkpoint's size, centre crop",
+            difference="every checkpoint is fed its own input contract (TCLR's 112, CVRL's 224, ...)"),
     # linear_eval --recipe linear_tclr
     Setting("linear `linear_tclr`: optimiser", "Adam lr 1e-2, batch 32, 100 epochs, lr / 10 after 3 epochs without a "
             "new best training loss", TCLR + "linear_eval/train.py, parameters_BL.py",

@@ -19,7 +19,9 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from videossl.data.dataset import VideoClipDataset, init_loader_worker
-from videossl.data.sampling import middle_clip, sample_evenly_spaced_clips, tclr_evaluation_clips
+from videossl.data.sampling import (
+    half_overlapping_windows, middle_clip, sample_evenly_spaced_clips, tclr_evaluation_clips,
+)
 from videossl.data.transforms import Resize, ResizeShortSide, crop_positions, frames_to_clip, stack_clips
 from videossl.engine.precision import DTYPES, low_precision_supported
 from videossl.errors import UserError, VideoReadError
@@ -29,14 +31,16 @@ CACHE_VERSION = 1
 logger = logging.getLogger(__name__)
 
 
-CLIP_STARTS = ("even", "tclr", "middle")
+CLIP_STARTS = ("even", "tclr", "middle", "windows")
+CHUNK = 64  # clips per forward pass
 
 
 class EvaluationClipBuilder:
     """``build_sample`` for ``VideoClipDataset``: uint8 ``[K * crops, C, T, H, W]``, clips in time
     order, crops within a clip in the order start/centre/end of the long side. ``clip_starts``:
-    ``even`` (evenly spaced from the first to the last position), ``tclr`` (TCLR's release) or
-    ``middle`` (one clip from the middle frame on when it fits, else from the start);
+    ``even`` (evenly spaced from the first to the last position), ``tclr`` (TCLR's release),
+    ``middle`` (one clip from the middle frame on when it fits, else from the start) or ``windows``
+    (CoCLR's: every half-overlapping window, so the number of clips varies per video);
     ``crop_fraction`` < 1: the centre square of that fraction of the short side (TCLR: 0.8)."""
 
     def __init__(self, contract, num_clips=10, crops=1, crop_fraction=1.0, clip_starts="even"):
@@ -52,16 +56,23 @@ class EvaluationClipBuilder:
         self.crop_fraction, self.clip_starts = crop_fraction, clip_starts
         self.resize = ResizeShortSide(contract.size)
 
+    @property
+    def views_per_video(self):
+        """The number of clips (x crops) of every video, or None where it varies (``windows``)."""
+        return None if self.clip_starts == "windows" else self.num_clips * self.crops
+
     def __call__(self, reader, rng):
         c = self.contract
         if self.clip_starts == "tclr":
             indices = tclr_evaluation_clips(reader.num_frames, self.num_clips, c.frames, c.stride)
         elif self.clip_starts == "middle":
             indices = middle_clip(reader.num_frames, c.frames, c.stride)[None]
+        elif self.clip_starts == "windows":
+            indices = half_overlapping_windows(reader.num_frames, c.frames, c.stride)
         else:
             indices = sample_evenly_spaced_clips(reader.num_frames, self.num_clips, c.frames, c.stride)
         decoded = reader.get_frames(indices.reshape(-1))  # each distinct frame decoded once
-        frames = decoded.reshape(self.num_clips, c.frames, *decoded.shape[1:])
+        frames = decoded.reshape(len(indices), c.frames, *decoded.shape[1:])
         if self.crop_fraction < 1:
             return {"clips": centre_fraction_clips(frames, c.size, self.crop_fraction)}
         return {"clips": evaluation_clips(frames, c.size, self.crops, self.resize)}
@@ -107,11 +118,26 @@ class EvaluationDataset(torch.utils.data.Dataset):
             sample["valid"] = True
         except VideoReadError as err:
             logger.warning("left out of the evaluation: %s", err)
-            c, b = self.builder.contract, self.builder
-            sample = {"clips": torch.zeros((b.num_clips * b.crops, 3, c.frames, c.size, c.size), dtype=torch.uint8),
+            c, views = self.builder.contract, self.builder.views_per_video or 1
+            sample = {"clips": torch.zeros((views, 3, c.frames, c.size, c.size), dtype=torch.uint8),
                       "label": self.clips.index.records[i].label, "index": i, "valid": False}
         return sample
 
+
+def collate_views(samples):
+    """A batch of videos whose number of views may differ: ``clips`` of all of them concatenated
+    ``[sum(counts), C, T, H, W]``, ``counts`` ``[B]``, ``label``, ``valid``."""
+    return {"clips": torch.cat([s["clips"] for s in samples]),
+            "counts": torch.tensor([len(s["clips"]) for s in samples]),
+            "label": torch.tensor([s["label"] for s in samples]), "valid": torch.tensor([s["valid"] for s in samples])}
+
+
+def per_video(values, counts, views):
+    """Per-clip ``values`` ``[sum(counts), ...]`` -> ``[B, views, ...]``: as they are when every
+    video has ``views`` of them, else each video's mean (``views`` 1: a varying number of clips)."""
+    if views > 1:
+        return values.reshape(len(counts), views, *values.shape[1:])
+    return torch.stack([part.mean(dim=0) for part in values.split(counts.tolist())])[:, None]
 
 def left_out(index, valid):
     """The paths of the videos marked invalid (unreadable) in ``valid``, in index order."""
@@ -161,7 +187,9 @@ def extract_features(backbone, contract, index, checkpoint_id, num_clips=10, cro
     """``{"maps": float16 [N, K * crops, D, T'], "labels": [N], "paths": [...], "seconds": s, "cached": bool}``.
 
     ``maps`` are the backbone's feature maps pooled over space, time kept: evaluations pool over
-    time (linear probe) or flatten (TCLR's retrieval) as their protocol says."""
+    time (linear probe) or flatten (TCLR's retrieval) as their protocol says. With ``clip_starts``
+    ``windows`` (a varying number of clips) each video's maps are its clips' mean: ``K * crops``
+    is 1."""
     if precision != "fp32" and not low_precision_supported(device, precision):
         raise UserError(f"--precision {precision} is not supported on {device}")
     cache_dir = cache_dir or default_cache_dir()
@@ -179,17 +207,18 @@ def extract_features(backbone, contract, index, checkpoint_id, num_clips=10, cro
     dataset = EvaluationDataset(index, EvaluationClipBuilder(contract, num_clips, crops, crop_fraction, clip_starts),
                                 backend)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                        worker_init_fn=init_loader_worker if num_workers else None)
+                        collate_fn=collate_views, worker_init_fn=init_loader_worker if num_workers else None)
     device = torch.device(device)
     backbone = backbone.to(device).eval()
+    views = dataset.builder.views_per_video or 1
     maps, labels, valid = [], [], []
     for batch in tqdm(loader, desc=f"features {index.subset}", disable=not progress, leave=False,
                       mininterval=0.5 if sys.stderr.isatty() else 30):
-        b, n = batch["clips"].shape[:2]
-        out = backbone_maps(backbone, contract, batch["clips"].flatten(0, 1), device, precision)
-        maps.append(out.reshape(b, n, *out.shape[1:]).to(torch.float16).cpu())
-        labels.append(torch.as_tensor(batch["label"]))
-        valid.append(torch.as_tensor(batch["valid"]))
+        out = torch.cat([backbone_maps(backbone, contract, chunk, device, precision)
+                         for chunk in batch["clips"].split(CHUNK)])
+        maps.append(per_video(out, batch["counts"], views).to(torch.float16).cpu())
+        labels.append(batch["label"])
+        valid.append(batch["valid"])
     valid = torch.cat(valid)
     keep = valid.nonzero()[:, 0]
     result = {"maps": torch.cat(maps)[keep], "labels": torch.cat(labels)[keep],

@@ -5,9 +5,9 @@ Protocols (what differs between the published evaluations):
   placed as the release places them (``num_modes = 9``, 16 frames at ``fix_skip`` 2), the centre
   0.8 x short side resized to 112; per-video feature = mean over the clips of the backbone map
   before temporal pooling, flattened (D x T'); L2-normalised; cosine similarity.
-- ``coclr`` (TengdaHan/CoCLR eval/main_classifier.py, test_retrieval): mean over clips of the
-  time-pooled feature; queries and gallery are each centred on their own mean, then
-  L2-normalised.
+- ``coclr`` (TengdaHan/CoCLR eval/main_classifier.py test_retrieval, dataset/lmdb_dataset.py):
+  the mean over every half-overlapping window of the video of the time-pooled feature; queries
+  and gallery are each centred on their own mean, then L2-normalised.
 - ``pooled``: mean over clips of the time-pooled feature, L2-normalised (no centring).
 
 Recall@k: a query is a hit when any of its k nearest gallery videos has its class. Ties in
@@ -22,7 +22,8 @@ from videossl.eval.features import flattened, pooled
 PROTOCOLS = ("tclr", "coclr", "pooled")
 DEFAULT_KS = (1, 5, 10, 20, 50)
 # The clips each protocol's features come from (flags left at their defaults take these values).
-PROTOCOL_VIEWS = {"tclr": {"num_clips": 9, "crop_fraction": 0.8, "clip_starts": "tclr"}}
+PROTOCOL_VIEWS = {"tclr": {"num_clips": 9, "crop_fraction": 0.8, "clip_starts": "tclr"},
+                  "coclr": {"clip_starts": "windows"}}
 
 
 def video_features(maps, protocol):
