@@ -5,9 +5,10 @@
 Per video: the features of its clips (preprocessed as the checkpoint's input contract says),
 averaged; cosine similarity; recall@1/5/10/20/50 (a hit: any of the k nearest training videos has
 the query's class). Protocols: tclr (TCLR's release: 9 clips at its positions, the centre 0.8 of the
-short side, the map before temporal pooling flattened), coclr (queries and gallery each centred on
-their own mean), pooled (10 evenly spaced clips, the full short side). Writes results.json and retrieval.png (queries with
-their top-5 neighbours, hits green, misses red) to nn_retrieval/results/<run_id>/ or --out_dir.
+short side, the map before temporal pooling flattened), coclr (CoCLR's: every half-overlapping
+window averaged; queries and gallery each centred on their own mean), pooled (10 evenly spaced
+clips, the full short side). Writes results.json and retrieval.png (queries with their top-5
+neighbours, hits green, misses red) to nn_retrieval/results/<run_id>/ or --out_dir.
 """
 
 import os
@@ -39,8 +40,9 @@ def main(argv=None):
              ("gallery (train videos)", len(features["train"]["labels"]))]
     print_table(f"retrieval, {args.protocol} protocol, {description['saved_model']}", rows)
     report_feature_times(features)
+    clips = "every window" if args.clip_starts == "windows" else args.num_clips
     results = {"metrics": {f"R@{k}": v for k, v in recall.items()}, "protocol": args.protocol, **description,
-               "dataset": args.dataset, "split": args.split, "num_clips": args.num_clips, "crops": args.test_crops,
+               "dataset": args.dataset, "split": args.split, "num_clips": clips, "crops": args.test_crops,
                "crop_fraction": args.crop_fraction, "clip_starts": args.clip_starts,
                "contract": contract.to_dict(), **features_record(features)}
     path = write_results(out_dir, results)

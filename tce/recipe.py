@@ -7,8 +7,8 @@ CONFIG = "config/default.py, config/pretrain_kinetics400miningr_finetune_UCF101_
 TRANSFORMS = "datasets/pretraining/__init__.py (PretrainTransforms)"
 
 RECIPE = Recipe("tce", [
-    Setting("backbone", "2D ResNet-18 (also 50, 101) per frame", CONFIG + " (MODEL.TRUNK)", flag="arch",
-            value="resnet18"),
+    Setting("backbone", "2D ResNet-18 (also 34, 50; the trunk 'resnet101' builds a ResNet-50) per frame",
+            CONFIG + " (MODEL.TRUNK); utils/network_utils.py (get_backbone)", flag="arch", value="resnet18"),
     Setting("backbone width", "1x", "network/resnet.py", flag="width", value=1.0),
     Setting("positive", "a frame and the frame FRAME_PADDING later; the release's 0 makes it the same frame",
             CONFIG + " (TRAIN.PRETRAINING.FRAME_PADDING); datasets/pretraining/kinetics400.py", flag="frame_gap",

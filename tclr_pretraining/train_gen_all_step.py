@@ -52,7 +52,8 @@ def build_parser():
     tclr.add_argument("--weight_decay", type=float)
     tclr.add_argument("--patience", type=int, help="epochs without a new best loss before lr / 10")
     tclr.add_argument("--warmup", help="learning-rate factors of the first epochs")
-    tclr.add_argument("--loss_weights", default="", help=f"e.g. 'global_local=2,local_local=0.5'; terms: {', '.join(TERMS)}")
+    tclr.add_argument("--loss_weights", default="",
+                      help=f"e.g. 'global_local=2,local_local=0.5'; terms: {', '.join(TERMS)}")
     return parser
 
 

@@ -139,6 +139,7 @@ def per_video(values, counts, views):
         return values.reshape(len(counts), views, *values.shape[1:])
     return torch.stack([part.mean(dim=0) for part in values.split(counts.tolist())])[:, None]
 
+
 def left_out(index, valid):
     """The paths of the videos marked invalid (unreadable) in ``valid``, in index order."""
     return [index.records[i].path for i in (~valid).nonzero()[:, 0].tolist()]
