@@ -49,6 +49,25 @@ class WritesAFileWhenUnpickled:
         return (open, (self.marker, "w"))
 
 
+def test_vtdls_saved_options_load_safely_but_nothing_hidden_in_them(tmp_path):
+    import argparse
+
+    # VTDL's train_temporal_dis.py saves {'opt': <argparse.Namespace>, 'model', 'contrast', 'optimizer',
+    # 'epoch', 'model_ema'}: the Namespace of plain values is allowed without --trust_checkpoint
+    path = str(tmp_path / "ckpt_epoch_240.pth")
+    opt = argparse.Namespace(learning_rate=0.003, nce_k=5000, arch="i3d", lr_decay_epochs=[120, 160, 200])
+    torch.save({"opt": opt, "model": {"module.conv.weight": torch.ones(2)}, "contrast": {"params": torch.ones(5)},
+                "optimizer": {}, "epoch": 240, "model_ema": {}}, path)
+    loaded = read_checkpoint_file(path)
+    assert loaded["opt"].nce_k == 5000 and loaded["epoch"] == 240
+    # a Namespace carrying anything else is refused like any other object
+    marker = str(tmp_path / "payload_ran")
+    torch.save({"opt": argparse.Namespace(evil=WritesAFileWhenUnpickled(marker))}, str(tmp_path / "evil.pth"))
+    with pytest.raises(UserError, match="trust_checkpoint"):
+        read_checkpoint_file(str(tmp_path / "evil.pth"))
+    assert not os.path.exists(marker)
+
+
 def test_a_pickled_payload_is_refused_without_running_it(tmp_path):
     marker = str(tmp_path / "payload_ran")
     path = str(tmp_path / "evil.pth")
@@ -151,6 +170,34 @@ def test_vtdl_release_keeps_the_query_encoder(tmp_path):
     assert "fc.weight" in checkpoint["heads"]["head"]
     with pytest.raises(UserError, match="does not match its architecture"):
         load_backbone(path, arch="r2plus1d_18")
+
+
+def test_tce_pretraining_release_with_its_rotation_head_loads_strictly(tmp_path):
+    # network/model.py PreTrainNet in DataParallel, saved by pretrain.py
+    torch.manual_seed(3)
+    net = nn.Module()
+    net.backbone = perturbed(torchvision.models.resnet18())
+    del net.backbone.fc  # TCE's network/resnet.py has no classifier
+    net.fc_contrastive = nn.Linear(512, 128)
+    net.fc_rotation_1, net.bn_rotation_1 = nn.Linear(512, 200), nn.BatchNorm1d(200)
+    net.fc_rotation_2, net.bn_rotation_2 = nn.Linear(200, 200), nn.BatchNorm1d(200)
+    net.fc_rotation_3 = nn.Linear(200, 4)
+    path = str(tmp_path / "ckpt_epoch_50.pth")
+    torch.save({"epoch": 50, "state_dict": nn.DataParallel(net).state_dict(), "optimizer": {},
+                "NCELoss": {"params": torch.tensor([8192, 0.07, 1.0]), "memory_bank": torch.randn(10, 128)}}, path)
+    backbone, contract, checkpoint = load_backbone(path, arch="resnet18")
+    frames = torch.randn(1, 3, 1, 64, 64)
+    with torch.no_grad():
+        ours = backbone.eval()(frames)[0, :, 0, 0, 0]
+        resnet = net.backbone.eval()
+        trunk = nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool, resnet.layer1, resnet.layer2,
+                              resnet.layer3, resnet.layer4)
+        theirs = trunk(frames[:, :, 0]).mean(dim=(2, 3))[0]
+    assert torch.allclose(ours, theirs, atol=1e-5) and contract.size == 224
+    heads = checkpoint["heads"]["head"]
+    assert {"fc_contrastive.weight", "bn_rotation_2.running_var", "fc_rotation_3.bias"} <= set(heads)
+    from videossl.eval.tsne import linear_embedding_head  # TCE's t-SNE space: the release's own embedding
+    assert torch.equal(linear_embedding_head(checkpoint).weight, net.fc_contrastive.weight)
 
 
 def test_tce_release_is_a_2d_resnet(tmp_path):

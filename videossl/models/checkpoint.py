@@ -19,6 +19,7 @@ are converted on load by ``videossl.models.convert``; a file that needs full unp
 refused unless the caller passes ``trust=True`` (``--trust_checkpoint``).
 """
 
+import argparse
 import os
 import pickle
 import sys
@@ -34,6 +35,9 @@ FORMAT = "videossl-checkpoint"
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("method", "backbone", "input_contract")
 TRUST_HINT = "pass --trust_checkpoint only if you trust where the file comes from"
+# Plain classes that released checkpoints hold besides tensors, allowed by name in the safe load
+# (nothing else is): VTDL's train_temporal_dis.py saves its argparse options under 'opt'.
+SAFE_RELEASE_CLASSES = [argparse.Namespace]
 
 
 def make_checkpoint(method, backbone, input_contract, heads=None, config=None, epoch=0, step=0,
@@ -82,7 +86,8 @@ def read_checkpoint_file(path, trust=False):
     if not os.path.isfile(path):
         raise UserError(f"checkpoint not found: {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(SAFE_RELEASE_CLASSES):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         if "weights only load failed" not in str(err).lower():
             raise UserError(f"{path}: not a readable checkpoint (corrupt?): {str(err).splitlines()[0][:200]}") from None

@@ -11,6 +11,9 @@
   (the query encoder is kept); the architecture is not recorded, so ``arch`` names it.
 - TCE: a 2D ResNet state dict (``state_dict``/``model`` entry or bare), keys possibly under
   ``module.``/``encoder.``; ``arch`` names the depth (resnet18 ... resnet152; default resnet50).
+  pretrain.py saves ``{'epoch', 'state_dict', 'optimizer', 'NCELoss'}`` of a DataParallel
+  PreTrainNet: ``module.backbone.<torchvision-named ResNet key>`` (no fc) and the heads
+  ``module.fc_contrastive``, ``module.fc_rotation_1-3``, ``module.bn_rotation_1-2``.
 
 Backbone keys after the wrappers are stripped must match this project's layout (torchvision's
 names); classifier and projection keys are set aside as heads. Anything else that does not fit
@@ -26,7 +29,8 @@ from videossl.models.checkpoint import FORMAT, FORMAT_VERSION, load_state_strict
 
 SOURCES = ("tclr", "vtdl", "tce")
 WRAPPER_PREFIXES = ("module.", "encoder_q.", "encoder.", "backbone.", "base_model.", "model.")
-HEAD_PREFIXES = ("fc.", "head.", "classifier.", "mlp.", "projection.", "logits.", "fc_", "proj.")
+# TCE's PreTrainNet (network/model.py) adds fc_contrastive, fc_rotation_1-3 and bn_rotation_1-2.
+HEAD_PREFIXES = ("fc.", "head.", "classifier.", "mlp.", "projection.", "logits.", "fc_", "proj.", "bn_rotation_")
 
 
 def _state_dict_of(obj, path):
