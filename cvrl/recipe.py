@@ -4,7 +4,6 @@
 from videossl.recipes import Recipe, Setting
 
 PRETRAIN_YAML = "configs/experiments/cvrl_pretrain_k600_200ep.yaml"
-LINEAR_YAML = "configs/experiments/cvrl_linear_eval_k600.yaml"
 
 # The learning rate is given for this global batch; other batches scale it linearly.
 REFERENCE_BATCH = 1024
@@ -60,7 +59,8 @@ RECIPE = Recipe("cvrl", [
             value="auto", difference="bf16 is used only where it is verified against fp32 on the run's device"),
 ], presets={
     # make demo / scripts/run_matrix.py: a tiny R3D-18 on 32 px clips of frame differences (README).
-    # lr 0.64 x 16 / 1024 = 0.01 with the summed loss is the step size of the measured matrix row.
+    # lr 0.64 x 16 / 1024 = 0.01 with the summed loss: the step size of the earlier demo recipe
+    # (0.32 x 16 / 256 with half the loss).
     "demo": {"arch": "r3d_18", "size": 32, "frames": 8, "head_hidden": 256, "lr": 0.64, "batch_size": 16,
              "epochs": 60, "flip_prob": 0.0,
              "width": 0.125, "input_mode": "residual", "standardize": "per_clip"},

@@ -166,6 +166,16 @@ def test_cvrl_linear_protocol_runs_with_its_crops_and_schedule(tiny_synthetic, t
     assert results["lr"] == pytest.approx(32.0 * 3 / 1024)
 
 
+def test_tclr_linear_protocol_runs_with_its_clips_and_crop(tiny_synthetic, tmp_path):
+    checkpoint = tiny_checkpoint(tmp_path)
+    args = finetune_args(tiny_synthetic, tmp_path / "tclr", checkpoint, "--linear", "--protocol", "paper",
+                         "--recipe", "linear_tclr", "--num_clips", "3")
+    assert linear_train.main(args) == 0
+    results = json.load(open(tmp_path / "tclr" / "results.json"))
+    assert results["recipe"] == "linear_tclr" and results["lr"] == pytest.approx(1e-2)
+    assert (results["clip_starts"], results["crop_fraction"], results["metrics"]["videos"]) == ("tclr", 0.8, 6)
+
+
 def test_tclr_linear_augmentation_erases_a_box_a_quarter_of_the_time():
     import numpy as np
 

@@ -127,7 +127,8 @@ def test_a_tiny_run_trains_and_every_evaluation_reads_its_checkpoint(tiny_synthe
     # On 6 videos with 4 negatives CMC's NCE (Z fixed at the first batch, when the bank is still
     # random) rises while the bank fills with real embeddings, so the loss is not a learning check
     # here; the run must train every negative mode and leave finite losses and every head.
-    assert tce_train.main(tiny_args(tiny_synthetic, tmp_path / "random", "--epochs", "1", "--negatives", "random")) == 0
+    for mode in ("random", "release"):
+        assert tce_train.main(tiny_args(tiny_synthetic, tmp_path / mode, "--epochs", "1", "--negatives", mode)) == 0
     assert tce_train.main(tiny_args(tiny_synthetic, tmp_path, "--epochs", "4")) == 0  # mined
     last = tmp_path / "ss_saved_models" / "tiny" / "last.pt"
     checkpoint = torch.load(last, weights_only=True)

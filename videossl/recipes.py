@@ -28,7 +28,6 @@ class Setting:
     value: Any = None
     project: Optional[str] = None
     difference: str = ""
-    open: str = ""  # not yet the release's: what differs (to be fixed)
 
     def project_text(self):
         if self.flag is None or self.project:
@@ -36,8 +35,6 @@ class Setting:
         return f"`--{self.flag} {format_value(self.value)}`"
 
     def status(self):
-        if self.open:
-            return f"NOT YET the release's: {self.open}"
         return f"deliberate difference: {self.difference}" if self.difference else "same"
 
 

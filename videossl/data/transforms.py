@@ -331,9 +331,9 @@ class ColorJitter:
     Strengths follow torchvision (factor in [1 - s, 1 + s], hue shift in [-h, h] turns) or are
     given as (low, high) pairs. ``op_p`` is the probability of each operation (a number for all);
     ``over_clip`` takes the contrast mean over the whole clip instead of per frame (CVRL).
-    ``only_one``: exactly one of the configured operations, chosen uniformly, is applied (what
-    VTDL's released jitter does: each operation is applied to the original frame and only the
-    last one in its shuffled order is kept).
+    ``only_one``: one of the configured operations is applied, the last of the (random) order, so
+    with ``random_order`` each is equally likely (what VTDL's released jitter does: each operation
+    is applied to the original frame and only the last one of its shuffled order is kept).
     """
 
     OPS = ("brightness", "contrast", "saturation", "hue")
