@@ -11,6 +11,12 @@ REFERENCE_BATCH = 1024
 RECIPE = Recipe("cvrl", [
     Setting("backbone", "ResNet3D-50 slow-only (stem 5x7x7 temporal stride 2; temporal kernels 3 in res4-res5 only)",
             PRETRAIN_YAML + " (backbone.resnet_3d)", flag="arch", value="r3d_50"),
+    Setting("backbone padding and BatchNorm", "TensorFlow 'SAME' padding (at stride 2 on an even size the extra "
+            "zero goes after); BatchNorm epsilon 1e-5, Keras momentum 0.9",
+            "official/vision/modeling/backbones/resnet_3d.py, layers/nn_blocks_3d.py; official/vision/configs/"
+            "video_classification.py (the kinetics experiments' norm_activation)",
+            project="`r3d_50` pads as TensorFlow does (Conv3dSame, MaxPool3dSame); PyTorch's BatchNorm3d defaults "
+            "are the same statistics; tests/test_cvrl_tensorflow.py (pytest -m slow) compares with Model Garden"),
     Setting("frames per clip", "16", PRETRAIN_YAML + " (train_data.feature_shape)", flag="frames", value=16),
     Setting("temporal stride", "2", PRETRAIN_YAML + " (train_data.temporal_stride)", flag="stride", value=2),
     Setting("crop size", "224", PRETRAIN_YAML + " (train_data.feature_shape)", flag="size", value=224),

@@ -7,6 +7,7 @@ import sys
 
 import cv2
 import numpy as np
+import torch
 
 from videossl.data.synthetic import SyntheticConfig, generate_dataset
 from videossl.video.writer import write_video
@@ -108,3 +109,12 @@ def communicate_or_kill(process, timeout):
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     return process.returncode, out, err
+
+
+def perturbed(model):
+    """Random weights and BatchNorm statistics, so that a round trip that drops anything shows."""
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point():
+                tensor.copy_(torch.rand_like(tensor) + 0.5 if "running_var" in name else torch.randn_like(tensor) * 0.1)
+    return model.eval()

@@ -5,7 +5,7 @@ import torch
 import torchvision
 
 from videossl.errors import UserError
-from videossl.models.backbones import BACKBONES, build_backbone, tile_first_conv
+from videossl.models.backbones import BACKBONES, build_backbone, same_padding, tf_same_pads, tile_first_conv
 
 
 def count(module):
@@ -51,7 +51,7 @@ def test_published_parameter_counts():
 # (name, kwargs, time steps out of 16 frames)
 TINY = [("r3d_18", {}, 2), ("r3d_18", {"keep_time_in_layer4": True}, 4), ("r2plus1d_18", {}, 2),
         ("r2plus1d_18", {"keep_time_in_layer4": True}, 4), ("r3d_50", {}, 8), ("c3d", {}, 2), ("i3d", {}, 2),
-        ("s3d", {}, 2), ("resnet18", {}, 16), ("resnet50", {}, 16)]
+        ("s3d", {}, 2), ("r3d_18_hara", {}, 1), ("resnet18", {}, 16), ("resnet50", {}, 16)]
 
 
 @pytest.mark.parametrize("name, kwargs, steps", TINY)
@@ -105,3 +105,12 @@ def test_tclr_r2plus1d_variant_has_the_release_loaders_layer4_shapes():
     assert set(state) == (set(reference) - factorised - {"fc.weight", "fc.bias"}) | {"layer4.0.conv1.0.weight"}
     conv = build_backbone("r2plus1d_18", keep_time_in_layer4=True).layer4[0].conv1[0]
     assert (conv.stride, conv.padding, conv.dilation) == ((1, 2, 2), (2, 1, 1), (2, 1, 1))
+
+
+def test_tensorflow_same_padding_by_hand():
+    # CVRL's stem on 16 x 224 x 224: 8 x 112 x 112 outputs need 3 (time) and 5 (space) zeros, the odd one after
+    assert tf_same_pads((16, 224, 224), (5, 7, 7), (2, 2, 2)) == [2, 3, 2, 3, 1, 2]
+    # an odd size needs an even number: 29 outputs of a 3-wide window at stride 2 over 57 -> 1 and 1
+    assert tf_same_pads((1, 57, 57), (1, 3, 3), (1, 2, 2)) == [1, 1, 1, 1, 0, 0]
+    # VTDL's I3D port pads k - s whatever the size (src/model/i3d.py get_padding_shape)
+    assert same_padding((7, 7, 7), (2, 2, 2)) == (2, 3, 2, 3, 2, 3) and same_padding((3, 3, 3), (1, 1, 1)) == (1,) * 6

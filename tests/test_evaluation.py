@@ -5,6 +5,7 @@ import os
 
 import pytest
 import torch
+import torchvision
 
 from linear_eval import train as linear_train
 from nn_retrieval import complete_retrieval
@@ -158,13 +159,34 @@ def test_bgr_checkpoints_are_fed_bgr(tiny_synthetic):
     assert torch.equal(fed["bgr"], fed["rgb"].flip(1)) and not torch.equal(fed["bgr"], fed["rgb"])
 
 
-def test_an_official_tclr_release_evaluates(tiny_synthetic, tmp_path):
-    from tests.test_checkpoint import tclr_release
-    _, path = tclr_release(tmp_path)
-    args = eval_args(tiny_synthetic, tmp_path / "ret", path, "--picture_queries", "0", "--num_clips", "1")
-    assert complete_retrieval.main(args) == 0
-    results = json.load(open(tmp_path / "ret" / "results.json"))
-    assert results["method"] == "tclr-official" and results["contract"]["channel_order"] == "bgr"
+def official_release(kind, tmp_path, monkeypatch):
+    """(--saved_model value, method the results name) of a faithful release file (tests/test_releases.py)."""
+    from tests import test_releases as releases
+    if kind == "tclr":
+        return releases.tclr_release(tmp_path)[1], "tclr-official"
+    if kind == "vtdl":
+        return releases.vtdl_pretraining_file(tmp_path, releases.ReleaseR3D(), "r3d"), "vtdl-official"
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    url = torchvision.models.video.R2Plus1D_18_Weights.KINETICS400_V1.url
+    os.makedirs(tmp_path / "hub" / "checkpoints")
+    cached = tmp_path / "hub" / "checkpoints" / os.path.basename(url)  # as a past download left it
+    torch.save(torchvision.models.video.r2plus1d_18().state_dict(), cached)
+    return "torchvision:r2plus1d_18", "torchvision-supervised"
+
+
+@pytest.mark.parametrize("kind, tool", [("tclr", "retrieval"), ("vtdl", "linear"), ("torchvision", "retrieval")])
+def test_official_releases_evaluate_from_saved_model_alone(tiny_synthetic, tmp_path, monkeypatch, kind, tool):
+    saved_model, method = official_release(kind, tmp_path, monkeypatch)
+    if tool == "retrieval":
+        args = eval_args(tiny_synthetic, tmp_path / "out", saved_model, "--picture_queries", "0", "--num_clips", "1")
+        assert complete_retrieval.main(args) == 0
+    else:
+        args = eval_args(tiny_synthetic, tmp_path / "out", saved_model, "--linear", "--epochs", "2", "--num_clips", "1")
+        assert linear_train.main(args) == 0
+    results = json.load(open(tmp_path / "out" / "results.json"))
+    assert results["method"] == method
+    expected = {"tclr": ("bgr", 112), "vtdl": ("rgb", 224), "torchvision": ("rgb", 112)}[kind]
+    assert (results["contract"]["channel_order"], results["contract"]["size"]) == expected
 
 
 def test_an_unreadable_video_is_left_out_of_the_evaluation_and_named(tmp_path):

@@ -10,8 +10,13 @@ AUG = "data/config.py (augmentation_config)"
 SCRIPTS = "scripts/TemporalDis/ucf101.sh, hmdb51.sh"
 
 RECIPE = Recipe("vtdl", [
-    Setting("backbone", "I3D (also R3D-18, R(2+1)D)", TRAIN + " (--arch i3d)", flag="arch", value="i3d"),
+    Setting("backbone", "I3D (also R3D-18 of 3D-ResNets-PyTorch, R(2+1)D)", TRAIN + " (--arch i3d)", flag="arch", value="i3d"),
     Setting("backbone width", "1x", "model/i3d.py", flag="width", value=1.0),
+    Setting("I3D padding and names", "'SAME' as k - s zeros per dimension, the odd one after; max-pooling in ceil "
+            "mode; modules conv3d_1a_7x7 ... mixed_5c with conv3d/batch3d units",
+            "model/i3d.py (get_padding_shape, Unit3Dpy, MaxPool3dTFPadding, I3D)",
+            project="`i3d` pads and names its modules so (the release loads as it is; tests/test_releases.py); "
+            "the R3D release is `--arch r3d_18_hara` (model/r3d.py), not torchvision's r3d_18"),
     Setting("frames per clip", "16", TRAIN + " (args.data_length = 16)", flag="frames", value=16),
     Setting("temporal stride", "4", TRAIN + " (args.stride = 4)", flag="stride", value=4),
     Setting("anchor and temporal negative", "both start uniformly in [0, max(N - 128, 0)]; a negative less than 2 "

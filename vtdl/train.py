@@ -45,7 +45,7 @@ from vtdl.recipe import RECIPE
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEYS_THAT_MATTER = COMMON_KEYS_THAT_MATTER + ("stride", "queue_size", "no_temporal_negative", "no_tca")
-ARCHS = ("i3d", "r3d_18", "r2plus1d_18", "c3d", "s3d")
+ARCHS = ("i3d", "r3d_18_hara", "r3d_18", "r2plus1d_18", "c3d", "s3d")
 DEFAULT_QUEUE = {"ucf101": 5000, "hmdb51": 3569}
 
 

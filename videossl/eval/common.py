@@ -31,10 +31,15 @@ def evaluation_parser(description):
 def add_checkpoint_args(parser, seed=True):
     group = parser.add_argument_group("checkpoint")
     group.add_argument("--saved_model", "--ckpt", dest="saved_model", required=True,
-                       help="a checkpoint of any method (or an author's release); 'random' for a random-init backbone")
-    group.add_argument("--checkpoint_format", default="auto", choices=("auto", "videossl", "tclr", "vtdl", "tce"))
-    group.add_argument("--arch", "--model", dest="arch", default=None, help="the architecture of a release that does not record it (VTDL, "
-                                                    "TCE), or of --saved_model random")
+                       help="a checkpoint of any method, an author's release (a TCLR, VTDL or TCE file, CVRL's "
+                            "TensorFlow checkpoint), torchvision:<r3d_18|r2plus1d_18|s3d>, or 'random' for a "
+                            "random-init backbone")
+    group.add_argument("--checkpoint_format", default="auto",
+                       choices=("auto", "videossl", "tclr", "vtdl", "tce", "cvrl"),
+                       help="what --saved_model is; auto tells them apart (scripts/inspect_checkpoint.py shows "
+                            "what it finds)")
+    group.add_argument("--arch", "--model", dest="arch", default=None,
+                       help="the backbone of --saved_model random; for a checkpoint, checked against what it holds")
     group.add_argument("--width", type=float, default=1.0, help="with --saved_model random")
     group.add_argument("--random_init", action="store_true",
                        help="the checkpoint's architecture and input contract with random weights (a baseline)")

@@ -164,6 +164,10 @@ def index_fingerprint(index):
 def file_fingerprint(path):
     if path is None:
         return "none"
+    if not os.path.exists(path):  # torchvision:<name>, or a TensorFlow checkpoint prefix (its .index file)
+        if not os.path.exists(path + ".index"):
+            return path
+        path += ".index"
     stat = os.stat(path)
     return f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}"
 

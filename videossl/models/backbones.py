@@ -140,8 +140,90 @@ def r2plus1d_18(width=1.0, keep_time_in_layer4=False):
     return model
 
 
+class HaraBasicBlock(nn.Module):
+    """Two 3x3x3 convolutions with BatchNorm and a residual; 2D ResNet child names (conv1, bn1, ...)."""
+
+    expansion = 1
+
+    def __init__(self, inplanes, planes, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv3d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm3d(planes)
+        self.conv2 = nn.Conv3d(planes, planes, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm3d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or inplanes != planes:  # shortcut type B: a strided 1x1x1 projection
+            self.downsample = nn.Sequential(nn.Conv3d(inplanes, planes, 1, stride=stride, bias=False),
+                                            nn.BatchNorm3d(planes))
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class HaraResNet3D(nn.Module):
+    """The 3D ResNet of Hara et al.'s 3D-ResNets-PyTorch, which VTDL trains and releases as ``r3d``
+    (src/model/r3d.py, resnet18): a 7x7x7 stem of spatial stride 2, a 3x3x3 max-pool of stride 2,
+    and stride 2 in every dimension from layer2 on, so 16 frames end in 1 time step. It is not
+    torchvision's R3D-18 (3x7x7 stem, no max-pool); its key names are the release's."""
+
+    def __init__(self, layers=(2, 2, 2, 2), width=1.0):
+        super().__init__()
+        planes = [scaled(c, width) for c in (64, 128, 256, 512)]
+        self.conv1 = nn.Conv3d(3, planes[0], 7, stride=(1, 2, 2), padding=3, bias=False)
+        self.bn1 = nn.BatchNorm3d(planes[0])
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool3d(3, stride=2, padding=1)
+        inplanes = planes[0]
+        for i, count in enumerate(layers):
+            blocks = [HaraBasicBlock(inplanes, planes[i], stride=1 if i == 0 else 2)]
+            blocks += [HaraBasicBlock(planes[i], planes[i]) for _ in range(count - 1)]
+            setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
+            inplanes = planes[i]
+        self.dim = inplanes
+        _init_like_torchvision(self)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        return _pool_space(self.layer4(self.layer3(self.layer2(self.layer1(x)))))
+
+
+@register("r3d_18_hara")
+def r3d_18_hara(width=1.0):
+    return HaraResNet3D(width=width)
+
+
+def tf_same_pads(sizes, kernel, stride):
+    """F.pad amounts for TensorFlow's "SAME" padding of ``sizes`` (T, H, W): the output has
+    ceil(n / s) positions and an odd number of padding zeros puts the extra one after."""
+    pads = []
+    for n, k, s in reversed(list(zip(sizes, kernel, stride))):
+        total = max((-(-n // s) - 1) * s + k - n, 0)
+        pads += [total // 2, total - total // 2]
+    return pads
+
+
+class Conv3dSame(nn.Conv3d):
+    """``nn.Conv3d`` padded as TensorFlow's "SAME" (input-size dependent; create with padding=0)."""
+
+    def forward(self, x):
+        return super().forward(F.pad(x, tf_same_pads(x.shape[2:], self.kernel_size, self.stride)))
+
+
+class MaxPool3dSame(nn.MaxPool3d):
+    """``nn.MaxPool3d`` padded as TensorFlow's "SAME" (padding never wins the maximum)."""
+
+    def forward(self, x):
+        pads = tf_same_pads(x.shape[2:], self.kernel_size, self.stride)
+        return super().forward(F.pad(x, pads, value=float("-inf")))
+
+
 class SlowBottleneck(nn.Module):
-    """ResNet-50 bottleneck whose first 1x1 becomes 3x1x1 where temporal kernels are used (slow pathway)."""
+    """Model Garden's BottleneckBlock3D (official/vision/modeling/layers/nn_blocks_3d.py): a temporal
+    (t x 1 x 1) convolution, a spatial 1x3x3 one carrying the stride, a 1x1x1 expansion, and a
+    strided 1x1x1 projection shortcut where the channels change."""
 
     expansion = 4
 
@@ -150,7 +232,10 @@ class SlowBottleneck(nn.Module):
         t = temporal_kernel
         self.conv1 = nn.Conv3d(inplanes, planes, (t, 1, 1), padding=(t // 2, 0, 0), bias=False)
         self.bn1 = nn.BatchNorm3d(planes)
-        self.conv2 = nn.Conv3d(planes, planes, (1, 3, 3), stride=(1, stride, stride), padding=(0, 1, 1), bias=False)
+        if stride == 1:
+            self.conv2 = nn.Conv3d(planes, planes, (1, 3, 3), padding=(0, 1, 1), bias=False)
+        else:
+            self.conv2 = Conv3dSame(planes, planes, (1, 3, 3), stride=(1, stride, stride), bias=False)
         self.bn2 = nn.BatchNorm3d(planes)
         self.conv3 = nn.Conv3d(planes, planes * 4, 1, bias=False)
         self.bn3 = nn.BatchNorm3d(planes * 4)
@@ -168,16 +253,21 @@ class SlowBottleneck(nn.Module):
 
 
 class SlowOnlyResNet50(nn.Module):
-    """CVRL's 3D ResNet-50 (slow-only pathway of SlowFast): 5x7x7 stem with temporal stride 2,
-    temporal kernels only in res4 and res5, no temporal downsampling after the stem."""
+    """CVRL's 3D ResNet-50, computed as Model Garden's ResNet3D-50 with the video_ssl block specs
+    (official/vision/modeling/backbones/resnet_3d.py; configs/experiments/cvrl_pretrain_k600_200ep.yaml):
+    a 5x7x7 stem of temporal stride 2, temporal kernels only in res4 and res5, no temporal stride
+    after the stem, and TensorFlow's "SAME" padding where a stride is 2, so that the released
+    TensorFlow weights give the same outputs here. Its BatchNorm (epsilon 1e-5, Keras momentum 0.9)
+    is PyTorch's default (official/vision/configs/video_classification.py, the kinetics experiments'
+    norm_activation, which video_ssl's configs extend)."""
 
     def __init__(self, width=1.0, layers=(3, 4, 6, 3)):
         super().__init__()
         base = scaled(64, width)
         self.stem = nn.Sequential(
-            nn.Conv3d(3, base, (5, 7, 7), stride=(2, 2, 2), padding=(2, 3, 3), bias=False),
+            Conv3dSame(3, base, (5, 7, 7), stride=(2, 2, 2), bias=False),
             nn.BatchNorm3d(base), nn.ReLU(inplace=True),
-            nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)))
+            MaxPool3dSame((1, 3, 3), stride=(1, 2, 2)))
         inplanes = base
         for i, count in enumerate(layers):
             planes = scaled(64 * 2 ** i, width)
@@ -247,47 +337,107 @@ INCEPTION_BLOCKS = {
 }
 
 
-def _conv_bn(in_planes, out_planes, kernel, stride=1, padding=0, norm_layer=None):
-    return Conv3dNormActivation(in_planes, out_planes, kernel_size=kernel, stride=stride, padding=padding, bias=False,
-                                norm_layer=norm_layer)
+def _block_out(channels):
+    return channels[0] + channels[2] + channels[4] + channels[5]
 
 
-class InceptionBlock3D(nn.Module):
-    """I3D's inflated Inception block: four branches concatenated, full 3x3x3 convolutions."""
+def same_padding(kernel, stride):
+    """F.pad amounts for I3D's "SAME" padding: k - s zeros per dimension, the odd one after (the
+    original TensorFlow I3D's rule for sizes divisible by the stride), last dimension first."""
+    pads = []
+    for k, s in reversed(list(zip(kernel, stride))):
+        total = max(k - s, 0)
+        pads += [total // 2, total - total // 2]
+    return tuple(pads)
 
-    def __init__(self, in_planes, b0_out, b1_mid, b1_out, b2_mid, b2_out, b3_out, norm_layer):
+
+class SameConvUnit(nn.Module):
+    """I3D's unit: SAME-padded convolution without bias, BatchNorm, ReLU. Child names ``conv3d`` and
+    ``batch3d`` are those of the PyTorch I3D port VTDL releases (src/model/i3d.py, ``Unit3Dpy``)."""
+
+    def __init__(self, in_planes, out_planes, kernel=(1, 1, 1), stride=(1, 1, 1)):
         super().__init__()
-        self.branch0 = _conv_bn(in_planes, b0_out, 1, norm_layer=norm_layer)
-        self.branch1 = nn.Sequential(_conv_bn(in_planes, b1_mid, 1, norm_layer=norm_layer),
-                                     _conv_bn(b1_mid, b1_out, 3, padding=1, norm_layer=norm_layer))
-        self.branch2 = nn.Sequential(_conv_bn(in_planes, b2_mid, 1, norm_layer=norm_layer),
-                                     _conv_bn(b2_mid, b2_out, 3, padding=1, norm_layer=norm_layer))
-        self.branch3 = nn.Sequential(nn.MaxPool3d(3, stride=1, padding=1),
-                                     _conv_bn(in_planes, b3_out, 1, norm_layer=norm_layer))
+        self.pad = same_padding(kernel, stride)
+        self.conv3d = nn.Conv3d(in_planes, out_planes, kernel, stride=stride, bias=False)
+        self.batch3d = nn.BatchNorm3d(out_planes)
 
     def forward(self, x):
-        return torch.cat([self.branch0(x), self.branch1(x), self.branch2(x), self.branch3(x)], 1)
+        return F.relu(self.batch3d(self.conv3d(F.pad(x, self.pad))))
 
 
-class Inception3D(nn.Module):
-    """I3D (``separable=False``) and S3D (``separable=True``, torchvision's S3D blocks and key names)
-    feature extractors: 16 frames end in 2 time steps, 224 px in 7x7."""
+class SameMaxPool(nn.Module):
+    """Max-pooling after zero SAME padding, partial windows kept (ceil mode), as I3D pools."""
 
-    def __init__(self, separable, width=1.0):
+    def __init__(self, kernel, stride):
+        super().__init__()
+        self.kernel, self.stride, self.pad = kernel, stride, same_padding(kernel, stride)
+
+    def forward(self, x):
+        return F.max_pool3d(F.pad(x, self.pad), self.kernel, self.stride, ceil_mode=True)
+
+
+class MixedBlock(nn.Module):
+    """I3D's inflated Inception block: four branches concatenated, full 3x3x3 convolutions."""
+
+    def __init__(self, in_planes, b0_out, b1_mid, b1_out, b2_mid, b2_out, b3_out):
+        super().__init__()
+        self.branch_0 = SameConvUnit(in_planes, b0_out)
+        self.branch_1 = nn.Sequential(SameConvUnit(in_planes, b1_mid), SameConvUnit(b1_mid, b1_out, (3, 3, 3)))
+        self.branch_2 = nn.Sequential(SameConvUnit(in_planes, b2_mid), SameConvUnit(b2_mid, b2_out, (3, 3, 3)))
+        self.branch_3 = nn.Sequential(SameMaxPool((3, 3, 3), (1, 1, 1)), SameConvUnit(in_planes, b3_out))
+
+    def forward(self, x):
+        return torch.cat([self.branch_0(x), self.branch_1(x), self.branch_2(x), self.branch_3(x)], 1)
+
+
+class I3D(nn.Module):
+    """I3D (Carreira and Zisserman) with the original's SAME padding and the module names of the
+    PyTorch port VTDL trains and releases (src/model/i3d.py), so its weights load as they are:
+    16 frames end in 2 time steps, 224 px in 7x7."""
+
+    def __init__(self, width=1.0):
+        super().__init__()
+        w = lambda c: scaled(c, width)  # noqa: E731
+        self.conv3d_1a_7x7 = SameConvUnit(3, w(64), (7, 7, 7), (2, 2, 2))
+        self.maxPool3d_2a_3x3 = SameMaxPool((1, 3, 3), (1, 2, 2))
+        self.conv3d_2b_1x1 = SameConvUnit(w(64), w(64))
+        self.conv3d_2c_3x3 = SameConvUnit(w(64), w(192), (3, 3, 3))
+        self.maxPool3d_3a_3x3 = SameMaxPool((1, 3, 3), (1, 2, 2))
+        pools = {"4b": SameMaxPool((3, 3, 3), (2, 2, 2)), "5b": SameMaxPool((2, 2, 2), (2, 2, 2))}
+        self.stages = []  # (pool or None, block name) in order
+        inplanes = w(192)
+        for name, channels in INCEPTION_BLOCKS.items():
+            pool = pools.get(name)
+            if pool is not None:
+                setattr(self, f"maxPool3d_{name[0]}a", pool)
+            channels = [w(c) for c in channels]
+            setattr(self, f"mixed_{name}", MixedBlock(inplanes, *channels))
+            self.stages.append((pool, f"mixed_{name}"))
+            inplanes = _block_out(channels)
+        self.dim = inplanes
+        _init_like_torchvision(self)
+
+    def forward(self, x):
+        x = self.maxPool3d_2a_3x3(self.conv3d_1a_7x7(x))
+        x = self.maxPool3d_3a_3x3(self.conv3d_2c_3x3(self.conv3d_2b_1x1(x)))
+        for pool, name in self.stages:
+            x = getattr(self, name)(x if pool is None else pool(x))
+        return _pool_space(x)
+
+
+class S3D(nn.Module):
+    """torchvision's S3D feature extractor (its blocks and key names, so its Kinetics-400 weights load):
+    16 frames end in 2 time steps, 224 px in 7x7."""
+
+    def __init__(self, width=1.0):
         super().__init__()
         norm = lambda c: nn.BatchNorm3d(c, eps=0.001, momentum=0.001)  # noqa: E731 (torchvision's S3D values)
         w = lambda c: scaled(c, width)  # noqa: E731
-        if separable:
-            stem = [tv_s3d.TemporalSeparableConv(3, w(64), 7, 2, 3, norm)]
-            conv2 = tv_s3d.TemporalSeparableConv(w(64), w(192), 3, 1, 1, norm)
-            block = tv_s3d.SepInceptionBlock3D
-        else:
-            stem = [_conv_bn(3, w(64), 7, stride=2, padding=3, norm_layer=norm)]
-            conv2 = _conv_bn(w(64), w(192), 3, padding=1, norm_layer=norm)
-            block = InceptionBlock3D
-        layers = stem + [nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
-                         _conv_bn(w(64), w(64), 1, norm_layer=norm), conv2,
-                         nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))]
+        layers = [tv_s3d.TemporalSeparableConv(3, w(64), 7, 2, 3, norm),
+                  nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
+                  Conv3dNormActivation(w(64), w(64), kernel_size=1, bias=False, norm_layer=norm),
+                  tv_s3d.TemporalSeparableConv(w(64), w(192), 3, 1, 1, norm),
+                  nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))]
         inplanes = w(192)
         for name, channels in INCEPTION_BLOCKS.items():
             if name == "4b":
@@ -295,12 +445,10 @@ class Inception3D(nn.Module):
             elif name == "5b":
                 layers.append(nn.MaxPool3d(2, stride=2))
             channels = [w(c) for c in channels]
-            layers.append(block(inplanes, *channels, norm))
-            inplanes = channels[0] + channels[2] + channels[4] + channels[5]
+            layers.append(tv_s3d.SepInceptionBlock3D(inplanes, *channels, norm))
+            inplanes = _block_out(channels)
         self.features = nn.Sequential(*layers)
         self.dim = inplanes
-        if not separable:
-            _init_like_torchvision(self)
 
     def forward(self, x):
         return _pool_space(self.features(x))
@@ -308,12 +456,12 @@ class Inception3D(nn.Module):
 
 @register("i3d")
 def i3d(width=1.0):
-    return Inception3D(separable=False, width=width)
+    return I3D(width)
 
 
 @register("s3d")
 def s3d(width=1.0):
-    return Inception3D(separable=True, width=width)
+    return S3D(width)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -109,30 +109,50 @@ def is_videossl_checkpoint(obj):
     return isinstance(obj, dict) and obj.get("format") == FORMAT
 
 
-def load_checkpoint(path, trust=False, source="auto", arch=None):
-    """A checkpoint in this project's format, converting the authors' released files on the way.
+def read_release_file(path, trust=False, source="auto", arch=None):
+    """(``Release``, the checkpoint dict when ``path`` already is a videossl checkpoint, else None).
 
-    ``source``: "auto" (detect), "videossl", "tclr", "vtdl" or "tce"; ``arch`` names the backbone
-    for released files that do not record it (VTDL, TCE)."""
-    from videossl.models.convert import convert_official  # convert builds on this module
+    ``path``: a file, a TensorFlow checkpoint prefix or folder (CVRL), or ``torchvision:<name>``.
+    ``source``: "auto" (detect), "videossl", "tclr", "vtdl", "tce" or "cvrl"; ``arch`` is checked
+    against the architecture a release's keys hold."""
+    from videossl.models import convert, convert_tf  # both build on this module
 
+    if path.startswith(convert.TORCHVISION_PREFIX):
+        return convert.read_torchvision(path), None
+    if source == "cvrl" or convert_tf.is_tf_checkpoint(path):
+        return convert_tf.read_cvrl(path, arch), None
     obj = read_checkpoint_file(path, trust=trust)
     if is_videossl_checkpoint(obj):
-        version = obj.get("format_version")
-        if version != FORMAT_VERSION:
-            raise UserError(f"{path}: checkpoint format version {version}, this code reads {FORMAT_VERSION}")
-        missing = [k for k in REQUIRED_KEYS if k not in obj]
-        backbone = obj.get("backbone")
-        if not missing and not (isinstance(backbone, dict) and {"name", "config", "state_dict"} <= set(backbone)):
-            missing = ["backbone name/config/state_dict"]
-        if missing:
-            raise UserError(f"{path}: not a complete videossl checkpoint (missing {', '.join(missing)})")
         if source not in ("auto", "videossl"):
-            raise UserError(f"{path}: is already a videossl checkpoint (method {obj['method']}), not a {source} release")
-        return obj
+            raise UserError(f"{path}: is already a videossl checkpoint (method {obj.get('method')}), "
+                            f"not a {source} release")
+        obj = check_videossl_checkpoint(obj, path)
+        return convert.videossl_release(obj), obj
     if source == "videossl":
         raise UserError(f"{path}: not a videossl checkpoint")
-    return convert_official(obj, path, source=source, arch=arch)
+    return convert.read_release(obj, path, source=source, arch=arch), None
+
+
+def load_checkpoint(path, trust=False, source="auto", arch=None):
+    """A checkpoint in this project's format, converting the authors' released files on the way
+    (arguments as ``read_release_file``)."""
+    from videossl.models.convert import to_checkpoint
+
+    release, checkpoint = read_release_file(path, trust=trust, source=source, arch=arch)
+    return checkpoint if checkpoint is not None else to_checkpoint(release, path)
+
+
+def check_videossl_checkpoint(obj, path):
+    version = obj.get("format_version")
+    if version != FORMAT_VERSION:
+        raise UserError(f"{path}: checkpoint format version {version}, this code reads {FORMAT_VERSION}")
+    missing = [k for k in REQUIRED_KEYS if k not in obj]
+    backbone = obj.get("backbone")
+    if not missing and not (isinstance(backbone, dict) and {"name", "config", "state_dict"} <= set(backbone)):
+        missing = ["backbone name/config/state_dict"]
+    if missing:
+        raise UserError(f"{path}: not a complete videossl checkpoint (missing {', '.join(missing)})")
+    return obj
 
 
 def load_state_strict(module, state_dict, what, path=""):
