@@ -235,11 +235,11 @@ def test_vtdl_pretraining_file_computes_what_the_release_computes(tmp_path, arch
 def test_vtdl_finetuned_file_loads_by_its_keys_not_its_arch_field(tmp_path, arch, release):
     torch.manual_seed(5)
     model = perturbed(release(with_classifier=True))
-    backbone, _, checkpoint = load_backbone(vtdl_finetuned_file(tmp_path, model))
+    backbone, contract, checkpoint = load_backbone(vtdl_finetuned_file(tmp_path, model))
     x = torch.randn(1, 3, 16, 64, 64)
     with torch.no_grad():
         assert torch.allclose(backbone.eval()(x), model.conv_features(x).mean(dim=(3, 4), keepdim=True), atol=1e-5)
-    assert backbone.name == arch and checkpoint["heads"]["classifier"]
+    assert backbone.name == arch and checkpoint["heads"]["classifier"] and (contract.frames, contract.stride) == (64, 1)
     with pytest.raises(UserError, match="holds a"):
         load_backbone(vtdl_finetuned_file(tmp_path, model), arch="r2plus1d_18")
 
@@ -363,3 +363,19 @@ def test_an_unknown_file_is_one_line_and_exit_2(tmp_path):
                             text=True)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "not a known checkpoint format (top-level keys net, iteration; 1 tensors" in result.stderr
+
+
+# ---- CVRL's TensorFlow checkpoints (the output equality is tests/test_cvrl_tensorflow.py, slow) ----
+
+
+def test_a_tensorflow_checkpoint_is_recognised_and_names_the_extra_it_needs(tmp_path, monkeypatch):
+    for name in ("ckpt-7.index", "ckpt-7.data-00000-of-00001"):
+        (tmp_path / name).write_bytes(b"\0")
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # as without the [tf] extra
+    for path in (str(tmp_path / "ckpt-7"), str(tmp_path)):  # the prefix, or the folder holding it
+        with pytest.raises(UserError, match=r"needs TensorFlow: pip install -e '\.\[tf\]'"):
+            load_backbone(path)
+    (tmp_path / "ckpt-8.index").write_bytes(b"\0")
+    from videossl.models.convert_tf import checkpoint_prefix
+    with pytest.raises(UserError, match="2 TensorFlow checkpoints and no 'checkpoint' file"):
+        checkpoint_prefix(str(tmp_path), lambda folder: None)

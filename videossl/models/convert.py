@@ -24,7 +24,8 @@ Formats (key names and wrapping read from the authors' code; files named relativ
   'arch', 'state_dict', 'best_prec1'}`` of ``DataParallel(TCN(base_model))``: ``module.base_model.<key>``
   with the classifier ``conv3d_0c_1x1_custom`` (I3D) or ``cp`` (R3D); its ``arch`` is always "i3d",
   so the architecture is read from the keys. Input: RGB in [0, 1], ImageNet mean/std, 224 px
-  (src/data/config.py), the clip length and stride of ``opt`` (16 frames at stride 4 by default).
+  (src/data/config.py); clips of ``opt`` (16 frames at stride 4 by default) for pretraining files,
+  64 frames at stride 1 for finetuned ones (src/option.py defaults, the readme's command).
 - TCE (csiro-robotics/TCE): ``{'epoch', 'state_dict', 'optimizer', 'NCELoss'}`` of
   ``DataParallel(PreTrainNet)`` (pretrain.py, network/model.py): ``module.backbone.<torchvision ResNet
   key>`` (no fc) and the heads ``fc_contrastive``, ``fc_rotation_1-3``, ``bn_rotation_1-2`` (the
@@ -225,12 +226,16 @@ def read_vtdl(obj, path, arch=None):
     state = {strip_prefix(k, VTDL_WRAPPERS): v for k, v in raw.items()}
     state, by_prefix = split_heads(state, tuple(VTDL_HEADS))
     heads = {VTDL_HEADS[p]: s for p, s in by_prefix.items()}
+    pretraining = isinstance(obj.get("model"), dict)
+    # the clip the file was trained on: the pretraining's saved options, or the finetuning's defaults
+    # (option.py and the readme's command: 64 frames at stride 1)
+    defaults = {"data_length": 16, "stride": 4, "spatial_size": 224} if pretraining else {
+        "data_length": 64, "stride": 1, "spatial_size": 224}
     opt = obj.get("opt")
-    frames, stride, size = (int(getattr(opt, name, default)) for name, default in
-                            (("data_length", 16), ("stride", 4), ("spatial_size", 224)))
+    frames, stride, size = (int(getattr(opt, name, default)) for name, default in defaults.items())
     contract = InputContract(frames=frames, stride=stride, size=size, **IMAGENET)
-    kind = ("VTDL pretraining checkpoint ('model', train_temporal_dis.py)" if "model" in obj and
-            isinstance(obj["model"], dict) else "VTDL finetuned model ('state_dict', trainer.py)")
+    kind = ("VTDL pretraining checkpoint ('model', train_temporal_dis.py)" if pretraining else
+            "VTDL finetuned model ('state_dict', trainer.py)")
     return Release("vtdl", kind, found, {}, state, contract, heads, _epoch(obj))
 
 

@@ -33,9 +33,30 @@ RESNET3D_50_BLOCKS = (3, 4, 6, 3)  # resnet_3d.py RESNET_SPECS[50]
 CVRL_CONTRACT = InputContract(frames=32, stride=2, size=224)
 
 
+def _index_files(folder):
+    return sorted(name for name in os.listdir(folder) if name.endswith(".index"))
+
+
 def is_tf_checkpoint(path):
     """A TensorFlow checkpoint prefix (``ckpt-N`` next to ``ckpt-N.index``) or a folder holding one."""
-    return os.path.isfile(path + ".index") or (os.path.isdir(path) and os.path.isfile(os.path.join(path, "checkpoint")))
+    if os.path.isdir(path):
+        return os.path.isfile(os.path.join(path, "checkpoint")) or bool(_index_files(path))
+    return os.path.isfile(path + ".index")
+
+
+def checkpoint_prefix(path, latest_checkpoint):
+    """The prefix to read: ``path`` itself, or in a folder the one its ``checkpoint`` file names,
+    else its only ``*.index``."""
+    if not os.path.isdir(path):
+        return path
+    latest = latest_checkpoint(path)
+    if latest:
+        return latest
+    indexes = _index_files(path)
+    if len(indexes) != 1:
+        raise UserError(f"{path}: {len(indexes)} TensorFlow checkpoints and no 'checkpoint' file naming one; "
+                        f"pass the prefix, e.g. {os.path.join(path, indexes[0][:-len('.index')])}")
+    return os.path.join(path, indexes[0][:-len(".index")])
 
 
 def backbone_prefix(shapes):
@@ -94,9 +115,7 @@ def read_cvrl(path, arch=None):
         import tensorflow as tf
     except ImportError:
         raise UserError(f"{path}: {TF_HINT}") from None
-    prefix_path = tf.train.latest_checkpoint(path) if os.path.isdir(path) else path
-    if prefix_path is None:
-        raise UserError(f"{path}: no TensorFlow checkpoint in this folder")
+    prefix_path = checkpoint_prefix(path, tf.train.latest_checkpoint)
     try:
         reader = tf.train.load_checkpoint(prefix_path)
     except (tf.errors.OpError, ValueError) as err:
