@@ -151,6 +151,27 @@ def split_heads(state, head_prefixes):
     return backbone, heads
 
 
+def identify(obj, state_of, architecture_of):
+    """(the file's state dict with its wrappers stripped, the architecture its keys hold), or (None, None)."""
+    state = state_of(obj)
+    found = architecture_of(state) if state is not None else None
+    return (state, found) if found is not None else (None, None)
+
+
+def _check_arch(asked, found, path):
+    if asked and asked != found:
+        raise UserError(f"{path}: holds a {found} backbone, not --arch {asked}")
+
+
+def identified(obj, path, arch, state_of, architecture_of, what):
+    """``identify``, or one line saying the file is not ``what``; ``arch`` must be what it holds."""
+    state, found = identify(obj, state_of, architecture_of)
+    if found is None:
+        raise UserError(f"{path}: not {what}")
+    _check_arch(arch, found, path)
+    return state, found
+
+
 def _epoch(obj):
     epoch = obj.get("epoch") if isinstance(obj, dict) else None
     return epoch if isinstance(epoch, int) else 0
@@ -183,11 +204,6 @@ def read_tclr(obj, path, arch=None):
                    {"keep_time_in_layer4": True}, state, contract, {"projection": mlp} if mlp else {}, _epoch(obj))
 
 
-def _check_arch(asked, found, path):
-    if asked and asked != found:
-        raise UserError(f"{path}: holds a {found} backbone, not --arch {asked}")
-
-
 # ---------------------------------------------------------------------------------------------
 # VTDL
 # ---------------------------------------------------------------------------------------------
@@ -198,32 +214,27 @@ VTDL_HEADS = {"id_head.2.": "projection", "cls_head.2.": "pretext_classifier",
 
 
 def _vtdl_state(obj):
-    return tensors_under(obj, "model", "state_dict")
+    raw = tensors_under(obj, "model", "state_dict")
+    return None if raw is None else {strip_prefix(k, VTDL_WRAPPERS): v for k, v in raw.items()}
 
 
 def vtdl_architecture(state):
     """i3d or r3d_18_hara from the keys (VTDL's src/model/i3d.py and r3d.py), or None."""
-    keys = {strip_prefix(k, VTDL_WRAPPERS): v for k, v in state.items()}
-    if "conv3d_1a_7x7.conv3d.weight" in keys:
+    if "conv3d_1a_7x7.conv3d.weight" in state:
         return "i3d"
-    conv1 = keys.get("conv1.weight")
-    if conv1 is not None and conv1.dim() == 5 and "layer1.0.conv1.weight" in keys:
+    conv1 = state.get("conv1.weight")
+    if conv1 is not None and conv1.dim() == 5 and "layer1.0.conv1.weight" in state:
         return "r3d_18_hara"
     return None
 
 
 def is_vtdl(obj):
-    state = _vtdl_state(obj)
-    return state is not None and vtdl_architecture(state) is not None
+    return identify(obj, _vtdl_state, vtdl_architecture)[1] is not None
 
 
 def read_vtdl(obj, path, arch=None):
-    raw = _vtdl_state(obj)
-    found = vtdl_architecture(raw) if raw is not None else None
-    if found is None:
-        raise UserError(f"{path}: not a VTDL I3D or R3D file (VTDL's C3D and R(2+1)D definitions are not supported)")
-    _check_arch(arch, found, path)
-    state = {strip_prefix(k, VTDL_WRAPPERS): v for k, v in raw.items()}
+    state, found = identified(obj, path, arch, _vtdl_state, vtdl_architecture,
+                              "a VTDL I3D or R3D file (VTDL's C3D and R(2+1)D definitions are not supported)")
     state, by_prefix = split_heads(state, tuple(VTDL_HEADS))
     heads = {VTDL_HEADS[p]: s for p, s in by_prefix.items()}
     pretraining = isinstance(obj.get("model"), dict)
@@ -271,16 +282,12 @@ def resnet_depth(state):
 
 
 def is_tce(obj):
-    state = _tce_state(obj)
-    return state is not None and resnet_depth(state) is not None
+    return identify(obj, _tce_state, resnet_depth)[1] is not None
 
 
 def read_tce(obj, path, arch=None):
-    state = _tce_state(obj)
-    found = resnet_depth(state) if state is not None else None
-    if found is None:
-        raise UserError(f"{path}: not a TCE ResNet file (no torchvision ResNet-18/34/50/101/152 keys found)")
-    _check_arch(arch, found, path)
+    state, found = identified(obj, path, arch, _tce_state, resnet_depth,
+                              "a TCE ResNet file (no torchvision ResNet-18/34/50/101/152 keys found)")
     state, heads = split_heads(state, TCE_HEADS)
     heads = {"head": {p + k: v for p, s in heads.items() for k, v in s.items()}} if heads else {}
     contract = InputContract(frames=1, stride=1, size=224, **IMAGENET)
