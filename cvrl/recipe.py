@@ -1,7 +1,7 @@
 """CVRL's recipe (Qian et al., CVPR 2021), read from the release in tensorflow/models
 ``official/projects/video_ssl`` (files below are relative to that folder)."""
 
-from videossl.recipes import Recipe, Setting
+from videossl.recipes import Recipe, Setting, knn_monitor_setting
 
 PRETRAIN_YAML = "configs/experiments/cvrl_pretrain_k600_200ep.yaml"
 
@@ -63,11 +63,12 @@ RECIPE = Recipe("cvrl", [
             flag="sync_bn", value=True),
     Setting("precision", "bfloat16 on TPU", PRETRAIN_YAML + " (runtime.mixed_precision_dtype)", flag="precision",
             value="auto", difference="bf16 is used only where it is verified against fp32 on the run's device"),
+    knn_monitor_setting("tasks/pretrain.py"),
 ], presets={
     # make demo / scripts/run_matrix.py: a tiny R3D-18 on 32 px clips of frame differences (README).
     # lr 0.64 x 16 / 1024 = 0.01 with the summed loss: the step size of the earlier demo recipe
     # (0.32 x 16 / 256 with half the loss).
-    "demo": {"arch": "r3d_18", "size": 32, "frames": 8, "head_hidden": 256, "lr": 0.64, "batch_size": 16,
+    "demo": {"knn_every": 10, "arch": "r3d_18", "size": 32, "frames": 8, "head_hidden": 256, "lr": 0.64, "batch_size": 16,
              "epochs": 60, "flip_prob": 0.0,
              "width": 0.125, "input_mode": "residual", "standardize": "per_clip"},
 })

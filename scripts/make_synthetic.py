@@ -1,18 +1,20 @@
 """Generate the synthetic motion dataset in the UCF101 layout (real video files, official list format).
 
-    python scripts/make_synthetic.py --out data/synthetic [--classes 10 --videos_per_class 40
-        --frames 32 --size 64x64 --seed 0 --format avi|mp4]
+    python scripts/make_synthetic.py --out data/synthetic [--classes 10 | --motions benchmark|A,B,...]
+        [--videos_per_class 40 --frames 32 --size 64x64 --seed 0 --format avi|mp4 --test_fraction 0.3]
 
-Classes are defined by motion only; appearance is drawn independently of the class (see
+Classes are defined by motion only; the appearance (the moving object's shape) is drawn
+independently and written as a second label list, ucfTrainTestlist/appearance_labels.txt (see
 videossl/data/synthetic.py). A complete dataset with the same settings is left as it is.
-Afterwards: --data_root OUT/UCF-101 --split_dir OUT/ucfTrainTestlist --split 1.
+Afterwards: --data_root OUT/UCF-101 --split_dir OUT/ucfTrainTestlist --split 1 [--labels
+OUT/ucfTrainTestlist/appearance_labels.txt].
 """
 
 import argparse
 import os
 
 from videossl.cli import run_cli
-from videossl.data.synthetic import CLASS_NAMES, SyntheticConfig, generate_dataset
+from videossl.data.synthetic import BENCHMARK_MOTIONS, CLASS_NAMES, SyntheticConfig, generate_dataset
 from videossl.errors import UserError
 
 
@@ -29,7 +31,9 @@ def parse_size(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="data/synthetic")
-    parser.add_argument("--classes", type=int, default=10, help=f"1-{len(CLASS_NAMES)}")
+    parser.add_argument("--classes", type=int, default=10, help=f"1-{len(CLASS_NAMES)}: the first N motion classes")
+    parser.add_argument("--motions", default="", help="comma-separated motion classes instead (benchmark: the "
+                                                      "benchmark's 14, as scripts/run_matrix.py's demo scale)")
     parser.add_argument("--videos_per_class", type=int, default=40)
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--size", default="64x64", help="WIDTHxHEIGHT")
@@ -42,8 +46,13 @@ def main(argv=None):
     if args.videos_per_class < 2 or args.frames < 2:
         raise UserError("--videos_per_class and --frames must be at least 2")
     width, height = parse_size(args.size)
-    config = SyntheticConfig(classes=args.classes, videos_per_class=args.videos_per_class, frames=args.frames,
-                             width=width, height=height, seed=args.seed, format=args.format,
+    motions = ",".join(BENCHMARK_MOTIONS) if args.motions == "benchmark" else args.motions
+    unknown = [m for m in motions.split(",") if m and m not in CLASS_NAMES]
+    if unknown:
+        raise UserError(f"--motions: unknown classes {', '.join(unknown)}; known: {', '.join(CLASS_NAMES)}")
+    classes = len(motions.split(",")) if motions else args.classes
+    config = SyntheticConfig(classes=classes, motions=motions, videos_per_class=args.videos_per_class,
+                             frames=args.frames, width=width, height=height, seed=args.seed, format=args.format,
                              test_fraction=args.test_fraction)
     video_root, split_dir = generate_dataset(args.out, config)
     print(f"videos: {os.path.abspath(video_root)}\nsplits: {os.path.abspath(split_dir)}")

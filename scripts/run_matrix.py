@@ -1,17 +1,24 @@
-"""Every available method x every evaluation on the synthetic motion dataset, in one table.
+"""Every method x every evaluation on the synthetic benchmark, over seeds and both label axes.
 
-    python scripts/run_matrix.py [--methods tclr,cvrl,vtdl,tce] [--scale demo|tiny] [--out_dir results/matrix]
+    python scripts/run_matrix.py [--methods tclr,cvrl,vtdl,tce] [--scale demo|tiny] [--seeds 0,1,2]
+                                 [--out_dir results/matrix]
 
-Rows: the backbone at random initialisation, then each method's pretrained checkpoint. Columns:
-linear top-1 (cached protocol), retrieval R@1 and R@5 (TCLR protocol) and R@1 under the pooled
-and CoCLR protocols, pretraining seconds per epoch and clips per second. Written as Markdown and
-JSON; a finished pretraining is reused
-(delete its folder to train again) and an interrupted one resumes (--restart).
+For each seed: each method pretrains with its ``demo`` preset (VTDL: its three ablation rows), and
+its checkpoint and the same backbone at random initialisation (the seed's) are evaluated on the
+motion axis (the split's labels) and the appearance axis (the moving object's shape,
+``appearance_labels.txt``; the same cached features): linear top-1 (cached protocol), R@1 and R@5
+(TCLR's retrieval protocol) and R@1 (pooled protocol). The summary gives, per row and axis, the
+mean, the standard deviation and the worst seed, and the paired gain over the method's own
+random-init row (pretrained minus random init at the same seed). Written to
+``<out_dir>/<scale>/matrix.md``, ``matrix.json`` and ``matrix.png`` (one bar chart per axis);
+each seed's runs live in ``<scale>/seed<N>/``. A finished pretraining is reused (delete its
+folder to train again) and an interrupted one resumes.
 """
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -23,15 +30,16 @@ if ROOT not in sys.path:
 from cvrl.recipe import RECIPE as CVRL_RECIPE  # noqa: E402
 from tce.recipe import RECIPE as TCE_RECIPE  # noqa: E402
 from tclr_pretraining.recipe import RECIPE as TCLR_RECIPE  # noqa: E402
-from videossl.data.synthetic import SyntheticConfig, generate_dataset  # noqa: E402
+from videossl.data.synthetic import APPEARANCE_LABELS, BENCHMARK_MOTIONS, SyntheticConfig, generate_dataset  # noqa: E402
 from videossl.errors import UserError  # noqa: E402
 from vtdl.recipe import RECIPE as VTDL_RECIPE  # noqa: E402
 
 # Dataset sizes. "demo" is what `make demo` runs (its pretraining recipes are each method's `demo`
-# preset: about 4 minutes of TCLR on 2 CPU cores); "tiny" is a smoke test of the whole pipeline in
-# well under a minute (the demo presets with 2 epochs and batch 3).
+# preset); "tiny" is a smoke test of the whole pipeline (the demo presets with 2 epochs and batch 3).
 SCALES = {
-    "demo": {"data": SyntheticConfig(classes=10, videos_per_class=40, frames=32, width=64, height=64, seed=0),
+    # 14 motion classes (BENCHMARK_MOTIONS), 44 videos each: 280 training and 336 test videos
+    "demo": {"data": SyntheticConfig(classes=len(BENCHMARK_MOTIONS), motions=",".join(BENCHMARK_MOTIONS),
+                                     videos_per_class=44, frames=32, width=64, height=64, seed=0, test_fraction=0.5),
              "num_clips": 10},
     "tiny": {"data": SyntheticConfig(classes=3, videos_per_class=6, frames=24, width=32, height=32, seed=0),
              "epochs": 2, "batch_size": 3, "num_clips": 3},
@@ -41,7 +49,7 @@ SCALES = {
 # with per-clip standardisation, which the synthetic set needs for instance discrimination to learn
 # motion rather than the random backgrounds (README, TCLR section), and no horizontal flips: the
 # synthetic classes come in mirror pairs (MoveRight flipped is MoveLeft), so a flipped view would
-# teach that two classes are one. TCE sees single frames, where the synthetic classes are invisible.
+# teach that two classes are one. TCE sees single frames, where the motion classes are invisible.
 METHODS = {
     "tclr": {"script": os.path.join("tclr_pretraining", "train_gen_all_step.py"), "recipe": TCLR_RECIPE},
     "cvrl": {"script": os.path.join("cvrl", "train.py"), "recipe": CVRL_RECIPE},
@@ -54,7 +62,9 @@ METHODS = {
     "tce": {"script": os.path.join("tce", "train.py"), "recipe": TCE_RECIPE},
 }
 PRESET = "demo"
-RETRIEVAL_PROTOCOLS = ("tclr", "pooled", "coclr")
+AXES = ("motion", "appearance")
+METRICS = ("linear top-1", "R@1 tclr", "R@5 tclr", "R@1 pooled")
+SUMMARISED = ("linear top-1", "R@1 tclr")  # mean, std, worst seed and paired gain
 
 
 def prepare_data(scale, data_dir=None):
@@ -67,6 +77,10 @@ def prepare_data(scale, data_dir=None):
 def variants(method):
     """[(row name, run id suffix, extra flags)]: one row per variant (VTDL's ablation rows)."""
     return METHODS[method].get("variants", [(method, "", [])])
+
+
+def random_row_name(method):
+    return f"random init ({method}'s backbone and input)"
 
 
 def pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log=print, suffix="", extra=(), seed=0,
@@ -89,56 +103,47 @@ def pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log=pri
             log(f"{method}: reusing the finished pretraining in {os.path.dirname(last)}")
             return last, done["training_state"]["history"]
         command.append("--restart")
-    log(f"{method}: pretraining {epochs} epochs -> {run_dir}")
+    log(f"{method}: pretraining {epochs} epochs (seed {seed}) -> {run_dir}")
     if subprocess.run(command, cwd=ROOT).returncode != 0:
         raise UserError(f"{method} pretraining failed (command: {' '.join(command)})")
     return last, read_checkpoint_file(last)["training_state"]["history"]
 
 
-def evaluate(checkpoint, video_root, split_dir, out_dir, num_clips, num_workers, random_init=False):
-    """Linear probe and retrieval under every protocol (features extracted once, then cached)."""
+def evaluate(checkpoint, video_root, split_dir, out_dir, num_clips, num_workers, random_init=False, seed=0):
+    """{axis: metrics}: linear probe and retrieval (TCLR and pooled protocols) on both label axes
+    (features extracted once per protocol, then cached)."""
     from linear_eval import train as linear_train
     from nn_retrieval import complete_retrieval
 
     common = ["--saved_model", checkpoint, "--data_root", video_root, "--split_dir", split_dir,
-              "--num_workers", str(num_workers)] + (["--random_init"] if random_init else [])
+              "--num_workers", str(num_workers), "--seed", str(seed)] + (["--random_init"] if random_init else [])
     clips = ["--num_clips", str(num_clips)]
-    metrics = {}
-    for protocol in RETRIEVAL_PROTOCOLS:
-        folder = os.path.join(out_dir, f"retrieval_{protocol}")
-        pictures = "6" if protocol == "tclr" else "0"
-        view = [] if protocol == "tclr" else clips  # TCLR's protocol takes its own 9 clips
-        complete_retrieval.main(common + view + ["--protocol", protocol, "--out_dir", folder,
-                                                 "--picture_queries", pictures])
+    results = {}
+    for axis in AXES:
+        labels = [] if axis == "motion" else ["--labels", os.path.join(split_dir, APPEARANCE_LABELS)]
+        metrics = {}
+        for protocol in ("tclr", "pooled"):
+            folder = os.path.join(out_dir, axis, f"retrieval_{protocol}")
+            pictures = "6" if protocol == "tclr" and axis == "motion" else "0"
+            view = [] if protocol == "tclr" else clips  # TCLR's protocol takes its own 9 clips
+            complete_retrieval.main(common + labels + view + ["--protocol", protocol, "--out_dir", folder,
+                                                              "--picture_queries", pictures])
+            with open(os.path.join(folder, "results.json")) as f:
+                found = json.load(f)["metrics"]
+            metrics[f"R@1 {protocol}"] = found["R@1"]
+            if protocol == "tclr":
+                metrics["R@5 tclr"] = found["R@5"]
+        folder = os.path.join(out_dir, axis, "linear")
+        linear_train.main(common + labels + clips + ["--linear", "--out_dir", folder])
         with open(os.path.join(folder, "results.json")) as f:
-            results = json.load(f)
-        for k in ("R@1", "R@5"):
-            metrics[f"{k} {protocol}"] = results["metrics"][k]
-    folder = os.path.join(out_dir, "linear")
-    linear_train.main(common + clips + ["--linear", "--out_dir", folder])
-    with open(os.path.join(folder, "results.json")) as f:
-        results = json.load(f)
-    metrics["linear top-1"] = results["metrics"]["top1"]
-    metrics["feature seconds"] = results["feature_seconds"]
-    return metrics
+            metrics["linear top-1"] = json.load(f)["metrics"]["top1"]
+        results[axis] = metrics
+    return results
 
 
-COLUMNS = ("linear top-1", "R@1 tclr", "R@5 tclr", "R@1 pooled", "R@1 coclr", "s/epoch", "clips/s")
-
-
-def markdown_table(rows):
-    lines = ["| row | " + " | ".join(COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS)]
-    for name, values in rows:
-        cells = []
-        for column in COLUMNS:
-            value = values.get(column)
-            cells.append("" if value is None else f"{value:.1f}" if isinstance(value, float) else str(value))
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def run_matrix(methods, scale, out_dir, num_workers=2, log=print, data_dir=None, seed=0, epochs=None):
-    """{"rows": [(name, metrics)], "checkpoints": {row: path}, "histories": {row: [...]}, ...}."""
+def run_seed(methods, scale, out_dir, seed, num_workers=2, log=print, data_dir=None, epochs=None):
+    """One seed of the matrix: ``{"rows": [row], "checkpoints": {row name: path}, "histories": {...}}``;
+    a row is ``{"name", "method", "random", "seed", "axes": {axis: metrics}, "s/epoch", "clips/s"}``."""
     video_root, split_dir = prepare_data(scale, data_dir)
     rows, checkpoints, histories = [], {}, {}
     for method in methods:
@@ -146,43 +151,140 @@ def run_matrix(methods, scale, out_dir, num_workers=2, log=print, data_dir=None,
             checkpoint, history = pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log, suffix,
                                            extra, seed, epochs)
             checkpoints[name], histories[name] = checkpoint, history
-            if k == 0:  # a random-init row per method: its backbone and input contract, random weights
-                log(f"evaluating {method}'s backbone at random initialisation")
-                random_metrics = evaluate(checkpoint, video_root, split_dir,
-                                          os.path.join(out_dir, "random_init" + ("" if method == methods[0] else
-                                                                                 f"_{method}")),
-                                          SCALES[scale]["num_clips"], num_workers, random_init=True)
-                rows.append((f"random init ({method}'s backbone and input)", random_metrics))
-            log(f"evaluating {name}")
-            metrics = evaluate(checkpoint, video_root, split_dir, os.path.join(out_dir, method, "eval" + suffix),
-                               SCALES[scale]["num_clips"], num_workers)
+            if k == 0:  # a random-init row per method: its backbone and input contract, the seed's weights
+                log(f"evaluating {method}'s backbone at random initialisation (seed {seed})")
+                axes = evaluate(checkpoint, video_root, split_dir, os.path.join(out_dir, method, "random_init"),
+                                SCALES[scale]["num_clips"], num_workers, random_init=True, seed=seed)
+                rows.append({"name": random_row_name(method), "method": method, "random": True, "seed": seed,
+                             "axes": axes})
+            log(f"evaluating {name} (seed {seed})")
+            axes = evaluate(checkpoint, video_root, split_dir, os.path.join(out_dir, method, "eval" + suffix),
+                            SCALES[scale]["num_clips"], num_workers, seed=seed)
             timed = [h for h in history if "seconds" in h]
-            metrics["s/epoch"] = sum(h["seconds"] for h in timed) / max(len(timed), 1)
-            metrics["clips/s"] = sum(h.get("clips_per_s", 0.0) for h in timed) / max(len(timed), 1)
-            rows.append((name, metrics))
+            rows.append({"name": name, "method": method, "random": False, "seed": seed, "axes": axes,
+                         "s/epoch": statistics.fmean(h["seconds"] for h in timed) if timed else None,
+                         "clips/s": statistics.fmean(h.get("clips_per_s", 0.0) for h in timed) if timed else None})
     return {"rows": rows, "checkpoints": checkpoints, "histories": histories,
-            "data": {"videos": video_root, "splits": split_dir}, "scale": scale}
+            "data": {"videos": video_root, "splits": split_dir}, "scale": scale, "seed": seed}
 
 
-def write_matrix(matrix, out_dir):
+def spread(values):
+    """{"mean", "std" (sample; 0 for one value), "worst", "values"}."""
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "worst": min(values), "values": list(values)}
+
+
+def summarise(seed_runs):
+    """[{"name", "method", "random", "axes": {axis: {metric: spread, "gain " + metric: spread}}}] in row
+    order; gains pair each pretrained row with its method's random-init row at the same seed."""
+    by_name = {}
+    for run in seed_runs:
+        for row in run["rows"]:
+            by_name.setdefault(row["name"], []).append(row)
+    random_of = {(row["method"], row["seed"]): row for rows in by_name.values() for row in rows if row["random"]}
+    summary = []
+    for name, rows in by_name.items():
+        axes = {}
+        for axis in AXES:
+            stats = {metric: spread([row["axes"][axis][metric] for row in rows]) for metric in METRICS}
+            if not rows[0]["random"]:
+                for metric in SUMMARISED:
+                    stats[f"gain {metric}"] = spread([row["axes"][axis][metric] -
+                                                      random_of[(row["method"], row["seed"])]["axes"][axis][metric]
+                                                      for row in rows])
+            axes[axis] = stats
+        timing = [row["s/epoch"] for row in rows if row.get("s/epoch")]
+        summary.append({"name": name, "method": rows[0]["method"], "random": rows[0]["random"], "axes": axes,
+                        "seeds": [row["seed"] for row in rows],
+                        "s/epoch": statistics.fmean(timing) if timing else None})
+    return summary
+
+
+def _cell(stat):
+    return f"{stat['mean']:.1f} ± {stat['std']:.1f} ({stat['worst']:.1f})"
+
+
+def markdown_table(summary, axis):
+    header = ["row", "linear top-1", "R@1 tclr", "R@5 tclr", "R@1 pooled", "gain linear", "gain R@1 tclr", "s/epoch"]
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for row in summary:
+        stats = row["axes"][axis]
+        cells = [row["name"]] + [_cell(stats[m]) for m in METRICS]
+        cells += [_cell(stats[f"gain {m}"]) if f"gain {m}" in stats else "" for m in SUMMARISED]
+        cells.append(f"{row['s/epoch']:.1f}" if row["s/epoch"] else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def bar_chart(summary, path):
+    """One panel per axis: linear top-1 and R@1 (tclr) per row, mean with its seed spread (bars and
+    error bars: mean ± std; dots: each seed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgba
+
+    fig, panels = plt.subplots(1, len(AXES), figsize=(5 + 1.1 * len(summary), 4.2), squeeze=False)
+    names = [row["name"] for row in summary]
+    for ax, axis in zip(panels[0], AXES):
+        for j, metric in enumerate(SUMMARISED):
+            offsets = [i + (j - 0.5) * 0.38 for i in range(len(summary))]
+            stats = [row["axes"][axis][metric] for row in summary]
+            colours = [to_rgba(f"C{j}", 0.35 if row["random"] else 0.9) for row in summary]  # random init: pale
+            ax.bar(offsets, [s["mean"] for s in stats], 0.36, yerr=[s["std"] for s in stats], capsize=3,
+                   label=metric, color=colours)
+            for x, s in zip(offsets, stats):
+                ax.scatter([x] * len(s["values"]), s["values"], s=9, color="black", zorder=3)
+        ax.set_xticks(range(len(summary)))
+        ax.set_xticklabels(names, rotation=35, ha="right", fontsize=7)
+        ax.set_ylim(0, 100)
+        ax.set_title(f"{axis} axis", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_matrix(summary, seeds, scale, out_dir, extra=None):
+    """matrix.md (one table per axis), matrix.json and matrix.png in ``out_dir``; returns the Markdown."""
     os.makedirs(out_dir, exist_ok=True)
-    table = markdown_table(matrix["rows"])
+    seeds_text = f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''} ({', '.join(map(str, seeds))})"
+    parts = [f"# Method x evaluation matrix ({scale} scale, synthetic benchmark, {seeds_text})", "",
+             "Cells: mean ± standard deviation over the seeds (worst seed). Gains: pretrained minus the method's "
+             "own random-init row at the same seed.", ""]
+    for axis in AXES:
+        parts += [f"## {axis} axis", "", markdown_table(summary, axis), ""]
+    text = "\n".join(parts)
     with open(os.path.join(out_dir, "matrix.md"), "w") as f:
-        f.write(f"# Method x evaluation matrix ({matrix['scale']} scale, synthetic motion dataset)\n\n{table}\n")
+        f.write(text)
     with open(os.path.join(out_dir, "matrix.json"), "w") as f:
-        json.dump({k: v for k, v in matrix.items() if k != "histories"}, f, indent=2, default=str)
-    return table
+        json.dump({"scale": scale, "seeds": seeds, "summary": summary, **(extra or {})}, f, indent=2, default=str)
+    bar_chart(summary, os.path.join(out_dir, "matrix.png"))
+    return text
+
+
+def parse_seeds(text):
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(f"--seeds takes comma-separated integers, got {text!r}") from None
+    if not seeds:
+        raise UserError("--seeds needs at least one seed")
+    return seeds
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", default="tclr,cvrl,vtdl,tce")
     parser.add_argument("--scale", default="demo", choices=sorted(SCALES))
+    parser.add_argument("--seeds", default="0", help="comma-separated pretraining (and random-init) seeds")
     parser.add_argument("--out_dir", default=os.path.join(ROOT, "results", "matrix"))
     parser.add_argument("--num_workers", type=int, default=2)
     parser.add_argument("--data_dir", default=None, help="where the synthetic dataset goes (default: "
                                                          "data/synthetic/<scale>)")
-    parser.add_argument("--seed", type=int, default=0, help="pretraining seed (results go to <scale>_seed<N>)")
     parser.add_argument("--epochs", type=int, default=None, help="pretraining epochs of every method (default: "
                                                                  "each method's for the scale)")
     args = parser.parse_args(argv)
@@ -190,13 +292,16 @@ def main(argv=None):
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise UserError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+    seeds = parse_seeds(args.seeds)
     started = time.time()
-    folder = os.path.join(args.out_dir, args.scale + (f"_seed{args.seed}" if args.seed else "")
-                          + (f"_{args.epochs}epochs" if args.epochs else ""))
-    matrix = run_matrix(methods, args.scale, folder, args.num_workers, data_dir=args.data_dir, seed=args.seed,
-                        epochs=args.epochs)
-    table = write_matrix(matrix, folder)
-    print(f"\n{table}\n\nwritten: {os.path.join(folder, 'matrix.md')} and matrix.json ({time.time() - started:.0f} s)")
+    folder = os.path.join(args.out_dir, args.scale + (f"_{args.epochs}epochs" if args.epochs else ""))
+    runs = [run_seed(methods, args.scale, os.path.join(folder, f"seed{seed}"), seed, args.num_workers,
+                     data_dir=args.data_dir, epochs=args.epochs) for seed in seeds]
+    summary = summarise(runs)
+    text = write_matrix(summary, seeds, args.scale, folder,
+                        {"methods": methods, "rows_per_seed": [run["rows"] for run in runs]})
+    print(f"\n{text}\nwritten: {os.path.join(folder, 'matrix.md')}, matrix.json, matrix.png "
+          f"({time.time() - started:.0f} s)")
     return 0
 
 

@@ -1,7 +1,7 @@
 """TCE's recipe (Knights et al., ICPR 2020), read from the release csiro-robotics/TCE (files below
 are relative to that repository)."""
 
-from videossl.recipes import Recipe, Setting
+from videossl.recipes import Recipe, Setting, knn_monitor_setting
 
 CONFIG = "config/default.py, config/pretrain_kinetics400miningr_finetune_UCF101_resnet18.yaml"
 TRANSFORMS = "datasets/pretraining/__init__.py (PretrainTransforms)"
@@ -51,8 +51,10 @@ RECIPE = Recipe("tce", [
     Setting("epochs", "50", CONFIG + " (TRAIN.PRETRAINING.EPOCHS)", flag="epochs", value=50),
     Setting("precision", "fp32", "pretrain.py", flag="precision", value="auto",
             difference="bf16 only where verified against fp32 on the run's device"),
+    knn_monitor_setting("pretrain.py"),
 ], presets={
     # scripts/run_matrix.py: a tiny ResNet-18 on 32 px frames, each standardised (README).
-    "demo": {"width": 0.125, "size": 32, "batch_size": 32, "bank_negatives": 256, "standardize": "per_clip",
+    "demo": {"knn_every": 5, "width": 0.125, "size": 32, "batch_size": 32, "bank_negatives": 256,
+             "standardize": "per_clip",
              "epochs": 30, "flip_prob": 0.0},
 })

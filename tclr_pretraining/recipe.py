@@ -1,7 +1,7 @@
 """TCLR's recipe (Dave et al., CVIU 2022), read from the release DAVEISHAN/TCLR (files below are
 relative to that repository)."""
 
-from videossl.recipes import Recipe, Setting
+from videossl.recipes import Recipe, Setting, knn_monitor_setting
 
 PARAMS = "tclr_pretraining/parameters.py"
 TRAIN = "tclr_pretraining/train_gen_all_step.py"
@@ -53,9 +53,10 @@ RECIPE = Recipe("tclr", [
             PARAMS + " (num_epochs)", flag="epochs", value=1000),
     Setting("precision", "fp16 autocast with GradScaler", TRAIN + " (autocast, scaler)", flag="precision",
             value="auto", difference="bf16 or fp16 only where verified against fp32 on the run's device"),
+    knn_monitor_setting(TRAIN),
 ], presets={
     # make demo: a tiny R3D-18 on 32 px clips of frame differences, 8-frame clips and 2 local clips so
     # that the 16-frame window fits the 32-frame synthetic videos; no flips (mirror-image classes).
-    "demo": {"width": 0.125, "size": 32, "frames": 8, "num_local": 2, "input_mode": "residual",
+    "demo": {"knn_every": 5, "width": 0.125, "size": 32, "frames": 8, "num_local": 2, "input_mode": "residual",
              "standardize": "per_clip", "batch_size": 8, "epochs": 30, "flip_prob": 0.0},
 })

@@ -114,6 +114,23 @@ def test_retrieval_and_linear_probe_run_end_to_end(tiny_synthetic, tmp_path, nam
     assert 0 <= json.load(open(tmp_path / "lin" / "results.json"))["metrics"]["top1"] <= 100
 
 
+def test_the_appearance_axis_reuses_the_cached_features(tiny_synthetic, tmp_path, capsys):
+    from videossl.data.synthetic import APPEARANCE_LABELS
+    checkpoint = tiny_checkpoint(tmp_path)
+    linear = ("--linear", "--epochs", "2")
+    assert linear_train.main(eval_args(tiny_synthetic, tmp_path / "motion", checkpoint, *linear)) == 0
+    capsys.readouterr()
+    labels = os.path.join(tiny_synthetic[1], APPEARANCE_LABELS)
+    args = eval_args(tiny_synthetic, tmp_path / "appearance", checkpoint, *linear, "--labels", labels)
+    assert linear_train.main(args) == 0
+    out = capsys.readouterr().out
+    assert "(cache)" in out and "(extracted)" not in out  # the same videos, the same features
+    with open(labels) as f:
+        kinds = {line.split()[1] for line in f.read().splitlines()}
+    results = json.load(open(tmp_path / "appearance" / "results.json"))
+    assert results["classes"] == len(kinds) != 3
+
+
 def test_bad_inputs_are_one_clear_line(tiny_synthetic, tmp_path, capsys):
     from videossl.cli import run_cli
     with pytest.raises(SystemExit) as exit_info:

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from tests.helpers import make_tiny_synthetic
-from videossl.data.synthetic import CLASS_NAMES, render_video
+from videossl.data.synthetic import APPEARANCE_LABELS, APPEARANCE_NAMES, CLASS_NAMES, render_labelled_video
 from videossl.video import open_video
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
@@ -41,21 +41,23 @@ def test_generation_is_deterministic(tmp_path):
     assert read(a) == read(b) and read(a) != read(c)
 
 
-def single_frame_probe_accuracy(brightness_leak=0):
-    """5-fold linear-probe accuracy on one random 8x8 frame per video, over eight classes that
-    differ only in how they move (four translations, two rotations, two zooms); chance is 0.125.
-    ``brightness_leak`` adds ``leak x class`` grey levels: a planted appearance cue."""
+def single_frame_probe_accuracy(brightness_leak=0, motions=CLASS_NAMES[:8], axis="motion", size=8):
+    """5-fold linear-probe accuracy on one random ``size`` x ``size`` frame per video of ``motions``
+    (default: eight classes that differ only in how they move: four translations, two rotations, two
+    zooms; chance 0.125), predicting the motion or the appearance class. ``brightness_leak`` adds
+    ``leak x class`` grey levels: a planted appearance cue."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_score
 
     features, labels = [], []
-    for c, name in enumerate(CLASS_NAMES[:8]):
+    for c, name in enumerate(motions):
         for v in range(30):
             rng = np.random.default_rng([7, c, v])
-            frame = render_video(name, rng, frames=16, height=32, width=32)[rng.integers(16)]
+            frames, kind = render_labelled_video(name, rng, frames=16, height=32, width=32)
+            frame = frames[rng.integers(16)]
             frame = np.clip(frame.astype(np.float64) + brightness_leak * c, 0, 255).astype(np.uint8)
-            features.append(cv2.resize(frame, (8, 8), interpolation=cv2.INTER_AREA).reshape(-1) / 255.0)
-            labels.append(c)
+            features.append(cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA).reshape(-1) / 255.0)
+            labels.append(c if axis == "motion" else APPEARANCE_NAMES.index(kind))
     return cross_val_score(LogisticRegression(max_iter=3000), np.array(features), np.array(labels), cv=5).mean()
 
 
@@ -66,12 +68,47 @@ def test_a_single_frame_does_not_tell_the_class():
     assert single_frame_probe_accuracy(brightness_leak=20) > clean + 0.08
 
 
+def test_order_classes_hide_in_single_frames():
+    # the same movements in opposite orders: single frames are at chance (0.25)
+    then = ("ZoomInThenOut", "ZoomOutThenIn", "SpinClockwiseThenBack", "SpinCounterClockwiseThenBack")
+    assert single_frame_probe_accuracy(motions=then) < 0.35
+
+
+def test_the_appearance_does_not_depend_on_the_motion():
+    # for one random state, every motion class draws the same object: the two axes are independent
+    for seed in range(5):
+        kinds = {render_labelled_video(name, np.random.default_rng(seed), frames=4, height=16, width=16)[1]
+                 for name in CLASS_NAMES}
+        assert len(kinds) == 1
+
+
+def test_appearance_labels_cover_every_video_and_stay_independent(tiny_synthetic):
+    video_root, split_dir = tiny_synthetic
+    with open(os.path.join(split_dir, APPEARANCE_LABELS)) as f:
+        lines = [line.split() for line in f.read().splitlines()]
+    assert len(lines) == 12 and all(os.path.exists(os.path.join(video_root, rel)) for rel, _ in lines)
+    assert {kind for _, kind in lines} <= set(APPEARANCE_NAMES) and len({kind for _, kind in lines}) > 2
+    # the appearance draw did not move the motion videos: MoveRight's first video is as it was
+    rng = np.random.default_rng([0, 0, 2, 1])  # seed 0, class 0, group 2 (the first training group), clip 1
+    frames, _ = render_labelled_video("MoveRight", rng, frames=20, height=32, width=32)
+    with open_video(os.path.join(video_root, "MoveRight", "v_MoveRight_g02_c01.avi")) as reader:
+        decoded = reader.get_frames([0])[0]
+    assert np.abs(decoded.astype(int) - frames[0].astype(int)).mean() < 12  # the same picture, through MJPEG
+
+
 def test_make_synthetic_cli(tmp_path):
     result = subprocess.run([sys.executable, "scripts/make_synthetic.py", "--out", str(tmp_path), "--classes", "2",
                              "--videos_per_class", "2", "--frames", "8", "--size", "32x32", "--format", "mp4"],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert os.path.exists(tmp_path / "UCF-101" / "MoveRight" / "v_MoveRight_g01_c01.mp4")
+    benchmark = subprocess.run([sys.executable, "scripts/make_synthetic.py", "--out", str(tmp_path / "b"), "--motions",
+                                "benchmark", "--videos_per_class", "2", "--frames", "8", "--size", "16x16"],
+                               cwd=ROOT, capture_output=True, text=True)
+    assert benchmark.returncode == 0, benchmark.stderr
+    with open(tmp_path / "b" / "ucfTrainTestlist" / "classInd.txt") as f:
+        assert len(f.read().splitlines()) == 14
+    assert (tmp_path / "b" / "ucfTrainTestlist" / "appearance_labels.txt").exists()
     bad = subprocess.run([sys.executable, "scripts/make_synthetic.py", "--out", str(tmp_path), "--size", "big"],
                          cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --size must look like 64x64, got 'big'"

@@ -59,6 +59,12 @@ class Recipe:
         return {**self.paper_values(), **self.presets[preset]}
 
 
+def knn_monitor_setting(source):
+    """The recipe row of the online kNN monitor, which no release has (``source``: its training script)."""
+    return Setting("online kNN monitor (--knn_every epochs)", "none: the release evaluates after pretraining", source,
+                   flag="knn_every", value=0)
+
+
 def format_value(value):
     if isinstance(value, bool):
         return "on" if value else "off"

@@ -2,7 +2,7 @@
 FingerRec/Self-Supervised-Temporal-Discriminative-Representation-Learning-for-Video-Action-Recognition
 (files below are relative to its ``src/``)."""
 
-from videossl.recipes import Recipe, Setting
+from videossl.recipes import Recipe, Setting, knn_monitor_setting
 
 TRAIN = "train_temporal_dis.py"
 DATA = "data/dataset.py (get_moco_items, _sample_indices)"
@@ -10,7 +10,8 @@ AUG = "data/config.py (augmentation_config)"
 SCRIPTS = "scripts/TemporalDis/ucf101.sh, hmdb51.sh"
 
 RECIPE = Recipe("vtdl", [
-    Setting("backbone", "I3D (also R3D-18 of 3D-ResNets-PyTorch, R(2+1)D)", TRAIN + " (--arch i3d)", flag="arch", value="i3d"),
+    Setting("backbone", "I3D (also R3D-18 of 3D-ResNets-PyTorch, R(2+1)D)", TRAIN + " (--arch i3d)", flag="arch",
+            value="i3d"),
     Setting("backbone width", "1x", "model/i3d.py", flag="width", value=1.0),
     Setting("I3D padding and names", "'SAME' as k - s zeros per dimension, the odd one after; max-pooling in ceil "
             "mode; modules conv3d_1a_7x7 ... mixed_5c with conv3d/batch3d units",
@@ -54,9 +55,11 @@ RECIPE = Recipe("vtdl", [
     Setting("epochs", "240", TRAIN + " (--epochs)", flag="epochs", value=240),
     Setting("precision", "fp32 (apex only with --amp, not in the scripts)", TRAIN + ", " + SCRIPTS,
             flag="precision", value="auto", difference="bf16 only where verified against fp32 on the run's device"),
+    knn_monitor_setting(TRAIN),
 ], presets={
     # scripts/run_matrix.py: a tiny R3D-18 on 32 px clips of frame differences (README).
-    "demo": {"arch": "r3d_18", "width": 0.125, "size": 32, "frames": 8, "stride": 2, "lr": 0.03, "batch_size": 16,
+    "demo": {"knn_every": 4, "arch": "r3d_18", "width": 0.125, "size": 32, "frames": 8, "stride": 2, "lr": 0.03,
+             "batch_size": 16,
              "queue_size": 256,
              "epochs": 20, "input_mode": "residual", "standardize": "per_clip"},
 })

@@ -2,7 +2,7 @@
 
 import os
 
-from videossl.data.indexes import DATASETS, build_index
+from videossl.data.indexes import DATASETS, build_index, relabel
 from videossl.data.probe_cache import verify_frame_counts
 from videossl.video import BACKENDS, DEFAULT_BACKEND
 from videossl.video.time_limit import DEFAULT_DECODE_TIMEOUT
@@ -24,6 +24,10 @@ def add_data_args(parser, default_dataset="ucf101"):
     group.add_argument("--split", type=int, default=1, help="official split, 1-3")
     group.add_argument("--list_file", default=None, help="Kinetics CSV, or a 'path [num_frames] label' list")
     group.add_argument("--skip_missing", action="store_true", help="go on without videos that are not on disk")
+    group.add_argument("--labels", default=None,
+                       help="'<video path> <class name>' lines that replace the split's labels: another label axis "
+                            "over the same videos and the same cached features (the synthetic set's "
+                            "ucfTrainTestlist/appearance_labels.txt)")
     group.add_argument("--video_backend", default=DEFAULT_BACKEND, choices=sorted(BACKENDS))
     group.add_argument("--decode_timeout", type=float, default=DEFAULT_DECODE_TIMEOUT,
                        help="seconds one video may take to decode before it is skipped as unreadable (0: no limit)")
@@ -56,6 +60,8 @@ def index_from_args(args, subset, verify=True, skip_missing=None, workers=None, 
         skip_missing=args.skip_missing if skip_missing is None else skip_missing, list_file=args.list_file,
     )
     index.decode_timeout = args.decode_timeout
+    if getattr(args, "labels", None):
+        index = relabel(index, args.labels)
     if verify:
         verify_frame_counts(index, cache_dir=args.cache_dir, workers=workers, progress=progress)
     return index

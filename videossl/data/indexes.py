@@ -20,7 +20,7 @@ Videos that do not exist are reported with their count and the first few paths; 
 import csv
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import List, Optional
 
 from videossl.errors import UserError
@@ -395,3 +395,28 @@ def build_index(dataset, data_root, split_dir=None, split=1, subset="train", ski
     if dataset == "folder":
         return folder_index(data_root, subset)
     raise UserError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+
+
+def relabel(index, label_file):
+    """The same videos with the labels of ``label_file`` ('<video path> <class name>' lines, paths
+    relative to the index's root; classes in alphabetical order): a second label axis over the same
+    videos (the synthetic set's appearance_labels.txt). Every video of the index needs a label."""
+    by_path = {}
+    for n, line in enumerate(read_lines(label_file), 1):
+        parts = line.split()
+        if len(parts) != 2:
+            raise UserError(f"{label_file}:{n}: expected '<video path> <class name>', got {line!r}")
+        by_path[os.path.normpath(parts[0])] = parts[1]
+    class_names = sorted(set(by_path.values()))
+    label_of = {name: i for i, name in enumerate(class_names)}
+    records, unlabelled = [], []
+    for record in index.records:
+        name = by_path.get(os.path.normpath(os.path.relpath(record.path, index.root)))
+        if name is None:
+            unlabelled.append(record.path)
+            continue
+        records.append(replace(record, label=label_of[name]))
+    if unlabelled:
+        raise UserError(f"{label_file}: {len(unlabelled)} of the {len(index)} {index.subset} videos have no label "
+                        f"there (first: {unlabelled[0]})")
+    return replace(index, class_names=class_names, records=records)

@@ -1,16 +1,20 @@
-"""The synthetic motion dataset: real video files in the UCF101 layout, classes defined by motion.
+"""The synthetic motion dataset: real video files in the UCF101 layout, classes defined by motion,
+with a second, independent label: the moving object's appearance.
 
-Each video shows one textured shape moving over a textured background, with a few small
-distractor shapes. Only the motion depends on the class (direction, rotation sense, zoom,
-oscillation, orbit, ...); shape, colours, textures, background, positions and speeds are drawn
-independently of it, and every motion is made so that its frames taken one at a time look
-alike across classes (translations wrap around the frame, zooms are symmetric about the middle
-of the video). So no single frame tells the class: a model must see motion.
+Each video shows one shape moving over a textured background, with a few small distractor
+shapes. The motion class (direction, rotation sense, zoom, oscillation, orbit, the order of two
+movements, speed ...) and the appearance class (the moving object's shape) are drawn
+independently; colours, textures, background, positions and speeds are nuisances. Every motion is
+made so that its frames taken one at a time look alike across motion classes (translations wrap
+around the frame, zooms are symmetric about the middle of the video), so no single frame tells
+the motion class, while a single frame does show the appearance class. The "then" classes hold
+the same movements in the opposite order: the same frames, so only temporal order tells them apart.
 
 The output mirrors UCF101 exactly, so the real loading path is what demos and tests exercise::
 
     OUT/UCF-101/<Class>/v_<Class>_g<GG>_c<CC>.avi
     OUT/ucfTrainTestlist/classInd.txt, trainlist01.txt, testlist01.txt   (CRLF, official format)
+    OUT/ucfTrainTestlist/appearance_labels.txt   '<video> <appearance class>' lines (--labels)
 
 Train and test groups are disjoint, as in UCF101. Deterministic for a seed.
 """
@@ -42,6 +46,12 @@ class SyntheticConfig:
     test_fraction: float = 0.3
     distractors: int = 2
     fps: int = 25
+    motions: str = ""  # comma-separated motion classes; empty: the first ``classes`` of CLASS_NAMES
+
+    def motion_names(self):
+        if self.motions:
+            return tuple(name.strip() for name in self.motions.split(","))
+        return CLASS_NAMES[: self.classes]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -143,6 +153,41 @@ def _still(rng, t, w, h, radius):
     return x, y, _idle_spin(rng, t), np.ones_like(t)
 
 
+def _zoom_then_back(sign):
+    """Zoom one way for the first half and back for the second: the same frames as the opposite
+    sign played in the other order."""
+    def motion(rng, t, w, h, radius):
+        x, y = _still_position(rng, t, w, h, radius)
+        peak = 1 - 2 * np.abs(t / max(len(t) - 1, 1) - 0.5)  # 0 at both ends, 1 in the middle
+        scale = np.exp(sign * math.log(rng.uniform(2.0, 3.0)) * (peak - 0.5))
+        return x, y, _idle_spin(rng, t), scale
+
+    return motion
+
+
+def _spin_then_back(sign):
+    def motion(rng, t, w, h, radius):
+        x, y = _still_position(rng, t, w, h, radius)
+        middle = (len(t) - 1) / 2
+        angle = rng.uniform(0, 360) + sign * rng.uniform(6.0, 12.0) * (middle - np.abs(t - middle))
+        return x, y, angle, np.ones_like(t)
+
+    return motion
+
+
+def _translate_fast(direction_deg):
+    """A translation at twice to three times the usual speed: only the speed tells it apart."""
+    def motion(rng, t, w, h, radius):
+        speed = rng.uniform(0.12, 0.18) * min(w, h)
+        a = math.radians(direction_deg)
+        x0, y0 = rng.uniform(0, w), rng.uniform(0, h)
+        x = _wrap(x0 + speed * math.cos(a) * t, w, radius)
+        y = _wrap(y0 - speed * math.sin(a) * t, h, radius)
+        return x, y, _idle_spin(rng, t), np.ones_like(t)
+
+    return motion
+
+
 MOTIONS = {
     "MoveRight": _translate(0),
     "MoveLeft": _translate(180),
@@ -161,8 +206,23 @@ MOTIONS = {
     "Bounce": _bounce,
     "Pulse": _pulse,
     "Still": _still,
+    # appended so that the first classes (and the videos of a seed) stay as they were
+    "ZoomInThenOut": _zoom_then_back(+1),
+    "ZoomOutThenIn": _zoom_then_back(-1),
+    "SpinClockwiseThenBack": _spin_then_back(+1),
+    "SpinCounterClockwiseThenBack": _spin_then_back(-1),
+    "MoveRightFast": _translate_fast(0),
+    "MoveLeftFast": _translate_fast(180),
 }
 CLASS_NAMES = tuple(MOTIONS)
+# The benchmark's motion classes: translations, rotations and zooms, the same movements in the
+# opposite order, and the same translation at another speed (temporal modelling matters).
+BENCHMARK_MOTIONS = ("MoveRight", "MoveLeft", "MoveUp", "MoveDown", "RotateClockwise", "RotateCounterClockwise",
+                     "ZoomIn", "ZoomOut", "ZoomInThenOut", "ZoomOutThenIn", "SpinClockwiseThenBack",
+                     "SpinCounterClockwiseThenBack", "MoveRightFast", "MoveLeftFast")
+# Appearance classes: the moving object's shape (drawn independently of the motion).
+APPEARANCE_NAMES = tuple(s.capitalize() for s in SHAPES)
+APPEARANCE_LABELS = "appearance_labels.txt"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -244,11 +304,17 @@ def _draw_shape(canvas, polygon, cx, cy, angle_deg, radius, fill, marker):
 
 def render_video(class_name, rng, frames=32, height=64, width=64, distractors=2):
     """Render one video of the given motion class: uint8 RGB ``[frames, height, width, 3]``."""
+    return render_labelled_video(class_name, rng, frames, height, width, distractors)[0]
+
+
+def render_labelled_video(class_name, rng, frames=32, height=64, width=64, distractors=2):
+    """(uint8 RGB ``[frames, height, width, 3]``, appearance class name) of one video."""
     motion = MOTIONS[class_name]
     t = np.arange(frames, dtype=np.float64)
     background = _background(rng, height, width)
     radius = rng.uniform(0.14, 0.22) * min(height, width)
-    polygon = _shape_polygon(SHAPES[rng.integers(len(SHAPES))])
+    shape = int(rng.integers(len(SHAPES)))
+    polygon = _shape_polygon(SHAPES[shape])
     fill = _random_colour(rng, background.reshape(-1, 3).mean(0))
     marker = _random_colour(rng, fill)
     x, y, angle, scale = motion(rng, t, width, height, radius)
@@ -265,7 +331,7 @@ def render_video(class_name, rng, frames=32, height=64, width=64, distractors=2)
             _draw_shape(canvas, poly, dx[k], dy[k], da, r, c1, c2)
         _draw_shape(canvas, polygon, x[k], y[k], angle[k], radius * scale[k], fill, marker)
         out[k] = np.clip(canvas, 0, 255).astype(np.uint8)
-    return out
+    return out, APPEARANCE_NAMES[shape]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -285,7 +351,7 @@ def plan_videos(config):
     groups = math.ceil(config.videos_per_class / per_group)
     test_groups = min(groups - 1, max(1, round(groups * config.test_fraction))) if groups > 1 else 0
     plan = []
-    for c, name in enumerate(CLASS_NAMES[: config.classes]):
+    for c, name in enumerate(config.motion_names()):
         for v in range(config.videos_per_class):
             group, clip = v // per_group + 1, v % per_group + 1
             plan.append((c, name, group, clip, group <= test_groups))
@@ -304,6 +370,9 @@ def generate_dataset(out_dir, config: SyntheticConfig, progress=True):
     """
     if not 1 <= config.classes <= len(CLASS_NAMES):
         raise ValueError(f"classes must be between 1 and {len(CLASS_NAMES)}")
+    unknown = [name for name in config.motion_names() if name not in MOTIONS]
+    if unknown:
+        raise ValueError(f"unknown motion classes {', '.join(unknown)}; known: {', '.join(CLASS_NAMES)}")
     if config.format not in ("avi", "mp4"):
         raise ValueError("format must be avi or mp4")
     video_root = os.path.join(out_dir, "UCF-101")
@@ -313,7 +382,8 @@ def generate_dataset(out_dir, config: SyntheticConfig, progress=True):
     paths = [video_relpath(name, g, c, config.format) for _, name, g, c, _ in plan]
     if os.path.exists(stamp):
         with open(stamp) as f:
-            if json.load(f) == asdict(config) and all(os.path.exists(os.path.join(video_root, p)) for p in paths):
+            if json.load(f) == asdict(config) and all(os.path.exists(os.path.join(video_root, p)) for p in paths) \
+                    and os.path.exists(os.path.join(split_dir, APPEARANCE_LABELS)):
                 return video_root, split_dir
     os.makedirs(split_dir, exist_ok=True)
     iterator = zip(plan, paths)
@@ -321,13 +391,17 @@ def generate_dataset(out_dir, config: SyntheticConfig, progress=True):
         from tqdm import tqdm
 
         iterator = tqdm(list(iterator), desc="synthetic videos", unit="video")
+    appearance = []
     for (c, name, group, clip, _), rel in iterator:
         rng = np.random.default_rng([config.seed, c, group, clip])
-        frames = render_video(name, rng, config.frames, config.height, config.width, config.distractors)
+        frames, kind = render_labelled_video(name, rng, config.frames, config.height, config.width,
+                                             config.distractors)
+        appearance.append(f"{rel} {kind}")
         path = os.path.join(video_root, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         write_video(path, frames, fps=config.fps)
-    names = CLASS_NAMES[: config.classes]
+    names = config.motion_names()
+    _write_lines(os.path.join(split_dir, APPEARANCE_LABELS), appearance)
     _write_lines(os.path.join(split_dir, "classInd.txt"), [f"{i + 1} {n}" for i, n in enumerate(names)])
     _write_lines(os.path.join(split_dir, "trainlist01.txt"),
                  [f"{p} {c + 1}" for (c, *_, test), p in zip(plan, paths) if not test])

@@ -10,6 +10,7 @@ from videossl.data.input_contract import INPUT_MODES, STANDARDIZE, InputContract
 from videossl.engine import distributed
 from videossl.engine.schedules import MultiStep
 from videossl.engine.training import TrainingRun, add_engine_args, check_run_config
+from videossl.eval.knn import KnnMonitor
 from videossl.recipes import describe
 
 # What a --restart must never silently change, for any method (each script adds its own keys).
@@ -35,6 +36,10 @@ def pretraining_parser(description, script_folder, archs):
     add_flip_arg(parser)
     add_data_args(parser)
     add_engine_args(parser, epochs=None, batch_size=None, lr=None)
+    parser.add_argument("--knn_every", type=int,
+                        help="every N epochs (and after the last), a weighted kNN (k 20, temperature 0.07) of the "
+                             "test videos against the training videos on the backbone's features (--labels: "
+                             "another label axis); 0: off")
     return parser
 
 
@@ -72,16 +77,29 @@ def start_run(args, recipe, keys_that_matter):
     return run, config
 
 
+def monitor_knn(run, args, monitor, backbone, epoch):
+    """Run the kNN monitor after ``epoch`` when it is due (rank 0), log it, add it to the history."""
+    done = epoch + 1
+    if monitor is None or (done % args.knn_every and done != args.epochs):
+        return
+    top1, seconds = monitor(backbone)
+    run.history[-1].update(knn_top1=top1, knn_seconds=seconds)
+    run.scalar("knn/top1", top1, done)
+    run.scalar("knn/seconds", seconds, done)
+    run.log(f"epoch {done}: kNN top-1 {top1:.1f} ({seconds:.1f} s)")
+
+
 def train_epochs(run, args, model, loader, compute_loss, check_loss, optimizer, schedule, heads, contract, config,
                  start, clips_per_sample, terms=(), details=""):
     """Say what is trained (``details``: the method's own settings), choose the precision
     (``check_loss``: the loss without communication or side effects, run on rank 0 alone), wrap
     the model (SyncBN, fp32 islands, DDP), then epochs ``start`` .. ``args.epochs``: train, log
-    the loss terms, save the checkpoints."""
+    the loss terms, run the kNN monitor when due, save the checkpoints."""
     run.log(f"{run.method.upper()}: {len(loader.dataset)} training videos, {args.arch} (width {args.width}), "
             f"{run.world} process(es) on {run.device}, batch {args.batch_size}, epochs {start + 1}-{args.epochs}"
             + (f", {details}" if details else ""))
     run.choose_precision(model, check_loss, next(iter(loader)))
+    monitor = KnnMonitor(args, contract, run.device) if args.knn_every and run.is_main else None
     net = run.wrap(model)
     for epoch in range(start, args.epochs):
         metrics = run.train_epoch(epoch, loader, net, compute_loss, optimizer, schedule,
@@ -90,6 +108,7 @@ def train_epochs(run, args, model, loader, compute_loss, check_loss, optimizer, 
         run.log(f"epoch {epoch + 1}/{args.epochs}: loss {metrics.get('loss', float('nan')):.4f}"
                 + (f" ({shown})" if shown else "") + f", lr {schedule.lr:.2e}, {metrics['seconds']:.0f} s, "
                 f"{metrics['clips_per_s']:.1f} clips/s")
+        monitor_knn(run, args, monitor, model.backbone, epoch)
         run.save(epoch + 1, model.backbone, heads, optimizer, schedule, contract, config, loss=metrics.get("loss"))
     run.log(f"checkpoints: {run.checkpoint_dir}\nTensorBoard logs: {run.log_dir}")
     run.close()

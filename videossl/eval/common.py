@@ -161,4 +161,6 @@ def evaluate_setup(args, tool_file):
     out_dir = args.out_dir or os.path.join(os.path.dirname(os.path.abspath(tool_file)), "results", args.run_id)
     backbone, contract, checkpoint_id, description = load_model_for_eval(args)
     features = train_and_test_features(args, backbone, contract, checkpoint_id)
+    description.update(labels=os.path.abspath(args.labels) if args.labels else "the split's",
+                       classes=len(features["train"]["class_names"]))
     return out_dir, contract, description, features

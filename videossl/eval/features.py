@@ -27,7 +27,7 @@ from videossl.engine.precision import DTYPES, low_precision_supported
 from videossl.errors import UserError, VideoReadError
 from videossl.models.checkpoint import atomic_torch_save
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 logger = logging.getLogger(__name__)
 
 
@@ -156,8 +156,8 @@ def report_left_out(subset, paths, log=print):
 def index_fingerprint(index):
     h = hashlib.sha256()
     h.update(f"{index.dataset}|{index.root}|{index.split}|{index.subset}".encode())
-    for record in index.records:
-        h.update(f"{record.path}|{record.label}|{record.num_frames}".encode())
+    for record in index.records:  # not the labels: they are read from the index (--labels gives others)
+        h.update(f"{record.path}|{record.num_frames}".encode())
     return h.hexdigest()[:16]
 
 
@@ -194,19 +194,20 @@ def extract_features(backbone, contract, index, checkpoint_id, num_clips=10, cro
     ``maps`` are the backbone's feature maps pooled over space, time kept: evaluations pool over
     time (linear probe) or flatten (TCLR's retrieval) as their protocol says. With ``clip_starts``
     ``windows`` (a varying number of clips) each video's maps are its clips' mean: ``K * crops``
-    is 1."""
+    is 1. ``cache_dir=False``: neither read nor write a cache (weights that are still changing)."""
     if precision != "fp32" and not low_precision_supported(device, precision):
         raise UserError(f"--precision {precision} is not supported on {device}")
+    use_cache = cache_dir is not False
     cache_dir = cache_dir or default_cache_dir()
     key = cache_key(checkpoint_id, index, contract, num_clips, crops, precision, crop_fraction, clip_starts)
     path = os.path.join(cache_dir, f"{key}.pt")
     started = time.perf_counter()
-    if os.path.exists(path):
+    if use_cache and os.path.exists(path):
         try:
             cached = torch.load(path, map_location="cpu", weights_only=True)
             cached.update(seconds=time.perf_counter() - started, cached=True, cache_file=path)
             report_left_out(index.subset, cached["unreadable"], log)
-            return cached
+            return with_index_labels(cached, index)
         except Exception as err:  # noqa: BLE001 - a damaged cache file is recomputed, never trusted
             log(f"warning: recomputing features, the cache file {path} is unreadable ({type(err).__name__})")
     dataset = EvaluationDataset(index, EvaluationClipBuilder(contract, num_clips, crops, crop_fraction, clip_starts),
@@ -232,10 +233,19 @@ def extract_features(backbone, contract, index, checkpoint_id, num_clips=10, cro
     report_left_out(index.subset, result["unreadable"], log)
     if not len(keep):
         raise UserError(f"no readable video in the {index.subset} split of {index.root}")
-    os.makedirs(cache_dir, exist_ok=True)
-    atomic_torch_save(result, path)
-    result.update(seconds=time.perf_counter() - started, cached=False, cache_file=path)
+    if use_cache:
+        os.makedirs(cache_dir, exist_ok=True)
+        atomic_torch_save(result, path)
+    result.update(seconds=time.perf_counter() - started, cached=False, cache_file=path if use_cache else None)
     return result
+
+
+def with_index_labels(features, index):
+    """``features`` labelled as ``index`` labels its videos (cached features serve every label axis)."""
+    label_of = {record.path: record.label for record in index.records}
+    features["labels"] = torch.tensor([label_of[p] for p in features["paths"]], dtype=torch.long)
+    features["class_names"] = list(index.class_names)
+    return features
 
 
 @torch.no_grad()

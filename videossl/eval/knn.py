@@ -1,0 +1,68 @@
+"""Weighted k-nearest-neighbour classification of features, and the online monitor that runs it
+during pretraining (``--knn_every N``).
+
+The classifier is the one of instance discrimination (Wu et al. 2018) as DINO and solo-learn use
+it: cosine similarities of L2-normalised features, the ``k`` most similar training videos vote
+with weight ``exp(similarity / temperature)``, the class with the largest summed weight wins.
+"""
+
+import time
+
+import torch
+import torch.nn.functional as F
+
+from videossl.errors import UserError
+
+KNN_K = 20
+KNN_TEMPERATURE = 0.07
+
+
+def weighted_knn(train_features, train_labels, test_features, num_classes, k=KNN_K, temperature=KNN_TEMPERATURE,
+                 chunk=1024):
+    """Predicted classes ``[M]`` of ``test_features`` ``[M, D]`` from ``train_features`` ``[N, D]``."""
+    train = F.normalize(train_features.float(), dim=1)
+    k = min(k, len(train))
+    predictions = []
+    for start in range(0, len(test_features), chunk):
+        test = F.normalize(test_features[start:start + chunk].float(), dim=1)
+        similarity, neighbours = (test @ train.T).topk(k, dim=1)
+        votes = torch.zeros(len(test), num_classes)
+        votes.scatter_add_(1, train_labels[neighbours], (similarity / temperature).exp())
+        predictions.append(votes.argmax(dim=1))
+    return torch.cat(predictions)
+
+
+def video_features(features):
+    """Extracted maps ``[N, clips, D, T']`` -> one feature per video ``[N, D]`` (time and clips averaged)."""
+    return features["maps"].float().mean(dim=(1, 3))
+
+
+class KnnMonitor:
+    """kNN top-1 of the held-out (test) videos against the training videos, on features of the
+    backbone being trained, through the shared feature extraction (never cached: the weights change)."""
+
+    def __init__(self, args, contract, device, num_clips=1):
+        from videossl.data.args import index_from_args
+
+        try:
+            self.indexes = {subset: index_from_args(args, subset, progress=False) for subset in ("train", "test")}
+        except UserError as err:
+            raise UserError(f"--knn_every needs labelled training and test videos (a dataset with a split): {err}") \
+                from None
+        self.args, self.contract, self.device, self.num_clips = args, contract, device, num_clips
+
+    def __call__(self, backbone):
+        """(top-1 in percent, seconds)."""
+        from videossl.eval.features import extract_features
+
+        started = time.perf_counter()
+        was_training = backbone.training
+        features = {subset: extract_features(backbone, self.contract, index, "knn-monitor", self.num_clips,
+                                             device=self.device, num_workers=self.args.num_workers, cache_dir=False,
+                                             backend=self.args.video_backend, progress=False, log=lambda m: None)
+                    for subset, index in self.indexes.items()}
+        backbone.train(was_training)
+        predicted = weighted_knn(video_features(features["train"]), features["train"]["labels"],
+                                 video_features(features["test"]), len(features["train"]["class_names"]))
+        top1 = 100.0 * (predicted == features["test"]["labels"]).float().mean().item()
+        return top1, time.perf_counter() - started
