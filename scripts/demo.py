@@ -34,6 +34,17 @@ from videossl.data.indexes import build_index  # noqa: E402
 OUT = os.path.join(ROOT, "results", "demo")
 
 
+def save_epoch_plot(ax, fig, ylabel, title, path):
+    """The shared finish of the per-epoch line plots: labels, grid, legend, written to ``path``."""
+    ax.set_xlabel("epoch"), ax.set_ylabel(ylabel), ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_loss_curves(history, path, title):
     """Per-epoch mean of the total loss and of each term."""
     epochs = [h["epoch"] for h in history]
@@ -43,13 +54,7 @@ def plot_loss_curves(history, path, title):
     for term in terms:
         ax.plot(epochs, [h.get(term) for h in history], marker="o", markersize=3,
                 linewidth=2.2 if term == "loss" else 1.2, label="total" if term == "loss" else term)
-    ax.set_xlabel("epoch"), ax.set_ylabel("loss (epoch mean)"), ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_epoch_plot(ax, fig, "loss (epoch mean)", title, path)
 
 
 def plot_knn_curves(histories, path, chance):
@@ -60,14 +65,8 @@ def plot_knn_curves(histories, path, chance):
         if points:
             ax.plot(*zip(*points), marker="o", markersize=3, label=name)
     ax.axhline(chance, color="grey", linestyle=":", linewidth=1, label="chance")
-    ax.set_xlabel("epoch"), ax.set_ylabel("kNN top-1 (test videos, %)")
-    ax.set_title("online kNN monitor (k 20, temperature 0.07; motion labels)", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_epoch_plot(ax, fig, "kNN top-1 (test videos, %)",
+                           "online kNN monitor (k 20, temperature 0.07; motion labels)", path)
 
 
 def knn_overhead(history):

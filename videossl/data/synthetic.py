@@ -64,9 +64,10 @@ def _wrap(v, size, margin):
     return np.mod(v + margin, size + 2 * margin) - margin
 
 
-def _translate(direction_deg):
+def _translate(direction_deg, speeds=(0.03, 0.06)):
+    """Constant velocity, ``speeds`` (a range, in frame sides per frame) drawn per video."""
     def motion(rng, t, w, h, radius):
-        speed = rng.uniform(0.03, 0.06) * min(w, h)
+        speed = rng.uniform(*speeds) * min(w, h)
         a = math.radians(direction_deg)
         x0, y0 = rng.uniform(0, w), rng.uniform(0, h)
         x = _wrap(x0 + speed * math.cos(a) * t, w, radius)
@@ -175,19 +176,6 @@ def _spin_then_back(sign):
     return motion
 
 
-def _translate_fast(direction_deg):
-    """A translation at twice to three times the usual speed: only the speed tells it apart."""
-    def motion(rng, t, w, h, radius):
-        speed = rng.uniform(0.12, 0.18) * min(w, h)
-        a = math.radians(direction_deg)
-        x0, y0 = rng.uniform(0, w), rng.uniform(0, h)
-        x = _wrap(x0 + speed * math.cos(a) * t, w, radius)
-        y = _wrap(y0 - speed * math.sin(a) * t, h, radius)
-        return x, y, _idle_spin(rng, t), np.ones_like(t)
-
-    return motion
-
-
 MOTIONS = {
     "MoveRight": _translate(0),
     "MoveLeft": _translate(180),
@@ -211,8 +199,9 @@ MOTIONS = {
     "ZoomOutThenIn": _zoom_then_back(-1),
     "SpinClockwiseThenBack": _spin_then_back(+1),
     "SpinCounterClockwiseThenBack": _spin_then_back(-1),
-    "MoveRightFast": _translate_fast(0),
-    "MoveLeftFast": _translate_fast(180),
+    # three times the usual speed: only the speed tells them apart from MoveRight and MoveLeft
+    "MoveRightFast": _translate(0, speeds=(0.12, 0.18)),
+    "MoveLeftFast": _translate(180, speeds=(0.12, 0.18)),
 }
 CLASS_NAMES = tuple(MOTIONS)
 # The benchmark's motion classes: translations, rotations and zooms, the same movements in the
