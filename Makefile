@@ -8,7 +8,7 @@ VPY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-all demo venv clean-data
+.PHONY: test test-all lint demo venv clean-data
 
 venv: $(STAMP)
 
@@ -19,7 +19,12 @@ $(STAMP): pyproject.toml
 	$(VPY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# ruff's lint rules and format check ([tool.ruff] in pyproject.toml); `ruff format .` fixes the format.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
 	$(VPY) -m pytest -q
 
 # Also runs the tests marked slow.

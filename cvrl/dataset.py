@@ -15,6 +15,8 @@ class CVRLSampleBuilder:
     def __call__(self, reader, rng):
         first, second, _ = sample_cvrl_clip_pair(reader.num_frames, rng, self.frames, self.stride)
         decoded = reader.get_frames(list(first) + list(second))
-        clips = [augment(frames_to_clip(decoded[k * self.frames:(k + 1) * self.frames]), rng)
-                 for k, augment in enumerate(self.augmentations)]
+        clips = [
+            augment(frames_to_clip(decoded[k * self.frames : (k + 1) * self.frames]), rng)
+            for k, augment in enumerate(self.augmentations)
+        ]
         return {"clips": stack_clips(clips)}

@@ -36,7 +36,11 @@ from videossl.data.args import index_from_args
 from videossl.data.dataset import VideoClipDataset, collate_samples
 from videossl.engine.optim import LARS, kernel_decay_groups, scaled_lr
 from videossl.engine.pretraining import (
-    COMMON_KEYS_THAT_MATTER, input_contract, pretraining_parser, start_run, train_epochs,
+    COMMON_KEYS_THAT_MATTER,
+    input_contract,
+    pretraining_parser,
+    start_run,
+    train_epochs,
 )
 from videossl.engine.schedules import WarmupCosine
 from videossl.models.backbones import build_backbone
@@ -72,8 +76,9 @@ def main(argv=None):
     run, config = start_run(args, RECIPE, KEYS_THAT_MATTER)
     index = index_from_args(args, "train", progress=run.is_main)
     contract = input_contract(args, stride=args.stride)
-    builder = CVRLSampleBuilder(cvrl_pair_augmentations(args.size, args.flip_prob), frames=args.frames,
-                                stride=args.stride)
+    builder = CVRLSampleBuilder(
+        cvrl_pair_augmentations(args.size, args.flip_prob), frames=args.frames, stride=args.stride
+    )
     dataset = VideoClipDataset(index, builder, backend=args.video_backend, seed=args.seed)
     loader = run.loader(dataset, args.batch_size, collate_samples)
 
@@ -88,9 +93,22 @@ def main(argv=None):
         z_first, z_second = net(contract.prepare(batch["clips"], run.device))
         return cvrl_loss(z_first, z_second, args.temperature, gather=gather), {}
 
-    train_epochs(run, args, model, loader, compute_loss, lambda net, batch: compute_loss(net, batch, gather=False),
-                 optimizer, schedule, heads, contract, config, start, clips_per_sample=2,
-                 details=f"lr {lr:.3g} ({args.optimizer})")
+    train_epochs(
+        run,
+        args,
+        model,
+        loader,
+        compute_loss,
+        lambda net, batch: compute_loss(net, batch, gather=False),
+        optimizer,
+        schedule,
+        heads,
+        contract,
+        config,
+        start,
+        clips_per_sample=2,
+        details=f"lr {lr:.3g} ({args.optimizer})",
+    )
     return 0
 
 

@@ -26,7 +26,12 @@ import torch
 from videossl.cli import run_cli
 from videossl.eval import finetune
 from videossl.eval.common import (
-    evaluate_setup, evaluation_parser, features_record, print_table, report_feature_times, write_results,
+    evaluate_setup,
+    evaluation_parser,
+    features_record,
+    print_table,
+    report_feature_times,
+    write_results,
 )
 from videossl.eval.linear_probe import accuracies, predict_videos, train_linear_probe
 
@@ -42,17 +47,37 @@ def cached_protocol(argv):
     out_dir, contract, description, features = evaluate_setup(args, __file__)
     num_classes = len(features["train"]["class_names"])
     torch.manual_seed(args.seed)
-    layer, mean, std = train_linear_probe(features["train"]["maps"], features["train"]["labels"], num_classes,
-                                          epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, seed=args.seed)
+    layer, mean, std = train_linear_probe(
+        features["train"]["maps"],
+        features["train"]["labels"],
+        num_classes,
+        epochs=args.epochs,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        seed=args.seed,
+    )
     probabilities = predict_videos(layer, mean, std, features["test"]["maps"])
     metrics = accuracies(probabilities, features["test"]["labels"], num_classes)
-    rows = [("top-1", metrics["top1"]), ("top-5", metrics["top5"]), ("mean per-class", metrics["mean_class"]),
-            ("test videos", len(probabilities)), ("predictions per video", features["test"]["maps"].shape[1])]
+    rows = [
+        ("top-1", metrics["top1"]),
+        ("top-5", metrics["top5"]),
+        ("mean per-class", metrics["mean_class"]),
+        ("test videos", len(probabilities)),
+        ("predictions per video", features["test"]["maps"].shape[1]),
+    ]
     report_feature_times(features)
     print_table(f"linear probe ({args.protocol}), {description['saved_model']}", rows)
-    results = {"metrics": metrics, "protocol": args.protocol, **description, "dataset": args.dataset,
-               "split": args.split, "num_clips": args.num_clips, "crops": args.test_crops,
-               "contract": contract.to_dict(), **features_record(features)}
+    results = {
+        "metrics": metrics,
+        "protocol": args.protocol,
+        **description,
+        "dataset": args.dataset,
+        "split": args.split,
+        "num_clips": args.num_clips,
+        "crops": args.test_crops,
+        "contract": contract.to_dict(),
+        **features_record(features),
+    }
     print(f"results: {write_results(out_dir, results)}")
     return 0
 

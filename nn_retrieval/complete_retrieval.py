@@ -19,7 +19,12 @@ if __package__ in (None, ""):
 
 from videossl.cli import run_cli
 from videossl.eval.common import (
-    evaluate_setup, evaluation_parser, features_record, print_table, report_feature_times, write_results,
+    evaluate_setup,
+    evaluation_parser,
+    features_record,
+    print_table,
+    report_feature_times,
+    write_results,
 )
 from videossl.eval.pictures import retrieval_strip
 from videossl.eval.retrieval import DEFAULT_KS, PROTOCOL_VIEWS, PROTOCOLS, retrieval
@@ -33,23 +38,46 @@ def main(argv=None):
     parser.set_defaults(**PROTOCOL_VIEWS.get(known.protocol, {}))
     args = parser.parse_args(argv)
     out_dir, contract, description, features = evaluate_setup(args, __file__)
-    recall, neighbours = retrieval(features["test"]["maps"], features["test"]["labels"], features["train"]["maps"],
-                                   features["train"]["labels"], args.protocol, DEFAULT_KS)
+    recall, neighbours = retrieval(
+        features["test"]["maps"],
+        features["test"]["labels"],
+        features["train"]["maps"],
+        features["train"]["labels"],
+        args.protocol,
+        DEFAULT_KS,
+    )
     rows = [(f"R@{k}", value) for k, value in recall.items()]
-    rows += [("queries (test videos)", len(features["test"]["labels"])),
-             ("gallery (train videos)", len(features["train"]["labels"]))]
+    rows += [
+        ("queries (test videos)", len(features["test"]["labels"])),
+        ("gallery (train videos)", len(features["train"]["labels"])),
+    ]
     print_table(f"retrieval, {args.protocol} protocol, {description['saved_model']}", rows)
     report_feature_times(features)
     clips = "every window" if args.clip_starts == "windows" else args.num_clips
-    results = {"metrics": {f"R@{k}": v for k, v in recall.items()}, "protocol": args.protocol, **description,
-               "dataset": args.dataset, "split": args.split, "num_clips": clips, "crops": args.test_crops,
-               "crop_fraction": args.crop_fraction, "clip_starts": args.clip_starts,
-               "contract": contract.to_dict(), **features_record(features)}
+    results = {
+        "metrics": {f"R@{k}": v for k, v in recall.items()},
+        "protocol": args.protocol,
+        **description,
+        "dataset": args.dataset,
+        "split": args.split,
+        "num_clips": clips,
+        "crops": args.test_crops,
+        "crop_fraction": args.crop_fraction,
+        "clip_starts": args.clip_starts,
+        "contract": contract.to_dict(),
+        **features_record(features),
+    }
     path = write_results(out_dir, results)
     print(f"results: {path}")
     if args.picture_queries:
-        picture = retrieval_strip(features["test"], features["train"], neighbours, os.path.join(out_dir, "retrieval.png"),
-                                  args.picture_queries, backend=args.video_backend)
+        picture = retrieval_strip(
+            features["test"],
+            features["train"],
+            neighbours,
+            os.path.join(out_dir, "retrieval.png"),
+            args.picture_queries,
+            backend=args.video_backend,
+        )
         print(f"picture: {picture}")
     return 0
 

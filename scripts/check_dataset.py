@@ -17,8 +17,13 @@ import json
 from videossl.cli import run_cli
 from videossl.data.args import add_data_args, index_from_args
 
-SUBSETS = {"ucf101": ("train", "test"), "hmdb51": ("train", "test"), "kinetics": ("all",), "list": ("all",),
-           "folder": ("all",)}
+SUBSETS = {
+    "ucf101": ("train", "test"),
+    "hmdb51": ("train", "test"),
+    "kinetics": ("all",),
+    "list": ("all",),
+    "folder": ("all",),
+}
 
 
 def is_truncated(info, tolerance):
@@ -30,19 +35,34 @@ def is_truncated(info, tolerance):
 def check_subset(args, subset):
     index = index_from_args(args, subset, skip_missing=True, workers=args.workers)
     tolerance = lambda header: max(2, int(0.05 * header))  # noqa: E731
-    report = {"subset": subset, "videos": len(index) + len(index.missing), "classes": index.num_classes,
-              "missing": list(index.missing), "unreadable": [], "truncated": [], "short": [], "header_mismatch": []}
+    report = {
+        "subset": subset,
+        "videos": len(index) + len(index.missing),
+        "classes": index.num_classes,
+        "missing": list(index.missing),
+        "unreadable": [],
+        "truncated": [],
+        "short": [],
+        "header_mismatch": [],
+    }
     for record in index.records:
         info = record.info
         if record.error:
             report["unreadable"].append({"path": record.path, "error": record.error})
             continue
         if is_truncated(info, tolerance):
-            report["truncated"].append({"path": record.path, "decoded": info.num_frames,
-                                        "header": info.header_frames, "error": info.decode_error})
+            report["truncated"].append(
+                {
+                    "path": record.path,
+                    "decoded": info.num_frames,
+                    "header": info.header_frames,
+                    "error": info.decode_error,
+                }
+            )
         elif info.header_frames is not None and info.header_frames != info.num_frames:
-            report["header_mismatch"].append({"path": record.path, "decoded": info.num_frames,
-                                              "header": info.header_frames})
+            report["header_mismatch"].append(
+                {"path": record.path, "decoded": info.num_frames, "header": info.header_frames}
+            )
         if info.num_frames < args.min_frames:
             report["short"].append({"path": record.path, "frames": info.num_frames})
     return report
@@ -64,12 +84,16 @@ def main(argv=None):
     reports = [check_subset(args, subset) for subset in subsets]
 
     kinds = PROBLEM_KINDS + (("header_mismatch",) if args.strict_header else ())
-    print(f"\n| subset | videos | classes | missing | unreadable | truncated | short (<{args.min_frames}) "
-          "| header != decoded |")
+    print(
+        f"\n| subset | videos | classes | missing | unreadable | truncated | short (<{args.min_frames}) "
+        "| header != decoded |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in reports:
-        print(f"| {r['subset']} | {r['videos']} | {r['classes']} | {len(r['missing'])} | {len(r['unreadable'])} | "
-              f"{len(r['truncated'])} | {len(r['short'])} | {len(r['header_mismatch'])} |")
+        print(
+            f"| {r['subset']} | {r['videos']} | {r['classes']} | {len(r['missing'])} | {len(r['unreadable'])} | "
+            f"{len(r['truncated'])} | {len(r['short'])} | {len(r['header_mismatch'])} |"
+        )
     problems = 0
     for r in reports:
         for kind in kinds:

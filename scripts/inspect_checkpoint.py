@@ -21,11 +21,19 @@ from videossl.models.convert import SOURCES, mismatch, mismatch_text, parameter_
 
 def report(release):
     missing, unexpected, wrong = mismatch(release)
-    return {"format": release.file_format, "method": release.source, "backbone": release.arch,
-            "backbone_config": release.config, "parameters": parameter_count(release.state),
-            "input_contract": release.contract.to_dict(), "epoch": release.epoch,
-            "heads": {name: len(state) for name, state in release.heads.items()},
-            "missing": missing, "unexpected": unexpected, "mis_shaped": wrong}
+    return {
+        "format": release.file_format,
+        "method": release.source,
+        "backbone": release.arch,
+        "backbone_config": release.config,
+        "parameters": parameter_count(release.state),
+        "input_contract": release.contract.to_dict(),
+        "epoch": release.epoch,
+        "heads": {name: len(state) for name, state in release.heads.items()},
+        "missing": missing,
+        "unexpected": unexpected,
+        "mis_shaped": wrong,
+    }
 
 
 def print_report(path, info):
@@ -35,27 +43,34 @@ def print_report(path, info):
     print(f"format:    {info['format']}")
     config = info["backbone_config"] or ""
     print(f"backbone:  {info['backbone']} {config}".rstrip() + f", {info['parameters']:,} parameters")
-    print(f"input:     {c['frames']} frames at stride {c['stride']}, {c['size']} px, {c['channel_order'].upper()} "
-          f"in [{c['value_range'].replace('-', ', ')}], {norm}" +
-          ("" if c["input_mode"] == "rgb" else f", {c['input_mode']} input") +
-          ("" if c["standardize"] == "none" else f", standardised {c['standardize']}"))
+    print(
+        f"input:     {c['frames']} frames at stride {c['stride']}, {c['size']} px, {c['channel_order'].upper()} "
+        f"in [{c['value_range'].replace('-', ', ')}], {norm}"
+        + ("" if c["input_mode"] == "rgb" else f", {c['input_mode']} input")
+        + ("" if c["standardize"] == "none" else f", standardised {c['standardize']}")
+    )
     heads = ", ".join(f"{name} ({count} tensors)" for name, count in info["heads"].items()) or "none"
     print(f"heads:     {heads}")
     print(f"epoch:     {info['epoch']}")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("path")
     parser.add_argument("--checkpoint_format", default="auto", choices=("auto", "videossl") + SOURCES)
     parser.add_argument("--arch", default=None, help="checked against the backbone the file holds")
-    parser.add_argument("--trust_checkpoint", action="store_true",
-                        help="allow a file that needs full unpickling (it can run code: only for trusted files)")
+    parser.add_argument(
+        "--trust_checkpoint",
+        action="store_true",
+        help="allow a file that needs full unpickling (it can run code: only for trusted files)",
+    )
     parser.add_argument("--json", default=None, help="also write the report here")
     args = parser.parse_args(argv)
-    release, _ = read_release_file(args.path, trust=args.trust_checkpoint, source=args.checkpoint_format,
-                                   arch=args.arch)
+    release, _ = read_release_file(
+        args.path, trust=args.trust_checkpoint, source=args.checkpoint_format, arch=args.arch
+    )
     info = report(release)
     print_report(args.path, info)
     if args.json:

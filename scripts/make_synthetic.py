@@ -32,8 +32,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="data/synthetic")
     parser.add_argument("--classes", type=int, default=10, help=f"1-{len(CLASS_NAMES)}: the first N motion classes")
-    parser.add_argument("--motions", default="", help="comma-separated motion classes instead (benchmark: the "
-                                                      "benchmark's 14, as scripts/run_matrix.py's demo scale)")
+    parser.add_argument(
+        "--motions",
+        default="",
+        help="comma-separated motion classes instead (benchmark: the "
+        "benchmark's 14, as scripts/run_matrix.py's demo scale)",
+    )
     parser.add_argument("--videos_per_class", type=int, default=40)
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--size", default="64x64", help="WIDTHxHEIGHT")
@@ -51,9 +55,17 @@ def main(argv=None):
     if unknown:
         raise UserError(f"--motions: unknown classes {', '.join(unknown)}; known: {', '.join(CLASS_NAMES)}")
     classes = len(motions.split(",")) if motions else args.classes
-    config = SyntheticConfig(classes=classes, motions=motions, videos_per_class=args.videos_per_class,
-                             frames=args.frames, width=width, height=height, seed=args.seed, format=args.format,
-                             test_fraction=args.test_fraction)
+    config = SyntheticConfig(
+        classes=classes,
+        motions=motions,
+        videos_per_class=args.videos_per_class,
+        frames=args.frames,
+        width=width,
+        height=height,
+        seed=args.seed,
+        format=args.format,
+        test_fraction=args.test_fraction,
+    )
     video_root, split_dir = generate_dataset(args.out, config)
     print(f"videos: {os.path.abspath(video_root)}\nsplits: {os.path.abspath(split_dir)}")
     return 0

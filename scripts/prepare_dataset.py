@@ -28,8 +28,11 @@ from videossl.cli import run_cli  # noqa: E402
 from videossl.errors import UserError  # noqa: E402
 
 LAYOUT = {"ucf101": ("UCF-101", "ucfTrainTestlist"), "hmdb51": ("videos", "splits")}
-RAR_TOOLS = (["unrar", "x", "-o+", "-idq", "{archive}", "{out}/"], ["7z", "x", "-y", "-bd", "-o{out}", "{archive}"],
-             ["bsdtar", "-xf", "{archive}", "-C", "{out}"])
+RAR_TOOLS = (
+    ["unrar", "x", "-o+", "-idq", "{archive}", "{out}/"],
+    ["7z", "x", "-y", "-bd", "-o{out}", "{archive}"],
+    ["bsdtar", "-xf", "{archive}", "-C", "{out}"],
+)
 
 
 def unpack(archive, out):
@@ -107,8 +110,10 @@ def main(argv=None):
     videos, splits = (os.path.join(args.out, name) for name in LAYOUT[args.dataset])
     (prepare_ucf101 if args.dataset == "ucf101" else prepare_hmdb51)(args, videos, splits)
     count = len(glob.glob(os.path.join(videos, "*", "*.avi")))
-    print(f"{count} videos in {videos}\nsplit lists in {splits}\nnext: python scripts/check_dataset.py "
-          f"--dataset {args.dataset} --data_root {videos} --split_dir {splits} --split 1")
+    print(
+        f"{count} videos in {videos}\nsplit lists in {splits}\nnext: python scripts/check_dataset.py "
+        f"--dataset {args.dataset} --data_root {videos} --split_dir {splits} --split 1"
+    )
     return 0
 
 

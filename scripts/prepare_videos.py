@@ -47,13 +47,16 @@ def main(argv=None):
     rels = list(find_videos(args.src_root))
     if not rels:
         raise UserError(f"no videos under {args.src_root}")
-    jobs = [(os.path.join(args.src_root, r), os.path.join(args.dst_root, r), args.short_side, args.gop,
-             args.max_quantizer) for r in rels
-            if args.overwrite or not os.path.exists(os.path.join(args.dst_root, r))]
+    jobs = [
+        (os.path.join(args.src_root, r), os.path.join(args.dst_root, r), args.short_side, args.gop, args.max_quantizer)
+        for r in rels
+        if args.overwrite or not os.path.exists(os.path.join(args.dst_root, r))
+    ]
     failed = []
     with ProcessPoolExecutor(max(1, args.workers)) as pool:
-        for src, _, error in tqdm(pool.map(reencode_one, jobs, chunksize=4), total=len(jobs), desc="re-encoding",
-                                  unit="video"):
+        for src, _, error in tqdm(
+            pool.map(reencode_one, jobs, chunksize=4), total=len(jobs), desc="re-encoding", unit="video"
+        ):
             if error:
                 failed.append(f"{src}: {error}")
     print(f"wrote {len(jobs) - len(failed)} videos to {args.dst_root} ({len(rels) - len(jobs)} already there)")

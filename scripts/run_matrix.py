@@ -38,11 +38,25 @@ from vtdl.recipe import RECIPE as VTDL_RECIPE  # noqa: E402
 # preset); "tiny" is a smoke test of the whole pipeline (the demo presets with 2 epochs and batch 3).
 SCALES = {
     # 14 motion classes (BENCHMARK_MOTIONS), 44 videos each: 280 training and 336 test videos
-    "demo": {"data": SyntheticConfig(classes=len(BENCHMARK_MOTIONS), motions=",".join(BENCHMARK_MOTIONS),
-                                     videos_per_class=44, frames=32, width=64, height=64, seed=0, test_fraction=0.5),
-             "num_clips": 10},
-    "tiny": {"data": SyntheticConfig(classes=3, videos_per_class=6, frames=24, width=32, height=32, seed=0),
-             "epochs": 2, "batch_size": 3, "num_clips": 3},
+    "demo": {
+        "data": SyntheticConfig(
+            classes=len(BENCHMARK_MOTIONS),
+            motions=",".join(BENCHMARK_MOTIONS),
+            videos_per_class=44,
+            frames=32,
+            width=64,
+            height=64,
+            seed=0,
+            test_fraction=0.5,
+        ),
+        "num_clips": 10,
+    },
+    "tiny": {
+        "data": SyntheticConfig(classes=3, videos_per_class=6, frames=24, width=32, height=32, seed=0),
+        "epochs": 2,
+        "batch_size": 3,
+        "num_clips": 3,
+    },
 }
 
 # Every method pretrains with its `demo` preset (its recipe.py says what and why): frame differences
@@ -53,12 +67,16 @@ SCALES = {
 METHODS = {
     "tclr": {"script": os.path.join("tclr_pretraining", "train_gen_all_step.py"), "recipe": TCLR_RECIPE},
     "cvrl": {"script": os.path.join("cvrl", "train.py"), "recipe": CVRL_RECIPE},
-    "vtdl": {"script": os.path.join("vtdl", "train.py"), "recipe": VTDL_RECIPE,
-             # the paper's ablation rows
-             "variants": [("vtdl baseline (no temporal negative, no TCA)", "_baseline", ["--no_temporal_negative",
-                                                                                        "--no_tca"]),
-                          ("vtdl + temporal negative", "_tn", ["--no_tca"]),
-                          ("vtdl + temporal negative + TCA (full)", "", [])]},
+    "vtdl": {
+        "script": os.path.join("vtdl", "train.py"),
+        "recipe": VTDL_RECIPE,
+        # the paper's ablation rows
+        "variants": [
+            ("vtdl baseline (no temporal negative, no TCA)", "_baseline", ["--no_temporal_negative", "--no_tca"]),
+            ("vtdl + temporal negative", "_tn", ["--no_tca"]),
+            ("vtdl + temporal negative + TCA (full)", "", []),
+        ],
+    },
     "tce": {"script": os.path.join("tce", "train.py"), "recipe": TCE_RECIPE},
 }
 PRESET = "demo"
@@ -83,8 +101,9 @@ def random_row_name(method):
     return f"random init ({method}'s backbone and input)"
 
 
-def pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log=print, suffix="", extra=(), seed=0,
-             epochs=None):
+def pretrain(
+    method, scale, video_root, split_dir, out_dir, num_workers, log=print, suffix="", extra=(), seed=0, epochs=None
+):
     """Run (or reuse, or resume) a method's pretraining; returns (checkpoint path, history)."""
     from videossl.models.checkpoint import read_checkpoint_file
 
@@ -92,9 +111,27 @@ def pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log=pri
     epochs = epochs or SCALES[scale].get("epochs") or spec["recipe"].values(PRESET)["epochs"]
     run_dir, run_id = os.path.join(out_dir, method), scale + suffix
     last = os.path.join(run_dir, "ss_saved_models", run_id, "last.pt")
-    command = [sys.executable, os.path.join(ROOT, spec["script"]), "--preset", PRESET, "--run_id", run_id,
-               "--out_dir", run_dir, "--data_root", video_root, "--split_dir", split_dir, "--epochs", str(epochs),
-               "--num_workers", str(num_workers), "--seed", str(seed), *extra]
+    command = [
+        sys.executable,
+        os.path.join(ROOT, spec["script"]),
+        "--preset",
+        PRESET,
+        "--run_id",
+        run_id,
+        "--out_dir",
+        run_dir,
+        "--data_root",
+        video_root,
+        "--split_dir",
+        split_dir,
+        "--epochs",
+        str(epochs),
+        "--num_workers",
+        str(num_workers),
+        "--seed",
+        str(seed),
+        *extra,
+    ]
     if "batch_size" in SCALES[scale]:  # a smoke run: the scale's small batch wins over the preset's
         command += ["--batch_size", str(SCALES[scale]["batch_size"])]
     if os.path.exists(last):
@@ -115,8 +152,18 @@ def evaluate(checkpoint, video_root, split_dir, out_dir, num_clips, num_workers,
     from linear_eval import train as linear_train
     from nn_retrieval import complete_retrieval
 
-    common = ["--saved_model", checkpoint, "--data_root", video_root, "--split_dir", split_dir,
-              "--num_workers", str(num_workers), "--seed", str(seed)] + (["--random_init"] if random_init else [])
+    common = [
+        "--saved_model",
+        checkpoint,
+        "--data_root",
+        video_root,
+        "--split_dir",
+        split_dir,
+        "--num_workers",
+        str(num_workers),
+        "--seed",
+        str(seed),
+    ] + (["--random_init"] if random_init else [])
     clips = ["--num_clips", str(num_clips)]
     results = {}
     for axis in AXES:
@@ -126,8 +173,9 @@ def evaluate(checkpoint, video_root, split_dir, out_dir, num_clips, num_workers,
             folder = os.path.join(out_dir, axis, f"retrieval_{protocol}")
             pictures = "6" if protocol == "tclr" and axis == "motion" else "0"
             view = [] if protocol == "tclr" else clips  # TCLR's protocol takes its own 9 clips
-            complete_retrieval.main(common + labels + view + ["--protocol", protocol, "--out_dir", folder,
-                                                              "--picture_queries", pictures])
+            complete_retrieval.main(
+                common + labels + view + ["--protocol", protocol, "--out_dir", folder, "--picture_queries", pictures]
+            )
             with open(os.path.join(folder, "results.json")) as f:
                 found = json.load(f)["metrics"]
             metrics[f"R@1 {protocol}"] = found["R@1"]
@@ -148,30 +196,65 @@ def run_seed(methods, scale, out_dir, seed, num_workers=2, log=print, data_dir=N
     rows, checkpoints, histories = [], {}, {}
     for method in methods:
         for k, (name, suffix, extra) in enumerate(variants(method)):
-            checkpoint, history = pretrain(method, scale, video_root, split_dir, out_dir, num_workers, log, suffix,
-                                           extra, seed, epochs)
+            checkpoint, history = pretrain(
+                method, scale, video_root, split_dir, out_dir, num_workers, log, suffix, extra, seed, epochs
+            )
             checkpoints[name], histories[name] = checkpoint, history
             if k == 0:  # a random-init row per method: its backbone and input contract, the seed's weights
                 log(f"evaluating {method}'s backbone at random initialisation (seed {seed})")
-                axes = evaluate(checkpoint, video_root, split_dir, os.path.join(out_dir, method, "random_init"),
-                                SCALES[scale]["num_clips"], num_workers, random_init=True, seed=seed)
-                rows.append({"name": random_row_name(method), "method": method, "random": True, "seed": seed,
-                             "axes": axes})
+                axes = evaluate(
+                    checkpoint,
+                    video_root,
+                    split_dir,
+                    os.path.join(out_dir, method, "random_init"),
+                    SCALES[scale]["num_clips"],
+                    num_workers,
+                    random_init=True,
+                    seed=seed,
+                )
+                rows.append(
+                    {"name": random_row_name(method), "method": method, "random": True, "seed": seed, "axes": axes}
+                )
             log(f"evaluating {name} (seed {seed})")
-            axes = evaluate(checkpoint, video_root, split_dir, os.path.join(out_dir, method, "eval" + suffix),
-                            SCALES[scale]["num_clips"], num_workers, seed=seed)
+            axes = evaluate(
+                checkpoint,
+                video_root,
+                split_dir,
+                os.path.join(out_dir, method, "eval" + suffix),
+                SCALES[scale]["num_clips"],
+                num_workers,
+                seed=seed,
+            )
             timed = [h for h in history if "seconds" in h]
-            rows.append({"name": name, "method": method, "random": False, "seed": seed, "axes": axes,
-                         "s/epoch": statistics.fmean(h["seconds"] for h in timed) if timed else None,
-                         "clips/s": statistics.fmean(h.get("clips_per_s", 0.0) for h in timed) if timed else None})
-    return {"rows": rows, "checkpoints": checkpoints, "histories": histories,
-            "data": {"videos": video_root, "splits": split_dir}, "scale": scale, "seed": seed}
+            rows.append(
+                {
+                    "name": name,
+                    "method": method,
+                    "random": False,
+                    "seed": seed,
+                    "axes": axes,
+                    "s/epoch": statistics.fmean(h["seconds"] for h in timed) if timed else None,
+                    "clips/s": statistics.fmean(h.get("clips_per_s", 0.0) for h in timed) if timed else None,
+                }
+            )
+    return {
+        "rows": rows,
+        "checkpoints": checkpoints,
+        "histories": histories,
+        "data": {"videos": video_root, "splits": split_dir},
+        "scale": scale,
+        "seed": seed,
+    }
 
 
 def spread(values):
     """{"mean", "std" (sample; 0 for one value), "worst", "values"}."""
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "worst": min(values), "values": list(values)}
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "worst": min(values),
+        "values": list(values),
+    }
 
 
 def summarise(seed_runs):
@@ -189,14 +272,24 @@ def summarise(seed_runs):
             stats = {metric: spread([row["axes"][axis][metric] for row in rows]) for metric in METRICS}
             if not rows[0]["random"]:
                 for metric in SUMMARISED:
-                    stats[f"gain {metric}"] = spread([row["axes"][axis][metric] -
-                                                      random_of[(row["method"], row["seed"])]["axes"][axis][metric]
-                                                      for row in rows])
+                    stats[f"gain {metric}"] = spread(
+                        [
+                            row["axes"][axis][metric] - random_of[(row["method"], row["seed"])]["axes"][axis][metric]
+                            for row in rows
+                        ]
+                    )
             axes[axis] = stats
         timing = [row["s/epoch"] for row in rows if row.get("s/epoch")]
-        summary.append({"name": name, "method": rows[0]["method"], "random": rows[0]["random"], "axes": axes,
-                        "seeds": [row["seed"] for row in rows],
-                        "s/epoch": statistics.fmean(timing) if timing else None})
+        summary.append(
+            {
+                "name": name,
+                "method": rows[0]["method"],
+                "random": rows[0]["random"],
+                "axes": axes,
+                "seeds": [row["seed"] for row in rows],
+                "s/epoch": statistics.fmean(timing) if timing else None,
+            }
+        )
     return summary
 
 
@@ -232,8 +325,15 @@ def bar_chart(summary, path):
             offsets = [i + (j - 0.5) * 0.38 for i in range(len(summary))]
             stats = [row["axes"][axis][metric] for row in summary]
             colours = [to_rgba(f"C{j}", 0.35 if row["random"] else 0.9) for row in summary]  # random init: pale
-            ax.bar(offsets, [s["mean"] for s in stats], 0.36, yerr=[s["std"] for s in stats], capsize=3,
-                   label=metric, color=colours)
+            ax.bar(
+                offsets,
+                [s["mean"] for s in stats],
+                0.36,
+                yerr=[s["std"] for s in stats],
+                capsize=3,
+                label=metric,
+                color=colours,
+            )
             for x, s in zip(offsets, stats):
                 ax.scatter([x] * len(s["values"]), s["values"], s=9, color="black", zorder=3)
         ax.set_xticks(range(len(summary)))
@@ -252,9 +352,13 @@ def write_matrix(summary, seeds, scale, out_dir, extra=None):
     """matrix.md (one table per axis), matrix.json and matrix.png in ``out_dir``; returns the Markdown."""
     os.makedirs(out_dir, exist_ok=True)
     seeds_text = f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''} ({', '.join(map(str, seeds))})"
-    parts = [f"# Method x evaluation matrix ({scale} scale, synthetic benchmark, {seeds_text})", "",
-             "Cells: mean ± standard deviation over the seeds (worst seed). Gains: pretrained minus the method's "
-             "own random-init row at the same seed.", ""]
+    parts = [
+        f"# Method x evaluation matrix ({scale} scale, synthetic benchmark, {seeds_text})",
+        "",
+        "Cells: mean ± standard deviation over the seeds (worst seed). Gains: pretrained minus the method's "
+        "own random-init row at the same seed.",
+        "",
+    ]
     for axis in AXES:
         parts += [f"## {axis} axis", "", markdown_table(summary, axis), ""]
     text = "\n".join(parts)
@@ -283,10 +387,15 @@ def main(argv=None):
     parser.add_argument("--seeds", default="0", help="comma-separated pretraining (and random-init) seeds")
     parser.add_argument("--out_dir", default=os.path.join(ROOT, "results", "matrix"))
     parser.add_argument("--num_workers", type=int, default=2)
-    parser.add_argument("--data_dir", default=None, help="where the synthetic dataset goes (default: "
-                                                         "data/synthetic/<scale>)")
-    parser.add_argument("--epochs", type=int, default=None, help="pretraining epochs of every method (default: "
-                                                                 "each method's for the scale)")
+    parser.add_argument(
+        "--data_dir", default=None, help="where the synthetic dataset goes (default: data/synthetic/<scale>)"
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="pretraining epochs of every method (default: each method's for the scale)",
+    )
     args = parser.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
@@ -295,13 +404,26 @@ def main(argv=None):
     seeds = parse_seeds(args.seeds)
     started = time.time()
     folder = os.path.join(args.out_dir, args.scale + (f"_{args.epochs}epochs" if args.epochs else ""))
-    runs = [run_seed(methods, args.scale, os.path.join(folder, f"seed{seed}"), seed, args.num_workers,
-                     data_dir=args.data_dir, epochs=args.epochs) for seed in seeds]
+    runs = [
+        run_seed(
+            methods,
+            args.scale,
+            os.path.join(folder, f"seed{seed}"),
+            seed,
+            args.num_workers,
+            data_dir=args.data_dir,
+            epochs=args.epochs,
+        )
+        for seed in seeds
+    ]
     summary = summarise(runs)
-    text = write_matrix(summary, seeds, args.scale, folder,
-                        {"methods": methods, "rows_per_seed": [run["rows"] for run in runs]})
-    print(f"\n{text}\nwritten: {os.path.join(folder, 'matrix.md')}, matrix.json, matrix.png "
-          f"({time.time() - started:.0f} s)")
+    text = write_matrix(
+        summary, seeds, args.scale, folder, {"methods": methods, "rows_per_seed": [run["rows"] for run in runs]}
+    )
+    print(
+        f"\n{text}\nwritten: {os.path.join(folder, 'matrix.md')}, matrix.json, matrix.png "
+        f"({time.time() - started:.0f} s)"
+    )
     return 0
 
 

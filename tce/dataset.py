@@ -5,7 +5,13 @@ import torch
 
 from tce.sampling import sample_adjacent_frames
 from videossl.data.transforms import (
-    ColorJitter, Compose, RandomChannelCopy, RandomHorizontalFlip, Resize, frames_to_clip, stack_clips,
+    ColorJitter,
+    Compose,
+    RandomChannelCopy,
+    RandomHorizontalFlip,
+    Resize,
+    frames_to_clip,
+    stack_clips,
 )
 
 
@@ -36,7 +42,7 @@ class TCESampleBuilder:
     def __call__(self, reader, rng):
         anchor, positive = sample_adjacent_frames(reader.num_frames, rng, self.frame_gap)
         pair = self.geometry(frames_to_clip(reader.get_frames([anchor, positive])), rng)  # [2, C, H, W]
-        frames = [self.colour(pair[k:k + 1], rng) for k in range(2)]
+        frames = [self.colour(pair[k : k + 1], rng) for k in range(2)]
         again = self.colour(self.geometry(frames_to_clip(reader.get_frames([anchor])), rng), rng)
         rotation = int(rng.integers(0, 4))
         frames.append(torch.rot90(again, rotation, dims=(-2, -1)).contiguous())

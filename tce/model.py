@@ -1,7 +1,6 @@
 """TCE's model: a 2D ResNet applied per frame, a 128-d embedding head and a 4-way rotation head."""
 
 import torch
-
 import torch.nn.functional as F
 from torch import nn
 

@@ -6,55 +6,128 @@ from videossl.recipes import Recipe, Setting, knn_monitor_setting
 CONFIG = "config/default.py, config/pretrain_kinetics400miningr_finetune_UCF101_resnet18.yaml"
 TRANSFORMS = "datasets/pretraining/__init__.py (PretrainTransforms)"
 
-RECIPE = Recipe("tce", [
-    Setting("backbone", "2D ResNet-18 (also 34, 50; the trunk 'resnet101' builds a ResNet-50) per frame",
-            CONFIG + " (MODEL.TRUNK); utils/network_utils.py (get_backbone)", flag="arch", value="resnet18"),
-    Setting("backbone width", "1x", "network/resnet.py", flag="width", value=1.0),
-    Setting("positive", "a frame and the frame FRAME_PADDING later; the release's 0 makes it the same frame",
-            CONFIG + " (TRAIN.PRETRAINING.FRAME_PADDING); datasets/pretraining/kinetics400.py", flag="frame_gap",
-            value=1, difference="the next frame, as the paper describes (the authors confirmed 1 is meant)"),
-    Setting("crop size", "224 x 224 (the frame scaled to 224 x 224; the 224 crop is then the whole frame)",
-            CONFIG + " (SCALE_SIZE, CROP_SIZE)", flag="size", value=224),
-    Setting("augmentation", "one flip for anchor and positive (p 0.5); per frame: one channel copied into all "
+RECIPE = Recipe(
+    "tce",
+    [
+        Setting(
+            "backbone",
+            "2D ResNet-18 (also 34, 50; the trunk 'resnet101' builds a ResNet-50) per frame",
+            CONFIG + " (MODEL.TRUNK); utils/network_utils.py (get_backbone)",
+            flag="arch",
+            value="resnet18",
+        ),
+        Setting("backbone width", "1x", "network/resnet.py", flag="width", value=1.0),
+        Setting(
+            "positive",
+            "a frame and the frame FRAME_PADDING later; the release's 0 makes it the same frame",
+            CONFIG + " (TRAIN.PRETRAINING.FRAME_PADDING); datasets/pretraining/kinetics400.py",
+            flag="frame_gap",
+            value=1,
+            difference="the next frame, as the paper describes (the authors confirmed 1 is meant)",
+        ),
+        Setting(
+            "crop size",
+            "224 x 224 (the frame scaled to 224 x 224; the 224 crop is then the whole frame)",
+            CONFIG + " (SCALE_SIZE, CROP_SIZE)",
+            flag="size",
+            value=224,
+        ),
+        Setting(
+            "augmentation",
+            "one flip for anchor and positive (p 0.5); per frame: one channel copied into all "
             "three (p 0.5), colour jitter 0.5/0.5/0.5/0.25 in random order; scale to 224 x 224",
             TRANSFORMS + "; datasets/pretraining/augmentation.py",
-            project="tce/dataset.py: the same (the flip and scale first, then the colour operations)"),
-    Setting("horizontal flip probability", "0.5", TRANSFORMS, flag="flip_prob", value=0.5),
-    Setting("input frames", "RGB frames", TRANSFORMS, flag="input_mode", value="rgb"),
-    Setting("input normalisation", "ImageNet mean/std",
-            CONFIG + " (DATASET.PRETRAINING.MEAN, STD)", flag="standardize", value="none",
-            project="ImageNet mean/std in the input contract, no per-clip standardisation (`--standardize none`)"),
-    Setting("embedding head", "Linear 128, L2-normalised", "network/model.py (fc_contrastive, l2norm)",
-            project="tce/model.py: the same"),
-    Setting("rotation head", "(Linear 200, ReLU, BN) x 2, Linear 4; input: the anchor frame augmented again and "
-            "rotated by k x 90 degrees", "network/model.py (fc_rotation_1-3, bn_rotation_1-2); " + TRANSFORMS,
-            project="tce/model.py RotationHead, tce/dataset.py: the same"),
-    Setting("rotation loss weight", "1", CONFIG + " (LOSS.PRETRAINING.ROTATION_WEIGHT)", flag="rotation_weight",
-            value=1.0),
-    Setting("loss", "CMC's NCE against a memory bank (one slot per video, overwritten by the anchor), temperature "
-            "0.07, Z fixed at the first batch", "loss/NCEAverage.py, loss/NCECriterion.py", flag="temperature",
-            value=0.07),
-    Setting("negatives per anchor", "8192", CONFIG + " (LOSS.PRETRAINING.NCE.NEGATIVES)", flag="bank_negatives",
-            value=8192),
-    Setting("negative mining", "mask entries with similarity >= a threshold, take the top-K of the rest, fill "
+            project="tce/dataset.py: the same (the flip and scale first, then the colour operations)",
+        ),
+        Setting("horizontal flip probability", "0.5", TRANSFORMS, flag="flip_prob", value=0.5),
+        Setting("input frames", "RGB frames", TRANSFORMS, flag="input_mode", value="rgb"),
+        Setting(
+            "input normalisation",
+            "ImageNet mean/std",
+            CONFIG + " (DATASET.PRETRAINING.MEAN, STD)",
+            flag="standardize",
+            value="none",
+            project="ImageNet mean/std in the input contract, no per-clip standardisation (`--standardize none`)",
+        ),
+        Setting(
+            "embedding head",
+            "Linear 128, L2-normalised",
+            "network/model.py (fc_contrastive, l2norm)",
+            project="tce/model.py: the same",
+        ),
+        Setting(
+            "rotation head",
+            "(Linear 200, ReLU, BN) x 2, Linear 4; input: the anchor frame augmented again and "
+            "rotated by k x 90 degrees",
+            "network/model.py (fc_rotation_1-3, bn_rotation_1-2); " + TRANSFORMS,
+            project="tce/model.py RotationHead, tce/dataset.py: the same",
+        ),
+        Setting(
+            "rotation loss weight",
+            "1",
+            CONFIG + " (LOSS.PRETRAINING.ROTATION_WEIGHT)",
+            flag="rotation_weight",
+            value=1.0,
+        ),
+        Setting(
+            "loss",
+            "CMC's NCE against a memory bank (one slot per video, overwritten by the anchor), temperature "
+            "0.07, Z fixed at the first batch",
+            "loss/NCEAverage.py, loss/NCECriterion.py",
+            flag="temperature",
+            value=0.07,
+        ),
+        Setting(
+            "negatives per anchor",
+            "8192",
+            CONFIG + " (LOSS.PRETRAINING.NCE.NEGATIVES)",
+            flag="bank_negatives",
+            value=8192,
+        ),
+        Setting(
+            "negative mining",
+            "mask entries with similarity >= a threshold, take the top-K of the rest, fill "
             "uniformly; threshold tl + (th - tl)(1 - exp(tr s / total)), tl -1, th 1, tr 5: below -1 throughout, "
-            "so every entry is masked and random negatives ran", "pretrain.py (threshold); loss/NCEAverage.py "
-            "(NCEAverageKineticsMining); " + CONFIG + " (MINING)", flag="negatives", value="mined",
+            "so every entry is masked and random negatives ran",
+            "pretrain.py (threshold); loss/NCEAverage.py (NCEAverageKineticsMining); " + CONFIG + " (MINING)",
+            flag="negatives",
+            value="mined",
             difference="exp(-tr s / total), the evident intent: the threshold rises from -1 to 0.987 and hard "
-                       "negatives are mined; the own slot is never a negative; `--negatives release` runs the "
-                       "released formula (random negatives, what produced the published numbers)"),
-    Setting("optimiser", "SGD, momentum 0.9, weight decay 1e-4", CONFIG + " (TRAIN.PRETRAINING)",
-            flag="weight_decay", value=1e-4),
-    Setting("learning rate", "0.03", CONFIG + " (TRAIN.PRETRAINING.LEARNING_RATE)", flag="lr", value=0.03),
-    Setting("schedule", "x0.1 at epoch 25", CONFIG + " (DECAY_EPOCHS)", flag="milestones", value="25"),
-    Setting("batch", "100", CONFIG + " (TRAIN.PRETRAINING.BATCH_SIZE)", flag="batch_size", value=100),
-    Setting("epochs", "50", CONFIG + " (TRAIN.PRETRAINING.EPOCHS)", flag="epochs", value=50),
-    Setting("precision", "fp32", "pretrain.py", flag="precision", value="auto",
-            difference="bf16 only where verified against fp32 on the run's device"),
-    knn_monitor_setting("pretrain.py"),
-], presets={
-    # scripts/run_matrix.py: a tiny ResNet-18 on 32 px frames, each standardised (README).
-    "demo": {"knn_every": 5, "width": 0.125, "size": 32, "batch_size": 32, "bank_negatives": 256,
-             "standardize": "per_clip",
-             "epochs": 30, "flip_prob": 0.0},
-})
+            "negatives are mined; the own slot is never a negative; `--negatives release` runs the "
+            "released formula (random negatives, what produced the published numbers)",
+        ),
+        Setting(
+            "optimiser",
+            "SGD, momentum 0.9, weight decay 1e-4",
+            CONFIG + " (TRAIN.PRETRAINING)",
+            flag="weight_decay",
+            value=1e-4,
+        ),
+        Setting("learning rate", "0.03", CONFIG + " (TRAIN.PRETRAINING.LEARNING_RATE)", flag="lr", value=0.03),
+        Setting("schedule", "x0.1 at epoch 25", CONFIG + " (DECAY_EPOCHS)", flag="milestones", value="25"),
+        Setting("batch", "100", CONFIG + " (TRAIN.PRETRAINING.BATCH_SIZE)", flag="batch_size", value=100),
+        Setting("epochs", "50", CONFIG + " (TRAIN.PRETRAINING.EPOCHS)", flag="epochs", value=50),
+        Setting(
+            "precision",
+            "fp32",
+            "pretrain.py",
+            flag="precision",
+            value="auto",
+            difference="bf16 only where verified against fp32 on the run's device",
+        ),
+        knn_monitor_setting("pretrain.py"),
+    ],
+    presets={
+        # scripts/run_matrix.py: a tiny ResNet-18 on 32 px frames, each standardised (README).
+        "demo": {
+            "knn_every": 5,
+            "width": 0.125,
+            "size": 32,
+            "batch_size": 32,
+            "bank_negatives": 256,
+            "standardize": "per_clip",
+            "epochs": 30,
+            "flip_prob": 0.0,
+        },
+    },
+)

@@ -39,8 +39,13 @@ from videossl.data.dataset import VideoClipDataset, collate_samples
 from videossl.data.input_contract import IMAGENET
 from videossl.engine import distributed
 from videossl.engine.pretraining import (
-    COMMON_KEYS_THAT_MATTER, add_step_decay_args, input_contract, pretraining_parser, start_run,
-    step_decay_schedule, train_epochs,
+    COMMON_KEYS_THAT_MATTER,
+    add_step_decay_args,
+    input_contract,
+    pretraining_parser,
+    start_run,
+    step_decay_schedule,
+    train_epochs,
 )
 from videossl.losses.contrastive import MemoryBank, nce_memory_bank_loss
 from videossl.models.backbones import RESNETS_2D, build_backbone
@@ -66,9 +71,11 @@ def build_parser():
     tce.add_argument("--bank_negatives", type=int)
     tce.add_argument("--temperature", type=float)
     tce.add_argument("--rotation_weight", type=float)
-    tce.add_argument("--negatives", choices=NEGATIVE_MODES,
-                     help="mined: hardest below a rising threshold; release: the released threshold (all random); "
-                          "random: uniform")
+    tce.add_argument(
+        "--negatives",
+        choices=NEGATIVE_MODES,
+        help="mined: hardest below a rising threshold; release: the released threshold (all random); random: uniform",
+    )
     add_step_decay_args(tce)
     return parser
 
@@ -100,8 +107,9 @@ def main(argv=None):
             drawn = mine_negatives(a.detach(), memory.bank.memory, indices, negatives, threshold)
         bank_negatives = memory.bank.memory[drawn]  # [B, K, D]
         known = float(memory.normalizer) > 0
-        nce, normalizer = nce_memory_bank_loss(a.float(), p.float(), bank_negatives, args.temperature, len(dataset),
-                                               memory.normalizer if known else None)
+        nce, normalizer = nce_memory_bank_loss(
+            a.float(), p.float(), bank_negatives, args.temperature, len(dataset), memory.normalizer if known else None
+        )
         rotation = F.cross_entropy(rotation_logits.float(), torch.as_tensor(batch["rotation"], device=a.device))
         if update_memory:
             if not known:  # CMC fixes Z after the first batch (the same value on every process)
@@ -110,9 +118,23 @@ def main(argv=None):
             memory.bank.update(distributed.gather_no_grad(indices), distributed.gather_no_grad(a.detach()))
         return nce + args.rotation_weight * rotation, {"nce": nce.detach(), "rotation": rotation.detach()}
 
-    train_epochs(run, args, model, loader, compute_loss, lambda net, batch: compute_loss(net, batch, update_memory=False),
-                 optimizer, schedule, heads, contract, config, start, clips_per_sample=3, terms=("nce", "rotation"),
-                 details=f"{negatives} bank negatives ({args.negatives})")
+    train_epochs(
+        run,
+        args,
+        model,
+        loader,
+        compute_loss,
+        lambda net, batch: compute_loss(net, batch, update_memory=False),
+        optimizer,
+        schedule,
+        heads,
+        contract,
+        config,
+        start,
+        clips_per_sample=3,
+        terms=("nce", "rotation"),
+        details=f"{negatives} bank negatives ({args.negatives})",
+    )
     return 0
 
 

@@ -20,10 +20,11 @@ class TCLRSampleBuilder:
         self.frames_needed = clip_frames  # a shorter video loops even one local clip
 
     def __call__(self, reader, rng):
-        global_idx, local_idx = sample_global_and_local_clips(reader.num_frames, rng, self.clip_frames,
-                                                              self.num_local)
+        global_idx, local_idx = sample_global_and_local_clips(reader.num_frames, rng, self.clip_frames, self.num_local)
         frames = reader.get_frames(list(global_idx) + list(local_idx.reshape(-1)))
         per_clip = frames.reshape(1 + self.num_local, self.clip_frames, *frames.shape[1:])
-        clips = [self.transform(frames_to_clip(clip_frames), rng) for _ in range(self.views) for clip_frames in per_clip]
+        clips = [
+            self.transform(frames_to_clip(clip_frames), rng) for _ in range(self.views) for clip_frames in per_clip
+        ]
         out = stack_clips(clips)
         return {"clips": out.view(self.views, 1 + self.num_local, *out.shape[1:])}

@@ -43,9 +43,11 @@ class TCLRModel(nn.Module):
     def _steps(self, feature_map):
         steps = feature_map.shape[2]
         if steps < self.num_local:
-            raise UserError(f"the backbone keeps {steps} time steps of the global clip, fewer than the "
-                            f"{self.num_local} local clips the global-local loss compares them with: use more "
-                            f"--frames or an architecture that keeps time (r3d_18 keeps 4 of 16 frames)")
+            raise UserError(
+                f"the backbone keeps {steps} time steps of the global clip, fewer than the "
+                f"{self.num_local} local clips the global-local loss compares them with: use more "
+                f"--frames or an architecture that keeps time (r3d_18 keeps 4 of 16 frames)"
+            )
         series = feature_map[:, :, :, 0, 0]  # [B, D, T']
         if steps != self.num_local:
             series = F.adaptive_avg_pool1d(series, self.num_local)  # align time steps with local clips
@@ -59,6 +61,13 @@ class TCLRModel(nn.Module):
             global_.append(self.head(feature_map.mean(dim=(2, 3, 4))))
             series = self._steps(feature_map)
             steps.append(torch.stack([self.head(series[:, :, s]) for s in range(self.num_local)], dim=1))
-            local.append(torch.stack([self.head(self.backbone(clips[:, v, k]).mean(dim=(2, 3, 4)))
-                                      for k in range(1, per_view)], dim=1))
-        return {"global": torch.stack(global_, 1), "global_steps": torch.stack(steps, 1), "local": torch.stack(local, 1)}
+            local.append(
+                torch.stack(
+                    [self.head(self.backbone(clips[:, v, k]).mean(dim=(2, 3, 4))) for k in range(1, per_view)], dim=1
+                )
+            )
+        return {
+            "global": torch.stack(global_, 1),
+            "global_steps": torch.stack(steps, 1),
+            "local": torch.stack(local, 1),
+        }

@@ -17,6 +17,7 @@ def sample_global_and_local_clips(num_frames, rng, clip_frames=16, num_local=4, 
     window = clip_frames * num_local
     start = int(rng.integers(0, max(num_frames - window, 1)))
     global_clip = clip_indices(start, clip_frames, num_local, num_frames, pad)
-    local_clips = np.stack([clip_indices(start + j * clip_frames, clip_frames, 1, num_frames, pad)
-                            for j in range(num_local)])
+    local_clips = np.stack(
+        [clip_indices(start + j * clip_frames, clip_frames, 1, num_frames, pad) for j in range(num_local)]
+    )
     return global_clip, local_clips

@@ -32,7 +32,11 @@ from videossl.cli import run_cli
 from videossl.data.args import index_from_args
 from videossl.data.dataset import VideoClipDataset, collate_samples
 from videossl.engine.pretraining import (
-    COMMON_KEYS_THAT_MATTER, input_contract, pretraining_parser, start_run, train_epochs,
+    COMMON_KEYS_THAT_MATTER,
+    input_contract,
+    pretraining_parser,
+    start_run,
+    train_epochs,
 )
 from videossl.engine.schedules import WarmupPlateau
 from videossl.errors import UserError
@@ -52,8 +56,9 @@ def build_parser():
     tclr.add_argument("--weight_decay", type=float)
     tclr.add_argument("--patience", type=int, help="epochs without a new best loss before lr / 10")
     tclr.add_argument("--warmup", help="learning-rate factors of the first epochs")
-    tclr.add_argument("--loss_weights", default="",
-                      help=f"e.g. 'global_local=2,local_local=0.5'; terms: {', '.join(TERMS)}")
+    tclr.add_argument(
+        "--loss_weights", default="", help=f"e.g. 'global_local=2,local_local=0.5'; terms: {', '.join(TERMS)}"
+    )
     return parser
 
 
@@ -76,7 +81,9 @@ def main(argv=None):
     run, config = start_run(args, RECIPE, KEYS_THAT_MATTER)
     index = index_from_args(args, "train", progress=run.is_main)
     contract = input_contract(args, stride=2)
-    builder = TCLRSampleBuilder(tclr_clip_augmentation(args.size, args.flip_prob), clip_frames=args.frames, num_local=args.num_local)
+    builder = TCLRSampleBuilder(
+        tclr_clip_augmentation(args.size, args.flip_prob), clip_frames=args.frames, num_local=args.num_local
+    )
     dataset = VideoClipDataset(index, builder, backend=args.video_backend, seed=args.seed)
     loader = run.loader(dataset, args.batch_size, collate_samples)
 
@@ -91,9 +98,22 @@ def main(argv=None):
         clips = contract.prepare(batch["clips"], run.device)
         return tclr_loss(net(clips), args.temperature, weights, gather=gather)
 
-    train_epochs(run, args, model, loader, compute_loss, lambda net, batch: compute_loss(net, batch, gather=False),
-                 optimizer, schedule, heads, contract, config, start, clips_per_sample=2 * (1 + args.num_local),
-                 terms=TERMS)
+    train_epochs(
+        run,
+        args,
+        model,
+        loader,
+        compute_loss,
+        lambda net, batch: compute_loss(net, batch, gather=False),
+        optimizer,
+        schedule,
+        heads,
+        contract,
+        config,
+        start,
+        clips_per_sample=2 * (1 + args.num_local),
+        terms=TERMS,
+    )
     return 0
 
 

@@ -23,9 +23,9 @@ def index_frame(i, height=64, width=64):
     for b in range(BITS):
         if (i >> b) & 1:
             r, c = divmod(b, GRID)
-            frame[r * bh:(r + 1) * bh, c * bw:(c + 1) * bw] = 255
+            frame[r * bh : (r + 1) * bh, c * bw : (c + 1) * bw] = 255
     # The last blocks are mid grey with a colour tint, so colour conversion is exercised too.
-    frame[3 * bh:, 0:bw] = (200, 60, 30)
+    frame[3 * bh :, 0:bw] = (200, 60, 30)
     return frame
 
 
@@ -35,15 +35,16 @@ def read_index(frame):
     value = 0
     for b in range(BITS):
         r, c = divmod(b, GRID)
-        block = frame[r * bh + 2:(r + 1) * bh - 2, c * bw + 2:(c + 1) * bw - 2]
+        block = frame[r * bh + 2 : (r + 1) * bh - 2, c * bw + 2 : (c + 1) * bw - 2]
         if block.mean() > 127:
             value |= 1 << b
     return value
 
 
 def write_index_video(path, num_frames, height=64, width=64, bframes=2, gop=12):
-    return write_video(path, (index_frame(i, height, width) for i in range(num_frames)), bframes=bframes, gop=gop,
-                       max_quantizer=4)
+    return write_video(
+        path, (index_frame(i, height, width) for i in range(num_frames)), bframes=bframes, gop=gop, max_quantizer=4
+    )
 
 
 def write_index_frame_folder(folder, num_frames, pattern="frame{:06d}.jpg", height=64, width=64, first=1):
@@ -91,10 +92,26 @@ def run_torchrun_script(script, args, cwd, processes=2, timeout=240):
     from tests.test_engine import _free_port
 
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes), "--master_port",
-               str(_free_port()), os.path.join(REPO, script), *args]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               cwd=str(cwd), start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        str(processes),
+        "--master_port",
+        str(_free_port()),
+        os.path.join(REPO, script),
+        *args,
+    ]
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=str(cwd),
+        start_new_session=True,
+    )
     code, _, stderr = communicate_or_kill(process, timeout)
     assert code == 0, stderr[-3000:]
 

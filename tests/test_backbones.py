@@ -20,12 +20,15 @@ def torchvision_trunk(model, drop):
     return {k: tuple(v.shape) for k, v in model.state_dict().items() if not k.startswith(drop)}
 
 
-@pytest.mark.parametrize("name, reference", [
-    ("r3d_18", lambda: torchvision.models.video.r3d_18()),
-    ("r2plus1d_18", lambda: torchvision.models.video.r2plus1d_18()),
-    ("resnet18", lambda: torchvision.models.resnet18()),
-    ("resnet50", lambda: torchvision.models.resnet50()),
-])
+@pytest.mark.parametrize(
+    "name, reference",
+    [
+        ("r3d_18", lambda: torchvision.models.video.r3d_18()),
+        ("r2plus1d_18", lambda: torchvision.models.video.r2plus1d_18()),
+        ("resnet18", lambda: torchvision.models.resnet18()),
+        ("resnet50", lambda: torchvision.models.resnet50()),
+    ],
+)
 def test_full_width_equals_torchvision_minus_the_classifier(name, reference):
     ours = build_backbone(name)
     assert shapes(ours.state_dict()) == torchvision_trunk(reference(), "fc.")  # its weights load as they are
@@ -34,7 +37,8 @@ def test_full_width_equals_torchvision_minus_the_classifier(name, reference):
 def test_s3d_equals_torchvision_features():
     tv = importlib.import_module("torchvision.models.video.s3d").S3D()
     assert shapes(build_backbone("s3d").state_dict()) == {
-        k: tuple(v.shape) for k, v in tv.state_dict().items() if k.startswith("features.")}
+        k: tuple(v.shape) for k, v in tv.state_dict().items() if k.startswith("features.")
+    }
 
 
 def test_published_parameter_counts():
@@ -42,16 +46,28 @@ def test_published_parameter_counts():
     # 1024 x 400 + 400 logits layer; C3D's 8 convolutions (27,655,936 weights and biases) plus BatchNorm.
     assert count(build_backbone("r3d_50")) == 31_672_128
     assert count(build_backbone("i3d")) == 12_697_264 - 410_000
-    c3d_convs = sum(i * o * 27 + o for i, o in [(3, 64), (64, 128), (128, 256), (256, 256), (256, 512),
-                                                (512, 512), (512, 512), (512, 512)])
+    c3d_convs = sum(
+        i * o * 27 + o
+        for i, o in [(3, 64), (64, 128), (128, 256), (256, 256), (256, 512), (512, 512), (512, 512), (512, 512)]
+    )
     assert c3d_convs == 27_655_936
     assert count(build_backbone("c3d")) == c3d_convs + 2 * (64 + 128 + 256 * 2 + 512 * 4)
 
 
 # (name, kwargs, time steps out of 16 frames)
-TINY = [("r3d_18", {}, 2), ("r3d_18", {"keep_time_in_layer4": True}, 4), ("r2plus1d_18", {}, 2),
-        ("r2plus1d_18", {"keep_time_in_layer4": True}, 4), ("r3d_50", {}, 8), ("c3d", {}, 2), ("i3d", {}, 2),
-        ("s3d", {}, 2), ("r3d_18_hara", {}, 1), ("resnet18", {}, 16), ("resnet50", {}, 16)]
+TINY = [
+    ("r3d_18", {}, 2),
+    ("r3d_18", {"keep_time_in_layer4": True}, 4),
+    ("r2plus1d_18", {}, 2),
+    ("r2plus1d_18", {"keep_time_in_layer4": True}, 4),
+    ("r3d_50", {}, 8),
+    ("c3d", {}, 2),
+    ("i3d", {}, 2),
+    ("s3d", {}, 2),
+    ("r3d_18_hara", {}, 1),
+    ("resnet18", {}, 16),
+    ("resnet50", {}, 16),
+]
 
 
 @pytest.mark.parametrize("name, kwargs, steps", TINY)

@@ -4,19 +4,19 @@ import pytest
 import torch
 from torch import nn
 
+from tests.helpers import perturbed
 from videossl.data.input_contract import InputContract
 from videossl.errors import UserError
 from videossl.models.backbones import build_backbone
 from videossl.models.checkpoint import load_backbone, make_checkpoint, read_checkpoint_file, save_checkpoint
 
-from tests.helpers import perturbed
-
 
 def test_round_trip_reproduces_outputs_and_contract(tmp_path):
     backbone = perturbed(build_backbone("r3d_18", width=0.125, keep_time_in_layer4=True))
     contract = InputContract(frames=16, stride=4, size=32, channel_order="bgr")
-    path = save_checkpoint(make_checkpoint("tclr", backbone, contract, config={"lr": 1e-3}, epoch=3),
-                           str(tmp_path / "ck.pt"))
+    path = save_checkpoint(
+        make_checkpoint("tclr", backbone, contract, config={"lr": 1e-3}, epoch=3), str(tmp_path / "ck.pt")
+    )
     assert torch.load(path, weights_only=True)["epoch"] == 3  # plain torch, weights only
     loaded, loaded_contract, checkpoint = load_backbone(path)
     x = torch.randn(2, 3, 16, 32, 32)
@@ -48,8 +48,17 @@ def test_vtdls_saved_options_load_safely_but_nothing_hidden_in_them(tmp_path):
     # 'epoch', 'model_ema'}: the Namespace of plain values is allowed without --trust_checkpoint
     path = str(tmp_path / "ckpt_epoch_240.pth")
     opt = argparse.Namespace(learning_rate=0.003, nce_k=5000, arch="i3d", lr_decay_epochs=[120, 160, 200])
-    torch.save({"opt": opt, "model": {"module.conv.weight": torch.ones(2)}, "contrast": {"params": torch.ones(5)},
-                "optimizer": {}, "epoch": 240, "model_ema": {}}, path)
+    torch.save(
+        {
+            "opt": opt,
+            "model": {"module.conv.weight": torch.ones(2)},
+            "contrast": {"params": torch.ones(5)},
+            "optimizer": {},
+            "epoch": 240,
+            "model_ema": {},
+        },
+        path,
+    )
     loaded = read_checkpoint_file(path)
     assert loaded["opt"].nce_k == 5000 and loaded["epoch"] == 240
     # a Namespace carrying anything else is refused like any other object

@@ -60,17 +60,45 @@ def test_lars_scales_weight_steps_by_the_trust_ratio_and_leaves_biases_plain():
     weight.grad, bias.grad = torch.tensor([[0.6, 0.8]]), torch.tensor([0.5])
     optimizer.step()  # momentum: buffer = 0.9 x previous + new
     trust = 0.001 * weight.detach().norm() / 1.0
-    expected = torch.tensor([[3.0 - 0.003, 4.0 - 0.004]]) - (0.9 * torch.tensor([[0.003, 0.004]])
-                                                               + trust * torch.tensor([[0.6, 0.8]]))
+    expected = torch.tensor([[3.0 - 0.003, 4.0 - 0.004]]) - (
+        0.9 * torch.tensor([[0.003, 0.004]]) + trust * torch.tensor([[0.6, 0.8]])
+    )
     assert torch.allclose(weight, expected, atol=1e-7)
 
 
 def tiny_args(tiny_synthetic, out_dir, *extra):
     root, split_dir = tiny_synthetic
-    return ["--run_id", "tiny", "--out_dir", str(out_dir), "--data_root", root, "--split_dir", split_dir,
-            "--arch", "r3d_18", "--width", "0.125", "--size", "32", "--frames", "8", "--head_hidden", "64",
-            "--batch_size", "4", "--num_workers", "0", "--precision", "fp32", "--lr", "1.0", "--warmup_epochs", "0",
-            *extra]
+    return [
+        "--run_id",
+        "tiny",
+        "--out_dir",
+        str(out_dir),
+        "--data_root",
+        root,
+        "--split_dir",
+        split_dir,
+        "--arch",
+        "r3d_18",
+        "--width",
+        "0.125",
+        "--size",
+        "32",
+        "--frames",
+        "8",
+        "--head_hidden",
+        "64",
+        "--batch_size",
+        "4",
+        "--num_workers",
+        "0",
+        "--precision",
+        "fp32",
+        "--lr",
+        "1.0",
+        "--warmup_epochs",
+        "0",
+        *extra,
+    ]
 
 
 def test_a_tiny_run_trains_and_every_evaluation_reads_its_checkpoint(tiny_synthetic, tmp_path):
@@ -85,8 +113,18 @@ def test_a_tiny_run_trains_and_every_evaluation_reads_its_checkpoint(tiny_synthe
     backbone, contract, _ = load_backbone(str(last))
     assert contract.frames == 8 and contract.stride == 2 and contract.channel_order == "rgb"
     root, split_dir = tiny_synthetic
-    common = ["--saved_model", str(last), "--data_root", root, "--split_dir", split_dir, "--num_workers", "0",
-              "--num_clips", "2"]
+    common = [
+        "--saved_model",
+        str(last),
+        "--data_root",
+        root,
+        "--split_dir",
+        split_dir,
+        "--num_workers",
+        "0",
+        "--num_clips",
+        "2",
+    ]
     assert linear_train.main(common + ["--linear", "--epochs", "3", "--out_dir", str(tmp_path / "lin")]) == 0
     assert complete_retrieval.main(common + ["--out_dir", str(tmp_path / "ret"), "--picture_queries", "0"]) == 0
     assert make_tsne.main(common + ["--output", str(tmp_path / "tsne" / "t.png")]) == 0
@@ -95,7 +133,9 @@ def test_a_tiny_run_trains_and_every_evaluation_reads_its_checkpoint(tiny_synthe
 
 
 def test_two_processes_under_torchrun_complete_with_gathered_negatives(tiny_synthetic, tmp_path):
-    run_torchrun_script(os.path.join("cvrl", "train.py"), tiny_args(tiny_synthetic, tmp_path, "--epochs", "1"), tmp_path)
+    run_torchrun_script(
+        os.path.join("cvrl", "train.py"), tiny_args(tiny_synthetic, tmp_path, "--epochs", "1"), tmp_path
+    )
     checkpoint = torch.load(tmp_path / "ss_saved_models" / "tiny" / "last.pt", weights_only=True)
     assert checkpoint["epoch"] == 1 and checkpoint["config"]["batch_size"] == 4
 

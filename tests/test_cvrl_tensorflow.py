@@ -30,7 +30,8 @@ def model_garden_video_ssl_model(frames, size):
     config = exp_factory.get_exp_config("video_ssl_pretrain_kinetics600").task.model
     config.backbone.resnet_3d.block_specs = tuple(
         backbones_3d.ResNet3DBlock(temporal_strides=1, temporal_kernel_sizes=k, use_self_gating=False)
-        for k in TEMPORAL_KERNELS)
+        for k in TEMPORAL_KERNELS
+    )
     config.backbone.resnet_3d.stem_conv_temporal_kernel_size = 5
     config.backbone.resnet_3d.stem_conv_temporal_stride = 2
     config.backbone.resnet_3d.stem_pool_temporal_stride = 1

@@ -104,8 +104,22 @@ def test_samples_do_not_depend_on_workers(bad_dataset):
 def test_check_dataset_lists_exactly_the_problems(bad_dataset, tmp_path):
     report = tmp_path / "report.json"
     result = subprocess.run(
-        [sys.executable, "scripts/check_dataset.py", "--dataset", "folder", "--data_root", str(bad_dataset),
-         "--json", str(report), "--workers", "0"], cwd=ROOT, capture_output=True, text=True)
+        [
+            sys.executable,
+            "scripts/check_dataset.py",
+            "--dataset",
+            "folder",
+            "--data_root",
+            str(bad_dataset),
+            "--json",
+            str(report),
+            "--workers",
+            "0",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1, result.stderr
     import json
 
@@ -121,8 +135,22 @@ def test_check_dataset_lists_exactly_the_problems(bad_dataset, tmp_path):
 def test_check_dataset_passes_a_clean_dataset(tiny_synthetic):
     video_root, split_dir = tiny_synthetic
     result = subprocess.run(
-        [sys.executable, "scripts/check_dataset.py", "--data_root", video_root, "--split_dir", split_dir,
-         "--min_frames", "16", "--workers", "0"], cwd=ROOT, capture_output=True, text=True)
+        [
+            sys.executable,
+            "scripts/check_dataset.py",
+            "--data_root",
+            video_root,
+            "--split_dir",
+            split_dir,
+            "--min_frames",
+            "16",
+            "--workers",
+            "0",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no problems found" in result.stdout
 
@@ -130,7 +158,19 @@ def test_check_dataset_passes_a_clean_dataset(tiny_synthetic):
 def test_check_dataset_bad_split_is_one_line(tiny_synthetic):
     video_root, split_dir = tiny_synthetic
     result = subprocess.run(
-        [sys.executable, "scripts/check_dataset.py", "--data_root", video_root, "--split_dir", split_dir,
-         "--split", "4"], cwd=ROOT, capture_output=True, text=True)
+        [
+            sys.executable,
+            "scripts/check_dataset.py",
+            "--data_root",
+            video_root,
+            "--split_dir",
+            split_dir,
+            "--split",
+            "4",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["error: split must be one of 1, 2, 3, got 4"]

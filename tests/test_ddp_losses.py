@@ -19,13 +19,22 @@ BATCH, DIM, EMBED, LOCAL = 8, 6, 4, 4
 def method_inputs():
     g = torch.Generator().manual_seed(0)
     return {
-        "tclr": {"global": torch.randn(BATCH, 2, DIM, generator=g), "steps": torch.randn(BATCH, 2, LOCAL, DIM, generator=g),
-                 "local": torch.randn(BATCH, 2, LOCAL, DIM, generator=g)},
+        "tclr": {
+            "global": torch.randn(BATCH, 2, DIM, generator=g),
+            "steps": torch.randn(BATCH, 2, LOCAL, DIM, generator=g),
+            "local": torch.randn(BATCH, 2, LOCAL, DIM, generator=g),
+        },
         "cvrl": {"a": torch.randn(BATCH, DIM, generator=g), "b": torch.randn(BATCH, DIM, generator=g)},
-        "vtdl": {"q": torch.randn(BATCH, DIM, generator=g), "k": torch.randn(BATCH, DIM, generator=g),
-                 "n": torch.randn(BATCH, DIM, generator=g)},
-        "tce": {"a": torch.randn(BATCH, DIM, generator=g), "p": torch.randn(BATCH, DIM, generator=g),
-                "negatives": F.normalize(torch.randn(BATCH, 5, EMBED, generator=g), dim=2)},
+        "vtdl": {
+            "q": torch.randn(BATCH, DIM, generator=g),
+            "k": torch.randn(BATCH, DIM, generator=g),
+            "n": torch.randn(BATCH, DIM, generator=g),
+        },
+        "tce": {
+            "a": torch.randn(BATCH, DIM, generator=g),
+            "p": torch.randn(BATCH, DIM, generator=g),
+            "negatives": F.normalize(torch.randn(BATCH, 5, EMBED, generator=g), dim=2),
+        },
     }
 
 
@@ -34,6 +43,7 @@ QUEUE = F.normalize(torch.randn(7, EMBED, generator=torch.Generator().manual_see
 
 def method_loss(method, encoder, x, gather):
     """The method's loss over the embeddings ``encoder`` gives its inputs ``x`` (a part of the batch)."""
+
     def embed(t):
         return F.normalize(encoder(t), dim=-1)
 
@@ -45,13 +55,14 @@ def method_loss(method, encoder, x, gather):
     if method == "vtdl":  # the key encoder has no gradient
         return info_nce_with_queue(embed(x["q"]), embed(x["k"]).detach(), QUEUE, 0.07, extra_negatives=embed(x["n"]))
     # TCE: CMC's Z is fixed after the first batch; the bank negatives are constants
-    return nce_memory_bank_loss(embed(x["a"]), embed(x["p"]), x["negatives"], 0.07, num_data=100,
-                                normalizer=torch.tensor(50.0))[0]
+    return nce_memory_bank_loss(
+        embed(x["a"]), embed(x["p"]), x["negatives"], 0.07, num_data=100, normalizer=torch.tensor(50.0)
+    )[0]
 
 
 def part(x, rank, world):
     b = BATCH // world
-    return {k: v[rank * b:(rank + 1) * b] for k, v in x.items()}
+    return {k: v[rank * b : (rank + 1) * b] for k, v in x.items()}
 
 
 def encoder_with(weight):

@@ -39,8 +39,9 @@ class Toy:
     def __init__(self):
         torch.manual_seed(0)
         self.backbone = build_backbone("c3d", width=0.05)
-        self.head = nn.Sequential(nn.Linear(self.backbone.dim, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.3),
-                                  nn.Linear(8, 3))
+        self.head = nn.Sequential(
+            nn.Linear(self.backbone.dim, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.3), nn.Linear(8, 3)
+        )
         self.model = ToyNet(self.backbone, self.head)
 
     def loss(self, nan_steps=()):
@@ -53,6 +54,7 @@ class Toy:
             if calls[0] in nan_steps:
                 loss = loss * float("nan")
             return loss, {"ce": loss.detach()}
+
         return compute
 
 
@@ -76,8 +78,16 @@ def train(tmp_path, args, epochs_to_run=None, nan_steps=()):
     history = []
     for epoch in range(start, last):
         history.append(run.train_epoch(epoch, loader, ddp_model, compute, optimizer, schedule))
-        run.save(epoch + 1, toy.backbone, {"head": toy.head}, optimizer, schedule, InputContract(frames=8, size=32),
-                 vars(args), loss=history[-1]["loss"])
+        run.save(
+            epoch + 1,
+            toy.backbone,
+            {"head": toy.head},
+            optimizer,
+            schedule,
+            InputContract(frames=8, size=32),
+            vars(args),
+            loss=history[-1]["loss"],
+        )
     run.close()
     return toy, history, run
 
@@ -89,8 +99,12 @@ def test_resume_after_epoch_1_ends_with_the_same_weights_as_an_uninterrupted_run
     assert len(history) == 1 and run.step == 6  # 3 steps per epoch, the first epoch not repeated
     for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), name
-    assert sorted(os.listdir(tmp_path / "b" / "ckpt")) == ["best.pt", "checkpoint_epoch0001.pt",
-                                                            "checkpoint_epoch0002.pt", "last.pt"]
+    assert sorted(os.listdir(tmp_path / "b" / "ckpt")) == [
+        "best.pt",
+        "checkpoint_epoch0001.pt",
+        "checkpoint_epoch0002.pt",
+        "last.pt",
+    ]
 
 
 def test_restart_skips_a_corrupt_newest_checkpoint_and_says_so(tmp_path, capsys):
@@ -134,7 +148,9 @@ def test_schedules():
     for _ in range(5):
         cosine.after_step()
         seen.append(cosine.lr)
-    assert seen == pytest.approx([0.5, 1.0, 1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5, 0.5 * (1 + math.cos(3 * math.pi / 4))])
+    assert seen == pytest.approx(
+        [0.5, 1.0, 1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5, 0.5 * (1 + math.cos(3 * math.pi / 4))]
+    )
 
     steps = MultiStep(opt(), milestones=[2, 4], gamma=0.1)
     got = []
@@ -158,21 +174,31 @@ def test_run_config_protects_existing_runs(tmp_path):
 
 def _free_port():
     import socket
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 def _engine_worker(rank, world, port, tmp_path):
-    os.environ.update({"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world),
-                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+    os.environ.update(
+        {
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": str(world),
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+        }
+    )
     torch.set_num_threads(1)
     parser = argparse.ArgumentParser()
     add_engine_args(parser, epochs=2, batch_size=4, lr=0.05)
     args = parser.parse_args(["--device", "cpu", "--precision", "auto", "--num_workers", "0"])
     toy, history, run = train(pathlib.Path(tmp_path), args)
-    torch.save({"state": toy.model.state_dict(), "history": history, "plan": run.plan.to_dict()},
-               os.path.join(tmp_path, f"rank{rank}.pt"))
+    torch.save(
+        {"state": toy.model.state_dict(), "history": history, "plan": run.plan.to_dict()},
+        os.path.join(tmp_path, f"rank{rank}.pt"),
+    )
 
 
 def test_two_processes_under_ddp_train_the_same_weights_and_rank_0_saves(tmp_path):

@@ -34,7 +34,9 @@ def test_recall_at_k_on_hand_built_features():
 
 def test_ties_are_broken_by_gallery_order():
     gallery = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
-    _, neighbours = recall_at_k(torch.tensor([[1.0, 0.0]]), torch.tensor([1]), gallery, torch.tensor([0, 1, 1]), ks=(1,))
+    _, neighbours = recall_at_k(
+        torch.tensor([[1.0, 0.0]]), torch.tensor([1]), gallery, torch.tensor([0, 1, 1]), ks=(1,)
+    )
     assert neighbours[0].tolist() == [0]  # the first of three equal candidates: a miss at k = 1
 
 
@@ -68,14 +70,18 @@ def test_every_video_gets_k_clips_times_crops_in_time_order(tmp_path):
     wide = str(tmp_path / "wide.avi")
     write_index_video(wide, 40, 64, 96)
     with open_video(wide) as reader:
-        clips = EvaluationClipBuilder(InputContract(frames=4, stride=3, size=48), num_clips=5, crops=3)(reader, None)["clips"]
+        clips = EvaluationClipBuilder(InputContract(frames=4, stride=3, size=48), num_clips=5, crops=3)(reader, None)[
+            "clips"
+        ]
     assert clips.shape == (15, 3, 4, 48, 48) and clips.dtype == torch.uint8
     assert not torch.equal(clips[0], clips[2])  # start and end of the long side
 
     square = str(tmp_path / "square.avi")  # resized to 48x48: every crop is the whole (readable) frame
     write_index_video(square, 100, 64, 64)
     with open_video(square) as reader:
-        clips = EvaluationClipBuilder(InputContract(frames=4, stride=3, size=48), num_clips=5, crops=1)(reader, None)["clips"]
+        clips = EvaluationClipBuilder(InputContract(frames=4, stride=3, size=48), num_clips=5, crops=1)(reader, None)[
+            "clips"
+        ]
     starts = []
     for clip in clips:
         frames = [read_index(clip[:, t].permute(1, 2, 0).numpy()) for t in range(4)]
@@ -93,8 +99,21 @@ def tiny_checkpoint(tmp_path, name="r3d_18", channel_order="rgb", **kwargs):
 
 def eval_args(tiny_synthetic, out_dir, checkpoint, *extra):
     root, split_dir = tiny_synthetic
-    return ["--saved_model", checkpoint, "--data_root", root, "--split_dir", split_dir, "--out_dir", str(out_dir),
-            "--num_workers", "0", "--num_clips", "3", *extra]
+    return [
+        "--saved_model",
+        checkpoint,
+        "--data_root",
+        root,
+        "--split_dir",
+        split_dir,
+        "--out_dir",
+        str(out_dir),
+        "--num_workers",
+        "0",
+        "--num_clips",
+        "3",
+        *extra,
+    ]
 
 
 @pytest.mark.parametrize("name", ["r3d_18", "resnet18"])
@@ -116,6 +135,7 @@ def test_retrieval_and_linear_probe_run_end_to_end(tiny_synthetic, tmp_path, nam
 
 def test_the_appearance_axis_reuses_the_cached_features(tiny_synthetic, tmp_path, capsys):
     from videossl.data.synthetic import APPEARANCE_LABELS
+
     checkpoint = tiny_checkpoint(tmp_path)
     linear = ("--linear", "--epochs", "2")
     assert linear_train.main(eval_args(tiny_synthetic, tmp_path / "motion", checkpoint, *linear)) == 0
@@ -133,6 +153,7 @@ def test_the_appearance_axis_reuses_the_cached_features(tiny_synthetic, tmp_path
 
 def test_bad_inputs_are_one_clear_line(tiny_synthetic, tmp_path, capsys):
     from videossl.cli import run_cli
+
     with pytest.raises(SystemExit) as exit_info:
         run_cli(complete_retrieval.main, eval_args(tiny_synthetic, tmp_path, str(tmp_path / "missing.pt")))
     assert exit_info.value.code == 2 and "checkpoint not found" in capsys.readouterr().err
@@ -143,8 +164,10 @@ def test_bad_inputs_are_one_clear_line(tiny_synthetic, tmp_path, capsys):
         run_cli(complete_retrieval.main, eval_args(tiny_synthetic, tmp_path, str(tmp_path / "wrong.pt")))
     assert "does not match its architecture" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # asking for another architecture than the checkpoint holds
-        run_cli(complete_retrieval.main, eval_args(tiny_synthetic, tmp_path, tiny_checkpoint(tmp_path), "--arch",
-                                                   "r2plus1d_18"))
+        run_cli(
+            complete_retrieval.main,
+            eval_args(tiny_synthetic, tmp_path, tiny_checkpoint(tmp_path), "--arch", "r2plus1d_18"),
+        )
     assert "holds a r3d_18 backbone, not --arch r2plus1d_18" in capsys.readouterr().err
 
 
@@ -179,6 +202,7 @@ def test_bgr_checkpoints_are_fed_bgr(tiny_synthetic):
 def official_release(kind, tmp_path, monkeypatch):
     """(--saved_model value, method the results name) of a faithful release file (tests/test_releases.py)."""
     from tests import test_releases as releases
+
     if kind == "tclr":
         return releases.tclr_release(tmp_path)[1], "tclr-official"
     if kind == "vtdl":
@@ -219,7 +243,14 @@ def test_an_unreadable_video_is_left_out_of_the_evaluation_and_named(tmp_path):
     (tmp_path / "list.txt").write_text("\n".join(lines) + "\n")
     index = verify_frame_counts(list_index(str(tmp_path / "list.txt"), str(tmp_path)), progress=False)
     messages = []
-    features = extract_features(RecordingBackbone(), InputContract(frames=4, size=32), index, "recording", num_clips=2,
-                                progress=False, log=messages.append)
+    features = extract_features(
+        RecordingBackbone(),
+        InputContract(frames=4, size=32),
+        index,
+        "recording",
+        num_clips=2,
+        progress=False,
+        log=messages.append,
+    )
     assert features["labels"].tolist() == [0, 1] and len(features["maps"]) == 2  # never replaced by another video
     assert features["unreadable"] == [bad["zero_byte"]] and "v_zero_byte.avi" in messages[0]

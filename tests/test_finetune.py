@@ -11,8 +11,8 @@ from linear_eval import train as linear_train
 from tests.helpers import make_tiny_synthetic
 from tests.test_evaluation import tiny_checkpoint
 from videossl.cli import run_cli
-from videossl.eval.classifier import VideoClassifier, predict_dataset
 from videossl.eval import finetune
+from videossl.eval.classifier import VideoClassifier, predict_dataset
 from videossl.eval.finetune import to_stack_of_differences
 from videossl.models.backbones import build_backbone
 from videossl.models.checkpoint import read_checkpoint_file
@@ -66,8 +66,9 @@ def test_multi_view_test_aggregates_every_view(tiny_synthetic):
     index = build_index("ucf101", root, split_dir, 1, "test")
     contract = InputContract(frames=4, stride=1, size=32)
     for aggregate in ("softmax_mean", "logit_sum"):
-        scores, labels, unreadable = predict_dataset(LabelEcho(), contract, index, num_clips=4, crops=3, batch_size=2,
-                                                     aggregate=aggregate, progress=False)
+        scores, labels, unreadable = predict_dataset(
+            LabelEcho(), contract, index, num_clips=4, crops=3, batch_size=2, aggregate=aggregate, progress=False
+        )
         assert scores.shape == (len(index), 3) and not unreadable
         # 12 views per video, in a batch of 2 videos = 24 views -> classes 0,1,2 get 4 views each per video
         if aggregate == "logit_sum":
@@ -78,9 +79,29 @@ def test_multi_view_test_aggregates_every_view(tiny_synthetic):
 
 def finetune_args(tiny_synthetic, out_dir, checkpoint, *extra):
     root, split_dir = tiny_synthetic
-    return ["--saved_model", checkpoint, "--data_root", root, "--split_dir", split_dir, "--out_dir", str(out_dir),
-            "--num_workers", "0", "--num_clips", "2", "--epochs", "2", "--batch_size", "3", "--eval_every", "1",
-            "--precision", "fp32", *extra]
+    return [
+        "--saved_model",
+        checkpoint,
+        "--data_root",
+        root,
+        "--split_dir",
+        split_dir,
+        "--out_dir",
+        str(out_dir),
+        "--num_workers",
+        "0",
+        "--num_clips",
+        "2",
+        "--epochs",
+        "2",
+        "--batch_size",
+        "3",
+        "--eval_every",
+        "1",
+        "--precision",
+        "fp32",
+        *extra,
+    ]
 
 
 def test_finetune_end_to_end_saves_the_best_model_and_tests_it_again(tiny_synthetic, tmp_path, capsys):
@@ -118,8 +139,21 @@ def test_linear_paper_protocol_trains_only_the_linear_layer(tiny_synthetic, tmp_
 
 
 def test_linear_eval_without_linear_finetunes_and_random_baseline_runs(tiny_synthetic, tmp_path):
-    args = finetune_args(tiny_synthetic, tmp_path / "scratch", "random", "--arch", "r3d_18", "--width", "0.125",
-                         "--frames", "4", "--size", "32", "--epochs", "1")
+    args = finetune_args(
+        tiny_synthetic,
+        tmp_path / "scratch",
+        "random",
+        "--arch",
+        "r3d_18",
+        "--width",
+        "0.125",
+        "--frames",
+        "4",
+        "--size",
+        "32",
+        "--epochs",
+        "1",
+    )
     assert linear_train.main(args) == 0
     results = json.load(open(tmp_path / "scratch" / "results.json"))
     assert results["mode"] == "finetune" and results["saved_model"] == "random"
@@ -141,8 +175,14 @@ def test_published_linear_protocols_resolve_to_the_releases_values():
     cvrl = parser.parse_args(["--saved_model", "x", "--linear", "--recipe", "linear_cvrl"])
     recipe = finetune.resolve_recipe(cvrl)
     assert cvrl.lr == pytest.approx(32.0) and cvrl.batch_size == 1024 and cvrl.weight_decay == 0.0
-    assert (cvrl.frames, cvrl.stride, cvrl.size, cvrl.test_size, cvrl.num_clips, cvrl.test_crops) == (32, 2, 224, 256,
-                                                                                                     10, 3)
+    assert (cvrl.frames, cvrl.stride, cvrl.size, cvrl.test_size, cvrl.num_clips, cvrl.test_crops) == (
+        32,
+        2,
+        224,
+        256,
+        10,
+        3,
+    )
     assert cvrl.normalize_features and recipe.warmup_epochs == 5 and recipe.train_crop == "resized"
     # the release's 32.0 is for a batch of 1024: a quarter of the batch, a quarter of the rate
     small = parser.parse_args(["--saved_model", "x", "--linear", "--recipe", "linear_cvrl", "--batch_size", "256"])
@@ -157,9 +197,26 @@ def test_published_linear_protocols_resolve_to_the_releases_values():
 
 def test_cvrl_linear_protocol_runs_with_its_crops_and_schedule(tiny_synthetic, tmp_path):
     checkpoint = tiny_checkpoint(tmp_path)
-    args = finetune_args(tiny_synthetic, tmp_path / "cvrl", checkpoint, "--linear", "--protocol", "paper",
-                         "--recipe", "linear_cvrl", "--batch_size", "3", "--frames", "4", "--size", "32",
-                         "--test_size", "40", "--num_clips", "2")
+    args = finetune_args(
+        tiny_synthetic,
+        tmp_path / "cvrl",
+        checkpoint,
+        "--linear",
+        "--protocol",
+        "paper",
+        "--recipe",
+        "linear_cvrl",
+        "--batch_size",
+        "3",
+        "--frames",
+        "4",
+        "--size",
+        "32",
+        "--test_size",
+        "40",
+        "--num_clips",
+        "2",
+    )
     assert linear_train.main(args) == 0
     results = json.load(open(tmp_path / "cvrl" / "results.json"))
     assert results["recipe"] == "linear_cvrl" and results["crops"] == 3 and results["test_size"] == 40
@@ -168,8 +225,18 @@ def test_cvrl_linear_protocol_runs_with_its_crops_and_schedule(tiny_synthetic, t
 
 def test_tclr_linear_protocol_runs_with_its_clips_and_crop(tiny_synthetic, tmp_path):
     checkpoint = tiny_checkpoint(tmp_path)
-    args = finetune_args(tiny_synthetic, tmp_path / "tclr", checkpoint, "--linear", "--protocol", "paper",
-                         "--recipe", "linear_tclr", "--num_clips", "3")
+    args = finetune_args(
+        tiny_synthetic,
+        tmp_path / "tclr",
+        checkpoint,
+        "--linear",
+        "--protocol",
+        "paper",
+        "--recipe",
+        "linear_tclr",
+        "--num_clips",
+        "3",
+    )
     assert linear_train.main(args) == 0
     results = json.load(open(tmp_path / "tclr" / "results.json"))
     assert results["recipe"] == "linear_tclr" and results["lr"] == pytest.approx(1e-2)
@@ -210,8 +277,21 @@ def test_vtdl_temporal_conv_head_is_the_releases_pool_and_convolution():
 
 def test_vtdl_finetune_recipe_runs_with_its_head_and_one_middle_test_clip(tiny_synthetic, tmp_path):
     checkpoint = tiny_checkpoint(tmp_path)
-    args = finetune_args(tiny_synthetic, tmp_path / "vtdl", checkpoint, "--recipe", "vtdl", "--frames", "16",
-                         "--size", "32", "--epochs", "1", "--num_clips", "1")
+    args = finetune_args(
+        tiny_synthetic,
+        tmp_path / "vtdl",
+        checkpoint,
+        "--recipe",
+        "vtdl",
+        "--frames",
+        "16",
+        "--size",
+        "32",
+        "--epochs",
+        "1",
+        "--num_clips",
+        "1",
+    )
     assert finetune_train.main(args) == 0
     results = json.load(open(tmp_path / "vtdl" / "results.json"))
     assert results["recipe"] == "vtdl" and results["clip_starts"] == "middle" and results["num_clips"] == 1

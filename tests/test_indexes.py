@@ -5,7 +5,13 @@ import os
 import pytest
 
 from videossl.data.indexes import (
-    build_index, folder_index, kinetics_index, list_index, parse_hmdb51_split, parse_ucf101_split, read_lines,
+    build_index,
+    folder_index,
+    kinetics_index,
+    list_index,
+    parse_hmdb51_split,
+    parse_ucf101_split,
+    read_lines,
     ucf101_index,
 )
 from videossl.errors import UserError
@@ -37,8 +43,8 @@ def test_ucf101_counts_and_labels(split):
 
 def test_ucf101_case_mismatch_gets_the_folder_label():
     classes, test = parse_ucf101_split(UCF, 1, "test")
-    handstand = [(p, l) for p, l in test if "v_HandStandPushups_" in p]
-    assert handstand and all(classes[l] == "HandstandPushups" for _, l in handstand)
+    handstand = [(p, label) for p, label in test if "v_HandStandPushups_" in p]
+    assert handstand and all(classes[label] == "HandstandPushups" for _, label in handstand)
 
 
 @pytest.mark.parametrize("split", [1, 2, 3])
@@ -87,8 +93,10 @@ def test_synthetic_dataset_indexes_like_ucf101(tiny_synthetic):
 
 def test_kinetics_csv_with_missing_clips(tmp_path):
     csv_path = tmp_path / "train.csv"
-    csv_path.write_text("label,youtube_id,time_start,time_end,split\n"
-                        "abseiling,aaa,10,20,train\nabseiling,bbb,0,10,train\nair drumming,ccc,5,15,train\n")
+    csv_path.write_text(
+        "label,youtube_id,time_start,time_end,split\n"
+        "abseiling,aaa,10,20,train\nabseiling,bbb,0,10,train\nair drumming,ccc,5,15,train\n"
+    )
     _touch(str(tmp_path / "clips"), "abseiling/aaa_000010_000020.mp4")
     _touch(str(tmp_path / "clips"), "air drumming/ccc_000005_000015.mp4")
     index = kinetics_index(str(tmp_path / "clips"), str(csv_path))
@@ -118,7 +126,10 @@ def test_folder_index(tmp_path):
     index = folder_index(str(tmp_path))
     assert index.class_names == ["jump", "walk"]
     assert sorted((os.path.basename(r.path), r.label) for r in index.records) == [
-        ("frames_of_z", 0), ("x.mp4", 1), ("y.avi", 0)]
+        ("frames_of_z", 0),
+        ("x.mp4", 1),
+        ("y.avi", 0),
+    ]
 
 
 def test_wrong_data_root_is_a_user_error(tmp_path):

@@ -26,15 +26,40 @@ def test_weighted_knn_by_hand():
 
 def test_the_monitor_logs_knn_top1_into_the_history(tiny_synthetic, tmp_path, capsys):
     root, split_dir = tiny_synthetic
-    assert tclr_train.main(["--preset", "demo", "--run_id", "knn", "--out_dir", str(tmp_path), "--data_root", root,
-                            "--split_dir", split_dir, "--epochs", "3", "--batch_size", "2", "--knn_every", "2",
-                            "--num_workers", "0", "--precision", "fp32"]) == 0
+    assert (
+        tclr_train.main(
+            [
+                "--preset",
+                "demo",
+                "--run_id",
+                "knn",
+                "--out_dir",
+                str(tmp_path),
+                "--data_root",
+                root,
+                "--split_dir",
+                split_dir,
+                "--epochs",
+                "3",
+                "--batch_size",
+                "2",
+                "--knn_every",
+                "2",
+                "--num_workers",
+                "0",
+                "--precision",
+                "fp32",
+            ]
+        )
+        == 0
+    )
     history = read_checkpoint_file(str(tmp_path / "ss_saved_models" / "knn" / "last.pt"))["training_state"]["history"]
     # due after epoch 2 and after the last one (3), not after epoch 1
     assert ["knn_top1" in h for h in history] == [False, True, True]
     assert all(0 <= h["knn_top1"] <= 100 and h["knn_seconds"] > 0 for h in history[1:])
     # its cost, as scripts/bench/bench_knn_monitor.py reports it
     from scripts.bench import bench_knn_monitor
+
     capsys.readouterr()
     assert bench_knn_monitor.main([str(tmp_path)]) == 0
     row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ss_saved_models/knn |")][0]

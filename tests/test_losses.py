@@ -6,7 +6,12 @@ import torch
 import torch.nn.functional as F
 
 from videossl.losses import (
-    MemoryBank, MemoryQueue, info_nce_with_queue, momentum_update, nce_memory_bank_loss, nt_xent,
+    MemoryBank,
+    MemoryQueue,
+    info_nce_with_queue,
+    momentum_update,
+    nce_memory_bank_loss,
+    nt_xent,
 )
 
 
@@ -87,7 +92,9 @@ def test_momentum_update_blends_parameters_and_copies_buffers():
     with torch.no_grad():
         online.weight.fill_(2.0), target.weight.fill_(1.0), online.running_mean.fill_(5.0)
     momentum_update(online, target, momentum=0.9)
-    assert torch.allclose(target.weight, torch.full((3,), 1.1)) and torch.equal(target.running_mean, online.running_mean)
+    assert torch.allclose(target.weight, torch.full((3,), 1.1)) and torch.equal(
+        target.running_mean, online.running_mean
+    )
 
 
 def naive_nce(anchor, positive, negatives, t, num_data, z):
@@ -109,8 +116,9 @@ def naive_nce(anchor, positive, negatives, t, num_data, z):
 def test_nce_memory_bank_loss_equals_naive_reference(n, k, t):
     anchor, positive, negatives = unit(n, 5, seed=5), unit(n, 5, seed=6), unit(n, k, 5, seed=7)
     loss, z = nce_memory_bank_loss(anchor, positive, negatives, t, num_data=1000)
-    scores = torch.exp(torch.cat([(anchor * positive).sum(1, keepdim=True),
-                                  torch.einsum("nd,nkd->nk", anchor, negatives)], 1) / t)
+    scores = torch.exp(
+        torch.cat([(anchor * positive).sum(1, keepdim=True), torch.einsum("nd,nkd->nk", anchor, negatives)], 1) / t
+    )
     assert z.item() == pytest.approx(scores.mean().item() * 1000)  # CMC's estimate of Z
     assert loss.item() == pytest.approx(naive_nce(anchor, positive, negatives, t, 1000, z.item()), rel=1e-9)
     again, _ = nce_memory_bank_loss(anchor, positive, negatives, t, num_data=1000, normalizer=z)  # Z kept fixed
@@ -152,8 +160,9 @@ def _ddp_worker(rank, world, init_file, out_dir, inputs, weight):
 def test_gathered_nt_xent_on_two_processes_equals_one_process_on_the_whole_batch(tmp_path):
     torch.manual_seed(0)
     x_a, x_b, weight = torch.randn(8, 6), torch.randn(8, 6), torch.randn(4, 6)
-    torch.multiprocessing.spawn(_ddp_worker, args=(2, str(tmp_path / "init"), str(tmp_path), (x_a, x_b), weight),
-                                nprocs=2, join=True)
+    torch.multiprocessing.spawn(
+        _ddp_worker, args=(2, str(tmp_path / "init"), str(tmp_path), (x_a, x_b), weight), nprocs=2, join=True
+    )
     results = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
 
     model = torch.nn.Linear(6, 4, bias=False)

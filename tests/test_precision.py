@@ -8,7 +8,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from videossl.engine.precision import (
-    END_TO_END_TOLERANCE, apply_precision_plan, autocast, gradient_errors, low_precision_supported, relative_error,
+    END_TO_END_TOLERANCE,
+    apply_precision_plan,
+    autocast,
+    gradient_errors,
+    low_precision_supported,
+    relative_error,
     verify_precision,
 )
 from videossl.models.backbones import build_backbone
@@ -28,16 +33,26 @@ def conv_weight_grads(conv, x, bf16):
 def test_bf16_conv3d_weight_gradient_at_two_frames_and_auto_keeps_that_conv_in_fp32(record_property):
     torch.manual_seed(0)
     conv = nn.Conv3d(16, 16, 3, padding=1, bias=False)
-    errors = {t: relative_error(conv_weight_grads(conv, x, True), conv_weight_grads(conv, x, False))
-              for t in (2, 3, 4) for x in [torch.randn(2, 16, t, 4, 4)]}
+    errors = {
+        t: relative_error(conv_weight_grads(conv, x, True), conv_weight_grads(conv, x, False))
+        for t in (2, 3, 4)
+        for x in [torch.randn(2, 16, t, 4, 4)]
+    }
     record_property("bf16_conv3d_weight_grad_relative_error", errors)
     assert errors[3] < 0.01 and errors[4] < 0.01  # healthy temporal sizes: bf16 rounding only
     if errors[2] < 0.05:
         pytest.skip(f"this CPU/oneDNN computes the T=2 gradient correctly ({errors[2]:.3%}): nothing to catch")
 
     # Most multiply-adds in healthy layers, so that bf16 stays worth it once the conv is in fp32.
-    model = nn.Sequential(nn.Conv3d(3, 16, 1), nn.Conv3d(16, 16, 3, padding=1), nn.ReLU(), nn.Flatten(),
-                          nn.Linear(16 * 2 * 8 * 8, 1024), nn.ReLU(), nn.Linear(1024, 4))
+    model = nn.Sequential(
+        nn.Conv3d(3, 16, 1),
+        nn.Conv3d(16, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(16 * 2 * 8 * 8, 1024),
+        nn.ReLU(),
+        nn.Linear(1024, 4),
+    )
     x, labels = torch.randn(4, 3, 2, 8, 8), torch.arange(4)
     plan = verify_precision(model, lambda m, b: F.cross_entropy(m(b).float(), labels), x, "cpu")
     assert plan.dtype == "bf16" and plan.fp32_modules == ["1"], plan.summary()
@@ -109,6 +124,7 @@ def test_explicit_choices():
     model = nn.Linear(2, 2)
     assert verify_precision(model, None, None, "cpu", requested="fp32").dtype == "fp32"
     from videossl.errors import UserError
+
     with pytest.raises(UserError, match="fp16 is not supported on cpu"):
         verify_precision(model, None, None, "cpu", requested="fp16")
 
@@ -116,8 +132,9 @@ def test_explicit_choices():
 @needs_cpu_bf16
 def test_auto_runs_fp32_when_too_little_would_stay_in_bf16():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv3d(3, 16, 1), nn.Conv3d(16, 16, 3, padding=1), nn.AdaptiveAvgPool3d(1),
-                          nn.Flatten(), nn.Linear(16, 4))
+    model = nn.Sequential(
+        nn.Conv3d(3, 16, 1), nn.Conv3d(16, 16, 3, padding=1), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(16, 4)
+    )
     x = torch.randn(4, 3, 2, 4, 4)
     plan = verify_precision(model, lambda m, b: m(b).float().pow(2).mean(), x, "cpu")
     if not plan.reasons:
@@ -127,10 +144,18 @@ def test_auto_runs_fp32_when_too_little_would_stay_in_bf16():
 
 def test_a_parameter_whose_true_gradient_is_zero_is_not_an_error():
     # A bias followed by BatchNorm: its fp32 gradient is rounding noise around 0.
-    reference = {"fc.weight": torch.ones(10, 10), "fc.bias": torch.full((10,), 1e-9),
-                 "tiny.weight": torch.full((10, 10), 1e-9), "big.weight": torch.full((10, 10), 100.0)}
-    low = {"fc.weight": reference["fc.weight"] * 1.01, "fc.bias": torch.full((10,), -1e-6),
-           "tiny.weight": torch.full((10, 10), 1e-6), "big.weight": torch.full((10, 10), 100.0)}
+    reference = {
+        "fc.weight": torch.ones(10, 10),
+        "fc.bias": torch.full((10,), 1e-9),
+        "tiny.weight": torch.full((10, 10), 1e-9),
+        "big.weight": torch.full((10, 10), 100.0),
+    }
+    low = {
+        "fc.weight": reference["fc.weight"] * 1.01,
+        "fc.bias": torch.full((10,), -1e-6),
+        "tiny.weight": torch.full((10, 10), 1e-6),
+        "big.weight": torch.full((10, 10), 100.0),
+    }
     errors = gradient_errors(low, reference)
     assert errors["fc.weight"] == pytest.approx(0.01) and errors["fc.bias"] == 0.0
     assert errors["tiny.weight"] < 1e-3  # measured against 1e-3 x the median weight-gradient norm

@@ -42,9 +42,31 @@ def test_published_values_named_in_the_issue_are_the_defaults():
 
 def test_the_run_records_its_preset_and_overrides(tiny_synthetic, tmp_path):
     root, split_dir = tiny_synthetic
-    assert tclr_train.main(["--preset", "demo", "--run_id", "r", "--out_dir", str(tmp_path), "--data_root", root,
-                            "--split_dir", split_dir, "--epochs", "1", "--batch_size", "2",
-                            "--num_workers", "0", "--precision", "fp32"]) == 0
+    assert (
+        tclr_train.main(
+            [
+                "--preset",
+                "demo",
+                "--run_id",
+                "r",
+                "--out_dir",
+                str(tmp_path),
+                "--data_root",
+                root,
+                "--split_dir",
+                split_dir,
+                "--epochs",
+                "1",
+                "--batch_size",
+                "2",
+                "--num_workers",
+                "0",
+                "--precision",
+                "fp32",
+            ]
+        )
+        == 0
+    )
     config = json.load(open(tmp_path / "ss_saved_models" / "r" / "run_config.json"))
     assert config["preset"] == "demo" and config["size"] == 32 and config["input_mode"] == "residual"
     assert config["preset_overrides"] == {"epochs": 1, "batch_size": 2, "precision": "fp32"}

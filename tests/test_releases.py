@@ -30,12 +30,17 @@ def tclr_release(tmp_path, arch="r3d_18"):
     saved through DataParallel as {'state_dict': ..., 'epoch': ...}."""
     torch.manual_seed(0)
     r3d = getattr(torchvision.models.video, arch)()
-    r3d.layer4[0].conv1[0] = nn.Conv3d(256, 512, (3, 3, 3), stride=(1, 2, 2), padding=(2, 1, 1), dilation=(2, 1, 1),
-                                       bias=False)
+    r3d.layer4[0].conv1[0] = nn.Conv3d(
+        256, 512, (3, 3, 3), stride=(1, 2, 2), padding=(2, 1, 1), dilation=(2, 1, 1), bias=False
+    )
     r3d.layer4[0].downsample[0] = nn.Conv3d(256, 512, (1, 1, 1), stride=(1, 2, 2), bias=False)
     mlp = nn.Module()
-    mlp.fc1, mlp.bn1, mlp.bn2, mlp.fc2 = nn.Linear(512, 512), nn.BatchNorm1d(512), nn.BatchNorm1d(128), nn.Linear(
-        512, 128, bias=False)
+    mlp.fc1, mlp.bn1, mlp.bn2, mlp.fc2 = (
+        nn.Linear(512, 512),
+        nn.BatchNorm1d(512),
+        nn.BatchNorm1d(128),
+        nn.Linear(512, 128, bias=False),
+    )
     model = perturbed(nn.Sequential(r3d, mlp))
     path = str(tmp_path / "model_best_e151_loss_0.9281.pth")
     torch.save({"epoch": 151, "state_dict": nn.DataParallel(model).state_dict(), "optimizer": {}}, path)
@@ -77,8 +82,9 @@ class ReleaseUnit(nn.Module):
         super().__init__()
         pads = release_padding(kernel, stride)
         self.pad = None if len(set(pads)) == 1 else nn.ConstantPad3d(pads, 0)
-        self.conv3d = nn.Conv3d(cin, cout, kernel, stride=stride, padding=pads[0] if self.pad is None else 0,
-                                bias=False)
+        self.conv3d = nn.Conv3d(
+            cin, cout, kernel, stride=stride, padding=pads[0] if self.pad is None else 0, bias=False
+        )
         self.batch3d = nn.BatchNorm3d(cout) if bn else None
         self.relu = relu
 
@@ -93,8 +99,10 @@ class ReleasePool(nn.Module):
 
     def __init__(self, kernel, stride):
         super().__init__()
-        self.pad, self.pool = nn.ConstantPad3d(release_padding(kernel, stride), 0), nn.MaxPool3d(kernel, stride,
-                                                                                                  ceil_mode=True)
+        self.pad, self.pool = (
+            nn.ConstantPad3d(release_padding(kernel, stride), 0),
+            nn.MaxPool3d(kernel, stride, ceil_mode=True),
+        )
 
     def forward(self, x):
         return self.pool(self.pad(x))
@@ -122,8 +130,10 @@ class ReleaseI3D(nn.Module):
         self.conv3d_2b_1x1 = ReleaseUnit(64, 64)
         self.conv3d_2c_3x3 = ReleaseUnit(64, 192, (3, 3, 3))
         self.maxPool3d_3a_3x3 = ReleasePool((1, 3, 3), (1, 2, 2))
-        self.mixed_3b, self.mixed_3c = ReleaseMixed(192, [64, 96, 128, 16, 32, 32]), ReleaseMixed(
-            256, [128, 128, 192, 32, 96, 64])
+        self.mixed_3b, self.mixed_3c = (
+            ReleaseMixed(192, [64, 96, 128, 16, 32, 32]),
+            ReleaseMixed(256, [128, 128, 192, 32, 96, 64]),
+        )
         self.maxPool3d_4a_3x3 = ReleasePool((3, 3, 3), (2, 2, 2))
         self.mixed_4b = ReleaseMixed(480, [192, 96, 208, 16, 48, 64])
         self.mixed_4c = ReleaseMixed(512, [160, 112, 224, 24, 64, 64])
@@ -171,8 +181,11 @@ class ReleaseR3D(nn.Module):
         self.bn1, self.maxpool = nn.BatchNorm3d(64), nn.MaxPool3d(3, stride=2, padding=1)
         widths, cin = (64, 128, 256, 512), 64
         for i, c in enumerate(widths):
-            setattr(self, f"layer{i + 1}", nn.Sequential(ReleaseBasicBlock(cin, c, 1 if i == 0 else 2),
-                                                         ReleaseBasicBlock(c, c)))
+            setattr(
+                self,
+                f"layer{i + 1}",
+                nn.Sequential(ReleaseBasicBlock(cin, c, 1 if i == 0 else 2), ReleaseBasicBlock(c, c)),
+            )
             cin = c
         if with_classifier:
             self.cp = nn.Conv3d(512, num_classes, (1, 1, 1), bias=False)
@@ -198,17 +211,26 @@ def vtdl_pretraining_file(tmp_path, model, arch):
     opt = argparse.Namespace(arch=arch, data_length=16, stride=4, spatial_size="224", nce_k=3569, moco=True)
     state = nn.DataParallel(model).state_dict()
     path = str(tmp_path / "ckpt_epoch_48.pth")
-    torch.save({"opt": opt, "model": state, "contrast": {"params": torch.tensor([3569, 0.07]),
-                "memory": torch.randn(8, 128)}, "optimizer": torch.optim.SGD(model.parameters(), lr=0.1).state_dict(),
-                "epoch": 48, "model_ema": state}, path)
+    torch.save(
+        {
+            "opt": opt,
+            "model": state,
+            "contrast": {"params": torch.tensor([3569, 0.07]), "memory": torch.randn(8, 128)},
+            "optimizer": torch.optim.SGD(model.parameters(), lr=0.1).state_dict(),
+            "epoch": 48,
+            "model_ema": state,
+        },
+        path,
+    )
     return path
 
 
 def vtdl_finetuned_file(tmp_path, model):
     """src/trainer.py: {'epoch', 'arch' (always "i3d"), 'state_dict' of DataParallel(TCN), 'best_prec1'}."""
     path = str(tmp_path / "fine_tune_rgb_model_latest.pth.tar")
-    torch.save({"epoch": 45, "arch": "i3d", "state_dict": nn.DataParallel(TCN(model)).state_dict(),
-                "best_prec1": 52.7}, path)
+    torch.save(
+        {"epoch": 45, "arch": "i3d", "state_dict": nn.DataParallel(TCN(model)).state_dict(), "best_prec1": 52.7}, path
+    )
     return path
 
 
@@ -258,20 +280,36 @@ def test_tce_pretraining_release_with_its_rotation_head_loads_strictly(tmp_path)
     net.fc_rotation_2, net.bn_rotation_2 = nn.Linear(200, 200), nn.BatchNorm1d(200)
     net.fc_rotation_3 = nn.Linear(200, 4)
     path = str(tmp_path / "ckpt_epoch_50.pth")
-    torch.save({"epoch": 50, "state_dict": nn.DataParallel(net).state_dict(), "optimizer": {},
-                "NCELoss": {"params": torch.tensor([8192, 0.07, 1.0]), "memory_bank": torch.randn(10, 128)}}, path)
+    torch.save(
+        {
+            "epoch": 50,
+            "state_dict": nn.DataParallel(net).state_dict(),
+            "optimizer": {},
+            "NCELoss": {"params": torch.tensor([8192, 0.07, 1.0]), "memory_bank": torch.randn(10, 128)},
+        },
+        path,
+    )
     backbone, contract, checkpoint = load_backbone(path)  # the depth is read from the keys
     frames = torch.randn(1, 3, 1, 64, 64)
     with torch.no_grad():
         ours = backbone.eval()(frames)[0, :, 0, 0, 0]
         resnet = net.backbone.eval()
-        trunk = nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool, resnet.layer1, resnet.layer2,
-                              resnet.layer3, resnet.layer4)
+        trunk = nn.Sequential(
+            resnet.conv1,
+            resnet.bn1,
+            resnet.relu,
+            resnet.maxpool,
+            resnet.layer1,
+            resnet.layer2,
+            resnet.layer3,
+            resnet.layer4,
+        )
         theirs = trunk(frames[:, :, 0]).mean(dim=(2, 3))[0]
     assert torch.allclose(ours, theirs, atol=1e-5) and contract.size == 224 and backbone.name == "resnet18"
     heads = checkpoint["heads"]["head"]
     assert {"fc_contrastive.weight", "bn_rotation_2.running_var", "fc_rotation_3.bias"} <= set(heads)
     from videossl.eval.tsne import linear_embedding_head  # TCE's t-SNE space: the release's own embedding
+
     assert torch.equal(linear_embedding_head(checkpoint).weight, net.fc_contrastive.weight)
 
 
@@ -284,8 +322,9 @@ def test_tce_release_is_a_2d_resnet(tmp_path):
     frames = torch.randn(1, 3, 2, 64, 64)
     with torch.no_grad():
         ours = backbone.eval()(frames)[0, :, :, 0, 0].T  # [T, D]
-        theirs = torch.stack([torch.flatten(nn.Sequential(*list(resnet.children())[:-1])(frames[:, :, t]), 1)[0]
-                              for t in range(2)])
+        theirs = torch.stack(
+            [torch.flatten(nn.Sequential(*list(resnet.children())[:-1])(frames[:, :, t]), 1)[0] for t in range(2)]
+        )
     assert torch.allclose(ours, theirs, atol=1e-5) and contract.mean is not None
 
 
@@ -359,8 +398,9 @@ def test_a_damaged_release_is_named_key_by_key(tmp_path):
 def test_an_unknown_file_is_one_line_and_exit_2(tmp_path):
     path = str(tmp_path / "weights.pt")
     torch.save({"net": {"encoder.conv.weight": torch.ones(3)}, "iteration": 5}, path)
-    result = subprocess.run([sys.executable, "scripts/inspect_checkpoint.py", path], cwd=ROOT, capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [sys.executable, "scripts/inspect_checkpoint.py", path], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "not a known checkpoint format (top-level keys net, iteration; 1 tensors" in result.stderr
 
@@ -377,5 +417,6 @@ def test_a_tensorflow_checkpoint_is_recognised_and_names_the_extra_it_needs(tmp_
             load_backbone(path)
     (tmp_path / "ckpt-8.index").write_bytes(b"\0")
     from videossl.models.convert_tf import checkpoint_prefix
+
     with pytest.raises(UserError, match="2 TensorFlow checkpoints and no 'checkpoint' file"):
         checkpoint_prefix(str(tmp_path), lambda folder: None)

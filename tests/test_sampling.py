@@ -7,7 +7,10 @@ from cvrl.sampling import sample_cvrl_clip_pair
 from tce.sampling import sample_adjacent_frames
 from tclr_pretraining.sampling import sample_global_and_local_clips
 from videossl.data.sampling import (
-    clip_indices, pad_indices, sample_evenly_spaced_clips, sample_random_clip,
+    clip_indices,
+    pad_indices,
+    sample_evenly_spaced_clips,
+    sample_random_clip,
 )
 from vtdl.sampling import sample_anchor_and_temporal_negative
 
@@ -44,7 +47,7 @@ def test_tclr_local_clips_tile_the_global_window(n, rng):
             assert np.all(np.diff(global_clip) == 4) and np.all(np.diff(local.reshape(-1)) == 1)
             assert local[0, 0] == global_clip[0] and global_clip[0] + 64 <= n - 1 + 1
             for j in range(4):  # local clip j spans the time of global frames 4j..4j+3
-                assert set(global_clip[4 * j:4 * j + 4]) <= set(local[j])
+                assert set(global_clip[4 * j : 4 * j + 4]) <= set(local[j])
                 assert local[j].min() <= global_clip[4 * j] and global_clip[4 * j + 3] <= local[j].max()
 
 
@@ -61,7 +64,7 @@ def test_cvrl_gap_follows_the_decreasing_density():
     draws = 40000
     gaps = np.array([sample_cvrl_clip_pair(n, rng)[2] for _ in range(draws)])
     d = 100
-    expected = (2 * (d - np.arange(d)) - 1) / d ** 2 * draws  # F(g + 1) - F(g), F(k) = 2k/D - k^2/D^2
+    expected = (2 * (d - np.arange(d)) - 1) / d**2 * draws  # F(g + 1) - F(g), F(k) = 2k/D - k^2/D^2
     counts = np.bincount(gaps, minlength=d)
     bins = counts.reshape(10, 10).sum(1)
     expected_bins = expected.reshape(10, 10).sum(1)

@@ -77,8 +77,10 @@ def test_order_classes_hide_in_single_frames():
 def test_the_appearance_does_not_depend_on_the_motion():
     # for one random state, every motion class draws the same object: the two axes are independent
     for seed in range(5):
-        kinds = {render_labelled_video(name, np.random.default_rng(seed), frames=4, height=16, width=16)[1]
-                 for name in CLASS_NAMES}
+        kinds = {
+            render_labelled_video(name, np.random.default_rng(seed), frames=4, height=16, width=16)[1]
+            for name in CLASS_NAMES
+        }
         assert len(kinds) == 1
 
 
@@ -97,18 +99,56 @@ def test_appearance_labels_cover_every_video_and_stay_independent(tiny_synthetic
 
 
 def test_make_synthetic_cli(tmp_path):
-    result = subprocess.run([sys.executable, "scripts/make_synthetic.py", "--out", str(tmp_path), "--classes", "2",
-                             "--videos_per_class", "2", "--frames", "8", "--size", "32x32", "--format", "mp4"],
-                            cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "scripts/make_synthetic.py",
+            "--out",
+            str(tmp_path),
+            "--classes",
+            "2",
+            "--videos_per_class",
+            "2",
+            "--frames",
+            "8",
+            "--size",
+            "32x32",
+            "--format",
+            "mp4",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert os.path.exists(tmp_path / "UCF-101" / "MoveRight" / "v_MoveRight_g01_c01.mp4")
-    benchmark = subprocess.run([sys.executable, "scripts/make_synthetic.py", "--out", str(tmp_path / "b"), "--motions",
-                                "benchmark", "--videos_per_class", "2", "--frames", "8", "--size", "16x16"],
-                               cwd=ROOT, capture_output=True, text=True)
+    benchmark = subprocess.run(
+        [
+            sys.executable,
+            "scripts/make_synthetic.py",
+            "--out",
+            str(tmp_path / "b"),
+            "--motions",
+            "benchmark",
+            "--videos_per_class",
+            "2",
+            "--frames",
+            "8",
+            "--size",
+            "16x16",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert benchmark.returncode == 0, benchmark.stderr
     with open(tmp_path / "b" / "ucfTrainTestlist" / "classInd.txt") as f:
         assert len(f.read().splitlines()) == 14
     assert (tmp_path / "b" / "ucfTrainTestlist" / "appearance_labels.txt").exists()
-    bad = subprocess.run([sys.executable, "scripts/make_synthetic.py", "--out", str(tmp_path), "--size", "big"],
-                         cwd=ROOT, capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "scripts/make_synthetic.py", "--out", str(tmp_path), "--size", "big"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --size must look like 64x64, got 'big'"

@@ -51,7 +51,7 @@ def test_mining_threshold_rises_from_minus_one_and_the_released_formula_stays_be
 def unit_vectors_with_cosines(cosines):
     """Rows in 2D whose cosine with (1, 0) is each given value."""
     c = torch.tensor(cosines, dtype=torch.float32)
-    return torch.stack([c, torch.sqrt(1 - c ** 2)], dim=1)
+    return torch.stack([c, torch.sqrt(1 - c**2)], dim=1)
 
 
 def test_mining_takes_the_hardest_entries_below_the_threshold_never_the_own_slot():
@@ -67,8 +67,9 @@ def test_mining_takes_the_hardest_entries_below_the_threshold_never_the_own_slot
     assert mined[0, :3].tolist() == [4, 5, 6]  # the three below 0.4
     assert set(mined[0, 3:].tolist()) <= {0, 1, 2, 3}  # neither the own slot nor a hard one again
     # the released threshold masks everything: random negatives, never the own slot
-    many = mine_negatives(anchor.repeat(200, 1), bank, own.repeat(200), 5, mining_threshold(1, 10, "release"),
-                          generator=g)
+    many = mine_negatives(
+        anchor.repeat(200, 1), bank, own.repeat(200), 5, mining_threshold(1, 10, "release"), generator=g
+    )
     assert 7 not in many.unique().tolist() and len(many.unique()) == 7
 
 
@@ -87,9 +88,17 @@ def test_nce_memory_bank_loss_equals_the_cmc_formula_by_hand():
 def test_rotation_head_has_the_released_layers_and_order():
     head = RotationHead(512)
     assert [n for n, _ in head.named_parameters()] == [
-        "fc_rotation_1.weight", "fc_rotation_1.bias", "bn_rotation_1.weight", "bn_rotation_1.bias",
-        "fc_rotation_2.weight", "fc_rotation_2.bias", "bn_rotation_2.weight", "bn_rotation_2.bias",
-        "fc_rotation_3.weight", "fc_rotation_3.bias"]
+        "fc_rotation_1.weight",
+        "fc_rotation_1.bias",
+        "bn_rotation_1.weight",
+        "bn_rotation_1.bias",
+        "fc_rotation_2.weight",
+        "fc_rotation_2.bias",
+        "bn_rotation_2.weight",
+        "bn_rotation_2.bias",
+        "fc_rotation_3.weight",
+        "fc_rotation_3.bias",
+    ]
     assert head.fc_rotation_1.out_features == 200 and head.fc_rotation_3.out_features == 4
     head.eval()
     x = torch.randn(5, 512)
@@ -118,9 +127,33 @@ def test_stack_of_differences_feeds_15_hand_computed_channels_and_tiles_the_rgb_
 
 def tiny_args(tiny_synthetic, out_dir, *extra):
     root, split_dir = tiny_synthetic
-    return ["--run_id", "tiny", "--out_dir", str(out_dir), "--data_root", root, "--split_dir", split_dir,
-            "--arch", "resnet18", "--width", "0.125", "--size", "32", "--bank_negatives", "4", "--batch_size", "3",
-            "--num_workers", "0", "--precision", "fp32", "--lr", "0.03", *extra]
+    return [
+        "--run_id",
+        "tiny",
+        "--out_dir",
+        str(out_dir),
+        "--data_root",
+        root,
+        "--split_dir",
+        split_dir,
+        "--arch",
+        "resnet18",
+        "--width",
+        "0.125",
+        "--size",
+        "32",
+        "--bank_negatives",
+        "4",
+        "--batch_size",
+        "3",
+        "--num_workers",
+        "0",
+        "--precision",
+        "fp32",
+        "--lr",
+        "0.03",
+        *extra,
+    ]
 
 
 def test_a_tiny_run_trains_and_every_evaluation_reads_its_checkpoint(tiny_synthetic, tmp_path):
@@ -137,12 +170,38 @@ def test_a_tiny_run_trains_and_every_evaluation_reads_its_checkpoint(tiny_synthe
     assert "fc_rotation_3.weight" in checkpoint["heads"]["rotation"]
     assert {"nce", "rotation"} <= set(history[0]) and float(checkpoint["heads"]["memory"]["normalizer"]) > 0
     root, split_dir = tiny_synthetic
-    common = ["--saved_model", str(last), "--data_root", root, "--split_dir", split_dir, "--num_workers", "0",
-              "--num_clips", "2"]
+    common = [
+        "--saved_model",
+        str(last),
+        "--data_root",
+        root,
+        "--split_dir",
+        split_dir,
+        "--num_workers",
+        "0",
+        "--num_clips",
+        "2",
+    ]
     assert linear_train.main(common + ["--linear", "--epochs", "3", "--out_dir", str(tmp_path / "lin")]) == 0
     assert complete_retrieval.main(common + ["--out_dir", str(tmp_path / "ret"), "--picture_queries", "0"]) == 0
-    assert finetune_train.main(common + ["--recipe", "tce", "--epochs", "1", "--batch_size", "3", "--precision", "fp32",
-                                         "--out_dir", str(tmp_path / "ft")]) == 0
+    assert (
+        finetune_train.main(
+            common
+            + [
+                "--recipe",
+                "tce",
+                "--epochs",
+                "1",
+                "--batch_size",
+                "3",
+                "--precision",
+                "fp32",
+                "--out_dir",
+                str(tmp_path / "ft"),
+            ]
+        )
+        == 0
+    )
     assert json.load(open(tmp_path / "ft" / "results.json"))["aggregate"] == "logit_sum"
     video = str(tmp_path / "v.avi")
     write_index_video(video, 15, 32, 32)

@@ -9,8 +9,12 @@ import torch.nn.functional as F
 
 from tclr_pretraining import train_gen_all_step
 from tclr_pretraining.losses import (
-    global_local_temporal_loss, instance_global_loss, instance_local_loss, local_local_temporal_loss,
-    parse_loss_weights, tclr_loss,
+    global_local_temporal_loss,
+    instance_global_loss,
+    instance_local_loss,
+    local_local_temporal_loss,
+    parse_loss_weights,
+    tclr_loss,
 )
 from tclr_pretraining.model import TCLRModel
 from tests.helpers import run_torchrun_script
@@ -18,6 +22,7 @@ from tests.test_losses import naive_nt_xent
 from videossl.errors import UserError
 from videossl.models.backbones import build_backbone
 from videossl.models.checkpoint import load_backbone
+
 
 def embeddings(b=3, views=2, clips=4, dim=6, seed=0):
     g = torch.Generator().manual_seed(seed)
@@ -34,7 +39,8 @@ def test_each_term_equals_a_naive_loop(t):
     out = embeddings()
     b = 3
     assert instance_global_loss(out["global"], t).item() == pytest.approx(
-        naive_nt_xent(out["global"][:, 0], out["global"][:, 1], t), rel=1e-9)
+        naive_nt_xent(out["global"][:, 0], out["global"][:, 1], t), rel=1e-9
+    )
 
     combos = [(v, c) for v in range(2) for c in range(4)]
     pairs = [(a, c) for a in combos for c in combos if a != c]
@@ -49,8 +55,10 @@ def test_each_term_equals_a_naive_loop(t):
     for g in range(2):
         for v in range(2):
             for i in range(b):
-                sim = [[float(out["global_steps"][i, g, r] @ out["local"][i, v, c]) / t for c in range(4)]
-                       for r in range(4)]
+                sim = [
+                    [float(out["global_steps"][i, g, r] @ out["local"][i, v, c]) / t for c in range(4)]
+                    for r in range(4)
+                ]
                 rows = sum(naive_ce(sim[r], r) for r in range(4))
                 cols = sum(naive_ce([sim[r][c] for r in range(4)], c) for c in range(4))
                 naive_gl += (rows + cols) / (2 * b)
@@ -85,9 +93,29 @@ def test_model_outputs_unit_embeddings_with_four_time_steps():
 
 def tiny_args(tiny_synthetic, out_dir, *extra):
     root, split_dir = tiny_synthetic
-    return ["--run_id", "tiny", "--out_dir", str(out_dir), "--data_root", root, "--split_dir", split_dir,
-            "--width", "0.125", "--size", "32", "--batch_size", "2", "--num_workers", "0", "--precision", "fp32",
-            "--lr", "1e-3", *extra]
+    return [
+        "--run_id",
+        "tiny",
+        "--out_dir",
+        str(out_dir),
+        "--data_root",
+        root,
+        "--split_dir",
+        split_dir,
+        "--width",
+        "0.125",
+        "--size",
+        "32",
+        "--batch_size",
+        "2",
+        "--num_workers",
+        "0",
+        "--precision",
+        "fp32",
+        "--lr",
+        "1e-3",
+        *extra,
+    ]
 
 
 def test_a_tiny_run_lowers_the_loss_and_its_checkpoint_loads(tiny_synthetic, tmp_path, capsys):
@@ -109,8 +137,9 @@ def test_restart_after_epoch_1_matches_an_uninterrupted_run(tiny_synthetic, tmp_
     with pytest.raises(UserError, match="already holds checkpoints"):  # no silent overwrite
         train_gen_all_step.main(tiny_args(tiny_synthetic, tmp_path / "resumed", "--epochs", "2"))
     with pytest.raises(UserError, match="size: 32 -> 48"):
-        train_gen_all_step.main(tiny_args(tiny_synthetic, tmp_path / "resumed", "--epochs", "2", "--restart",
-                                          "--size", "48"))
+        train_gen_all_step.main(
+            tiny_args(tiny_synthetic, tmp_path / "resumed", "--epochs", "2", "--restart", "--size", "48")
+        )
     train_gen_all_step.main(tiny_args(tiny_synthetic, tmp_path / "resumed", "--epochs", "2", "--restart"))
     a = torch.load(tmp_path / "straight" / "ss_saved_models" / "tiny" / "last.pt", weights_only=True)
     b = torch.load(tmp_path / "resumed" / "ss_saved_models" / "tiny" / "last.pt", weights_only=True)
@@ -122,7 +151,10 @@ def test_restart_after_epoch_1_matches_an_uninterrupted_run(tiny_synthetic, tmp_
 
 
 def test_two_processes_under_torchrun_complete(tiny_synthetic, tmp_path):
-    run_torchrun_script(os.path.join("tclr_pretraining", "train_gen_all_step.py"),
-                        tiny_args(tiny_synthetic, tmp_path, "--epochs", "1", "--batch_size", "4"), tmp_path)
+    run_torchrun_script(
+        os.path.join("tclr_pretraining", "train_gen_all_step.py"),
+        tiny_args(tiny_synthetic, tmp_path, "--epochs", "1", "--batch_size", "4"),
+        tmp_path,
+    )
     checkpoint = torch.load(tmp_path / "ss_saved_models" / "tiny" / "last.pt", weights_only=True)
     assert checkpoint["epoch"] == 1 and checkpoint["config"]["batch_size"] == 4

@@ -17,11 +17,21 @@ def still_clip(frames=8, size=48, seed=0):
 
 RECIPES = {
     "tclr": lambda: tclr_clip_augmentation(32),
-    "everything": lambda: T.Compose([
-        T.RandomResizedCrop(32, scale=(0.3, 1.0), ratio=(0.5, 2.0)), T.RandomHorizontalFlip(0.5),
-        T.RandomRotation(10), T.ColorJitter(0.8, 0.8, 0.8, 0.2, op_p=0.8, over_clip=True),
-        T.RandomGrayscale(0.2), T.RandomGaussianBlur(0.5), T.RandomSolarize(0.3), T.RandomErase(0.5, (4, 8)),
-        T.RandomChannelDrop(0.2), T.RandomGamma(0.5), T.ToFloat()]),
+    "everything": lambda: T.Compose(
+        [
+            T.RandomResizedCrop(32, scale=(0.3, 1.0), ratio=(0.5, 2.0)),
+            T.RandomHorizontalFlip(0.5),
+            T.RandomRotation(10),
+            T.ColorJitter(0.8, 0.8, 0.8, 0.2, op_p=0.8, over_clip=True),
+            T.RandomGrayscale(0.2),
+            T.RandomGaussianBlur(0.5),
+            T.RandomSolarize(0.3),
+            T.RandomErase(0.5, (4, 8)),
+            T.RandomChannelDrop(0.2),
+            T.RandomGamma(0.5),
+            T.ToFloat(),
+        ]
+    ),
 }
 
 
@@ -48,8 +58,9 @@ def test_augmentation_does_not_modify_the_decoded_frames():
 
 
 def uint8_images(seed=0):
-    return torch.from_numpy(np.random.default_rng(seed).integers(0, 256, (4, 40, 56, 3), dtype=np.uint8)
-                            ).permute(0, 3, 1, 2)
+    return torch.from_numpy(np.random.default_rng(seed).integers(0, 256, (4, 40, 56, 3), dtype=np.uint8)).permute(
+        0, 3, 1, 2
+    )
 
 
 @pytest.mark.parametrize("factor", [0.75, 1.25])
@@ -135,12 +146,16 @@ def left_bright_clip(frames=4, size=48):
 def flip_recipes(flip_p):
     from cvrl.augmentation import cvrl_pair_augmentations
     from tce.dataset import tce_shared_geometry
-    from videossl.eval.classifier import finetune_augmentation
     from videossl.data.augmentations import vtdl_clip_augmentation
+    from videossl.eval.classifier import finetune_augmentation
 
-    return {"tclr": tclr_clip_augmentation(32, flip_p), "cvrl": cvrl_pair_augmentations(32, flip_p)[0],
-            "vtdl": vtdl_clip_augmentation(32, flip_p), "tce": tce_shared_geometry(32, flip_p),
-            "finetune": finetune_augmentation(32, flip_p)}
+    return {
+        "tclr": tclr_clip_augmentation(32, flip_p),
+        "cvrl": cvrl_pair_augmentations(32, flip_p)[0],
+        "vtdl": vtdl_clip_augmentation(32, flip_p),
+        "tce": tce_shared_geometry(32, flip_p),
+        "finetune": finetune_augmentation(32, flip_p),
+    }
 
 
 @pytest.mark.parametrize("flip_p, mirrored", [(0.0, 0), (1.0, 30)])
@@ -151,5 +166,5 @@ def test_flip_prob_reaches_every_recipe(flip_p, mirrored):
         flips = 0
         for seed in range(30):
             clip = transform(left_bright_clip(), np.random.default_rng(seed)).float().sum(dim=(0, 1, 2))  # [W]
-            flips += int(clip[: clip.numel() // 4].mean() < clip[-clip.numel() // 4:].mean())
+            flips += int(clip[: clip.numel() // 4].mean() < clip[-clip.numel() // 4 :].mean())
         assert flips == mirrored, name

@@ -53,8 +53,12 @@ def test_vid_writes_one_output_frame_per_input_frame_showing_that_frame(tmp_path
     write_index_video(video, 24, 64, 64)
     checkpoint = tiny_checkpoint(tmp_path, name)
     out = str(tmp_path / "out" / "trajectory.mp4")
-    assert make_tsne.main(["--vid", "--input", video, "--output", out, "--saved_model", checkpoint,
-                           "--video_height", "128"]) == 0
+    assert (
+        make_tsne.main(
+            ["--vid", "--input", video, "--output", out, "--saved_model", checkpoint, "--video_height", "128"]
+        )
+        == 0
+    )
     frames = decoded_frames(out)
     assert len(frames) == 24
     assert frames[0].shape == (128, 256, 3)  # the video (128 x 128) beside the 128 x 128 trajectory panel
@@ -73,8 +77,25 @@ def test_several_inputs_tce_aliases_and_random_2d_baseline(tmp_path):
         write_index_video(videos[-1], 12, 32, 32)
     out = str(tmp_path / "two.png")
     # TCE's flags: --ckpt and --model (here a random-init ResNet-18, single frames)
-    assert make_tsne.main(["--input", *videos, "--output", out, "--ckpt", "random", "--model", "resnet18",
-                           "--width", "0.125", "--step", "2"]) == 0
+    assert (
+        make_tsne.main(
+            [
+                "--input",
+                *videos,
+                "--output",
+                out,
+                "--ckpt",
+                "random",
+                "--model",
+                "resnet18",
+                "--width",
+                "0.125",
+                "--step",
+                "2",
+            ]
+        )
+        == 0
+    )
     assert os.path.getsize(out) > 1000
     assert np.load(str(tmp_path / "two_embeddings.npy")).shape[0] == 12  # 6 per video
     results = json.load(open(tmp_path / "results.json"))
@@ -85,8 +106,25 @@ def test_dataset_mode_plots_one_point_per_test_video(tiny_synthetic, tmp_path):
     root, split_dir = tiny_synthetic
     checkpoint = tiny_checkpoint(tmp_path)
     out = str(tmp_path / "dataset.png")
-    assert make_tsne.main(["--saved_model", checkpoint, "--data_root", root, "--split_dir", split_dir,
-                           "--output", out, "--num_clips", "2", "--num_workers", "0"]) == 0
+    assert (
+        make_tsne.main(
+            [
+                "--saved_model",
+                checkpoint,
+                "--data_root",
+                root,
+                "--split_dir",
+                split_dir,
+                "--output",
+                out,
+                "--num_clips",
+                "2",
+                "--num_workers",
+                "0",
+            ]
+        )
+        == 0
+    )
     results = json.load(open(tmp_path / "results.json"))
     assert results["subset"] == "test" and results["metrics"]["points"] == 6  # 3 classes x 2 test videos
     assert os.path.getsize(out) > 1000
@@ -95,12 +133,24 @@ def test_dataset_mode_plots_one_point_per_test_video(tiny_synthetic, tmp_path):
 def test_bad_tsne_inputs_are_one_clear_line(tmp_path, capsys):
     checkpoint = tiny_checkpoint(tmp_path)
     with pytest.raises(SystemExit) as exit_info:
-        run_cli(make_tsne.main, ["--vid", "--input", str(tmp_path / "none.avi"), "--output", str(tmp_path / "o.mp4"),
-                                 "--saved_model", checkpoint])
+        run_cli(
+            make_tsne.main,
+            [
+                "--vid",
+                "--input",
+                str(tmp_path / "none.avi"),
+                "--output",
+                str(tmp_path / "o.mp4"),
+                "--saved_model",
+                checkpoint,
+            ],
+        )
     assert exit_info.value.code == 2 and "no such file" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        run_cli(make_tsne.main, ["--vid", "--input", "x.avi", "--output", str(tmp_path / "o.png"),
-                                 "--saved_model", checkpoint])
+        run_cli(
+            make_tsne.main,
+            ["--vid", "--input", "x.avi", "--output", str(tmp_path / "o.png"), "--saved_model", checkpoint],
+        )
     assert "give --output a .mp4 name" in capsys.readouterr().err
 
 
@@ -108,13 +158,35 @@ def test_tsne_from_embedding(tmp_path, capsys):
     g = np.random.default_rng(0)
     np.save(tmp_path / "e.npy", g.normal(size=(30, 8)))
     np.save(tmp_path / "labels.npy", np.repeat(np.arange(3), 10))
-    assert make_tsne_from_embedding.main(["--embeddings", str(tmp_path / "e.npy"), "--labels", str(tmp_path / "labels.npy"),
-                                          "--names", "a,b,c", "--output", str(tmp_path / "e.png")]) == 0
+    assert (
+        make_tsne_from_embedding.main(
+            [
+                "--embeddings",
+                str(tmp_path / "e.npy"),
+                "--labels",
+                str(tmp_path / "labels.npy"),
+                "--names",
+                "a,b,c",
+                "--output",
+                str(tmp_path / "e.png"),
+            ]
+        )
+        == 0
+    )
     assert os.path.getsize(tmp_path / "e.png") > 1000
     np.save(tmp_path / "short.npy", np.arange(5))
     with pytest.raises(SystemExit) as exit_info:
-        run_cli(make_tsne_from_embedding.main, ["--embeddings", str(tmp_path / "e.npy"), "--labels",
-                                                str(tmp_path / "short.npy"), "--output", str(tmp_path / "x.png")])
+        run_cli(
+            make_tsne_from_embedding.main,
+            [
+                "--embeddings",
+                str(tmp_path / "e.npy"),
+                "--labels",
+                str(tmp_path / "short.npy"),
+                "--output",
+                str(tmp_path / "x.png"),
+            ],
+        )
     assert exit_info.value.code == 2 and "5 entries for 30 embeddings" in capsys.readouterr().err
 
 

@@ -68,10 +68,37 @@ def test_keys_come_from_the_momentum_encoder_and_queries_carry_gradients():
 
 def tiny_args(tiny_synthetic, out_dir, *extra):
     root, split_dir = tiny_synthetic
-    return ["--run_id", "tiny", "--out_dir", str(out_dir), "--data_root", root, "--split_dir", split_dir,
-            "--arch", "r3d_18", "--width", "0.125", "--size", "32", "--frames", "8", "--stride", "2",
-            "--queue_size", "4", "--batch_size", "2", "--num_workers", "0", "--precision", "fp32", "--lr", "0.05",
-            *extra]
+    return [
+        "--run_id",
+        "tiny",
+        "--out_dir",
+        str(out_dir),
+        "--data_root",
+        root,
+        "--split_dir",
+        split_dir,
+        "--arch",
+        "r3d_18",
+        "--width",
+        "0.125",
+        "--size",
+        "32",
+        "--frames",
+        "8",
+        "--stride",
+        "2",
+        "--queue_size",
+        "4",
+        "--batch_size",
+        "2",
+        "--num_workers",
+        "0",
+        "--precision",
+        "fp32",
+        "--lr",
+        "0.05",
+        *extra,
+    ]
 
 
 @pytest.mark.parametrize("ablation", [["--no_temporal_negative", "--no_tca"], ["--no_tca"], []])
@@ -87,15 +114,28 @@ def test_each_ablation_trains_and_its_checkpoint_evaluates(tiny_synthetic, tmp_p
     backbone, contract, _ = load_backbone(str(last))
     assert contract == InputContract(frames=8, stride=2, size=32, **IMAGENET)  # the release normalises so
     root, split_dir = tiny_synthetic
-    common = ["--saved_model", str(last), "--data_root", root, "--split_dir", split_dir, "--num_workers", "0",
-              "--num_clips", "2"]
+    common = [
+        "--saved_model",
+        str(last),
+        "--data_root",
+        root,
+        "--split_dir",
+        split_dir,
+        "--num_workers",
+        "0",
+        "--num_clips",
+        "2",
+    ]
     assert complete_retrieval.main(common + ["--out_dir", str(tmp_path / "ret"), "--picture_queries", "0"]) == 0
     assert linear_train.main(common + ["--linear", "--epochs", "3", "--out_dir", str(tmp_path / "lin")]) == 0
     assert json.load(open(tmp_path / "lin" / "results.json"))["method"] == "vtdl"
 
 
 def test_two_processes_under_torchrun_complete(tiny_synthetic, tmp_path):
-    run_torchrun_script(os.path.join("vtdl", "train.py"),
-                        tiny_args(tiny_synthetic, tmp_path, "--epochs", "1", "--batch_size", "4"), tmp_path)
+    run_torchrun_script(
+        os.path.join("vtdl", "train.py"),
+        tiny_args(tiny_synthetic, tmp_path, "--epochs", "1", "--batch_size", "4"),
+        tmp_path,
+    )
     checkpoint = torch.load(tmp_path / "ss_saved_models" / "tiny" / "last.pt", weights_only=True)
     assert checkpoint["epoch"] == 1

@@ -36,7 +36,13 @@ from videossl.errors import UserError
 from videossl.eval.common import evaluation_parser, load_model_for_eval, print_table, write_results
 from videossl.eval.features import extract_features, pooled
 from videossl.eval.tsne import (
-    embed, embed_video_over_time, linear_embedding_head, plot_by_group, plot_over_time, read_all_frames, tsne_2d,
+    embed,
+    embed_video_over_time,
+    linear_embedding_head,
+    plot_by_group,
+    plot_over_time,
+    read_all_frames,
+    tsne_2d,
     write_trajectory_video,
 )
 from videossl.models.checkpoint import load_checkpoint
@@ -53,11 +59,19 @@ def build_parser():
     parser.add_argument("--subset", default="test", choices=("train", "test"), help="dataset mode: which split")
     parser.add_argument("--perplexity", type=float, default=30.0)
     parser.add_argument("--video_height", type=int, default=240, help="height of the --vid MP4")
-    parser.add_argument("--space", default="auto", choices=("auto", "backbone", "embedding"),
-                        help="auto: embedding for TCE checkpoints (TCE's t-SNE), backbone otherwise")
-    parser.add_argument("--pca_variance", type=float, default=None,
-                        help="PCA to the components explaining this fraction of the variance (default: 0.85 in the "
-                             "embedding space, else 50 components)")
+    parser.add_argument(
+        "--space",
+        default="auto",
+        choices=("auto", "backbone", "embedding"),
+        help="auto: embedding for TCE checkpoints (TCE's t-SNE), backbone otherwise",
+    )
+    parser.add_argument(
+        "--pca_variance",
+        type=float,
+        default=None,
+        help="PCA to the components explaining this fraction of the variance (default: 0.85 in the "
+        "embedding space, else 50 components)",
+    )
     return parser
 
 
@@ -68,11 +82,13 @@ def embedding_space(args, description):
         space = "embedding" if str(description.get("method", "")).startswith("tce") else "backbone"
     if space == "backbone" or args.saved_model == "random":
         return None, args.pca_variance
-    head = linear_embedding_head(load_checkpoint(args.saved_model, trust=args.trust_checkpoint,
-                                                 source=args.checkpoint_format, arch=args.arch))
+    head = linear_embedding_head(
+        load_checkpoint(args.saved_model, trust=args.trust_checkpoint, source=args.checkpoint_format, arch=args.arch)
+    )
     if head is None:
-        raise UserError(f"--space embedding: {args.saved_model} has no linear embedding head (TCE's); use "
-                        f"--space backbone")
+        raise UserError(
+            f"--space embedding: {args.saved_model} has no linear embedding head (TCE's); use --space backbone"
+        )
     return head, 0.85 if args.pca_variance is None else args.pca_variance
 
 
@@ -95,8 +111,9 @@ def videos_mode(args, backbone, contract, device, paths, head=None, pca_variance
         if not os.path.exists(video):
             raise UserError(f"--input {video}: no such file or folder")
         frames, fps = read_all_frames(video, args.video_backend)
-        positions, e = embed_video_over_time(backbone, contract, frames, device, args.precision, args.step,
-                                             args.batch_size)
+        positions, e = embed_video_over_time(
+            backbone, contract, frames, device, args.precision, args.step, args.batch_size
+        )
         embeddings.append(embed(e, head))
         groups += [g] * len(e)
         if first is None:
@@ -118,14 +135,40 @@ def dataset_mode(args, backbone, contract, checkpoint_id, device, paths, head=No
     if args.vid:
         raise UserError("--vid needs --input VIDEO (a dataset has no single trajectory)")
     index = index_from_args(args, args.subset)
-    features = extract_features(backbone, contract, index, checkpoint_id, args.num_clips, 1, args.batch_size, device,
-                                args.precision, args.num_workers, args.feature_cache, args.video_backend)
+    features = extract_features(
+        backbone,
+        contract,
+        index,
+        checkpoint_id,
+        args.num_clips,
+        1,
+        args.batch_size,
+        device,
+        args.precision,
+        args.num_workers,
+        args.feature_cache,
+        args.video_backend,
+    )
     embeddings = embed(pooled(features["maps"]).mean(dim=1).numpy(), head)
     points, kl = tsne_2d(embeddings, args.seed, args.perplexity, pca_variance)
-    plot_by_group(points, features["labels"].numpy(), features["class_names"], paths["png"],
-                  f"t-SNE of {args.dataset} {args.subset} videos (split {args.split}), by class")
-    return embeddings, kl, {"dataset": args.dataset, "split": args.split, "subset": args.subset,
-                            "num_clips": args.num_clips, "unreadable": {args.subset: features["unreadable"]}}
+    plot_by_group(
+        points,
+        features["labels"].numpy(),
+        features["class_names"],
+        paths["png"],
+        f"t-SNE of {args.dataset} {args.subset} videos (split {args.split}), by class",
+    )
+    return (
+        embeddings,
+        kl,
+        {
+            "dataset": args.dataset,
+            "split": args.split,
+            "subset": args.subset,
+            "num_clips": args.num_clips,
+            "unreadable": {args.subset: features["unreadable"]},
+        },
+    )
 
 
 def main(argv=None):
@@ -140,16 +183,28 @@ def main(argv=None):
     if args.input:
         embeddings, kl, details = videos_mode(args, backbone, contract, device, paths, head, pca_variance)
     else:
-        embeddings, kl, details = dataset_mode(args, backbone, contract, checkpoint_id, device, paths, head,
-                                               pca_variance)
+        embeddings, kl, details = dataset_mode(
+            args, backbone, contract, checkpoint_id, device, paths, head, pca_variance
+        )
     details.update(space="embedding" if head is not None else "backbone", pca_variance=pca_variance)
     np.save(paths["embeddings"], embeddings)
     seconds = time.perf_counter() - started
-    print_table(f"t-SNE, {description['saved_model']}", [
-        ("points", len(embeddings)), ("embedding size", embeddings.shape[1]), ("KL divergence", kl),
-        ("seconds", seconds)])
-    results = {"metrics": {"points": len(embeddings), "kl_divergence": kl, "seconds": seconds}, **description,
-               **details, "contract": contract.to_dict(), "outputs": paths}
+    print_table(
+        f"t-SNE, {description['saved_model']}",
+        [
+            ("points", len(embeddings)),
+            ("embedding size", embeddings.shape[1]),
+            ("KL divergence", kl),
+            ("seconds", seconds),
+        ],
+    )
+    results = {
+        "metrics": {"points": len(embeddings), "kl_divergence": kl, "seconds": seconds},
+        **description,
+        **details,
+        "contract": contract.to_dict(),
+        "outputs": paths,
+    }
     written = [p for p in (paths["png"], paths["video"], paths["embeddings"]) if p]
     written.append(write_results(os.path.dirname(os.path.abspath(paths["png"])), results))
     for path in written:

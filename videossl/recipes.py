@@ -61,8 +61,13 @@ class Recipe:
 
 def knn_monitor_setting(source):
     """The recipe row of the online kNN monitor, which no release has (``source``: its training script)."""
-    return Setting("online kNN monitor (--knn_every epochs)", "none: the release evaluates after pretraining", source,
-                   flag="knn_every", value=0)
+    return Setting(
+        "online kNN monitor (--knn_every epochs)",
+        "none: the release evaluates after pretraining",
+        source,
+        flag="knn_every",
+        value=0,
+    )
 
 
 def format_value(value):
@@ -74,9 +79,13 @@ def format_value(value):
 def add_preset_arg(parser, recipe):
     """``--preset`` and the paper values as the flags' defaults, named in their ``--help`` (every
     flag of the recipe must have been added)."""
-    parser.add_argument("--preset", default=PAPER, choices=sorted(recipe.presets),
-                        help="a named recipe: paper (the authors' release, docs/recipes.md) or a small CPU preset; "
-                             "single flags override single values")
+    parser.add_argument(
+        "--preset",
+        default=PAPER,
+        choices=sorted(recipe.presets),
+        help="a named recipe: paper (the authors' release, docs/recipes.md) or a small CPU preset; "
+        "single flags override single values",
+    )
     paper = recipe.paper_values()
     parser.set_defaults(**paper)
     for action in parser._actions:  # argparse keeps no public list of its flags
@@ -100,8 +109,9 @@ def parse_with_preset(parser, recipe, argv=None):
 def describe(recipe, args):
     """One line: the recipe a run uses."""
     overrides = ", ".join(f"--{k} {format_value(v)}" for k, v in sorted(args.preset_overrides.items()))
-    return (f"recipe: {recipe.method} preset '{args.preset}' (docs/recipes.md)"
-            + (f", overridden: {overrides}" if overrides else ", no overrides"))
+    return f"recipe: {recipe.method} preset '{args.preset}' (docs/recipes.md)" + (
+        f", overridden: {overrides}" if overrides else ", no overrides"
+    )
 
 
 def preset_argv(recipe, preset):

@@ -1,1 +1,2 @@
-"""VTDL: video representation learning with temporal negatives and temporally consistent augmentation (Wang et al., 2020)."""
+"""VTDL: video representation learning with temporal negatives and temporally consistent augmentation
+(Wang et al., 2020)."""

@@ -16,7 +16,10 @@ class VTDLSampleBuilder:
     def __call__(self, reader, rng):
         anchor, negative = sample_anchor_and_temporal_negative(reader.num_frames, rng, self.frames, self.stride)
         decoded = reader.get_frames(list(anchor) + list(negative))
-        anchor_frames, negative_frames = frames_to_clip(decoded[:self.frames]), frames_to_clip(decoded[self.frames:])
-        clips = [self.transform(anchor_frames, rng), self.transform(anchor_frames, rng),
-                 self.transform(negative_frames, rng)]
+        anchor_frames, negative_frames = frames_to_clip(decoded[: self.frames]), frames_to_clip(decoded[self.frames :])
+        clips = [
+            self.transform(anchor_frames, rng),
+            self.transform(anchor_frames, rng),
+            self.transform(negative_frames, rng),
+        ]
         return {"clips": stack_clips(clips)}

@@ -48,4 +48,3 @@ class VTDLModel(nn.Module):
         q = self.embed(anchor)
         n = self.embed(temporal_negative) if temporal_negative is not None else None
         return q, self.embed_keys(positive), n
-

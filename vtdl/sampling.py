@@ -15,5 +15,7 @@ def sample_anchor_and_temporal_negative(num_frames, rng, frames=16, stride=4, an
     negative_start = int(rng.integers(0, max(num_frames - anchor_range, 0) + 1))
     if abs(negative_start - anchor_start) < 2:
         negative_start = (negative_start + max(num_frames // 3, 1)) % max(num_frames, 1)
-    return (clip_indices(anchor_start, frames, stride, num_frames, pad),
-            clip_indices(negative_start, frames, stride, num_frames, pad))
+    return (
+        clip_indices(anchor_start, frames, stride, num_frames, pad),
+        clip_indices(negative_start, frames, stride, num_frames, pad),
+    )

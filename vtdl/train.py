@@ -30,12 +30,17 @@ from videossl.cli import run_cli
 from videossl.data.args import index_from_args
 from videossl.data.augmentations import vtdl_clip_augmentation
 from videossl.data.dataset import VideoClipDataset, collate_samples
+from videossl.data.input_contract import IMAGENET
 from videossl.engine.pretraining import (
-    COMMON_KEYS_THAT_MATTER, add_step_decay_args, input_contract, pretraining_parser, start_run,
-    step_decay_schedule, train_epochs,
+    COMMON_KEYS_THAT_MATTER,
+    add_step_decay_args,
+    input_contract,
+    pretraining_parser,
+    start_run,
+    step_decay_schedule,
+    train_epochs,
 )
 from videossl.losses.contrastive import info_nce_with_queue
-from videossl.data.input_contract import IMAGENET
 from videossl.models.backbones import build_backbone
 from videossl.recipes import parse_with_preset
 from vtdl.augmentation import sample_tca, temporal_consistent_augmentation
@@ -71,17 +76,29 @@ def main(argv=None):
     run, config = start_run(args, RECIPE, KEYS_THAT_MATTER)
     index = index_from_args(args, "train", progress=run.is_main)
     contract = input_contract(args, stride=args.stride, **IMAGENET)
-    dataset = VideoClipDataset(index, VTDLSampleBuilder(vtdl_clip_augmentation(args.size, args.flip_prob), args.frames, args.stride),
-                               backend=args.video_backend, seed=args.seed)
+    dataset = VideoClipDataset(
+        index,
+        VTDLSampleBuilder(vtdl_clip_augmentation(args.size, args.flip_prob), args.frames, args.stride),
+        backend=args.video_backend,
+        seed=args.seed,
+    )
     loader = run.loader(dataset, args.batch_size, collate_samples)
 
-    model = run.prepare_model(VTDLModel(build_backbone(args.arch, width=args.width), queue_size=args.queue_size,
-                                        momentum=args.momentum_encoder))
-    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=args.lr, momentum=0.9,
-                                weight_decay=args.weight_decay)
+    model = run.prepare_model(
+        VTDLModel(
+            build_backbone(args.arch, width=args.width), queue_size=args.queue_size, momentum=args.momentum_encoder
+        )
+    )
+    optimizer = torch.optim.SGD(
+        [p for p in model.parameters() if p.requires_grad], lr=args.lr, momentum=0.9, weight_decay=args.weight_decay
+    )
     schedule = step_decay_schedule(optimizer, args)
-    heads = {"projection": model.head, "key_backbone": model.key_backbone, "key_head": model.key_head,
-             "queue": model.queue}
+    heads = {
+        "projection": model.head,
+        "key_backbone": model.key_backbone,
+        "key_head": model.key_head,
+        "queue": model.queue,
+    }
     start = run.resume(model.backbone, heads, optimizer, schedule)
 
     def compute_loss(net, batch, enqueue=True):
@@ -99,10 +116,23 @@ def main(argv=None):
         return loss, {}
 
     # the precision check runs on rank 0 alone: it must neither communicate nor change the queue
-    train_epochs(run, args, model, loader, compute_loss, lambda net, batch: compute_loss(net, batch, enqueue=False),
-                 optimizer, schedule, heads, contract, config, start, clips_per_sample=3,
-                 details=f"queue {args.queue_size}, temporal negative {'off' if args.no_temporal_negative else 'on'}, "
-                         f"TCA {'off' if args.no_tca else 'on'}")
+    train_epochs(
+        run,
+        args,
+        model,
+        loader,
+        compute_loss,
+        lambda net, batch: compute_loss(net, batch, enqueue=False),
+        optimizer,
+        schedule,
+        heads,
+        contract,
+        config,
+        start,
+        clips_per_sample=3,
+        details=f"queue {args.queue_size}, temporal negative {'off' if args.no_temporal_negative else 'on'}, "
+        f"TCA {'off' if args.no_tca else 'on'}",
+    )
     return 0
 
 

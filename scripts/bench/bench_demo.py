@@ -67,12 +67,14 @@ def main(argv=None):
         peak_processes = max(peak_processes, count)
         time.sleep(args.interval)
     seconds = time.perf_counter() - started
-    gib = 1024 ** 3
+    gib = 1024**3
     print(f"\n{' '.join(command)} (exit {process.returncode}), sampled every {args.interval} s\n")
     print("| wall time | peak RSS, whole process tree | peak RSS, one process | most processes at once |")
     print("|---|---|---|---|")
-    print(f"| {seconds / 60:.1f} min ({seconds:.0f} s) | {peak_total / gib:.2f} GiB | {peak_single / gib:.2f} GiB "
-          f"| {peak_processes} |")
+    print(
+        f"| {seconds / 60:.1f} min ({seconds:.0f} s) | {peak_total / gib:.2f} GiB | {peak_single / gib:.2f} GiB "
+        f"| {peak_processes} |"
+    )
     return process.returncode
 
 

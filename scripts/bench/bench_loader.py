@@ -72,8 +72,18 @@ def published_augment_clip(frames, rng, size=112):
     h, w = frames[0].shape[:2]
     side = int(rng.uniform(0.6, 1.0) * min(h, w))
     top, left = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
-    ops = {name: rng.random() < p for name, p in (("contrast", .25), ("hue", .3), ("saturation", .3),
-                                                  ("brightness", .3), ("gray", .175), ("flip", .5), ("erase", .5))}
+    ops = {
+        name: rng.random() < p
+        for name, p in (
+            ("contrast", 0.25),
+            ("hue", 0.3),
+            ("saturation", 0.3),
+            ("brightness", 0.3),
+            ("gray", 0.175),
+            ("flip", 0.5),
+            ("erase", 0.5),
+        )
+    }
     factor = rng.uniform(0.75, 1.25)
     hue = rng.uniform(-0.1, 0.1)
     gamma = rng.uniform(0.75, 1.25)
@@ -96,7 +106,7 @@ def published_augment_clip(frames, rng, size=112):
             image = F.hflip(image)
         tensor = F.to_tensor(image)
         if ops["erase"]:
-            tensor[:, ey:ey + es, ex:ex + es] = 0
+            tensor[:, ey : ey + es, ex : ex + es] = 0
         out.append(tensor)
     return torch.stack(out, 1)
 
@@ -154,8 +164,13 @@ def run(label, paths, samples, sample_fn):
         sample_fn(paths[k % len(paths)], rng, timings)
     elapsed = time.perf_counter() - start
     augment = timings["augment"] or (timings["total"] - timings["decode"])
-    return {"label": label, "rate": samples / (elapsed - timings["to_float"]), "with_float": samples / elapsed,
-            "decode_ms": 1000 * timings["decode"] / samples, "augment_ms": 1000 * augment / samples}
+    return {
+        "label": label,
+        "rate": samples / (elapsed - timings["to_float"]),
+        "with_float": samples / elapsed,
+        "decode_ms": 1000 * timings["decode"] / samples,
+        "augment_ms": 1000 * augment / samples,
+    }
 
 
 def main(argv=None):
@@ -182,34 +197,56 @@ def main(argv=None):
     infos = {p: probe_video(p) for paths in list(layouts.values()) + [prepared] for p in paths}
     builder = TCLRSampleBuilder(tclr_clip_augmentation(112))
     lengths = [infos[p].num_frames for p in layouts["one key frame"]]
-    print(f"{args.videos} videos per layout, 320x240, {min(lengths)}-{max(lengths)} frames; "
-          f"{args.samples} samples per row, median of {args.repeats} rounds; 1 thread\n")
+    print(
+        f"{args.videos} videos per layout, 320x240, {min(lengths)}-{max(lengths)} frames; "
+        f"{args.samples} samples per row, median of {args.repeats} rounds; 1 thread\n"
+    )
 
     jobs = []
     for layout, paths in layouts.items():
-        jobs.append((f"published (OpenCV all frames + PIL), {layout}", paths,
-                     lambda p, rng, t: published_sample(p, rng, t)))
+        jobs.append(
+            (f"published (OpenCV all frames + PIL), {layout}", paths, lambda p, rng, t: published_sample(p, rng, t))
+        )
         for backend in args.backends.split(","):
-            jobs.append((f"{backend}, {layout}", paths,
-                         lambda p, rng, t, b=backend: project_sample(p, infos[p], b, builder, rng, t)))
-    jobs.append(("pyav, prepare_videos.py output (128 px, GOP 8)", prepared,
-                 lambda p, rng, t: project_sample(p, infos[p], "pyav", builder, rng, t)))
+            jobs.append(
+                (
+                    f"{backend}, {layout}",
+                    paths,
+                    lambda p, rng, t, b=backend: project_sample(p, infos[p], b, builder, rng, t),
+                )
+            )
+    jobs.append(
+        (
+            "pyav, prepare_videos.py output (128 px, GOP 8)",
+            prepared,
+            lambda p, rng, t: project_sample(p, infos[p], "pyav", builder, rng, t),
+        )
+    )
     # Rounds over all rows, then the median round per row: this shared machine's speed drifts by
     # 20% within minutes, and interleaving keeps the drift out of the ratios.
     rounds = [[run(label, paths, args.samples, fn) for label, paths, fn in jobs] for _ in range(args.repeats)]
-    rows = [{key: (statistics.median(r[key] for r in results) if key != "label" else results[0][key])
-             for key in results[0]} for results in zip(*rounds)]
+    rows = [
+        {key: (statistics.median(r[key] for r in results) if key != "label" else results[0][key]) for key in results[0]}
+        for results in zip(*rounds)
+    ]
 
-    baseline = {layout: next(r["rate"] for r in rows if r["label"].startswith("published") and layout in r["label"])
-                for layout in layouts}
+    baseline = {
+        layout: next(r["rate"] for r in rows if r["label"].startswith("published") and layout in r["label"])
+        for layout in layouts
+    }
     print(f"| {'loader':58s} | samples/s | decode ms | augment ms | vs published | with float on CPU |")
     print(f"|{'-' * 60}|-----------|-----------|------------|--------------|-------------------|")
     for r in rows:
-        layout = next((l for l in layouts if l in r["label"]), "one key frame")
-        with_float = "" if r["label"].startswith("published") else \
-            f"{r['with_float']:5.1f}/s = {r['with_float'] / baseline[layout]:.1f}x"
-        print(f"| {r['label']:58s} | {r['rate']:9.1f} | {r['decode_ms']:9.1f} | {r['augment_ms']:10.1f} | "
-              f"{r['rate'] / baseline[layout]:11.1f}x | {with_float:>17s} |")
+        layout = next((name for name in layouts if name in r["label"]), "one key frame")
+        with_float = (
+            ""
+            if r["label"].startswith("published")
+            else f"{r['with_float']:5.1f}/s = {r['with_float'] / baseline[layout]:.1f}x"
+        )
+        print(
+            f"| {r['label']:58s} | {r['rate']:9.1f} | {r['decode_ms']:9.1f} | {r['augment_ms']:10.1f} | "
+            f"{r['rate'] / baseline[layout]:11.1f}x | {with_float:>17s} |"
+        )
     return 0
 
 

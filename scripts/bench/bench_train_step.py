@@ -21,7 +21,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from videossl.engine.precision import (
-    END_TO_END_TOLERANCE, LOCAL_TOLERANCE, PrecisionPlan, apply_precision_plan, autocast, gradient_errors, verify_precision,
+    END_TO_END_TOLERANCE,
+    LOCAL_TOLERANCE,
+    PrecisionPlan,
+    apply_precision_plan,
+    autocast,
+    gradient_errors,
+    verify_precision,
 )
 from videossl.models.backbones import build_backbone
 
@@ -41,7 +47,7 @@ def matmul_flops(dtype, size=4096, repeats=5):
     start = time.perf_counter()
     for _ in range(repeats):
         a @ b
-    return 2 * size ** 3 * repeats / (time.perf_counter() - start)
+    return 2 * size**3 * repeats / (time.perf_counter() - start)
 
 
 def forward_flops(model, x):
@@ -49,10 +55,18 @@ def forward_flops(model, x):
 
     def hook(module, args, out):
         if isinstance(module, nn.Conv3d):
-            total[0] += 2 * out.numel() * module.in_channels // module.groups * module.kernel_size[0] * \
-                module.kernel_size[1] * module.kernel_size[2]
+            total[0] += (
+                2
+                * out.numel()
+                * module.in_channels
+                // module.groups
+                * module.kernel_size[0]
+                * module.kernel_size[1]
+                * module.kernel_size[2]
+            )
         elif isinstance(module, nn.Linear):
             total[0] += 2 * out.numel() * module.in_features
+
     handles = [m.register_forward_hook(hook) for m in model.modules()]
     with torch.no_grad():
         model(x)
@@ -96,8 +110,10 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
 
     peak = matmul_flops(torch.bfloat16)
-    print(f"R3D-18 training steps, {args.batch} x {args.frames}x{args.size}x{args.size}, {args.threads} threads; "
-          f"bf16 4096^2 matmul: {peak / 1e9:.0f} GFLOP/s; median of {args.steps} steps\n")
+    print(
+        f"R3D-18 training steps, {args.batch} x {args.frames}x{args.size}x{args.size}, {args.threads} threads; "
+        f"bf16 4096^2 matmul: {peak / 1e9:.0f} GFLOP/s; median of {args.steps} steps\n"
+    )
     rows = []
     for label, variant in (("torchvision r3d_18", False), ("TCLR layer4 variant", True)):
         torch.manual_seed(0)
@@ -128,25 +144,39 @@ def main(argv=None):
 
         model.to(memory_format=torch.channels_last_3d)
         started = time.perf_counter()
-        auto_plan = verify_precision(model, lambda m, b: F.cross_entropy(m(b).float(), labels),
-                                     x.contiguous(memory_format=torch.channels_last_3d), "cpu")
+        auto_plan = verify_precision(
+            model,
+            lambda m, b: F.cross_entropy(m(b).float(), labels),
+            x.contiguous(memory_format=torch.channels_last_3d),
+            "cpu",
+        )
         check = time.perf_counter() - started
         print(f"{label}: auto check took {check:.0f} s: {auto_plan.summary()}")
         fp32_rate = measure("fp32 eager", fp32, channels_last=False)
         # Plain bf16 is correct only if the per-module check found nothing to keep in fp32.
         measure("bf16 + channels_last_3d (plain)", PrecisionPlan("bf16", "bf16"), True, fp32_rate)
-        measure(f"auto ({auto_plan.dtype}, {len(auto_plan.fp32_modules)} modules fp32) + channels_last_3d", auto_plan,
-                True, fp32_rate)
+        measure(
+            f"auto ({auto_plan.dtype}, {len(auto_plan.fp32_modules)} modules fp32) + channels_last_3d",
+            auto_plan,
+            True,
+            fp32_rate,
+        )
 
-    print("\n| model               | configuration                                  | clips/s | share of bf16 matmul "
-          "FLOP/s | worst grad error vs fp32 | speed-up vs fp32 (if gradients match) |")
-    print("|---------------------|------------------------------------------------|---------|----------------------------"
-          "|--------------------------|----------------------------------------|")
+    print(
+        "\n| model               | configuration                                  | clips/s | share of bf16 matmul "
+        "FLOP/s | worst grad error vs fp32 | speed-up vs fp32 (if gradients match) |"
+    )
+    print(
+        "|---------------------|------------------------------------------------|---------|----------------------------"
+        "|--------------------------|----------------------------------------|"
+    )
     for label, name, rate, share, worst, speedup in rows:
         print(f"| {label:19s} | {name:46s} | {rate:7.2f} | {100 * share:25.1f}% | {worst:24.3g} | {speedup:>38s} |")
-    print(f"\nGradients match when every module's own bf16 gradients are within {LOCAL_TOLERANCE:.0%} of fp32 "
-          f"(the auto check; healthy ones are 0.1-0.4% off) and no conv/linear weight ends more than "
-          f"{END_TO_END_TOLERANCE:.0%} off end to end (rounding noise alone reaches 0.4-0.46 here).")
+    print(
+        f"\nGradients match when every module's own bf16 gradients are within {LOCAL_TOLERANCE:.0%} of fp32 "
+        f"(the auto check; healthy ones are 0.1-0.4% off) and no conv/linear weight ends more than "
+        f"{END_TO_END_TOLERANCE:.0%} off end to end (rounding noise alone reaches 0.4-0.46 here)."
+    )
     return 0
 
 

@@ -11,7 +11,11 @@ import pytest
 import torch
 
 from tests.helpers import (
-    index_frame, make_tiny_synthetic, write_bad_videos, write_index_frame_folder, write_index_video,
+    index_frame,
+    make_tiny_synthetic,
+    write_bad_videos,
+    write_index_frame_folder,
+    write_index_video,
 )
 from videossl.data.input_contract import InputContract
 from videossl.models.backbones import build_backbone
@@ -19,8 +23,14 @@ from videossl.models.checkpoint import make_checkpoint, save_checkpoint
 
 # (kind, file name under the first class folder, readable?)
 BAD_KINDS = {
-    "zero_byte": False, "text": False, "frame_folder_with_gap": False,
-    "truncated": True, "three_frames": True, "header_overreports": True, "grayscale": True, "odd_size": True,
+    "zero_byte": False,
+    "text": False,
+    "frame_folder_with_gap": False,
+    "truncated": True,
+    "three_frames": True,
+    "header_overreports": True,
+    "grayscale": True,
+    "odd_size": True,
     "portrait": True,
 }
 UNREADABLE = sorted(k for k, readable in BAD_KINDS.items() if not readable)
@@ -83,8 +93,12 @@ def add_bad_videos(video_root, class_name, group):
     path = write_index_video(os.path.join(folder, name("header_overreports") + ".avi"), 24, 32, 32)
     overstate_avi_frame_count(path, 6)
     write_grayscale_video(os.path.join(folder, name("grayscale") + ".avi"), 24)
-    encode_exactly(os.path.join(folder, name("odd_size") + ".avi"), [index_frame(i, 239, 321) for i in range(24)],
-                   "mpeg4", "yuv420p")
+    encode_exactly(
+        os.path.join(folder, name("odd_size") + ".avi"),
+        [index_frame(i, 239, 321) for i in range(24)],
+        "mpeg4",
+        "yuv420p",
+    )
     write_index_video(os.path.join(folder, name("portrait") + ".avi"), 24, 48, 32)
     # frame dumps are listed under the video's name; this one lacks its 7th frame
     dump = write_index_frame_folder(os.path.join(folder, name("frame_folder_with_gap")), 20, height=32, width=32)

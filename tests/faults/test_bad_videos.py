@@ -59,9 +59,28 @@ def test_the_probe_flags_exactly_the_unreadable_videos_and_reads_the_odd_ones_ri
 
 def pretraining_args(faulty_dataset, out_dir, batch_size):
     root, split_dir, _ = faulty_dataset
-    return ["--run_id", "faults", "--out_dir", str(out_dir), "--data_root", root, "--split_dir", split_dir,
-            "--width", "0.125", "--size", "32", "--batch_size", str(batch_size), "--num_workers", "0",
-            "--precision", "fp32", "--epochs", "1"]
+    return [
+        "--run_id",
+        "faults",
+        "--out_dir",
+        str(out_dir),
+        "--data_root",
+        root,
+        "--split_dir",
+        split_dir,
+        "--width",
+        "0.125",
+        "--size",
+        "32",
+        "--batch_size",
+        str(batch_size),
+        "--num_workers",
+        "0",
+        "--precision",
+        "fp32",
+        "--epochs",
+        "1",
+    ]
 
 
 METHOD_ARGS = {
@@ -73,8 +92,9 @@ METHOD_ARGS = {
 
 
 @pytest.mark.parametrize("method", sorted(METHOD_ARGS))
-def test_every_pretraining_runs_an_epoch_over_bad_videos_and_names_the_skipped_ones(faulty_dataset, tmp_path,
-                                                                                    method, capsys):
+def test_every_pretraining_runs_an_epoch_over_bad_videos_and_names_the_skipped_ones(
+    faulty_dataset, tmp_path, method, capsys
+):
     train_size = len(faulty_index(faulty_dataset, "train"))
     capsys.readouterr()
     script, extra = METHOD_ARGS[method]
@@ -94,14 +114,29 @@ def test_every_pretraining_runs_an_epoch_over_bad_videos_and_names_the_skipped_o
 
 def eval_args(faulty_dataset, checkpoint, out_dir, *extra):
     root, split_dir, _ = faulty_dataset
-    return ["--saved_model", checkpoint, "--data_root", root, "--split_dir", split_dir, "--num_workers", "0",
-            "--num_clips", "2", "--out_dir", str(out_dir), *extra]
+    return [
+        "--saved_model",
+        checkpoint,
+        "--data_root",
+        root,
+        "--split_dir",
+        split_dir,
+        "--num_workers",
+        "0",
+        "--num_clips",
+        "2",
+        "--out_dir",
+        str(out_dir),
+        *extra,
+    ]
 
 
 EVALUATIONS = {
     "linear probe (cached features)": (linear_train, ["--linear", "--epochs", "3"]),
-    "linear probe (paper protocol)": (linear_train, ["--linear", "--protocol", "paper", "--epochs", "1",
-                                                     "--batch_size", "4", "--precision", "fp32"]),
+    "linear probe (paper protocol)": (
+        linear_train,
+        ["--linear", "--protocol", "paper", "--epochs", "1", "--batch_size", "4", "--precision", "fp32"],
+    ),
     "retrieval": (complete_retrieval, ["--picture_queries", "2"]),
     "finetune": (finetune_train, ["--epochs", "1", "--batch_size", "4", "--precision", "fp32"]),
     "t-SNE of the test videos": (make_tsne, ["--perplexity", "5"]),
@@ -109,8 +144,9 @@ EVALUATIONS = {
 
 
 @pytest.mark.parametrize("tool", sorted(EVALUATIONS))
-def test_every_evaluation_runs_over_bad_videos_and_names_the_ones_left_out(faulty_dataset, tiny_checkpoint,
-                                                                          tmp_path, tool, capsys):
+def test_every_evaluation_runs_over_bad_videos_and_names_the_ones_left_out(
+    faulty_dataset, tiny_checkpoint, tmp_path, tool, capsys
+):
     module, extra = EVALUATIONS[tool]
     out_dir = tmp_path / "out"
     if module is make_tsne:

@@ -21,17 +21,42 @@ EPOCHS = 3
 
 def tclr_args(tiny_synthetic, out_dir, *extra):
     root, split_dir = tiny_synthetic
-    return ["--run_id", "run", "--out_dir", str(out_dir), "--data_root", root, "--split_dir", split_dir,
-            "--width", "0.125", "--size", "32", "--frames", "8", "--num_local", "2", "--batch_size", "2",
-            "--num_workers", "0", "--precision", "fp32", "--epochs", str(EPOCHS), *extra]
+    return [
+        "--run_id",
+        "run",
+        "--out_dir",
+        str(out_dir),
+        "--data_root",
+        root,
+        "--split_dir",
+        split_dir,
+        "--width",
+        "0.125",
+        "--size",
+        "32",
+        "--frames",
+        "8",
+        "--num_local",
+        "2",
+        "--batch_size",
+        "2",
+        "--num_workers",
+        "0",
+        "--precision",
+        "fp32",
+        "--epochs",
+        str(EPOCHS),
+        *extra,
+    ]
 
 
 def start(args, faults=()):
     """The training script in its own process (and process group), through the fault injector."""
     command = [sys.executable, "-m", "tests.faults.inject", *faults, SCRIPT, *args]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=REPO, PYTHONUNBUFFERED="1")  # lines as they happen
-    return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    return subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
 
 
 def finish(process, timeout=180):
@@ -93,8 +118,9 @@ def uninterrupted(tiny_synthetic, tmp_path_factory):
     return weights(os.path.join(run_dir(out_dir), "last.pt")), seconds
 
 
-def test_killed_at_random_moments_then_restarted_reaches_the_uninterrupted_weights(tiny_synthetic, tmp_path,
-                                                                                   uninterrupted):
+def test_killed_at_random_moments_then_restarted_reaches_the_uninterrupted_weights(
+    tiny_synthetic, tmp_path, uninterrupted
+):
     reference, train_seconds = uninterrupted
     schedule = random.Random(0)
     kills, resumed_from = 0, []
@@ -148,11 +174,13 @@ def test_a_failed_checkpoint_write_keeps_the_previous_checkpoint_and_says_so(tin
     assert code == 0, err[-2000:]
 
 
-def test_a_loss_that_turns_nan_stops_the_run_names_the_step_and_keeps_the_last_good_checkpoint(tiny_synthetic,
-                                                                                           tmp_path):
+def test_a_loss_that_turns_nan_stops_the_run_names_the_step_and_keeps_the_last_good_checkpoint(
+    tiny_synthetic, tmp_path
+):
     # 6 training videos at batch 2: 3 steps per epoch, so step 5 is in epoch 2
-    code, _, err = finish(start(tclr_args(tiny_synthetic, tmp_path, "--max_nonfinite_steps", "2"),
-                                faults=["--nan_from_step", "5"]))
+    code, _, err = finish(
+        start(tclr_args(tiny_synthetic, tmp_path, "--max_nonfinite_steps", "2"), faults=["--nan_from_step", "5"])
+    )
     assert code == 2 and "Traceback" not in err
     message = err.strip().splitlines()[-1]
     last = os.path.join(run_dir(tmp_path), "last.pt")

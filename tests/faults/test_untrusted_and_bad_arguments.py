@@ -69,15 +69,13 @@ def test_every_evaluation_tool_refuses_a_checkpoint_that_would_run_code(tiny_syn
     assert not marker.exists()  # the payload did not run
 
 
-@pytest.mark.parametrize("script", [tclr_train, cvrl_train, vtdl_train, tce_train],
-                         ids=["tclr", "cvrl", "vtdl", "tce"])
+@pytest.mark.parametrize("script", [tclr_train, cvrl_train, vtdl_train, tce_train], ids=["tclr", "cvrl", "vtdl", "tce"])
 def test_a_restart_never_unpickles_a_planted_checkpoint(tiny_synthetic, tmp_path, script, capsys):
     marker = tmp_path / "pwned"
     folder = tmp_path / "ss_saved_models" / "run"
     folder.mkdir(parents=True)
     malicious_checkpoint(folder / "last.pt", marker)
-    argv = ["--run_id", "run", "--out_dir", str(tmp_path), *data_args(tiny_synthetic), "--restart",
-            "--batch_size", "2"]
+    argv = ["--run_id", "run", "--out_dir", str(tmp_path), *data_args(tiny_synthetic), "--restart", "--batch_size", "2"]
     code, output = cli(script.main, argv, capsys, with_stdout=True)
     assert code == 2 and "no complete checkpoint" in output.strip().splitlines()[-1]
     assert "skipping" in output and "refused" in output  # the planted file was seen and refused
@@ -87,8 +85,9 @@ def test_a_restart_never_unpickles_a_planted_checkpoint(tiny_synthetic, tmp_path
 def test_trust_checkpoint_is_the_only_way_past_and_says_so(tiny_synthetic, tmp_path, capsys):
     marker = tmp_path / "pwned"
     path = malicious_checkpoint(tmp_path / "shared.pt", marker)
-    code, err = cli(complete_retrieval.main, ["--saved_model", path, *data_args(tiny_synthetic), "--trust_checkpoint"],
-                    capsys)
+    code, err = cli(
+        complete_retrieval.main, ["--saved_model", path, *data_args(tiny_synthetic), "--trust_checkpoint"], capsys
+    )
     assert marker.exists()  # with the flag the file is fully unpickled: its code ran, as the warning said it could
     assert "can run code from the file; loading it because --trust_checkpoint was given" in err
     assert code == 2 and "Traceback" not in err  # and it is still no usable checkpoint: one line
@@ -101,7 +100,9 @@ def wrong_architecture(tmp_path_factory):
     from videossl.models.backbones import build_backbone
     from videossl.models.checkpoint import make_checkpoint
 
-    checkpoint = make_checkpoint("tclr", build_backbone("r3d_18", width=0.125), InputContract(frames=8, stride=1, size=32))
+    checkpoint = make_checkpoint(
+        "tclr", build_backbone("r3d_18", width=0.125), InputContract(frames=8, stride=1, size=32)
+    )
     checkpoint["backbone"]["name"] = "r2plus1d_18"
     path = str(tmp_path_factory.mktemp("wrong") / "wrong.pt")
     save_checkpoint(checkpoint, path)
@@ -114,43 +115,105 @@ def tiny_pretraining(*extra):
 
 BAD_ARGUMENTS = [
     # (name, entry point, arguments (DATA = the tiny dataset's flags), the problem the one line names)
-    ("missing checkpoint", linear_train, ["--saved_model", "/nonexistent/model.pt", "DATA", "--linear"],
-     "checkpoint not found: /nonexistent/model.pt"),
-    ("missing data root", complete_retrieval, ["--saved_model", "TINY", "--data_root", "/nonexistent/videos",
-                                               "--split_dir", "SPLITS"], "--data_root '/nonexistent/videos' is not a folder"),
-    ("missing video for t-SNE", make_tsne, ["--saved_model", "TINY", "--input", "/nonexistent/v.avi",
-                                            "--output", "OUT/t.png"], "--input /nonexistent/v.avi: no such file"),
-    ("split 4 (evaluation)", finetune_train, ["--saved_model", "random", "--arch", "r3d_18", "DATA", "--split", "4"],
-     "split"),
+    (
+        "missing checkpoint",
+        linear_train,
+        ["--saved_model", "/nonexistent/model.pt", "DATA", "--linear"],
+        "checkpoint not found: /nonexistent/model.pt",
+    ),
+    (
+        "missing data root",
+        complete_retrieval,
+        ["--saved_model", "TINY", "--data_root", "/nonexistent/videos", "--split_dir", "SPLITS"],
+        "--data_root '/nonexistent/videos' is not a folder",
+    ),
+    (
+        "missing video for t-SNE",
+        make_tsne,
+        ["--saved_model", "TINY", "--input", "/nonexistent/v.avi", "--output", "OUT/t.png"],
+        "--input /nonexistent/v.avi: no such file",
+    ),
+    (
+        "split 4 (evaluation)",
+        finetune_train,
+        ["--saved_model", "random", "--arch", "r3d_18", "DATA", "--split", "4"],
+        "split",
+    ),
     ("split 0 (pretraining)", tclr_train, ["--run_id", "x", "--out_dir", "OUT", "DATA", "--split", "0"], "split"),
-    ("a data root without the layout", tclr_train, ["--run_id", "x", "--out_dir", "OUT", "--data_root", "EMPTY",
-                                                    "--split_dir", "SPLITS"], "are missing under"),
-    ("checkpoint of another architecture", complete_retrieval, ["--saved_model", "WRONG", "DATA"],
-     "does not match its architecture"),
-    ("--arch other than the checkpoint's", linear_train, ["--saved_model", "TINY", "DATA", "--linear", "--arch",
-                                                          "r2plus1d_18"], "not --arch r2plus1d_18"),
-    ("unknown --arch (pretraining)", cvrl_train, ["--run_id", "x", "--out_dir", "OUT", "DATA", "--arch", "resnet999"],
-     "invalid choice: 'resnet999'"),
-    ("unknown --arch (random baseline)", finetune_train, ["--saved_model", "random", "--arch", "resnet999", "DATA"],
-     "--saved_model random needs --arch, one of"),
-    ("batch larger than the dataset", tclr_train, ["--run_id", "x", "--out_dir", "OUT", "DATA", "--batch_size", "64",
-                                                   *tiny_pretraining()], "fewer than one batch of 64"),
-    ("--frames larger than every video (TCLR)", tclr_train, ["--run_id", "x", "--out_dir", "OUT", "DATA",
-                                                             "--batch_size", "2", *tiny_pretraining("--frames", "64")],
-     "every train video is shorter than one clip: a clip has 64 frames"),
-    ("--frames larger than every video (VTDL)", vtdl_train, ["--run_id", "x", "--out_dir", "OUT", "DATA", "--arch",
-                                                             "r3d_18", "--batch_size", "2",
-                                                             *tiny_pretraining("--frames", "32")],
-     "a clip has 32 frames"),
+    (
+        "a data root without the layout",
+        tclr_train,
+        ["--run_id", "x", "--out_dir", "OUT", "--data_root", "EMPTY", "--split_dir", "SPLITS"],
+        "are missing under",
+    ),
+    (
+        "checkpoint of another architecture",
+        complete_retrieval,
+        ["--saved_model", "WRONG", "DATA"],
+        "does not match its architecture",
+    ),
+    (
+        "--arch other than the checkpoint's",
+        linear_train,
+        ["--saved_model", "TINY", "DATA", "--linear", "--arch", "r2plus1d_18"],
+        "not --arch r2plus1d_18",
+    ),
+    (
+        "unknown --arch (pretraining)",
+        cvrl_train,
+        ["--run_id", "x", "--out_dir", "OUT", "DATA", "--arch", "resnet999"],
+        "invalid choice: 'resnet999'",
+    ),
+    (
+        "unknown --arch (random baseline)",
+        finetune_train,
+        ["--saved_model", "random", "--arch", "resnet999", "DATA"],
+        "--saved_model random needs --arch, one of",
+    ),
+    (
+        "batch larger than the dataset",
+        tclr_train,
+        ["--run_id", "x", "--out_dir", "OUT", "DATA", "--batch_size", "64", *tiny_pretraining()],
+        "fewer than one batch of 64",
+    ),
+    (
+        "--frames larger than every video (TCLR)",
+        tclr_train,
+        ["--run_id", "x", "--out_dir", "OUT", "DATA", "--batch_size", "2", *tiny_pretraining("--frames", "64")],
+        "every train video is shorter than one clip: a clip has 64 frames",
+    ),
+    (
+        "--frames larger than every video (VTDL)",
+        vtdl_train,
+        [
+            "--run_id",
+            "x",
+            "--out_dir",
+            "OUT",
+            "DATA",
+            "--arch",
+            "r3d_18",
+            "--batch_size",
+            "2",
+            *tiny_pretraining("--frames", "32"),
+        ],
+        "a clip has 32 frames",
+    ),
 ]
 
 
 @pytest.mark.parametrize("name, main, argv, expected", BAD_ARGUMENTS, ids=[case[0] for case in BAD_ARGUMENTS])
-def test_bad_arguments_end_with_one_line_naming_the_problem(tiny_synthetic, tmp_path, wrong_architecture,
-                                                           tiny_checkpoint, name, main, argv, expected, capsys):
+def test_bad_arguments_end_with_one_line_naming_the_problem(
+    tiny_synthetic, tmp_path, wrong_architecture, tiny_checkpoint, name, main, argv, expected, capsys
+):
     root, split_dir = tiny_synthetic
     (tmp_path / "empty").mkdir()
-    substitutions = {"WRONG": wrong_architecture, "TINY": tiny_checkpoint, "SPLITS": split_dir, "EMPTY": str(tmp_path / "empty")}
+    substitutions = {
+        "WRONG": wrong_architecture,
+        "TINY": tiny_checkpoint,
+        "SPLITS": split_dir,
+        "EMPTY": str(tmp_path / "empty"),
+    }
     expanded = []
     for arg in argv:
         if arg == "DATA":
@@ -170,7 +233,19 @@ def test_restart_with_another_architecture_names_what_differs(tiny_synthetic, tm
     with open(folder / "run_config.json", "w") as f:
         json.dump({"arch": "r3d_18", "frames": 16, "size": 112}, f)
     torch.save({}, str(folder / "last.pt"))
-    code, err = cli(tclr_train.main, ["--run_id", "run", "--out_dir", str(tmp_path), *data_args(tiny_synthetic),
-                                      "--restart", "--arch", "r2plus1d_18"], capsys)
+    code, err = cli(
+        tclr_train.main,
+        [
+            "--run_id",
+            "run",
+            "--out_dir",
+            str(tmp_path),
+            *data_args(tiny_synthetic),
+            "--restart",
+            "--arch",
+            "r2plus1d_18",
+        ],
+        capsys,
+    )
     assert code == 2 and "arch: 'r3d_18' -> 'r2plus1d_18'" in err.strip().splitlines()[-1]
     assert os.path.getsize(folder / "last.pt") > 0  # nothing was touched

@@ -64,7 +64,7 @@ class _GatherWithGrad(torch.autograd.Function):
         grad = grad.contiguous().clone()
         dist.all_reduce(grad)
         start = dist.get_rank() * ctx.rows
-        return grad[start:start + ctx.rows]
+        return grad[start : start + ctx.rows]
 
 
 def gather_with_grad(tensor):

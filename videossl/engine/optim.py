@@ -27,8 +27,9 @@ class LARS(torch.optim.Optimizer):
                 if p.ndim > 1:
                     grad = grad.add(p, alpha=group["weight_decay"])
                     w_norm, g_norm = p.norm(), grad.norm()
-                    trust = torch.where((w_norm > 0) & (g_norm > 0), group["eta"] * w_norm / g_norm,
-                                        torch.ones_like(w_norm))
+                    trust = torch.where(
+                        (w_norm > 0) & (g_norm > 0), group["eta"] * w_norm / g_norm, torch.ones_like(w_norm)
+                    )
                     grad = grad.mul(trust)
                 state = self.state[p]
                 if "momentum_buffer" not in state:
@@ -45,8 +46,10 @@ def kernel_decay_groups(model, weight_decay):
     CVRL's release). For plain SGD, ``weight_decay`` x w added to the gradient is the gradient of
     ``weight_decay x sum(w^2) / 2``."""
     parameters = [p for p in model.parameters() if p.requires_grad]
-    return [{"params": [p for p in parameters if p.ndim > 1], "weight_decay": weight_decay},
-            {"params": [p for p in parameters if p.ndim <= 1], "weight_decay": 0.0}]
+    return [
+        {"params": [p for p in parameters if p.ndim > 1], "weight_decay": weight_decay},
+        {"params": [p for p in parameters if p.ndim <= 1], "weight_decay": 0.0},
+    ]
 
 
 def scaled_lr(base_lr, batch_size, reference_batch):

@@ -8,7 +8,8 @@
 2. **local check**: each such module recomputes its own parameter gradients from exactly those
    tensors, in fp32 and under low-precision autocast (``gradient_errors``: weights of convolutions
    and linear layers are compared, biases and norm parameters must be finite). This isolates the
-   module's own arithmetic from the rounding noise every earlier layer adds. Measured on this CPU (torch 2.14.1, oneDNN):
+   module's own arithmetic from the rounding noise every earlier layer adds. Measured on this CPU
+   (torch 2.14.1, oneDNN):
    healthy bf16 convolutions are 0.1-0.4% off, while 3x3x3 Conv3d weight gradients at temporal
    size 2 are inf, NaN or ~100% off. A module fails above ``LOCAL_TOLERANCE`` (5%) or with a
    non-finite gradient, and then runs in fp32 (autocast disabled around it, inputs cast up);
@@ -68,11 +69,16 @@ class PrecisionPlan:
         if self.dtype == "fp32":
             return f"precision: fp32 ({self.note or 'requested'})"
         kept = ", ".join(self.fp32_modules) if self.fp32_modules else "nothing"
-        text = (f"precision: {self.dtype} autocast, {100 * self.low_precision_share:.0f}% of multiply-adds in {self.dtype}; "
-                f"kept in fp32: {kept}")
+        text = (
+            f"precision: {self.dtype} autocast, {100 * self.low_precision_share:.0f}% of multiply-adds in "
+            f"{self.dtype}; "
+            f"kept in fp32: {kept}"
+        )
         if self.requested == "auto":
-            text += (f"; verified against fp32: worst local gradient error {self.worst_local_error:.2%}, "
-                     f"worst end-to-end {self.worst_end_to_end_error:.2f} ({self.worst_end_to_end_parameter})")
+            text += (
+                f"; verified against fp32: worst local gradient error {self.worst_local_error:.2%}, "
+                f"worst end-to-end {self.worst_end_to_end_error:.2f} ({self.worst_end_to_end_parameter})"
+            )
         if self.reasons:
             first = next(iter(self.reasons.items()))
             text += f"; why: {first[0]}: {first[1]}"
@@ -141,8 +147,11 @@ def autocast(plan, device):
 
 
 def _parametrised_leaves(model):
-    return [(name, m) for name, m in model.named_modules()
-            if name and not list(m.children()) and any(True for _ in m.parameters(recurse=False))]
+    return [
+        (name, m)
+        for name, m in model.named_modules()
+        if name and not list(m.children()) and any(True for _ in m.parameters(recurse=False))
+    ]
 
 
 def _multiply_adds(module, output):
@@ -190,7 +199,9 @@ def gradient_errors(grads, reference, floor=None):
         if grads.get(n) is None:
             continue
         if n.rpartition(".")[2] == "weight" and reference[n].dim() > 1:  # convolution and linear weights
-            errors[n] = relative_error(grads[n], reference[n], max(floor, MODULE_FLOOR * module_largest[n.rpartition(".")[0]]))
+            errors[n] = relative_error(
+                grads[n], reference[n], max(floor, MODULE_FLOOR * module_largest[n.rpartition(".")[0]])
+            )
         else:  # biases, norm parameters: reductions whose fp32 value can be cancellation noise
             errors[n] = 0.0 if torch.isfinite(grads[n]).all() else math.inf
     return errors
@@ -240,6 +251,7 @@ def verify_precision(model, compute_loss, batch, device, requested="auto", seed=
                 entry["input"] = args[0].detach()
                 if output.requires_grad:
                     output.register_hook(lambda g: entry.__setitem__("grad_output", g.detach()))
+
         return hook
 
     try:
@@ -265,8 +277,13 @@ def verify_precision(model, compute_loss, batch, device, requested="auto", seed=
                 with torch.autocast(device_type=device_type, dtype=DTYPES[dtype], enabled=low):
                     out = module(inp)
                 out.float().backward(entry["grad_output"].float())
-                grads.append({n: p.grad.detach().clone() for n, p in module.named_parameters(recurse=False)
-                              if p.grad is not None})
+                grads.append(
+                    {
+                        n: p.grad.detach().clone()
+                        for n, p in module.named_parameters(recurse=False)
+                        if p.grad is not None
+                    }
+                )
             # Compared with fp32: the weight gradients of convolutions and linear layers (where the
             # kernels that can be broken live). Biases and norm affine parameters are checked for
             # finiteness only: their gradients are reductions of the output gradient, and for a bias
@@ -276,11 +293,15 @@ def verify_precision(model, compute_loss, batch, device, requested="auto", seed=
             local_errors[name] = worst
             if not worst <= LOCAL_TOLERANCE:
                 which = max(errors, key=lambda n: errors[n])
-                what = ("non-finite" if not math.isfinite(worst) else
-                        f"{worst:.0%} off" if worst < 10 else f"{worst:.1e} times its size off")
+                what = (
+                    "non-finite"
+                    if not math.isfinite(worst)
+                    else f"{worst:.0%} off"
+                    if worst < 10
+                    else f"{worst:.1e} times its size off"
+                )
                 plan.fp32_modules.append(name)
-                plan.reasons[name] = (f"{dtype} {which} gradient {what} vs fp32 at input "
-                                      f"{list(entry['input'].shape)}")
+                plan.reasons[name] = f"{dtype} {which} gradient {what} vs fp32 at input {list(entry['input'].shape)}"
         model.load_state_dict(saved_state)
         total = sum(entry.get("macs", 0) for entry in records.values()) or 1
         kept = sum(records[n].get("macs", 0) for n in plan.fp32_modules if n in records)
@@ -288,8 +309,12 @@ def verify_precision(model, compute_loss, batch, device, requested="auto", seed=
         healthy = [e for n, e in local_errors.items() if n not in plan.fp32_modules]
         plan.worst_local_error = max(healthy) if healthy else 0.0
         if plan.low_precision_share < MIN_LOW_PRECISION_SHARE:
-            return PrecisionPlan(requested, "fp32", reasons=plan.reasons, note=(
-                f"only {plan.low_precision_share:.0%} of multiply-adds would stay in {dtype} after the check"))
+            return PrecisionPlan(
+                requested,
+                "fp32",
+                reasons=plan.reasons,
+                note=(f"only {plan.low_precision_share:.0%} of multiply-adds would stay in {dtype} after the check"),
+            )
 
         handles = keep_in_fp32(model, plan.fp32_modules, device_type)
         torch.manual_seed(seed)
@@ -304,10 +329,16 @@ def verify_precision(model, compute_loss, batch, device, requested="auto", seed=
                 worst, worst_name = err, name
         plan.worst_end_to_end_error, plan.worst_end_to_end_parameter = worst, worst_name
         if not worst <= END_TO_END_TOLERANCE:
-            return PrecisionPlan(requested, "fp32", fp32_modules=[], reasons=plan.reasons,
-                                 worst_end_to_end_error=worst, worst_end_to_end_parameter=worst_name,
-                                 note=f"{dtype} gradient of {worst_name} {worst:.2f} off fp32 end to end even "
-                                      f"with {len(plan.fp32_modules)} modules in fp32")
+            return PrecisionPlan(
+                requested,
+                "fp32",
+                fp32_modules=[],
+                reasons=plan.reasons,
+                worst_end_to_end_error=worst,
+                worst_end_to_end_parameter=worst_name,
+                note=f"{dtype} gradient of {worst_name} {worst:.2f} off fp32 end to end even "
+                f"with {len(plan.fp32_modules)} modules in fp32",
+            )
         return plan
     finally:
         model.load_state_dict(saved_state)

@@ -14,8 +14,17 @@ from videossl.eval.knn import KnnMonitor
 from videossl.recipes import describe
 
 # What a --restart must never silently change, for any method (each script adds its own keys).
-COMMON_KEYS_THAT_MATTER = ("arch", "width", "frames", "size", "channel_order", "input_mode", "standardize",
-                           "dataset", "split")
+COMMON_KEYS_THAT_MATTER = (
+    "arch",
+    "width",
+    "frames",
+    "size",
+    "channel_order",
+    "input_mode",
+    "standardize",
+    "dataset",
+    "split",
+)
 
 
 def pretraining_parser(description, script_folder, archs):
@@ -31,15 +40,22 @@ def pretraining_parser(description, script_folder, archs):
     model_input = parser.add_argument_group("model input (recorded in the checkpoint's input contract)")
     model_input.add_argument("--channel_order", default="rgb", choices=("rgb", "bgr"))
     model_input.add_argument("--input_mode", default="rgb", choices=INPUT_MODES, help="residual: frame differences")
-    model_input.add_argument("--standardize", default="none", choices=STANDARDIZE,
-                             help="per_clip: zero mean, unit variance per clip and colour channel")
+    model_input.add_argument(
+        "--standardize",
+        default="none",
+        choices=STANDARDIZE,
+        help="per_clip: zero mean, unit variance per clip and colour channel",
+    )
     add_flip_arg(parser)
     add_data_args(parser)
     add_engine_args(parser, epochs=None, batch_size=None, lr=None)
-    parser.add_argument("--knn_every", type=int,
-                        help="every N epochs (and after the last), a weighted kNN (k 20, temperature 0.07) of the "
-                             "test videos against the training videos on the backbone's features (--labels: "
-                             "another label axis); 0: off")
+    parser.add_argument(
+        "--knn_every",
+        type=int,
+        help="every N epochs (and after the last), a weighted kNN (k 20, temperature 0.07) of the "
+        "test videos against the training videos on the backbone's features (--labels: "
+        "another label axis); 0: off",
+    )
     return parser
 
 
@@ -57,8 +73,15 @@ def step_decay_schedule(optimizer, args):
 def input_contract(args, stride, frames=None, **normalisation):
     """The model input the flags describe (clips of ``frames`` (default ``args.frames``) frames at
     ``stride``; ``normalisation``: mean and std, if any)."""
-    return InputContract(frames=frames or args.frames, stride=stride, size=args.size, channel_order=args.channel_order,
-                         input_mode=args.input_mode, standardize=args.standardize, **normalisation)
+    return InputContract(
+        frames=frames or args.frames,
+        stride=stride,
+        size=args.size,
+        channel_order=args.channel_order,
+        input_mode=args.input_mode,
+        standardize=args.standardize,
+        **normalisation,
+    )
 
 
 def start_run(args, recipe, keys_that_matter):
@@ -89,25 +112,46 @@ def monitor_knn(run, args, monitor, backbone, epoch):
     run.log(f"epoch {done}: kNN top-1 {top1:.1f} ({seconds:.1f} s)")
 
 
-def train_epochs(run, args, model, loader, compute_loss, check_loss, optimizer, schedule, heads, contract, config,
-                 start, clips_per_sample, terms=(), details=""):
+def train_epochs(
+    run,
+    args,
+    model,
+    loader,
+    compute_loss,
+    check_loss,
+    optimizer,
+    schedule,
+    heads,
+    contract,
+    config,
+    start,
+    clips_per_sample,
+    terms=(),
+    details="",
+):
     """Say what is trained (``details``: the method's own settings), choose the precision
     (``check_loss``: the loss without communication or side effects, run on rank 0 alone), wrap
     the model (SyncBN, fp32 islands, DDP), then epochs ``start`` .. ``args.epochs``: train, log
     the loss terms, run the kNN monitor when due, save the checkpoints."""
-    run.log(f"{run.method.upper()}: {len(loader.dataset)} training videos, {args.arch} (width {args.width}), "
-            f"{run.world} process(es) on {run.device}, batch {args.batch_size}, epochs {start + 1}-{args.epochs}"
-            + (f", {details}" if details else ""))
+    run.log(
+        f"{run.method.upper()}: {len(loader.dataset)} training videos, {args.arch} (width {args.width}), "
+        f"{run.world} process(es) on {run.device}, batch {args.batch_size}, epochs {start + 1}-{args.epochs}"
+        + (f", {details}" if details else "")
+    )
     run.choose_precision(model, check_loss, next(iter(loader)))
     monitor = KnnMonitor(args, contract, run.device) if args.knn_every and run.is_main else None
     net = run.wrap(model)
     for epoch in range(start, args.epochs):
-        metrics = run.train_epoch(epoch, loader, net, compute_loss, optimizer, schedule,
-                                  clips_per_sample=clips_per_sample)
+        metrics = run.train_epoch(
+            epoch, loader, net, compute_loss, optimizer, schedule, clips_per_sample=clips_per_sample
+        )
         shown = " ".join(f"{name} {metrics[name]:.4f}" for name in terms if name in metrics)
-        run.log(f"epoch {epoch + 1}/{args.epochs}: loss {metrics.get('loss', float('nan')):.4f}"
-                + (f" ({shown})" if shown else "") + f", lr {schedule.lr:.2e}, {metrics['seconds']:.0f} s, "
-                f"{metrics['clips_per_s']:.1f} clips/s")
+        run.log(
+            f"epoch {epoch + 1}/{args.epochs}: loss {metrics.get('loss', float('nan')):.4f}"
+            + (f" ({shown})" if shown else "")
+            + f", lr {schedule.lr:.2e}, {metrics['seconds']:.0f} s, "
+            f"{metrics['clips_per_s']:.1f} clips/s"
+        )
         monitor_knn(run, args, monitor, model.backbone, epoch)
         run.save(epoch + 1, model.backbone, heads, optimizer, schedule, contract, config, loss=metrics.get("loss"))
     run.log(f"checkpoints: {run.checkpoint_dir}\nTensorBoard logs: {run.log_dir}")

@@ -40,7 +40,11 @@ from videossl.engine import distributed
 from videossl.engine.precision import PRECISIONS, PrecisionPlan, apply_precision_plan, autocast, verify_precision
 from videossl.errors import UserError
 from videossl.models.checkpoint import (
-    load_state_strict, make_checkpoint, read_checkpoint_file, save_checkpoint, unwrap,
+    load_state_strict,
+    make_checkpoint,
+    read_checkpoint_file,
+    save_checkpoint,
+    unwrap,
 )
 
 CHECKPOINT_PATTERN = "checkpoint_epoch{:04d}.pt"
@@ -57,11 +61,19 @@ class CheckpointWriteError(UserError):
 def add_engine_args(parser, epochs, batch_size, lr):
     group = parser.add_argument_group("training engine")
     group.add_argument("--device", default="auto", help="auto (cuda if available, else cpu), cpu, cuda, cuda:N")
-    group.add_argument("--precision", default="auto", choices=PRECISIONS,
-                       help="auto verifies bf16 (fp16 on GPUs without bf16) against fp32 before trusting it")
+    group.add_argument(
+        "--precision",
+        default="auto",
+        choices=PRECISIONS,
+        help="auto verifies bf16 (fp16 on GPUs without bf16) against fp32 before trusting it",
+    )
     group.add_argument("--no_channels_last", action="store_true", help="keep NCDHW memory instead of channels_last_3d")
-    group.add_argument("--sync_bn", action=argparse.BooleanOptionalAction, default=False,
-                       help="synchronise BatchNorm statistics across processes")
+    group.add_argument(
+        "--sync_bn",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="synchronise BatchNorm statistics across processes",
+    )
     group.add_argument("--epochs", type=int, default=epochs)
     group.add_argument("--batch_size", type=int, default=batch_size, help="over all processes")
     group.add_argument("--lr", type=float, default=lr)
@@ -70,8 +82,12 @@ def add_engine_args(parser, epochs, batch_size, lr):
     group.add_argument("--restart", action="store_true", help="resume from the newest complete checkpoint of --run_id")
     group.add_argument("--save_every", type=int, default=1, help="epochs between checkpoints")
     group.add_argument("--keep_checkpoints", type=int, default=3, help="how many recent checkpoints to keep")
-    group.add_argument("--max_nonfinite_steps", type=int, default=20,
-                       help="stop after this many steps in a row with a non-finite loss or gradient")
+    group.add_argument(
+        "--max_nonfinite_steps",
+        type=int,
+        default=20,
+        help="stop after this many steps in a row with a non-finite loss or gradient",
+    )
     group.add_argument("--log_every", type=int, default=10, help="steps between TensorBoard points")
     return group
 
@@ -87,7 +103,7 @@ def resolve_device(name):
 
 def seed_epoch(seed, rank, epoch):
     """Every RNG from (seed, rank, epoch): an epoch runs the same whether or not the run was resumed."""
-    value = (seed * 1_000_003 + rank * 10_007 + epoch) % 2 ** 31
+    value = (seed * 1_000_003 + rank * 10_007 + epoch) % 2**31
     random.seed(value)
     np.random.seed(value)
     torch.manual_seed(value)
@@ -131,9 +147,12 @@ def newest_complete_checkpoint(folder, log=print):
         return None, None
 
     last = os.path.join(folder, "last.pt")
-    candidates = [first_loadable([last] if os.path.exists(last) else []),
-                  first_loadable(sorted(glob.glob(os.path.join(folder, "checkpoint_epoch*.pt")),
-                                        key=checkpoint_epoch, reverse=True))]
+    candidates = [
+        first_loadable([last] if os.path.exists(last) else []),
+        first_loadable(
+            sorted(glob.glob(os.path.join(folder, "checkpoint_epoch*.pt")), key=checkpoint_epoch, reverse=True)
+        ),
+    ]
     candidates = [c for c in candidates if c[0] is not None]
     if not candidates:
         return None, None
@@ -172,11 +191,15 @@ def check_run_config(folder, config, keys_that_matter, restart):
         differ = [k for k in keys_that_matter if saved.get(k) != config.get(k)]
         if differ:
             details = ", ".join(f"{k}: {saved.get(k)!r} -> {config.get(k)!r}" for k in differ)
-            raise UserError(f"--restart into {folder}: its run used a different configuration ({details}); "
-                            f"use the same values or another --run_id")
+            raise UserError(
+                f"--restart into {folder}: its run used a different configuration ({details}); "
+                f"use the same values or another --run_id"
+            )
     elif not restart and has_checkpoints:
-        raise UserError(f"{folder} already holds checkpoints: pass --restart to continue that run, or choose "
-                        f"another --run_id (nothing was overwritten)")
+        raise UserError(
+            f"{folder} already holds checkpoints: pass --restart to continue that run, or choose "
+            f"another --run_id (nothing was overwritten)"
+        )
     os.makedirs(folder, exist_ok=True)
     tmp = f"{path}.{os.getpid()}.part"
     with open(tmp, "w") as f:
@@ -200,6 +223,7 @@ class TrainingRun:
         if self.is_main:
             os.makedirs(checkpoint_dir, exist_ok=True)
             from torch.utils.tensorboard import SummaryWriter
+
             self.writer = SummaryWriter(log_dir)
         self.plan = None
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=False)
@@ -237,13 +261,21 @@ class TrainingRun:
         per_process = batch_size // self.world
         if drop_last and len(dataset) < batch_size:
             raise UserError(f"the dataset has {len(dataset)} samples, fewer than one batch of {batch_size}")
-        sampler = DistributedSampler(dataset, num_replicas=self.world, rank=self.rank, shuffle=shuffle,
-                                     seed=self.args.seed, drop_last=drop_last)
+        sampler = DistributedSampler(
+            dataset, num_replicas=self.world, rank=self.rank, shuffle=shuffle, seed=self.args.seed, drop_last=drop_last
+        )
         workers = self.args.num_workers
-        return DataLoader(dataset, batch_size=per_process, sampler=sampler, num_workers=workers, collate_fn=collate_fn,
-                          pin_memory=self.device.type == "cuda", drop_last=drop_last,
-                          worker_init_fn=init_loader_worker if workers else None,
-                          persistent_workers=False)  # fresh workers each epoch see dataset.set_epoch
+        return DataLoader(
+            dataset,
+            batch_size=per_process,
+            sampler=sampler,
+            num_workers=workers,
+            collate_fn=collate_fn,
+            pin_memory=self.device.type == "cuda",
+            drop_last=drop_last,
+            worker_init_fn=init_loader_worker if workers else None,
+            persistent_workers=False,
+        )  # fresh workers each epoch see dataset.set_epoch
 
     def prepare_model(self, model):
         model = model.to(self.device)
@@ -266,8 +298,14 @@ class TrainingRun:
         else:
             plan = [None]
             if self.is_main:
-                plan[0] = verify_precision(model, lambda m, b: compute_loss(m, b)[0], batch, self.device,
-                                           self.args.precision, seed=self.args.seed)
+                plan[0] = verify_precision(
+                    model,
+                    lambda m, b: compute_loss(m, b)[0],
+                    batch,
+                    self.device,
+                    self.args.precision,
+                    seed=self.args.seed,
+                )
             if distributed.is_distributed():
                 torch.distributed.broadcast_object_list(plan, src=0)  # every process runs the same plan
             plan = plan[0]
@@ -339,13 +377,27 @@ class TrainingRun:
         if not self.is_main:
             distributed.barrier()  # wait until rank 0 has written them
             return None
-        training_state = {"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                          "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
-                          "rng": rng_state(), "nonfinite_total": self.nonfinite_total,
-                          "best_loss": self.best_loss, "best_accuracy": self.best_accuracy, "history": self.history}
-        checkpoint = make_checkpoint(self.method, backbone, contract, heads=heads, config=config, epoch=epochs_done,
-                                     step=self.step, training_state=training_state,
-                                     precision=self.plan.to_dict() if self.plan else None)
+        training_state = {
+            "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "rng": rng_state(),
+            "nonfinite_total": self.nonfinite_total,
+            "best_loss": self.best_loss,
+            "best_accuracy": self.best_accuracy,
+            "history": self.history,
+        }
+        checkpoint = make_checkpoint(
+            self.method,
+            backbone,
+            contract,
+            heads=heads,
+            config=config,
+            epoch=epochs_done,
+            step=self.step,
+            training_state=training_state,
+            precision=self.plan.to_dict() if self.plan else None,
+        )
         target = os.path.join(self.checkpoint_dir, "last.pt")
         try:
             last = save_checkpoint(checkpoint, target)
@@ -354,7 +406,7 @@ class TrainingRun:
                 target = os.path.join(self.checkpoint_dir, CHECKPOINT_PATTERN.format(epochs_done))
                 _atomic_copy(last, target)
                 old = sorted(glob.glob(os.path.join(self.checkpoint_dir, "checkpoint_epoch*.pt")), key=checkpoint_epoch)
-                for stale in old[:-self.args.keep_checkpoints] if self.args.keep_checkpoints > 0 else []:
+                for stale in old[: -self.args.keep_checkpoints] if self.args.keep_checkpoints > 0 else []:
                     os.remove(stale)
             if is_best:
                 target = os.path.join(self.checkpoint_dir, "best.pt")
@@ -363,7 +415,8 @@ class TrainingRun:
             kept = self.last_checkpoint or "none (this was the first)"
             raise CheckpointWriteError(
                 f"could not write {target} after epoch {epochs_done}: {err.strerror or err}; nothing was "
-                f"overwritten, the newest complete checkpoint is {kept} (--restart continues from it)") from None
+                f"overwritten, the newest complete checkpoint is {kept} (--restart continues from it)"
+            ) from None
         distributed.barrier()
         return last
 
@@ -391,8 +444,14 @@ class TrainingRun:
         parameters = [p for group in optimizer.param_groups for p in group["params"]]
         sums, count, skipped, clips_seen = defaultdict(float), 0, 0, 0
         started = time.perf_counter()
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{self.args.epochs}", disable=not self.is_main,
-                   dynamic_ncols=True, leave=False, mininterval=0.5 if sys.stderr.isatty() else 30)
+        bar = tqdm(
+            loader,
+            desc=f"epoch {epoch + 1}/{self.args.epochs}",
+            disable=not self.is_main,
+            dynamic_ncols=True,
+            leave=False,
+            mininterval=0.5 if sys.stderr.isatty() else 30,
+        )
         for batch in bar:
             if skipped_videos is not None and isinstance(batch, dict):
                 skipped_videos.update(batch.get("skipped", []))
@@ -426,7 +485,8 @@ class TrainingRun:
                     raise TrainingDiverged(
                         f"loss or gradients were NaN/inf in {self._nonfinite_in_a_row} steps in a row, from step "
                         f"{self._nonfinite_since} (epoch {epoch + 1}) on; stopped, no weights were updated by those "
-                        f"steps. Last good checkpoint: {kept}. Try a lower --lr or --precision fp32")
+                        f"steps. Last good checkpoint: {kept}. Try a lower --lr or --precision fp32"
+                    )
             if self.scaler.is_enabled():
                 self.scaler.update()
             optimizer.zero_grad(set_to_none=True)

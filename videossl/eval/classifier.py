@@ -19,11 +19,24 @@ from videossl.data.augmentations import vtdl_clip_augmentation
 from videossl.data.dataset import init_loader_worker
 from videossl.data.sampling import sample_random_clip
 from videossl.data.transforms import (
-    ColorJitter, Compose, Grayscale, Maybe, RandomErase, RandomGamma, RandomHorizontalFlip, RandomResizedCrop,
-    RandomSquareCrop, frames_to_clip, stack_clips,
+    ColorJitter,
+    Compose,
+    Grayscale,
+    Maybe,
+    RandomErase,
+    RandomGamma,
+    RandomHorizontalFlip,
+    RandomResizedCrop,
+    RandomSquareCrop,
+    frames_to_clip,
+    stack_clips,
 )
 from videossl.eval.features import (
-    EvaluationClipBuilder, EvaluationDataset, collate_views, left_out, report_left_out,
+    EvaluationClipBuilder,
+    EvaluationDataset,
+    collate_views,
+    left_out,
+    report_left_out,
 )
 from videossl.eval.linear_probe import accuracies
 
@@ -58,8 +71,17 @@ class VideoClassifier(nn.Module):
     stored statistics) unless ``update_bn_stats`` (TCLR's published linear evaluation lets BN
     statistics follow the new data)."""
 
-    def __init__(self, backbone, num_classes, dropout=0.0, freeze_backbone=False, update_bn_stats=False,
-                 normalize_features=False, head="linear", steps=1):
+    def __init__(
+        self,
+        backbone,
+        num_classes,
+        dropout=0.0,
+        freeze_backbone=False,
+        update_bn_stats=False,
+        normalize_features=False,
+        head="linear",
+        steps=1,
+    ):
         super().__init__()
         self.backbone = backbone
         self.dropout = nn.Dropout(dropout)
@@ -115,14 +137,22 @@ def finetune_augmentation(size, flip_p=0.5, crop="square"):
     if crop == "tclr_linear":
         mild = (0.9, 1.1)
         erase = (max(1, round(size * 9 / 112)), max(1, round(size * 18 / 112)))
-        return Compose([
-            RandomSquareCrop(size, side=(0.6, 1.0)),
-            ColorJitter(brightness=mild, contrast=mild, saturation=mild, hue=0.05, random_order=False,
-                        op_p={"contrast": 0.125, "hue": 0.15, "saturation": 0.15, "brightness": 0.15}),
-            Maybe(0.1, Compose([Grayscale(), RandomGamma(p=0.75, gamma=(0.85, 1.15))])),
-            RandomHorizontalFlip(flip_p),
-            RandomErase(p=0.25, size=erase),
-        ])
+        return Compose(
+            [
+                RandomSquareCrop(size, side=(0.6, 1.0)),
+                ColorJitter(
+                    brightness=mild,
+                    contrast=mild,
+                    saturation=mild,
+                    hue=0.05,
+                    random_order=False,
+                    op_p={"contrast": 0.125, "hue": 0.15, "saturation": 0.15, "brightness": 0.15},
+                ),
+                Maybe(0.1, Compose([Grayscale(), RandomGamma(p=0.75, gamma=(0.85, 1.15))])),
+                RandomHorizontalFlip(flip_p),
+                RandomErase(p=0.25, size=erase),
+            ]
+        )
     return Compose([RandomSquareCrop(size, side=(0.6, 1.0)), RandomHorizontalFlip(flip_p)])
 
 
@@ -142,9 +172,22 @@ class TrainClipBuilder:
 
 
 @torch.no_grad()
-def predict_dataset(model, contract, index, num_clips=10, crops=1, batch_size=4, device="cpu", num_workers=0,
-                    backend="pyav", aggregate="softmax_mean", precision_context=None, progress=True,
-                    crop_fraction=1.0, clip_starts="even"):
+def predict_dataset(
+    model,
+    contract,
+    index,
+    num_clips=10,
+    crops=1,
+    batch_size=4,
+    device="cpu",
+    num_workers=0,
+    backend="pyav",
+    aggregate="softmax_mean",
+    precision_context=None,
+    progress=True,
+    crop_fraction=1.0,
+    clip_starts="even",
+):
     """(scores ``[N, classes]``, labels ``[N]``, unreadable paths) over every readable video of
     ``index``: each video's ``num_clips x crops`` views (placed and cropped as
     ``EvaluationClipBuilder`` says) aggregated as ``aggregate`` says."""
@@ -152,8 +195,14 @@ def predict_dataset(model, contract, index, num_clips=10, crops=1, batch_size=4,
         raise ValueError(f"aggregate must be one of {AGGREGATIONS}")
     builder = EvaluationClipBuilder(contract, num_clips, crops, crop_fraction, clip_starts)
     dataset = EvaluationDataset(index, builder, backend)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                        collate_fn=collate_views, worker_init_fn=init_loader_worker if num_workers else None)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=collate_views,
+        worker_init_fn=init_loader_worker if num_workers else None,
+    )
     was_training = model.training
     model.eval()
     scores, labels, valid = [], [], []

@@ -6,9 +6,9 @@ import sys
 
 import torch
 
+from videossl.data.args import index_from_args
 from videossl.data.input_contract import IMAGENET, InputContract
 from videossl.engine.training import resolve_device
-from videossl.data.args import index_from_args
 from videossl.eval.features import CLIP_STARTS, extract_features, file_fingerprint
 from videossl.models.backbones import BACKBONES, RESNETS_2D, build_backbone
 from videossl.models.checkpoint import load_backbone
@@ -30,21 +30,39 @@ def evaluation_parser(description):
 
 def add_checkpoint_args(parser, seed=True):
     group = parser.add_argument_group("checkpoint")
-    group.add_argument("--saved_model", "--ckpt", dest="saved_model", required=True,
-                       help="a checkpoint of any method, an author's release (a TCLR, VTDL or TCE file, CVRL's "
-                            "TensorFlow checkpoint), torchvision:<r3d_18|r2plus1d_18|s3d>, or 'random' for a "
-                            "random-init backbone")
-    group.add_argument("--checkpoint_format", default="auto",
-                       choices=("auto", "videossl", "tclr", "vtdl", "tce", "cvrl"),
-                       help="what --saved_model is; auto tells them apart (scripts/inspect_checkpoint.py shows "
-                            "what it finds)")
-    group.add_argument("--arch", "--model", dest="arch", default=None,
-                       help="the backbone of --saved_model random; for a checkpoint, checked against what it holds")
+    group.add_argument(
+        "--saved_model",
+        "--ckpt",
+        dest="saved_model",
+        required=True,
+        help="a checkpoint of any method, an author's release (a TCLR, VTDL or TCE file, CVRL's "
+        "TensorFlow checkpoint), torchvision:<r3d_18|r2plus1d_18|s3d>, or 'random' for a "
+        "random-init backbone",
+    )
+    group.add_argument(
+        "--checkpoint_format",
+        default="auto",
+        choices=("auto", "videossl", "tclr", "vtdl", "tce", "cvrl"),
+        help="what --saved_model is; auto tells them apart (scripts/inspect_checkpoint.py shows what it finds)",
+    )
+    group.add_argument(
+        "--arch",
+        "--model",
+        dest="arch",
+        default=None,
+        help="the backbone of --saved_model random; for a checkpoint, checked against what it holds",
+    )
     group.add_argument("--width", type=float, default=1.0, help="with --saved_model random")
-    group.add_argument("--random_init", action="store_true",
-                       help="the checkpoint's architecture and input contract with random weights (a baseline)")
-    group.add_argument("--trust_checkpoint", action="store_true",
-                       help="allow a checkpoint that needs full unpickling (it can run code: only for trusted files)")
+    group.add_argument(
+        "--random_init",
+        action="store_true",
+        help="the checkpoint's architecture and input contract with random weights (a baseline)",
+    )
+    group.add_argument(
+        "--trust_checkpoint",
+        action="store_true",
+        help="allow a checkpoint that needs full unpickling (it can run code: only for trusted files)",
+    )
     if seed:  # training tools take --seed from the engine's flags
         group.add_argument("--seed", type=int, default=0)
     return group
@@ -54,14 +72,26 @@ def add_feature_args(parser, num_clips=10):
     group = parser.add_argument_group("features")
     group.add_argument("--num_clips", type=int, default=num_clips, help="evenly spaced clips per video")
     group.add_argument("--test_crops", type=int, default=1, choices=(1, 3))
-    group.add_argument("--crop_fraction", type=float, default=1.0,
-                       help="below 1: the centre square of this fraction of the short side, resized (TCLR: 0.8)")
-    group.add_argument("--clip_starts", default="even", choices=CLIP_STARTS,
-                       help="where the clips start: evenly spaced, or as TCLR's evaluation places them")
+    group.add_argument(
+        "--crop_fraction",
+        type=float,
+        default=1.0,
+        help="below 1: the centre square of this fraction of the short side, resized (TCLR: 0.8)",
+    )
+    group.add_argument(
+        "--clip_starts",
+        default="even",
+        choices=CLIP_STARTS,
+        help="where the clips start: evenly spaced, or as TCLR's evaluation places them",
+    )
     group.add_argument("--batch_size", type=int, default=8, help="videos per batch")
     group.add_argument("--device", default="auto")
-    group.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
-                       help="of the forward passes (no gradients are involved)")
+    group.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("fp32", "bf16", "fp16"),
+        help="of the forward passes (no gradients are involved)",
+    )
     group.add_argument("--num_workers", type=int, default=2)
     group.add_argument("--feature_cache", default=None, help="feature cache folder (default: $VIDEOSSL_CACHE/features)")
     group.add_argument("--out_dir", default=None, help="where results.json and pictures go")
@@ -81,20 +111,33 @@ def load_model_for_eval(args):
     if args.saved_model == "random":
         if args.arch not in BACKBONES:
             from videossl.errors import UserError
+
             raise UserError(f"--saved_model random needs --arch, one of: {', '.join(sorted(BACKBONES))}")
         torch.manual_seed(args.seed)
         backbone = build_backbone(args.arch, width=args.width)
         contract = default_contract(args.arch)
-        return backbone.eval(), contract, f"random|{args.arch}|{args.width}|{args.seed}", {
-            "saved_model": "random", "method": "none", "backbone": args.arch}
-    backbone, contract, checkpoint = load_backbone(args.saved_model, trust=args.trust_checkpoint,
-                                                   source=args.checkpoint_format, arch=args.arch)
+        return (
+            backbone.eval(),
+            contract,
+            f"random|{args.arch}|{args.width}|{args.seed}",
+            {"saved_model": "random", "method": "none", "backbone": args.arch},
+        )
+    backbone, contract, checkpoint = load_backbone(
+        args.saved_model, trust=args.trust_checkpoint, source=args.checkpoint_format, arch=args.arch
+    )
     if args.arch and args.arch != checkpoint["backbone"]["name"]:
         from videossl.errors import UserError
-        raise UserError(f"{args.saved_model}: holds a {checkpoint['backbone']['name']} backbone, not --arch {args.arch}")
-    description = {"saved_model": os.path.abspath(args.saved_model), "method": checkpoint["method"],
-                   "backbone": checkpoint["backbone"]["name"], "backbone_config": checkpoint["backbone"]["config"],
-                   "epoch": checkpoint.get("epoch")}
+
+        raise UserError(
+            f"{args.saved_model}: holds a {checkpoint['backbone']['name']} backbone, not --arch {args.arch}"
+        )
+    description = {
+        "saved_model": os.path.abspath(args.saved_model),
+        "method": checkpoint["method"],
+        "backbone": checkpoint["backbone"]["name"],
+        "backbone_config": checkpoint["backbone"]["config"],
+        "epoch": checkpoint.get("epoch"),
+    }
     checkpoint_id = file_fingerprint(args.saved_model)
     if args.random_init:
         torch.manual_seed(args.seed)
@@ -106,8 +149,10 @@ def load_model_for_eval(args):
 
 def features_record(features):
     """What results.json says about the features: seconds to get them, and the videos left out."""
-    return {"feature_seconds": {s: f["seconds"] for s, f in features.items()},
-            "unreadable": {s: list(f["unreadable"]) for s, f in features.items()}}
+    return {
+        "feature_seconds": {s: f["seconds"] for s, f in features.items()},
+        "unreadable": {s: list(f["unreadable"]) for s, f in features.items()},
+    }
 
 
 def report_feature_times(features):
@@ -145,12 +190,25 @@ def train_and_test_features(args, backbone, contract, checkpoint_id, test_crops=
     for subset in ("train", "test"):
         index = index_from_args(args, subset)
         crops = (args.test_crops if test_crops is None else test_crops) if subset == "test" else 1
-        features[subset] = extract_features(backbone, contract, index, checkpoint_id, args.num_clips, crops,
-                                            args.batch_size, device, args.precision, args.num_workers,
-                                            args.feature_cache, args.video_backend, crop_fraction=args.crop_fraction,
-                                            clip_starts=args.clip_starts)
+        features[subset] = extract_features(
+            backbone,
+            contract,
+            index,
+            checkpoint_id,
+            args.num_clips,
+            crops,
+            args.batch_size,
+            device,
+            args.precision,
+            args.num_workers,
+            args.feature_cache,
+            args.video_backend,
+            crop_fraction=args.crop_fraction,
+            clip_starts=args.clip_starts,
+        )
     if features["train"]["class_names"] != features["test"]["class_names"]:
         from videossl.errors import UserError
+
         raise UserError("the training and test indexes disagree on the classes")
     return features
 
@@ -161,6 +219,8 @@ def evaluate_setup(args, tool_file):
     out_dir = args.out_dir or os.path.join(os.path.dirname(os.path.abspath(tool_file)), "results", args.run_id)
     backbone, contract, checkpoint_id, description = load_model_for_eval(args)
     features = train_and_test_features(args, backbone, contract, checkpoint_id)
-    description.update(labels=os.path.abspath(args.labels) if args.labels else "the split's",
-                       classes=len(features["train"]["class_names"]))
+    description.update(
+        labels=os.path.abspath(args.labels) if args.labels else "the split's",
+        classes=len(features["train"]["class_names"]),
+    )
     return out_dir, contract, description, features

@@ -20,7 +20,10 @@ from tqdm import tqdm
 
 from videossl.data.dataset import VideoClipDataset, init_loader_worker
 from videossl.data.sampling import (
-    half_overlapping_windows, middle_clip, sample_evenly_spaced_clips, tclr_evaluation_clips,
+    half_overlapping_windows,
+    middle_clip,
+    sample_evenly_spaced_clips,
+    tclr_evaluation_clips,
 )
 from videossl.data.transforms import Resize, ResizeShortSide, crop_positions, frames_to_clip, stack_clips
 from videossl.engine.precision import DTYPES, low_precision_supported
@@ -86,7 +89,7 @@ def evaluation_clips(frames, size, crops=1, resize=None):
     for clip_frames in frames:
         clip = resize(frames_to_clip(clip_frames))
         for top, left in crop_positions(clip.shape[-2], clip.shape[-1], size, crops):
-            clips.append(clip[..., top:top + size, left:left + size])
+            clips.append(clip[..., top : top + size, left : left + size])
     return stack_clips(clips)
 
 
@@ -97,7 +100,7 @@ def centre_fraction_clips(frames, size, fraction):
     side = max(1, int(min(height, width) * fraction))
     top, left = crop_positions(height, width, side, 1)[0]
     resize = Resize(size)
-    return stack_clips([resize(frames_to_clip(f)[..., top:top + side, left:left + side]) for f in frames])
+    return stack_clips([resize(frames_to_clip(f)[..., top : top + side, left : left + side]) for f in frames])
 
 
 class EvaluationDataset(torch.utils.data.Dataset):
@@ -119,17 +122,24 @@ class EvaluationDataset(torch.utils.data.Dataset):
         except VideoReadError as err:
             logger.warning("left out of the evaluation: %s", err)
             c, views = self.builder.contract, self.builder.views_per_video or 1
-            sample = {"clips": torch.zeros((views, 3, c.frames, c.size, c.size), dtype=torch.uint8),
-                      "label": self.clips.index.records[i].label, "index": i, "valid": False}
+            sample = {
+                "clips": torch.zeros((views, 3, c.frames, c.size, c.size), dtype=torch.uint8),
+                "label": self.clips.index.records[i].label,
+                "index": i,
+                "valid": False,
+            }
         return sample
 
 
 def collate_views(samples):
     """A batch of videos whose number of views may differ: ``clips`` of all of them concatenated
     ``[sum(counts), C, T, H, W]``, ``counts`` ``[B]``, ``label``, ``valid``."""
-    return {"clips": torch.cat([s["clips"] for s in samples]),
-            "counts": torch.tensor([len(s["clips"]) for s in samples]),
-            "label": torch.tensor([s["label"] for s in samples]), "valid": torch.tensor([s["valid"] for s in samples])}
+    return {
+        "clips": torch.cat([s["clips"] for s in samples]),
+        "counts": torch.tensor([len(s["clips"]) for s in samples]),
+        "label": torch.tensor([s["label"] for s in samples]),
+        "valid": torch.tensor([s["valid"] for s in samples]),
+    }
 
 
 def per_video(values, counts, views):
@@ -149,8 +159,10 @@ def report_left_out(subset, paths, log=print):
     """One line naming the unreadable videos an evaluation left out, with their count."""
     if paths:
         names = ", ".join(os.path.basename(p) for p in paths[:10])
-        log(f"warning: {len(paths)} unreadable {subset} videos left out of the evaluation: {names}"
-            f"{f' and {len(paths) - 10} more' if len(paths) > 10 else ''}")
+        log(
+            f"warning: {len(paths)} unreadable {subset} videos left out of the evaluation: {names}"
+            f"{f' and {len(paths) - 10} more' if len(paths) > 10 else ''}"
+        )
 
 
 def index_fingerprint(index):
@@ -176,8 +188,17 @@ def cache_key(checkpoint_id, index, contract, num_clips, crops, precision, crop_
     view = {"clips": num_clips, "crops": crops}
     if crop_fraction != 1.0 or clip_starts != "even":  # keys of the default view stay as they were
         view.update(crop_fraction=crop_fraction, clip_starts=clip_starts)
-    payload = json.dumps({"version": CACHE_VERSION, "checkpoint": checkpoint_id, "index": index_fingerprint(index),
-                          "contract": contract.to_dict(), **view, "precision": precision}, sort_keys=True)
+    payload = json.dumps(
+        {
+            "version": CACHE_VERSION,
+            "checkpoint": checkpoint_id,
+            "index": index_fingerprint(index),
+            "contract": contract.to_dict(),
+            **view,
+            "precision": precision,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
@@ -186,9 +207,24 @@ def default_cache_dir():
 
 
 @torch.no_grad()
-def extract_features(backbone, contract, index, checkpoint_id, num_clips=10, crops=1, batch_size=8, device="cpu",
-                     precision="fp32", num_workers=0, cache_dir=None, backend="pyav", progress=True, log=print,
-                     crop_fraction=1.0, clip_starts="even"):
+def extract_features(
+    backbone,
+    contract,
+    index,
+    checkpoint_id,
+    num_clips=10,
+    crops=1,
+    batch_size=8,
+    device="cpu",
+    precision="fp32",
+    num_workers=0,
+    cache_dir=None,
+    backend="pyav",
+    progress=True,
+    log=print,
+    crop_fraction=1.0,
+    clip_starts="even",
+):
     """``{"maps": float16 [N, K * crops, D, T'], "labels": [N], "paths": [...], "seconds": s, "cached": bool}``.
 
     ``maps`` are the backbone's feature maps pooled over space, time kept: evaluations pool over
@@ -210,26 +246,43 @@ def extract_features(backbone, contract, index, checkpoint_id, num_clips=10, cro
             return with_index_labels(cached, index)
         except Exception as err:  # noqa: BLE001 - a damaged cache file is recomputed, never trusted
             log(f"warning: recomputing features, the cache file {path} is unreadable ({type(err).__name__})")
-    dataset = EvaluationDataset(index, EvaluationClipBuilder(contract, num_clips, crops, crop_fraction, clip_starts),
-                                backend)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                        collate_fn=collate_views, worker_init_fn=init_loader_worker if num_workers else None)
+    dataset = EvaluationDataset(
+        index, EvaluationClipBuilder(contract, num_clips, crops, crop_fraction, clip_starts), backend
+    )
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=collate_views,
+        worker_init_fn=init_loader_worker if num_workers else None,
+    )
     device = torch.device(device)
     backbone = backbone.to(device).eval()
     views = dataset.builder.views_per_video or 1
     maps, labels, valid = [], [], []
-    for batch in tqdm(loader, desc=f"features {index.subset}", disable=not progress, leave=False,
-                      mininterval=0.5 if sys.stderr.isatty() else 30):
-        out = torch.cat([backbone_maps(backbone, contract, chunk, device, precision)
-                         for chunk in batch["clips"].split(CHUNK)])
+    for batch in tqdm(
+        loader,
+        desc=f"features {index.subset}",
+        disable=not progress,
+        leave=False,
+        mininterval=0.5 if sys.stderr.isatty() else 30,
+    ):
+        out = torch.cat(
+            [backbone_maps(backbone, contract, chunk, device, precision) for chunk in batch["clips"].split(CHUNK)]
+        )
         maps.append(per_video(out, batch["counts"], views).to(torch.float16).cpu())
         labels.append(batch["label"])
         valid.append(batch["valid"])
     valid = torch.cat(valid)
     keep = valid.nonzero()[:, 0]
-    result = {"maps": torch.cat(maps)[keep], "labels": torch.cat(labels)[keep],
-              "paths": [index.records[i].path for i in keep.tolist()], "class_names": list(index.class_names),
-              "unreadable": left_out(index, valid)}
+    result = {
+        "maps": torch.cat(maps)[keep],
+        "labels": torch.cat(labels)[keep],
+        "paths": [index.records[i].path for i in keep.tolist()],
+        "class_names": list(index.class_names),
+        "unreadable": left_out(index, valid),
+    }
     report_left_out(index.subset, result["unreadable"], log)
     if not len(keep):
         raise UserError(f"no readable video in the {index.subset} split of {index.root}")

@@ -21,7 +21,12 @@ from videossl.engine.schedules import MultiStep, WarmupCosine, WarmupPlateau
 from videossl.engine.training import TrainingRun, add_engine_args, check_run_config
 from videossl.errors import UserError
 from videossl.eval.classifier import (
-    AGGREGATIONS, TrainClipBuilder, VideoClassifier, evaluate_classifier, finetune_augmentation, temporal_steps,
+    AGGREGATIONS,
+    TrainClipBuilder,
+    VideoClassifier,
+    evaluate_classifier,
+    finetune_augmentation,
+    temporal_steps,
 )
 from videossl.eval.common import add_checkpoint_args, load_model_for_eval, print_table, write_results
 from videossl.models.backbones import RESNETS_2D, build_backbone, tile_first_conv
@@ -64,46 +69,114 @@ class Recipe:
 
 
 RECIPES = {
-    "tclr": Recipe(optimizer="adam", lr={"default": 1e-4}, weight_decay=1e-5, epochs=100, batch_size=24, dropout=0.5,
-                   schedule="cosine",
-                   source="this project's choice (TCLR/SEVERE-style: 16x112 clips, Adam, dropout 0.5, 10-clip test)"),
+    "tclr": Recipe(
+        optimizer="adam",
+        lr={"default": 1e-4},
+        weight_decay=1e-5,
+        epochs=100,
+        batch_size=24,
+        dropout=0.5,
+        schedule="cosine",
+        source="this project's choice (TCLR/SEVERE-style: 16x112 clips, Adam, dropout 0.5, 10-clip test)",
+    ),
     # the VTDL release: readme.md and src/scripts/*/i3d_ft*.sh (lr, steps, epochs, batch, frames, dropout),
     # src/option.py (momentum, weight decay), src/utils/learning_rate_adjust.py (x0.3), src/data/config.py
     # (transforms), src/model/i3d.py (head), src/data/dataset.py (_get_test_indices: one test clip)
-    "vtdl": Recipe(optimizer="sgd", lr={"default": 5e-4, "ucf101": 5e-4, "hmdb51": 1e-3}, weight_decay=1e-8, epochs=45,
-                   batch_size=4, dropout=0.5, schedule="multistep", milestones=(10, 20, 25, 30, 35, 40), gamma=0.3,
-                   frames=64, stride=1, train_crop="vtdl", head="temporal_conv", num_clips=1, clip_starts="middle",
-                   crop_fraction=224 / 256,
-                   source="VTDL's release: 64 frames at stride 1, its pretraining transform, I3D's temporal-conv head, "
-                          "SGD lr 5e-4 (UCF101) / 1e-3 (HMDB51), momentum 0.9, weight decay 1e-8, x0.3 at "
-                          "10/20/25/30/35/40, 45 epochs, batch 4, dropout 0.5; test: one clip, centre crop 224 of 256 "
-                          "(the release places the clip at random; here in the middle, so a test is repeatable)"),
-    "tce": Recipe(optimizer="sgd", lr={"default": 1e-3}, weight_decay=1e-4, epochs=50, batch_size=32, dropout=0.5,
-                  schedule="multistep", milestones=(25,), gamma=0.1, frames=6, stride=1, num_clips=19,
-                  aggregate="logit_sum", stack_of_differences=6,
-                  source="published TCE input: 6-frame stacks of differences, 19 stacks per test video, logits summed "
-                         "(optimiser: this project's choice)"),
-    "linear": Recipe(optimizer="adam", lr={"default": 1e-3}, weight_decay=0.0, epochs=100, batch_size=32, dropout=0.0,
-                     schedule="cosine",
-                     source="this project's linear protocol: frozen backbone and BN, Adam 1e-3, cosine, 100 epochs"),
+    "vtdl": Recipe(
+        optimizer="sgd",
+        lr={"default": 5e-4, "ucf101": 5e-4, "hmdb51": 1e-3},
+        weight_decay=1e-8,
+        epochs=45,
+        batch_size=4,
+        dropout=0.5,
+        schedule="multistep",
+        milestones=(10, 20, 25, 30, 35, 40),
+        gamma=0.3,
+        frames=64,
+        stride=1,
+        train_crop="vtdl",
+        head="temporal_conv",
+        num_clips=1,
+        clip_starts="middle",
+        crop_fraction=224 / 256,
+        source="VTDL's release: 64 frames at stride 1, its pretraining transform, I3D's temporal-conv head, "
+        "SGD lr 5e-4 (UCF101) / 1e-3 (HMDB51), momentum 0.9, weight decay 1e-8, x0.3 at "
+        "10/20/25/30/35/40, 45 epochs, batch 4, dropout 0.5; test: one clip, centre crop 224 of 256 "
+        "(the release places the clip at random; here in the middle, so a test is repeatable)",
+    ),
+    "tce": Recipe(
+        optimizer="sgd",
+        lr={"default": 1e-3},
+        weight_decay=1e-4,
+        epochs=50,
+        batch_size=32,
+        dropout=0.5,
+        schedule="multistep",
+        milestones=(25,),
+        gamma=0.1,
+        frames=6,
+        stride=1,
+        num_clips=19,
+        aggregate="logit_sum",
+        stack_of_differences=6,
+        source="published TCE input: 6-frame stacks of differences, 19 stacks per test video, logits summed "
+        "(optimiser: this project's choice)",
+    ),
+    "linear": Recipe(
+        optimizer="adam",
+        lr={"default": 1e-3},
+        weight_decay=0.0,
+        epochs=100,
+        batch_size=32,
+        dropout=0.0,
+        schedule="cosine",
+        source="this project's linear protocol: frozen backbone and BN, Adam 1e-3, cosine, 100 epochs",
+    ),
     # DAVEISHAN/TCLR linear_eval/train.py, parameters_BL.py, dl_linear.py
-    "linear_tclr": Recipe(optimizer="adam", lr={"default": 1e-2}, weight_decay=0.0, epochs=100, batch_size=32,
-                          dropout=0.0, schedule="plateau", patience=3, update_bn_stats=True, train_crop="tclr_linear",
-                          num_clips=10, crop_fraction=0.8, clip_starts="tclr",
-                          source="TCLR's release (linear_eval/): Adam 1e-2, batch 32, 100 epochs, lr / 10 after 3 "
-                                 "epochs without a new best training loss, BatchNorm statistics updated, its mild "
-                                 "training augmentation; test: 10 clips at the release's positions, centre 0.8 x "
-                                 "short side"),
+    "linear_tclr": Recipe(
+        optimizer="adam",
+        lr={"default": 1e-2},
+        weight_decay=0.0,
+        epochs=100,
+        batch_size=32,
+        dropout=0.0,
+        schedule="plateau",
+        patience=3,
+        update_bn_stats=True,
+        train_crop="tclr_linear",
+        num_clips=10,
+        crop_fraction=0.8,
+        clip_starts="tclr",
+        source="TCLR's release (linear_eval/): Adam 1e-2, batch 32, 100 epochs, lr / 10 after 3 "
+        "epochs without a new best training loss, BatchNorm statistics updated, its mild "
+        "training augmentation; test: 10 clips at the release's positions, centre 0.8 x "
+        "short side",
+    ),
     # tensorflow/models official/projects/video_ssl configs/experiments/cvrl_linear_eval_k600.yaml,
     # configs/video_ssl.py (video_ssl_linear_eval_*), modeling/video_ssl_model.py
-    "linear_cvrl": Recipe(optimizer="sgd", lr={"default": 32.0}, weight_decay=0.0, epochs=100, batch_size=1024,
-                          dropout=0.0, schedule="cosine", warmup_epochs=5, reference_batch=1024, frames=32, stride=2,
-                          size=224, train_crop="resized", test_size=256, num_clips=10, test_crops=3,
-                          normalize_features=True,
-                          source="CVRL's release (cvrl_linear_eval_k600.yaml, video_ssl.py): 32 frames at stride 2, "
-                                 "random resized crop (area 0.3-1, aspect 0.5-2) at 224, L2-normalised feature, SGD "
-                                 "lr 32 x batch / 1024, 5 warm-up epochs then cosine, 100 epochs, no weight decay; "
-                                 "test: 10 clips x 3 crops at 256"),
+    "linear_cvrl": Recipe(
+        optimizer="sgd",
+        lr={"default": 32.0},
+        weight_decay=0.0,
+        epochs=100,
+        batch_size=1024,
+        dropout=0.0,
+        schedule="cosine",
+        warmup_epochs=5,
+        reference_batch=1024,
+        frames=32,
+        stride=2,
+        size=224,
+        train_crop="resized",
+        test_size=256,
+        num_clips=10,
+        test_crops=3,
+        normalize_features=True,
+        source="CVRL's release (cvrl_linear_eval_k600.yaml, video_ssl.py): 32 frames at stride 2, "
+        "random resized crop (area 0.3-1, aspect 0.5-2) at 224, L2-normalised feature, SGD "
+        "lr 32 x batch / 1024, 5 warm-up epochs then cosine, 100 epochs, no weight decay; "
+        "test: 10 clips x 3 crops at 256",
+    ),
 }
 FINETUNE_RECIPES = ("tclr", "vtdl", "tce")
 LINEAR_RECIPES = ("linear", "linear_tclr", "linear_cvrl")
@@ -114,15 +187,27 @@ KEYS_THAT_MATTER = ("saved_model", "linear", "recipe", "dataset", "split", "fram
 def build_parser(description, linear_default=False):
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run_id", default="dummy", help="names the output folder")
-    parser.add_argument("--out_dir", default=None, help="checkpoints, logs and results.json (default: "
-                                                        "<tool folder>/results/<run_id>)")
-    parser.add_argument("--linear", action="store_true", default=linear_default,
-                        help="freeze the backbone (a linear probe on augmented clips)")
+    parser.add_argument(
+        "--out_dir", default=None, help="checkpoints, logs and results.json (default: <tool folder>/results/<run_id>)"
+    )
+    parser.add_argument(
+        "--linear",
+        action="store_true",
+        default=linear_default,
+        help="freeze the backbone (a linear probe on augmented clips)",
+    )
     parser.add_argument("--protocol", default="paper", choices=("paper",), help=argparse.SUPPRESS)
-    parser.add_argument("--recipe", default=None, choices=sorted(RECIPES),
-                        help="presets (default: tclr for finetuning, linear with --linear)")
-    parser.add_argument("--test_only", action="store_true",
-                        help="evaluate the checkpoint's own classifier on the test split, no training")
+    parser.add_argument(
+        "--recipe",
+        default=None,
+        choices=sorted(RECIPES),
+        help="presets (default: tclr for finetuning, linear with --linear)",
+    )
+    parser.add_argument(
+        "--test_only",
+        action="store_true",
+        help="evaluate the checkpoint's own classifier on the test split, no training",
+    )
     add_checkpoint_args(parser, seed=False)
     group = parser.add_argument_group("recipe overrides (default: the recipe's value)")
     group.add_argument("--optimizer", default=None, choices=("sgd", "adam"))
@@ -131,15 +216,25 @@ def build_parser(description, linear_default=False):
     group.add_argument("--frames", type=int, default=None, help="frames per clip (default: the checkpoint's)")
     group.add_argument("--stride", type=int, default=None)
     group.add_argument("--size", type=int, default=None, help="crop size (default: the checkpoint's)")
-    group.add_argument("--test_size", type=int, default=None, help="test crop size (default: the recipe's, else --size)")
+    group.add_argument(
+        "--test_size", type=int, default=None, help="test crop size (default: the recipe's, else --size)"
+    )
     add_flip_arg(group)
     group.add_argument("--num_clips", type=int, default=None, help="evenly spaced test clips per video")
     group.add_argument("--test_crops", type=int, default=None, choices=(1, 3))
     group.add_argument("--aggregate", default=None, choices=AGGREGATIONS)
-    group.add_argument("--update_bn_stats", action="store_true", default=None,
-                       help="with --linear: let BatchNorm statistics follow the new data (TCLR's behaviour)")
-    group.add_argument("--normalize_features", action="store_true", default=None,
-                       help="L2-normalise the pooled feature before the linear layer (CVRL's linear protocol)")
+    group.add_argument(
+        "--update_bn_stats",
+        action="store_true",
+        default=None,
+        help="with --linear: let BatchNorm statistics follow the new data (TCLR's behaviour)",
+    )
+    group.add_argument(
+        "--normalize_features",
+        action="store_true",
+        default=None,
+        help="L2-normalise the pooled feature before the linear layer (CVRL's linear protocol)",
+    )
     group.add_argument("--eval_every", type=int, default=5, help="epochs between tests (and at the end)")
     group.add_argument("--test_batch_size", type=int, default=4, help="test videos per batch")
     add_data_args(parser)
@@ -154,8 +249,22 @@ def resolve_recipe(args):
         raise UserError(f"--recipe {name} is a finetuning recipe; with --linear use {' or '.join(LINEAR_RECIPES)}")
     recipe = RECIPES[name]
     args.recipe = name
-    for key in ("optimizer", "weight_decay", "dropout", "epochs", "batch_size", "frames", "stride", "size", "test_size",
-                "num_clips", "test_crops", "aggregate", "update_bn_stats", "normalize_features"):
+    for key in (
+        "optimizer",
+        "weight_decay",
+        "dropout",
+        "epochs",
+        "batch_size",
+        "frames",
+        "stride",
+        "size",
+        "test_size",
+        "num_clips",
+        "test_crops",
+        "aggregate",
+        "update_bn_stats",
+        "normalize_features",
+    ):
         if getattr(args, key) is None:
             setattr(args, key, getattr(recipe, key))
     if args.lr is None:
@@ -190,8 +299,12 @@ def checkpoint_classifier(args):
     """The classifier head stored in --saved_model (a finetuned checkpoint), or None."""
     if args.saved_model == "random":
         return None
-    heads = load_checkpoint(args.saved_model, trust=args.trust_checkpoint, source=args.checkpoint_format,
-                            arch=args.arch).get("heads") or {}
+    heads = (
+        load_checkpoint(
+            args.saved_model, trust=args.trust_checkpoint, source=args.checkpoint_format, arch=args.arch
+        ).get("heads")
+        or {}
+    )
     return heads.get("classifier")
 
 
@@ -201,22 +314,35 @@ def build_model(args, recipe, num_classes):
         backbone = to_stack_of_differences(backbone, args.frames)
     contract = adapt_contract(contract, args)
     steps = temporal_steps(backbone, contract) if recipe.head == "temporal_conv" else 1
-    model = VideoClassifier(backbone, num_classes, dropout=args.dropout, freeze_backbone=args.linear,
-                            update_bn_stats=bool(args.update_bn_stats), normalize_features=bool(args.normalize_features),
-                            head=recipe.head, steps=steps)
+    model = VideoClassifier(
+        backbone,
+        num_classes,
+        dropout=args.dropout,
+        freeze_backbone=args.linear,
+        update_bn_stats=bool(args.update_bn_stats),
+        normalize_features=bool(args.normalize_features),
+        head=recipe.head,
+        steps=steps,
+    )
     head = checkpoint_classifier(args)
     if head is not None and not args.random_init:
         own = model.fc.state_dict()
         if set(head) != set(own) or any(v.shape[1:] != own[k].shape[1:] for k, v in head.items()):
-            raise UserError(f"{args.saved_model}: its classifier is not the {args.recipe} recipe's "
-                            f"({recipe.head} head over {steps} time steps); use the recipe it was trained with")
+            raise UserError(
+                f"{args.saved_model}: its classifier is not the {args.recipe} recipe's "
+                f"({recipe.head} head over {steps} time steps); use the recipe it was trained with"
+            )
         stored = next(v.shape[0] for k, v in head.items() if k.endswith("weight"))
         if stored != num_classes:
             if args.test_only:
-                raise UserError(f"{args.saved_model}: its classifier has {stored} classes, the {args.dataset} split "
-                                f"has {num_classes}; finetune it (without --test_only) to train a new classifier")
-            print(f"note: the checkpoint's classifier has {stored} classes, {args.dataset} has {num_classes}: "
-                  f"a new classifier is trained")
+                raise UserError(
+                    f"{args.saved_model}: its classifier has {stored} classes, the {args.dataset} split "
+                    f"has {num_classes}; finetune it (without --test_only) to train a new classifier"
+                )
+            print(
+                f"note: the checkpoint's classifier has {stored} classes, {args.dataset} has {num_classes}: "
+                f"a new classifier is trained"
+            )
         else:
             model.fc.load_state_dict(head)
     elif args.test_only:
@@ -256,11 +382,20 @@ def run_classification(args, tool_file):
 
     run = TrainingRun(args, "finetune" if not args.linear else "linear_probe", checkpoint_dir, log_dir)
     model = run.prepare_model(model)
-    test_kwargs = dict(num_clips=args.num_clips, crops=args.test_crops, batch_size=args.test_batch_size,
-                       device=run.device, num_workers=args.num_workers, backend=args.video_backend,
-                       aggregate=args.aggregate, crop_fraction=recipe.crop_fraction, clip_starts=recipe.clip_starts)
-    test_contract = InputContract.from_dict({**contract.to_dict(), "size": args.test_size}) if args.test_size \
-        else contract
+    test_kwargs = dict(
+        num_clips=args.num_clips,
+        crops=args.test_crops,
+        batch_size=args.test_batch_size,
+        device=run.device,
+        num_workers=args.num_workers,
+        backend=args.video_backend,
+        aggregate=args.aggregate,
+        crop_fraction=recipe.crop_fraction,
+        clip_starts=recipe.clip_starts,
+    )
+    test_contract = (
+        InputContract.from_dict({**contract.to_dict(), "size": args.test_size}) if args.test_size else contract
+    )
     if args.test_only:
         metrics, unreadable = evaluate_classifier(model, test_contract, test_index, num_classes, **test_kwargs)
         return report(args, out_dir, mode, recipe, description, contract, metrics, None, run, unreadable)
@@ -282,9 +417,11 @@ def run_classification(args, tool_file):
         accuracy = (logits.argmax(dim=1) == labels).float().mean() * 100
         return loss, {"train_top1": accuracy.detach()}
 
-    run.log(f"{mode} ({args.recipe} recipe: {recipe.source}): {len(dataset)} training videos, {num_classes} classes, "
-            f"{description['backbone']} from {description['saved_model']}, epochs {start + 1}-{args.epochs}, "
-            f"batch {args.batch_size}, lr {args.lr}")
+    run.log(
+        f"{mode} ({args.recipe} recipe: {recipe.source}): {len(dataset)} training videos, {num_classes} classes, "
+        f"{description['backbone']} from {description['saved_model']}, epochs {start + 1}-{args.epochs}, "
+        f"batch {args.batch_size}, lr {args.lr}"
+    )
     run.choose_precision(model, compute_loss, next(iter(loader)))
     net = run.wrap(model)
     metrics, unreadable = None, []
@@ -294,16 +431,32 @@ def run_classification(args, tool_file):
         metrics = None
         if (epoch + 1) % args.eval_every == 0 or last_epoch:
             if run.is_main:
-                metrics, unreadable = evaluate_classifier(unwrap(net), test_contract, test_index, num_classes,
-                                                          precision_context=lambda: autocast(run.plan, run.device),
-                                                          **test_kwargs)
+                metrics, unreadable = evaluate_classifier(
+                    unwrap(net),
+                    test_contract,
+                    test_index,
+                    num_classes,
+                    precision_context=lambda: autocast(run.plan, run.device),
+                    **test_kwargs,
+                )
                 run.scalar("test/top1", metrics["top1"], epoch + 1)
             metrics = broadcast(metrics)
-        run.log(f"epoch {epoch + 1}/{args.epochs}: loss {train.get('loss', float('nan')):.4f}, train top-1 "
-                f"{train.get('train_top1', float('nan')):.1f}"
-                + (f", test top-1 {metrics['top1']:.2f}" if metrics else "") + f", {train['seconds']:.0f} s")
-        run.save(epoch + 1, unwrap(net).backbone, heads, optimizer, schedule, contract, config,
-                 accuracy=metrics["top1"] if metrics else None)
+        run.log(
+            f"epoch {epoch + 1}/{args.epochs}: loss {train.get('loss', float('nan')):.4f}, train top-1 "
+            f"{train.get('train_top1', float('nan')):.1f}"
+            + (f", test top-1 {metrics['top1']:.2f}" if metrics else "")
+            + f", {train['seconds']:.0f} s"
+        )
+        run.save(
+            epoch + 1,
+            unwrap(net).backbone,
+            heads,
+            optimizer,
+            schedule,
+            contract,
+            config,
+            accuracy=metrics["top1"] if metrics else None,
+        )
     best = max(run.best_accuracy, metrics["top1"]) if metrics else None
     return report(args, out_dir, mode, recipe, description, contract, metrics, best, run, unreadable)
 
@@ -319,19 +472,38 @@ def broadcast(obj):
 def report(args, out_dir, mode, recipe, description, contract, metrics, best, run, unreadable):
     """The table and results.json (``unreadable``: the test videos left out) on rank 0."""
     if run.is_main and metrics is not None:
-        rows = [("top-1 (last epoch)", metrics["top1"]), ("top-5", metrics["top5"]),
-                ("mean per-class", metrics["mean_class"]), ("test videos", metrics["videos"]),
-                ("views per video", args.num_clips * args.test_crops)]
+        rows = [
+            ("top-1 (last epoch)", metrics["top1"]),
+            ("top-5", metrics["top5"]),
+            ("mean per-class", metrics["mean_class"]),
+            ("test videos", metrics["videos"]),
+            ("views per video", args.num_clips * args.test_crops),
+        ]
         if best is not None:  # the best over every test of the run, restarts included
             rows.append(("best top-1 of the run (chosen on the test split)", best))
         print_table(f"{mode}, {args.dataset} split {args.split}, {description['saved_model']}", rows)
-        results = {"metrics": metrics, "unreadable": {"test": unreadable}, "best": best, "mode": mode, "recipe": args.recipe,
-                   "recipe_source": recipe.source, **description, "dataset": args.dataset, "split": args.split,
-                   "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
-                   "num_clips": args.num_clips, "crops": args.test_crops, "aggregate": args.aggregate,
-                   "test_size": args.test_size or contract.size, "crop_fraction": recipe.crop_fraction,
-                   "clip_starts": recipe.clip_starts,
-                   "contract": contract.to_dict(), "checkpoints": run.checkpoint_dir}
+        results = {
+            "metrics": metrics,
+            "unreadable": {"test": unreadable},
+            "best": best,
+            "mode": mode,
+            "recipe": args.recipe,
+            "recipe_source": recipe.source,
+            **description,
+            "dataset": args.dataset,
+            "split": args.split,
+            "epochs": args.epochs,
+            "lr": args.lr,
+            "batch_size": args.batch_size,
+            "num_clips": args.num_clips,
+            "crops": args.test_crops,
+            "aggregate": args.aggregate,
+            "test_size": args.test_size or contract.size,
+            "crop_fraction": recipe.crop_fraction,
+            "clip_starts": recipe.clip_starts,
+            "contract": contract.to_dict(),
+            "checkpoints": run.checkpoint_dir,
+        }
         print(f"results: {write_results(out_dir, results)}")
         if not args.test_only:
             print(f"checkpoints: {run.checkpoint_dir}\nTensorBoard logs: {run.log_dir}")

@@ -17,14 +17,15 @@ KNN_K = 20
 KNN_TEMPERATURE = 0.07
 
 
-def weighted_knn(train_features, train_labels, test_features, num_classes, k=KNN_K, temperature=KNN_TEMPERATURE,
-                 chunk=1024):
+def weighted_knn(
+    train_features, train_labels, test_features, num_classes, k=KNN_K, temperature=KNN_TEMPERATURE, chunk=1024
+):
     """Predicted classes ``[M]`` of ``test_features`` ``[M, D]`` from ``train_features`` ``[N, D]``."""
     train = F.normalize(train_features.float(), dim=1)
     k = min(k, len(train))
     predictions = []
     for start in range(0, len(test_features), chunk):
-        test = F.normalize(test_features[start:start + chunk].float(), dim=1)
+        test = F.normalize(test_features[start : start + chunk].float(), dim=1)
         similarity, neighbours = (test @ train.T).topk(k, dim=1)
         votes = torch.zeros(len(test), num_classes)
         votes.scatter_add_(1, train_labels[neighbours], (similarity / temperature).exp())
@@ -47,8 +48,9 @@ class KnnMonitor:
         try:
             self.indexes = {subset: index_from_args(args, subset, progress=False) for subset in ("train", "test")}
         except UserError as err:
-            raise UserError(f"--knn_every needs labelled training and test videos (a dataset with a split): {err}") \
-                from None
+            raise UserError(
+                f"--knn_every needs labelled training and test videos (a dataset with a split): {err}"
+            ) from None
         self.args, self.contract, self.device, self.num_clips = args, contract, device, num_clips
 
     def __call__(self, backbone):
@@ -57,12 +59,28 @@ class KnnMonitor:
 
         started = time.perf_counter()
         was_training = backbone.training
-        features = {subset: extract_features(backbone, self.contract, index, "knn-monitor", self.num_clips,
-                                             device=self.device, num_workers=self.args.num_workers, cache_dir=False,
-                                             backend=self.args.video_backend, progress=False, log=lambda m: None)
-                    for subset, index in self.indexes.items()}
+        features = {
+            subset: extract_features(
+                backbone,
+                self.contract,
+                index,
+                "knn-monitor",
+                self.num_clips,
+                device=self.device,
+                num_workers=self.args.num_workers,
+                cache_dir=False,
+                backend=self.args.video_backend,
+                progress=False,
+                log=lambda m: None,
+            )
+            for subset, index in self.indexes.items()
+        }
         backbone.train(was_training)
-        predicted = weighted_knn(video_features(features["train"]), features["train"]["labels"],
-                                 video_features(features["test"]), len(features["train"]["class_names"]))
+        predicted = weighted_knn(
+            video_features(features["train"]),
+            features["train"]["labels"],
+            video_features(features["test"]),
+            len(features["train"]["class_names"]),
+        )
         top1 = 100.0 * (predicted == features["test"]["labels"]).float().mean().item()
         return top1, time.perf_counter() - started

@@ -13,8 +13,9 @@ import torch.nn.functional as F
 from videossl.eval.features import pooled
 
 
-def train_linear_probe(train_maps, train_labels, num_classes, epochs=100, lr=1e-2, weight_decay=1e-4, batch_size=256,
-                       seed=0):
+def train_linear_probe(
+    train_maps, train_labels, num_classes, epochs=100, lr=1e-2, weight_decay=1e-4, batch_size=256, seed=0
+):
     """Returns (linear layer, mean, std)."""
     x = pooled(train_maps)  # [N, clips, D]
     clips = x.shape[1]
@@ -32,7 +33,7 @@ def train_linear_probe(train_maps, train_labels, num_classes, epochs=100, lr=1e-
     for _ in range(epochs):
         order = torch.randperm(len(x), generator=generator)
         for start in range(0, len(x), batch_size):
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             loss = F.cross_entropy(layer(x[batch]), y[batch])
             optimizer.zero_grad()
             loss.backward()
@@ -54,5 +55,8 @@ def accuracies(probabilities, labels, num_classes):
     top1 = (top[:, 0] == labels).float()
     top5 = (top == labels[:, None]).any(dim=1).float()
     per_class = [top1[labels == c].mean().item() for c in range(num_classes) if (labels == c).any()]
-    return {"top1": 100 * top1.mean().item(), "top5": 100 * top5.mean().item(),
-            "mean_class": 100 * sum(per_class) / len(per_class)}
+    return {
+        "top1": 100 * top1.mean().item(),
+        "top5": 100 * top5.mean().item(),
+        "mean_class": 100 * sum(per_class) / len(per_class),
+    }

@@ -32,7 +32,8 @@ def retrieval_strip(queries, gallery, neighbours, path, count=6, top=5, backend=
         label = int(queries["labels"][q])
         cells = [(queries["paths"][q], label, None)] + [
             (gallery["paths"][g], int(gallery["labels"][g]), int(gallery["labels"][g]) == label)
-            for g in neighbours[q, :top].tolist()]
+            for g in neighbours[q, :top].tolist()
+        ]
         for c, (video, cls, hit) in enumerate(cells):
             ax = axes[r][c]
             frame = middle_frame(video, backend)

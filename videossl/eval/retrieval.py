@@ -22,8 +22,10 @@ from videossl.eval.features import flattened, pooled
 PROTOCOLS = ("tclr", "coclr", "pooled")
 DEFAULT_KS = (1, 5, 10, 20, 50)
 # The clips each protocol's features come from (flags left at their defaults take these values).
-PROTOCOL_VIEWS = {"tclr": {"num_clips": 9, "crop_fraction": 0.8, "clip_starts": "tclr"},
-                  "coclr": {"clip_starts": "windows"}}
+PROTOCOL_VIEWS = {
+    "tclr": {"num_clips": 9, "crop_fraction": 0.8, "clip_starts": "tclr"},
+    "coclr": {"clip_starts": "windows"},
+}
 
 
 def video_features(maps, protocol):
@@ -44,7 +46,7 @@ def nearest_neighbours(query, gallery, k, chunk=1024):
     k = min(k, gallery.shape[0])
     out = []
     for start in range(0, query.shape[0], chunk):
-        sims = query[start:start + chunk] @ gallery.T  # [q, G]
+        sims = query[start : start + chunk] @ gallery.T  # [q, G]
         order = torch.sort(-sims, dim=1, stable=True).indices  # stable: equal similarities keep gallery order
         out.append(order[:, :k])
     return torch.cat(out)

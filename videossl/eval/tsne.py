@@ -45,8 +45,10 @@ def linear_embedding_head(checkpoint):
     """The checkpoint's embedding head when it is one linear layer (TCE's 128-d ``fc_contrastive``,
     this project's ``projection`` of a TCE run or of a converted release), else None."""
     heads = checkpoint.get("heads") or {}
-    candidates = [heads.get("projection") or {}, {k.split(".", 1)[1]: v for k, v in (heads.get("head") or {}).items()
-                                                   if k.startswith("fc_contrastive.")}]
+    candidates = [
+        heads.get("projection") or {},
+        {k.split(".", 1)[1]: v for k, v in (heads.get("head") or {}).items() if k.startswith("fc_contrastive.")},
+    ]
     for state in candidates:
         if set(state) == {"weight", "bias"} and state["weight"].dim() == 2:
             layer = torch.nn.Linear(state["weight"].shape[1], state["weight"].shape[0])
@@ -65,14 +67,15 @@ def embed(features, head=None):
 
 
 @torch.no_grad()
-def embed_video_over_time(backbone, contract, frames, device="cpu", precision="fp32", step=1, batch_size=16,
-                          progress=True):
+def embed_video_over_time(
+    backbone, contract, frames, device="cpu", precision="fp32", step=1, batch_size=16, progress=True
+):
     """(positions ``[P]``, float32 embeddings ``[P, D]``) for uint8 frames ``[T, H, W, 3]``."""
     positions, indices = sliding_clip_indices(len(frames), contract.frames, contract.stride, step)
     backbone = backbone.to(device).eval()
     out = []
     for start in tqdm(range(0, len(indices), batch_size), desc="embeddings", disable=not progress, leave=False):
-        clips = evaluation_clips(frames[indices[start:start + batch_size]], contract.size)
+        clips = evaluation_clips(frames[indices[start : start + batch_size]], contract.size)
         out.append(backbone_maps(backbone, contract, clips, device, precision).mean(dim=-1).cpu())
     return positions, torch.cat(out).numpy()
 
@@ -90,12 +93,14 @@ def tsne_2d(embeddings, seed=0, perplexity=30.0, pca_variance=None):
         raise UserError(f"embeddings must be an N x D array, got shape {tuple(x.shape)}")
     n = len(x)
     if n < MIN_POINTS:
-        raise UserError(f"t-SNE needs at least {MIN_POINTS} embeddings, got {n} (use a longer video or a smaller --step)")
+        raise UserError(
+            f"t-SNE needs at least {MIN_POINTS} embeddings, got {n} (use a longer video or a smaller --step)"
+        )
     if not np.isfinite(x).all():
         raise UserError("the embeddings contain NaN or infinite values")
     if pca_variance is not None:
         pca = PCA(svd_solver="full", random_state=seed).fit(x)
-        x = pca.transform(x)[:, :max(2, components_for_variance(pca.explained_variance_ratio_, pca_variance))]
+        x = pca.transform(x)[:, : max(2, components_for_variance(pca.explained_variance_ratio_, pca_variance))]
     else:
         components = min(50, n, x.shape[1])
         if components < x.shape[1]:

@@ -29,6 +29,7 @@ def register(name):
     def decorate(factory):
         BACKBONES[name] = factory
         return factory
+
     return decorate
 
 
@@ -78,7 +79,9 @@ class VideoResNetBackbone(tv_video.VideoResNet):
         self.stem = stem(planes[0])
         self.inplanes = planes[0]
         for i, (conv_maker, count) in enumerate(zip(conv_makers, layers)):
-            setattr(self, f"layer{i + 1}", self._make_layer(block, conv_maker, planes[i], count, stride=1 if i == 0 else 2))
+            setattr(
+                self, f"layer{i + 1}", self._make_layer(block, conv_maker, planes[i], count, stride=1 if i == 0 else 2)
+            )
         self.dim = planes[3] * block.expansion
         _init_like_torchvision(self)
 
@@ -92,16 +95,21 @@ def _r3d_stem(channels):
     # torchvision's BasicStem, same child indices (stem.0 conv, stem.1 bn), any width.
     return nn.Sequential(
         nn.Conv3d(3, channels, kernel_size=(3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False),
-        nn.BatchNorm3d(channels), nn.ReLU(inplace=True))
+        nn.BatchNorm3d(channels),
+        nn.ReLU(inplace=True),
+    )
 
 
 def _r2plus1d_stem(channels, width):
     mid = scaled(45, width)
     return nn.Sequential(
         nn.Conv3d(3, mid, kernel_size=(1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False),
-        nn.BatchNorm3d(mid), nn.ReLU(inplace=True),
+        nn.BatchNorm3d(mid),
+        nn.ReLU(inplace=True),
         nn.Conv3d(mid, channels, kernel_size=(3, 1, 1), stride=(1, 1, 1), padding=(1, 0, 0), bias=False),
-        nn.BatchNorm3d(channels), nn.ReLU(inplace=True))
+        nn.BatchNorm3d(channels),
+        nn.ReLU(inplace=True),
+    )
 
 
 def _keep_time_in_layer4(model):
@@ -116,8 +124,9 @@ def _keep_time_in_layer4(model):
         channels_in, channels_out = first.in_channels, first.out_channels
     else:  # R(2+1)D: a Conv2Plus1D (spatial conv, BN, ReLU, temporal conv)
         channels_in, channels_out = first[0].in_channels, first[3].out_channels
-    block.conv1[0] = nn.Conv3d(channels_in, channels_out, (3, 3, 3), stride=(1, 2, 2), padding=(2, 1, 1),
-                               dilation=(2, 1, 1), bias=False)
+    block.conv1[0] = nn.Conv3d(
+        channels_in, channels_out, (3, 3, 3), stride=(1, 2, 2), padding=(2, 1, 1), dilation=(2, 1, 1), bias=False
+    )
     down = block.downsample[0]
     block.downsample[0] = nn.Conv3d(down.in_channels, down.out_channels, 1, stride=(1, 2, 2), bias=False)
     _init_like_torchvision(block)
@@ -133,8 +142,9 @@ def r3d_18(width=1.0, keep_time_in_layer4=False):
 
 @register("r2plus1d_18")
 def r2plus1d_18(width=1.0, keep_time_in_layer4=False):
-    model = VideoResNetBackbone(tv_video.BasicBlock, [tv_video.Conv2Plus1D] * 4, [2, 2, 2, 2],
-                                lambda c: _r2plus1d_stem(c, width), width)
+    model = VideoResNetBackbone(
+        tv_video.BasicBlock, [tv_video.Conv2Plus1D] * 4, [2, 2, 2, 2], lambda c: _r2plus1d_stem(c, width), width
+    )
     if keep_time_in_layer4:
         _keep_time_in_layer4(model)
     return model
@@ -154,8 +164,9 @@ class HaraBasicBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample = None
         if stride != 1 or inplanes != planes:  # shortcut type B: a strided 1x1x1 projection
-            self.downsample = nn.Sequential(nn.Conv3d(inplanes, planes, 1, stride=stride, bias=False),
-                                            nn.BatchNorm3d(planes))
+            self.downsample = nn.Sequential(
+                nn.Conv3d(inplanes, planes, 1, stride=stride, bias=False), nn.BatchNorm3d(planes)
+            )
 
     def forward(self, x):
         out = self.relu(self.bn1(self.conv1(x)))
@@ -242,8 +253,9 @@ class SlowBottleneck(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample = None
         if stride != 1 or inplanes != planes * 4:
-            self.downsample = nn.Sequential(nn.Conv3d(inplanes, planes * 4, 1, stride=(1, stride, stride), bias=False),
-                                            nn.BatchNorm3d(planes * 4))
+            self.downsample = nn.Sequential(
+                nn.Conv3d(inplanes, planes * 4, 1, stride=(1, stride, stride), bias=False), nn.BatchNorm3d(planes * 4)
+            )
 
     def forward(self, x):
         out = self.relu(self.bn1(self.conv1(x)))
@@ -266,15 +278,20 @@ class SlowOnlyResNet50(nn.Module):
         base = scaled(64, width)
         self.stem = nn.Sequential(
             Conv3dSame(3, base, (5, 7, 7), stride=(2, 2, 2), bias=False),
-            nn.BatchNorm3d(base), nn.ReLU(inplace=True),
-            MaxPool3dSame((1, 3, 3), stride=(1, 2, 2)))
+            nn.BatchNorm3d(base),
+            nn.ReLU(inplace=True),
+            MaxPool3dSame((1, 3, 3), stride=(1, 2, 2)),
+        )
         inplanes = base
         for i, count in enumerate(layers):
-            planes = scaled(64 * 2 ** i, width)
+            planes = scaled(64 * 2**i, width)
             blocks = []
             for j in range(count):
-                blocks.append(SlowBottleneck(inplanes, planes, stride=2 if (i > 0 and j == 0) else 1,
-                                             temporal_kernel=3 if i >= 2 else 1))
+                blocks.append(
+                    SlowBottleneck(
+                        inplanes, planes, stride=2 if (i > 0 and j == 0) else 1, temporal_kernel=3 if i >= 2 else 1
+                    )
+                )
                 inplanes = planes * 4
             setattr(self, f"res{i + 2}", nn.Sequential(*blocks))
         self.dim = inplanes
@@ -330,10 +347,15 @@ def c3d(width=1.0):
 
 # Inception-v1 blocks as in I3D and S3D: (b0_out, b1_mid, b1_out, b2_mid, b2_out, b3_out).
 INCEPTION_BLOCKS = {
-    "3b": (64, 96, 128, 16, 32, 32), "3c": (128, 128, 192, 32, 96, 64),
-    "4b": (192, 96, 208, 16, 48, 64), "4c": (160, 112, 224, 24, 64, 64), "4d": (128, 128, 256, 24, 64, 64),
-    "4e": (112, 144, 288, 32, 64, 64), "4f": (256, 160, 320, 32, 128, 128),
-    "5b": (256, 160, 320, 32, 128, 128), "5c": (384, 192, 384, 48, 128, 128),
+    "3b": (64, 96, 128, 16, 32, 32),
+    "3c": (128, 128, 192, 32, 96, 64),
+    "4b": (192, 96, 208, 16, 48, 64),
+    "4c": (160, 112, 224, 24, 64, 64),
+    "4d": (128, 128, 256, 24, 64, 64),
+    "4e": (112, 144, 288, 32, 64, 64),
+    "4f": (256, 160, 320, 32, 128, 128),
+    "5b": (256, 160, 320, 32, 128, 128),
+    "5c": (384, 192, 384, 48, 128, 128),
 }
 
 
@@ -433,11 +455,13 @@ class S3D(nn.Module):
         super().__init__()
         norm = lambda c: nn.BatchNorm3d(c, eps=0.001, momentum=0.001)  # noqa: E731 (torchvision's S3D values)
         w = lambda c: scaled(c, width)  # noqa: E731
-        layers = [tv_s3d.TemporalSeparableConv(3, w(64), 7, 2, 3, norm),
-                  nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
-                  Conv3dNormActivation(w(64), w(64), kernel_size=1, bias=False, norm_layer=norm),
-                  tv_s3d.TemporalSeparableConv(w(64), w(192), 3, 1, 1, norm),
-                  nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))]
+        layers = [
+            tv_s3d.TemporalSeparableConv(3, w(64), 7, 2, 3, norm),
+            nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
+            Conv3dNormActivation(w(64), w(64), kernel_size=1, bias=False, norm_layer=norm),
+            tv_s3d.TemporalSeparableConv(w(64), w(192), 3, 1, 1, norm),
+            nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
+        ]
         inplanes = w(192)
         for name, channels in INCEPTION_BLOCKS.items():
             if name == "4b":
@@ -518,10 +542,17 @@ def tile_first_conv(weight, stack_of_differences):
     return weight.repeat(1, stack_of_differences - 1, 1, 1)
 
 
-RESNETS_2D = {"resnet18": (tv_resnet.BasicBlock, [2, 2, 2, 2]), "resnet34": (tv_resnet.BasicBlock, [3, 4, 6, 3]),
-              "resnet50": (tv_resnet.Bottleneck, [3, 4, 6, 3]), "resnet101": (tv_resnet.Bottleneck, [3, 4, 23, 3]),
-              "resnet152": (tv_resnet.Bottleneck, [3, 8, 36, 3])}
+RESNETS_2D = {
+    "resnet18": (tv_resnet.BasicBlock, [2, 2, 2, 2]),
+    "resnet34": (tv_resnet.BasicBlock, [3, 4, 6, 3]),
+    "resnet50": (tv_resnet.Bottleneck, [3, 4, 6, 3]),
+    "resnet101": (tv_resnet.Bottleneck, [3, 4, 23, 3]),
+    "resnet152": (tv_resnet.Bottleneck, [3, 8, 36, 3]),
+}
 
 for _name, (_block, _layers) in RESNETS_2D.items():
-    register(_name)(lambda width=1.0, stack_of_differences=0, _b=_block, _l=_layers: FrameResNet(
-        _b, _l, width, stack_of_differences))
+    register(_name)(
+        lambda width=1.0, stack_of_differences=0, _b=_block, _l=_layers: FrameResNet(
+            _b, _l, width, stack_of_differences
+        )
+    )

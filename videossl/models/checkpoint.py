@@ -40,17 +40,23 @@ TRUST_HINT = "pass --trust_checkpoint only if you trust where the file comes fro
 SAFE_RELEASE_CLASSES = [argparse.Namespace]
 
 
-def make_checkpoint(method, backbone, input_contract, heads=None, config=None, epoch=0, step=0,
-                    training_state=None, precision=None):
+def make_checkpoint(
+    method, backbone, input_contract, heads=None, config=None, epoch=0, step=0, training_state=None, precision=None
+):
     """The checkpoint dict for a backbone module (``build_backbone`` output, possibly DDP-wrapped)."""
     backbone = unwrap(backbone)
     return {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "method": method,
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "method": method,
         "backbone": {"name": backbone.name, "config": dict(backbone.config), "state_dict": backbone.state_dict()},
         "heads": {name: unwrap(head).state_dict() for name, head in (heads or {}).items()},
         "input_contract": input_contract.to_dict(),
-        "config": dict(config or {}), "epoch": int(epoch), "step": int(step),
-        "training_state": training_state, "precision": precision,
+        "config": dict(config or {}),
+        "epoch": int(epoch),
+        "step": int(step),
+        "training_state": training_state,
+        "precision": precision,
     }
 
 
@@ -92,13 +98,20 @@ def read_checkpoint_file(path, trust=False):
         if "weights only load failed" not in str(err).lower():
             raise UserError(f"{path}: not a readable checkpoint (corrupt?): {str(err).splitlines()[0][:200]}") from None
         if not trust:
-            raise UserError(f"{path}: refused, it holds Python objects that only full unpickling can load, and "
-                            f"full unpickling can run code from the file; {TRUST_HINT}") from None
+            raise UserError(
+                f"{path}: refused, it holds Python objects that only full unpickling can load, and "
+                f"full unpickling can run code from the file; {TRUST_HINT}"
+            ) from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
-        raise UserError(f"{path}: not a readable checkpoint (truncated or corrupt?): {str(err).splitlines()[0][:200]}") from None
+        raise UserError(
+            f"{path}: not a readable checkpoint (truncated or corrupt?): {str(err).splitlines()[0][:200]}"
+        ) from None
     # reached only with trust=True: the user vouched for the file with --trust_checkpoint
-    print(f"warning: {path} needs full unpickling, which can run code from the file; loading it because "
-          f"--trust_checkpoint was given", file=sys.stderr)
+    print(
+        f"warning: {path} needs full unpickling, which can run code from the file; loading it because "
+        f"--trust_checkpoint was given",
+        file=sys.stderr,
+    )
     try:
         return torch.load(path, map_location="cpu", weights_only=False)  # trusted: --trust_checkpoint
     except Exception as err:  # noqa: BLE001 - any failure of a full unpickling is one line for the user
@@ -124,8 +137,9 @@ def read_release_file(path, trust=False, source="auto", arch=None):
     obj = read_checkpoint_file(path, trust=trust)
     if is_videossl_checkpoint(obj):
         if source not in ("auto", "videossl"):
-            raise UserError(f"{path}: is already a videossl checkpoint (method {obj.get('method')}), "
-                            f"not a {source} release")
+            raise UserError(
+                f"{path}: is already a videossl checkpoint (method {obj.get('method')}), not a {source} release"
+            )
         obj = check_videossl_checkpoint(obj, path)
         return convert.videossl_release(obj), obj
     if source == "videossl":
@@ -169,8 +183,9 @@ def load_state_strict(module, state_dict, what, path=""):
             parts.append(f"{len(unexpected)} unexpected (first: {', '.join(unexpected[:3])})")
         if wrong:
             k = wrong[0]
-            parts.append(f"{len(wrong)} with other shapes (first: {k} {tuple(state_dict[k].shape)} "
-                         f"vs {tuple(own[k].shape)})")
+            parts.append(
+                f"{len(wrong)} with other shapes (first: {k} {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)})"
+            )
         raise UserError(f"{path + ': ' if path else ''}{what} does not match its architecture: {'; '.join(parts)}")
     module.load_state_dict(state_dict, strict=True)
 

@@ -85,8 +85,9 @@ def mismatch_text(missing, unexpected, wrong):
 
 
 def parameter_count(state):
-    return sum(v.numel() for k, v in state.items() if not k.endswith(("running_mean", "running_var",
-                                                                       "num_batches_tracked")))
+    return sum(
+        v.numel() for k, v in state.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))
+    )
 
 
 def to_checkpoint(release, path):
@@ -95,20 +96,34 @@ def to_checkpoint(release, path):
     if problems:
         raise UserError(f"{path}: {release.file_format}: the {release.arch} backbone does not match: {problems}")
     method = "torchvision-supervised" if release.source == "torchvision" else f"{release.source}-official"
-    return {"format": FORMAT, "format_version": FORMAT_VERSION, "method": method,
-            "backbone": {"name": release.arch, "config": dict(release.config), "state_dict": release.state},
-            "heads": release.heads, "input_contract": release.contract.to_dict(),
-            "config": {"converted_from": {"source": release.source, "format": release.file_format, "file": path}},
-            "epoch": int(release.epoch), "step": 0, "training_state": None, "precision": None}
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "method": method,
+        "backbone": {"name": release.arch, "config": dict(release.config), "state_dict": release.state},
+        "heads": release.heads,
+        "input_contract": release.contract.to_dict(),
+        "config": {"converted_from": {"source": release.source, "format": release.file_format, "file": path}},
+        "epoch": int(release.epoch),
+        "step": 0,
+        "training_state": None,
+        "precision": None,
+    }
 
 
 def videossl_release(checkpoint):
     """A videossl checkpoint seen as a ``Release`` (nothing renamed), for the same report."""
     spec = checkpoint["backbone"]
-    return Release(checkpoint["method"], f"videossl checkpoint (method {checkpoint['method']}, "
-                   f"format version {checkpoint['format_version']})", spec["name"], dict(spec["config"]),
-                   spec["state_dict"], InputContract.from_dict(checkpoint["input_contract"]),
-                   checkpoint.get("heads") or {}, checkpoint.get("epoch") or 0)
+    return Release(
+        checkpoint["method"],
+        f"videossl checkpoint (method {checkpoint['method']}, format version {checkpoint['format_version']})",
+        spec["name"],
+        dict(spec["config"]),
+        spec["state_dict"],
+        InputContract.from_dict(checkpoint["input_contract"]),
+        checkpoint.get("heads") or {},
+        checkpoint.get("epoch") or 0,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,7 +138,7 @@ def strip_prefix(key, prefixes):
         changed = False
         for prefix in prefixes:
             if key.startswith(prefix):
-                key, changed = key[len(prefix):], True
+                key, changed = key[len(prefix) :], True
     return key
 
 
@@ -147,7 +162,7 @@ def split_heads(state, head_prefixes):
         if prefix is None:
             backbone[key] = value
         else:
-            heads.setdefault(prefix, {})[key[len(prefix):]] = value
+            heads.setdefault(prefix, {})[key[len(prefix) :]] = value
     return backbone, heads
 
 
@@ -200,8 +215,16 @@ def read_tclr(obj, path, arch=None):
     found = "r2plus1d_18" if factorised else "r3d_18"
     _check_arch(arch, found, path)
     contract = InputContract(frames=16, stride=2, size=112, channel_order="bgr", value_range="0-1")
-    return Release("tclr", "TCLR release (DataParallel(Sequential(backbone, mlp)) under 'state_dict')", found,
-                   {"keep_time_in_layer4": True}, state, contract, {"projection": mlp} if mlp else {}, _epoch(obj))
+    return Release(
+        "tclr",
+        "TCLR release (DataParallel(Sequential(backbone, mlp)) under 'state_dict')",
+        found,
+        {"keep_time_in_layer4": True},
+        state,
+        contract,
+        {"projection": mlp} if mlp else {},
+        _epoch(obj),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,8 +232,12 @@ def read_tclr(obj, path, arch=None):
 # ---------------------------------------------------------------------------------------------
 
 VTDL_WRAPPERS = ("module.", "base_model.")
-VTDL_HEADS = {"id_head.2.": "projection", "cls_head.2.": "pretext_classifier",
-              "conv3d_0c_1x1_custom.": "classifier", "cp.": "classifier"}
+VTDL_HEADS = {
+    "id_head.2.": "projection",
+    "cls_head.2.": "pretext_classifier",
+    "conv3d_0c_1x1_custom.": "classifier",
+    "cp.": "classifier",
+}
 
 
 def _vtdl_state(obj):
@@ -233,20 +260,32 @@ def is_vtdl(obj):
 
 
 def read_vtdl(obj, path, arch=None):
-    state, found = identified(obj, path, arch, _vtdl_state, vtdl_architecture,
-                              "a VTDL I3D or R3D file (VTDL's C3D and R(2+1)D definitions are not supported)")
+    state, found = identified(
+        obj,
+        path,
+        arch,
+        _vtdl_state,
+        vtdl_architecture,
+        "a VTDL I3D or R3D file (VTDL's C3D and R(2+1)D definitions are not supported)",
+    )
     state, by_prefix = split_heads(state, tuple(VTDL_HEADS))
     heads = {VTDL_HEADS[p]: s for p, s in by_prefix.items()}
     pretraining = isinstance(obj.get("model"), dict)
     # the clip the file was trained on: the pretraining's saved options, or the finetuning's defaults
     # (option.py and the readme's command: 64 frames at stride 1)
-    defaults = {"data_length": 16, "stride": 4, "spatial_size": 224} if pretraining else {
-        "data_length": 64, "stride": 1, "spatial_size": 224}
+    defaults = (
+        {"data_length": 16, "stride": 4, "spatial_size": 224}
+        if pretraining
+        else {"data_length": 64, "stride": 1, "spatial_size": 224}
+    )
     opt = obj.get("opt")
     frames, stride, size = (int(getattr(opt, name, default)) for name, default in defaults.items())
     contract = InputContract(frames=frames, stride=stride, size=size, **IMAGENET)
-    kind = ("VTDL pretraining checkpoint ('model', train_temporal_dis.py)" if pretraining else
-            "VTDL finetuned model ('state_dict', trainer.py)")
+    kind = (
+        "VTDL pretraining checkpoint ('model', train_temporal_dis.py)"
+        if pretraining
+        else "VTDL finetuned model ('state_dict', trainer.py)"
+    )
     return Release("vtdl", kind, found, {}, state, contract, heads, _epoch(obj))
 
 
@@ -256,9 +295,13 @@ def read_vtdl(obj, path, arch=None):
 
 TCE_WRAPPERS = ("module.", "encoder.", "backbone.")
 TCE_HEADS = ("fc_contrastive.", "fc_rotation_", "bn_rotation_", "fc.")
-RESNET_DEPTHS = {("basic", (2, 2, 2, 2)): "resnet18", ("basic", (3, 4, 6, 3)): "resnet34",
-                 ("bottleneck", (3, 4, 6, 3)): "resnet50", ("bottleneck", (3, 4, 23, 3)): "resnet101",
-                 ("bottleneck", (3, 8, 36, 3)): "resnet152"}
+RESNET_DEPTHS = {
+    ("basic", (2, 2, 2, 2)): "resnet18",
+    ("basic", (3, 4, 6, 3)): "resnet34",
+    ("bottleneck", (3, 4, 6, 3)): "resnet50",
+    ("bottleneck", (3, 4, 23, 3)): "resnet101",
+    ("bottleneck", (3, 8, 36, 3)): "resnet152",
+}
 
 
 def _tce_state(obj):
@@ -286,13 +329,20 @@ def is_tce(obj):
 
 
 def read_tce(obj, path, arch=None):
-    state, found = identified(obj, path, arch, _tce_state, resnet_depth,
-                              "a TCE ResNet file (no torchvision ResNet-18/34/50/101/152 keys found)")
+    state, found = identified(
+        obj,
+        path,
+        arch,
+        _tce_state,
+        resnet_depth,
+        "a TCE ResNet file (no torchvision ResNet-18/34/50/101/152 keys found)",
+    )
     state, heads = split_heads(state, TCE_HEADS)
     heads = {"head": {p + k: v for p, s in heads.items() for k, v in s.items()}} if heads else {}
     contract = InputContract(frames=1, stride=1, size=224, **IMAGENET)
-    return Release("tce", "TCE release (PreTrainNet or ResNet state dict)", found, {}, state, contract, heads,
-                   _epoch(obj))
+    return Release(
+        "tce", "TCE release (PreTrainNet or ResNet state dict)", found, {}, state, contract, heads, _epoch(obj)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,8 +354,10 @@ KINETICS_MEAN_STD = {"mean": [0.43216, 0.394666, 0.37645], "std": [0.22803, 0.22
 # Kinetics is mostly 30 fps, hence stride 2.
 TORCHVISION_WEIGHTS = {
     "r3d_18": ("R3D_18_Weights.KINETICS400_V1", InputContract(frames=16, stride=2, size=112, **KINETICS_MEAN_STD)),
-    "r2plus1d_18": ("R2Plus1D_18_Weights.KINETICS400_V1",
-                    InputContract(frames=16, stride=2, size=112, **KINETICS_MEAN_STD)),
+    "r2plus1d_18": (
+        "R2Plus1D_18_Weights.KINETICS400_V1",
+        InputContract(frames=16, stride=2, size=112, **KINETICS_MEAN_STD),
+    ),
     "s3d": ("S3D_Weights.KINETICS400_V1", InputContract(frames=128, stride=2, size=224, **KINETICS_MEAN_STD)),
 }
 
@@ -314,21 +366,33 @@ def read_torchvision(name):
     """``torchvision:<name>``: the supervised weights, from the torch hub cache or downloaded into it."""
     import torchvision
 
-    arch = name[len(TORCHVISION_PREFIX):]
+    arch = name[len(TORCHVISION_PREFIX) :]
     if arch not in TORCHVISION_WEIGHTS:
-        raise UserError(f"{name}: torchvision's Kinetics-400 weights exist for "
-                        f"{', '.join(TORCHVISION_PREFIX + a for a in TORCHVISION_WEIGHTS)}")
+        raise UserError(
+            f"{name}: torchvision's Kinetics-400 weights exist for "
+            f"{', '.join(TORCHVISION_PREFIX + a for a in TORCHVISION_WEIGHTS)}"
+        )
     weights_name, contract = TORCHVISION_WEIGHTS[arch]
     weights = torchvision.models.get_weight(weights_name)
     try:
         raw = weights.get_state_dict(progress=False, check_hash=True)
     except (OSError, RuntimeError) as err:  # URLError is an OSError; a bad hash is a RuntimeError
         reason = str(err).splitlines()[0][:120]
-        raise UserError(f"{name}: could not download {weights.url} into {torch.hub.get_dir()} ({reason}); "
-                        f"on a machine without internet, copy the file there") from None
+        raise UserError(
+            f"{name}: could not download {weights.url} into {torch.hub.get_dir()} ({reason}); "
+            f"on a machine without internet, copy the file there"
+        ) from None
     state, heads = split_heads(raw, ("fc.", "classifier."))
-    return Release("torchvision", f"torchvision {weights_name} (supervised, Kinetics-400)", arch, {}, state, contract,
-                   {"kinetics400_classifier": heads[p] for p in heads})
+    classifier = next(iter(heads.values()), None)  # fc. (the ResNets) or classifier. (S3D)
+    return Release(
+        "torchvision",
+        f"torchvision {weights_name} (supervised, Kinetics-400)",
+        arch,
+        {},
+        state,
+        contract,
+        {"kinetics400_classifier": classifier} if classifier else {},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,7 +403,7 @@ READERS = {"tclr": (is_tclr, read_tclr), "vtdl": (is_vtdl, read_vtdl), "tce": (i
 
 
 def detect_source(obj):
-    """"tclr", "vtdl" or "tce" from the content of a released file, or None."""
+    """ "tclr", "vtdl" or "tce" from the content of a released file, or None."""
     return next((source for source, (matches, _) in READERS.items() if matches(obj)), None)
 
 
@@ -360,8 +424,10 @@ def read_release(obj, path, source="auto", arch=None):
     if source == "auto":
         source = detect_source(obj)
         if source is None:
-            raise UserError(f"{path}: not a known checkpoint format ({describe_unknown(obj)}); known: videossl, "
-                            f"TCLR, VTDL (I3D, R3D), TCE, CVRL (TensorFlow), {TORCHVISION_PREFIX}<name>")
+            raise UserError(
+                f"{path}: not a known checkpoint format ({describe_unknown(obj)}); known: videossl, "
+                f"TCLR, VTDL (I3D, R3D), TCE, CVRL (TensorFlow), {TORCHVISION_PREFIX}<name>"
+            )
     if source not in READERS:
         raise UserError(f"unknown checkpoint format {source!r}: use auto, videossl, {', '.join(SOURCES)}")
     return READERS[source][1](obj, path, arch)

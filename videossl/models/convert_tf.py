@@ -26,8 +26,16 @@ from videossl.models.convert import Release
 TF_HINT = "reading CVRL's TensorFlow checkpoints needs TensorFlow: pip install -e '.[tf]'"
 VALUE = "/.ATTRIBUTES/VARIABLE_VALUE"
 STEM_KERNEL = "layer_with_weights-0/kernel" + VALUE
-BLOCK_LAYERS = {"_temporal_conv": "conv1", "_norm1": "bn1", "_spatial_conv": "conv2", "_norm2": "bn2",
-                "_expand_conv": "conv3", "_norm3": "bn3", "_shortcut_conv": "downsample.0", "_norm0": "downsample.1"}
+BLOCK_LAYERS = {
+    "_temporal_conv": "conv1",
+    "_norm1": "bn1",
+    "_spatial_conv": "conv2",
+    "_norm2": "bn2",
+    "_expand_conv": "conv3",
+    "_norm3": "bn3",
+    "_shortcut_conv": "downsample.0",
+    "_norm0": "downsample.1",
+}
 BN_VARIABLES = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
 RESNET3D_50_BLOCKS = (3, 4, 6, 3)  # resnet_3d.py RESNET_SPECS[50]
 CVRL_CONTRACT = InputContract(frames=32, stride=2, size=224)
@@ -54,16 +62,21 @@ def checkpoint_prefix(path, latest_checkpoint):
         return latest
     indexes = _index_files(path)
     if len(indexes) != 1:
-        raise UserError(f"{path}: {len(indexes)} TensorFlow checkpoints and no 'checkpoint' file naming one; "
-                        f"pass the prefix, e.g. {os.path.join(path, indexes[0][:-len('.index')])}")
-    return os.path.join(path, indexes[0][:-len(".index")])
+        raise UserError(
+            f"{path}: {len(indexes)} TensorFlow checkpoints and no 'checkpoint' file naming one; "
+            f"pass the prefix, e.g. {os.path.join(path, indexes[0][: -len('.index')])}"
+        )
+    return os.path.join(path, indexes[0][: -len(".index")])
 
 
 def backbone_prefix(shapes):
     """The variable-name prefix of the ResNet3D backbone: where a layer_with_weights-0 kernel takes
     3 input channels through a 7x7 window (the stem). ``backbone/`` wins over other paths to it."""
-    prefixes = [name[:-len(STEM_KERNEL)] for name, shape in shapes.items()
-                if name.endswith(STEM_KERNEL) and len(shape) == 5 and shape[1:4] == [7, 7, 3]]
+    prefixes = [
+        name[: -len(STEM_KERNEL)]
+        for name, shape in shapes.items()
+        if name.endswith(STEM_KERNEL) and len(shape) == 5 and shape[1:4] == [7, 7, 3]
+    ]
     if not prefixes:
         return None
     return min(prefixes, key=lambda p: (not p.endswith("backbone/"), len(p)))
@@ -104,9 +117,9 @@ def backbone_state(read, shapes, prefix):
         if name in names:
             state[names[name]] = to_torch(name, read(name))
         else:
-            state[name[len(prefix):]] = torch.zeros(shapes[name])
+            state[name[len(prefix) :]] = torch.zeros(shapes[name])
     for key in [k for k in state if k.endswith(".running_var")]:
-        state[key[:-len("running_var")] + "num_batches_tracked"] = torch.tensor(0)
+        state[key[: -len("running_var")] + "num_batches_tracked"] = torch.tensor(0)
     return state
 
 
@@ -123,10 +136,18 @@ def read_cvrl(path, arch=None):
     shapes = reader.get_variable_to_shape_map()
     prefix = backbone_prefix(shapes)
     if prefix is None:
-        raise UserError(f"{path}: a TensorFlow checkpoint without a ResNet3D stem (a 7x7 kernel over 3 channels "
-                        f"as layer_with_weights-0); {len(shapes)} variables, e.g. {', '.join(sorted(shapes)[:2])}")
+        raise UserError(
+            f"{path}: a TensorFlow checkpoint without a ResNet3D stem (a 7x7 kernel over 3 channels "
+            f"as layer_with_weights-0); {len(shapes)} variables, e.g. {', '.join(sorted(shapes)[:2])}"
+        )
     if arch and arch != "r3d_50":
         raise UserError(f"{path}: holds a Model Garden ResNet3D-50 (r3d_50), not --arch {arch}")
     state = backbone_state(reader.get_tensor, shapes, prefix)
-    return Release("cvrl", f"CVRL TensorFlow checkpoint (Model Garden ResNet3D-50 under '{prefix}')", "r3d_50", {},
-                   state, CVRL_CONTRACT)
+    return Release(
+        "cvrl",
+        f"CVRL TensorFlow checkpoint (Model Garden ResNet3D-50 under '{prefix}')",
+        "r3d_50",
+        {},
+        state,
+        CVRL_CONTRACT,
+    )

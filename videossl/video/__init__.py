@@ -65,6 +65,13 @@ def open_video(path, backend=DEFAULT_BACKEND, info=None, threads=1):
 
 
 __all__ = [
-    "BACKENDS", "DEFAULT_BACKEND", "VideoInfo", "VideoReadError", "VideoReader",
-    "clamp_indices", "list_frame_files", "open_video", "probe_video",
+    "BACKENDS",
+    "DEFAULT_BACKEND",
+    "VideoInfo",
+    "VideoReadError",
+    "VideoReader",
+    "clamp_indices",
+    "list_frame_files",
+    "open_video",
+    "probe_video",
 ]

@@ -39,7 +39,7 @@ class VideoReader(abc.ABC):
     def _decode(self, wanted):
         """Return {frame index: uint8 [H, W, 3] RGB} for each index in the sorted array."""
 
-    def close(self):
+    def close(self):  # noqa: B027 - readers without resources to release keep this no-op
         pass
 
     def __enter__(self):

@@ -1,7 +1,7 @@
 """What a full decode of a video found: the verified facts every reader relies on."""
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -24,8 +24,8 @@ class VideoInfo:
     height: int = 0
     width: int = 0
     header_frames: Optional[int] = None
-    pts: Optional[List[int]] = None
-    keyframes: List[int] = field(default_factory=list)
+    pts: Optional[list[int]] = None
+    keyframes: list[int] = field(default_factory=list)
     decode_error: Optional[str] = None
 
     def to_dict(self):

@@ -29,8 +29,13 @@ _LIMITED_RANGE = {0, 1}
 def frame_to_rgb(frame):
     """uint8 RGB ``[H, W, 3]``. SD yuv420p frames are converted by OpenCV (3.5x faster than
     swscale here, within 3 grey levels of it); anything else goes through swscale."""
-    if (frame.format.name == "yuv420p" and frame.width % 2 == 0 and frame.height % 2 == 0
-            and int(frame.colorspace) in _BT601 and int(frame.color_range) in _LIMITED_RANGE):
+    if (
+        frame.format.name == "yuv420p"
+        and frame.width % 2 == 0
+        and frame.height % 2 == 0
+        and int(frame.colorspace) in _BT601
+        and int(frame.color_range) in _LIMITED_RANGE
+    ):
         return cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2RGB_I420)
     return frame.to_ndarray(format="rgb24")
 
@@ -58,8 +63,9 @@ def decode_frames(container, stream, errors=None):
     """Frames in display order from the container's current position.
 
     Decoding goes packet by packet: a packet that the demuxer flags as corrupt or that fails to
-    decode is skipped (its error appended to ``errors``) instead of ending the stream, so one corrupt packet costs one frame, and the
-    probe and every later read skip the same packets and agree on frame numbers. An error of the
+    decode is skipped (its error appended to ``errors``) instead of ending the stream, so one corrupt
+    packet costs one frame, and the probe and every later read skip the same packets and agree on
+    frame numbers. An error of the
     demuxer itself (a truncated file) ends the stream.
     """
     try:
@@ -100,8 +106,14 @@ def probe_with_pyav(path, threads=0):
     if any(p is None for p in pts) or any(b <= a for a, b in zip(pts, pts[1:])):
         pts = None  # timestamps we cannot match frames by: readers decode forward from the start
     return VideoInfo(
-        num_frames=len(timestamps), fps=fps, height=height, width=width, header_frames=header,
-        pts=pts, keyframes=keyframes, decode_error=error,
+        num_frames=len(timestamps),
+        fps=fps,
+        height=height,
+        width=width,
+        header_frames=header,
+        pts=pts,
+        keyframes=keyframes,
+        decode_error=error,
     )
 
 
@@ -192,5 +204,6 @@ class PyAVReader(VideoReader):
             self.close()
         if any(i not in out for i in wanted):
             raise VideoReadError(
-                self.path, f"decoded only {count} frames, expected {self.num_frames}: the file changed since it was probed"
+                self.path,
+                f"decoded only {count} frames, expected {self.num_frames}: the file changed since it was probed",
             )

@@ -22,12 +22,16 @@ def reencode_video(src, dst, short_side=128, gop=8, max_quantizer=4):
     info = probe_video(src)
     height, width = resized_shape(info.height, info.width, short_side)
     with open_video(src, info=info) as reader:
+
         def frames():
             for start in range(0, info.num_frames, 64):
                 chunk = reader.get_frames(np.arange(start, min(start + 64, info.num_frames)))
                 for frame in chunk:
-                    yield frame if frame.shape[:2] == (height, width) else cv2.resize(
-                        frame, (width, height), interpolation=cv2.INTER_AREA)
+                    yield (
+                        frame
+                        if frame.shape[:2] == (height, width)
+                        else cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+                    )
 
         os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
         write_video(dst, frames(), fps=info.fps or 25, bframes=0, gop=gop, max_quantizer=max_quantizer)
