@@ -18,6 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from videossl.atomic import atomic_open  # noqa: E402
 from videossl.cli import run_cli  # noqa: E402
 from videossl.errors import UserError  # noqa: E402
 
@@ -60,10 +61,8 @@ def main(argv=None):
         text, used = update(f.read())
     if not used:
         raise UserError(f"{args.readme}: no '<!-- table: PATH -->' block")
-    tmp = args.readme + ".part"
-    with open(tmp, "w") as f:
+    with atomic_open(args.readme) as f:
         f.write(text)
-    os.replace(tmp, args.readme)
     print(f"{args.readme}: {len(used)} table block(s) from {', '.join(used)}")
     return 0
 

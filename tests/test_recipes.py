@@ -75,3 +75,21 @@ def test_the_run_records_its_preset_and_overrides(tiny_synthetic, tmp_path):
 def test_docs_recipes_md_is_generated_from_the_recipes():
     with open(os.path.join(REPO, "docs", "recipes.md")) as f:
         assert f.read() == render(), "run: python scripts/recipe_tables.py"
+
+
+def test_every_document_the_code_names_exists():
+    # code and docs point to docs/*.md and README.md files of this repository, never to one outside it
+    import glob
+    import re
+
+    named = set()
+    for path in glob.glob(os.path.join(REPO, "**", "*.py"), recursive=True) + glob.glob(
+        os.path.join(REPO, "docs", "*.md")
+    ):
+        if os.path.relpath(path, REPO).startswith((".venv", "data" + os.sep, "results" + os.sep)):
+            continue
+        with open(path) as f:
+            text = f.read()
+        named |= set(re.findall(r"\b(docs/[\w./-]+\.md|DESIGN\.md)", text))
+    assert named and "docs/recipes.md" in named and "docs/design.md" in named
+    assert [name for name in named if not os.path.isfile(os.path.join(REPO, name))] == []

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
+from videossl.data.indexes import video_names
 from videossl.errors import UserError, VideoReadError
 from videossl.video import DEFAULT_BACKEND, open_video
 from videossl.video.time_limit import decode_time_limit
@@ -125,9 +126,8 @@ class SkippedVideos:
         distinct = sorted(set(self.epoch_indices))
         self.epoch_indices = []
         if distinct:
-            names = ", ".join(os.path.basename(self.index.records[j].path) for j in distinct[:10])
-            more = f" and {len(distinct) - 10} more" if len(distinct) > 10 else ""
-            stream(f"epoch {epoch}: {len(distinct)} unreadable videos skipped: {names}{more}")
+            names = video_names([self.index.records[j].path for j in distinct])
+            stream(f"epoch {epoch}: {len(distinct)} unreadable videos skipped: {names}")
         return len(distinct)
 
 

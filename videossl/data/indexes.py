@@ -420,3 +420,17 @@ def relabel(index, label_file):
         raise UserError(f"{label_file}: {len(unlabelled)} of the {len(index)} {index.subset} videos have no label "
                         f"there (first: {unlabelled[0]})")
     return replace(index, class_names=class_names, records=records)
+
+
+def video_names(paths, limit=10):
+    """'a.avi, b.avi and N more': the first ``limit`` file names of ``paths`` for a one-line message."""
+    names = ", ".join(os.path.basename(os.fspath(p).rstrip("/")) for p in paths[:limit])
+    return names + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
+
+
+def check_same_classes(train_classes, test_classes):
+    """The training and test subsets of an evaluation must name the same classes in the same order."""
+    if list(train_classes) != list(test_classes):
+        only = sorted(set(train_classes) ^ set(test_classes))
+        detail = f" (in one only: {', '.join(only[:5])})" if only else " (the same names in another order)"
+        raise UserError(f"the training and test indexes disagree on the classes{detail}")

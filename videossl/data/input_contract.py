@@ -5,7 +5,7 @@ tensor a model was trained on, on the model's device. It travels in every checkp
 evaluation preprocesses exactly as training did (TCLR's reference models take BGR in [0, 1]
 without mean/std; others take RGB with ImageNet or Kinetics statistics).
 
-Two input options come from the synthetic-data prototype (DESIGN.md section 3): standardising
+Two input options exist for the synthetic benchmark (docs/design.md, section 2): standardising
 each clip per colour channel (global mean/std let random background colours dominate) and
 frame differences ("residual" input, which pushes instance discrimination towards motion).
 """

@@ -13,6 +13,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 
+from videossl.atomic import atomic_write_json
 from videossl.errors import DecodeTimeout, VideoReadError
 from videossl.video import probe_video
 from videossl.video.info import VideoInfo
@@ -26,14 +27,6 @@ def default_cache_dir():
 def _stamp(path):
     st = os.stat(path)
     return [st.st_size, st.st_mtime_ns]
-
-
-def atomic_write_json(path, data):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
 
 
 class ProbeCache:

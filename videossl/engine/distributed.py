@@ -18,10 +18,6 @@ def world_size():
     return dist.get_world_size() if is_distributed() else 1
 
 
-def is_main_process():
-    return rank() == 0
-
-
 def launched_by_torchrun():
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
 

@@ -4,8 +4,9 @@ import torch
 
 
 class LARS(torch.optim.Optimizer):
-    """SGD with momentum whose step for each weight tensor is scaled by the trust ratio
-    ``eta * ||w|| / (||g|| + weight_decay * ||w||)`` (You et al., 2017; SimCLR's variant).
+    """SGD with momentum whose step for each weight tensor is its decayed gradient
+    ``d = g + weight_decay * w`` scaled by the trust ratio ``eta * ||w|| / ||d||`` (You et al.,
+    2017, as SimCLR's LARS computes it; 1 where either norm is 0).
 
     Biases and normalisation parameters (tensors of one dimension) get plain SGD with momentum and
     no weight decay, as in SimCLR and CVRL."""

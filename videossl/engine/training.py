@@ -24,7 +24,6 @@ import math
 import os
 import random
 import re
-import shutil
 import sys
 import time
 from collections import defaultdict
@@ -35,6 +34,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from videossl.atomic import atomic_copy, atomic_write_json, remove_partial_writes
 from videossl.data.dataset import SkippedVideos, init_loader_worker
 from videossl.engine import distributed
 from videossl.engine.precision import PRECISIONS, PrecisionPlan, apply_precision_plan, autocast, verify_precision
@@ -159,24 +159,6 @@ def newest_complete_checkpoint(folder, log=print):
     return max(candidates, key=lambda c: c[1].get("epoch", -1))  # max keeps the first (last.pt) on ties
 
 
-def remove_partial_writes(folder, log=print):
-    """Delete the temporary files of checkpoint writes that were killed before their rename
-    (``.last.pt.<pid>.part``, ``best.pt.<pid>.part``): never complete, never read."""
-    for path in glob.glob(os.path.join(folder, "*.part")) + glob.glob(os.path.join(folder, ".*.part")):
-        log(f"removing {os.path.basename(path)}, left by a checkpoint write that did not finish")
-        os.remove(path)
-
-
-def _atomic_copy(src, dst):
-    tmp = f"{dst}.{os.getpid()}.part"
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 RUN_CONFIG = "run_config.json"
 
 
@@ -200,12 +182,7 @@ def check_run_config(folder, config, keys_that_matter, restart):
             f"{folder} already holds checkpoints: pass --restart to continue that run, or choose "
             f"another --run_id (nothing was overwritten)"
         )
-    os.makedirs(folder, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.part"
-    with open(tmp, "w") as f:
-        json.dump(config, f, indent=2, sort_keys=True, default=str)
-    os.replace(tmp, path)
-    return path
+    return atomic_write_json(path, config, indent=2, sort_keys=True, default=str)
 
 
 class TrainingRun:
@@ -404,13 +381,13 @@ class TrainingRun:
             self.last_checkpoint = last
             if epochs_done % self.args.save_every == 0 or epochs_done == self.args.epochs:
                 target = os.path.join(self.checkpoint_dir, CHECKPOINT_PATTERN.format(epochs_done))
-                _atomic_copy(last, target)
+                atomic_copy(last, target)
                 old = sorted(glob.glob(os.path.join(self.checkpoint_dir, "checkpoint_epoch*.pt")), key=checkpoint_epoch)
                 for stale in old[: -self.args.keep_checkpoints] if self.args.keep_checkpoints > 0 else []:
                     os.remove(stale)
             if is_best:
                 target = os.path.join(self.checkpoint_dir, "best.pt")
-                _atomic_copy(last, target)
+                atomic_copy(last, target)
         except OSError as err:  # disk full, permissions: the atomic write left the old file in place
             kept = self.last_checkpoint or "none (this was the first)"
             raise CheckpointWriteError(

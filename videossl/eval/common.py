@@ -1,12 +1,13 @@
 """Flags and checkpoint loading shared by the evaluation tools (linear_eval, nn_retrieval, tsne)."""
 
-import json
 import os
 import sys
 
 import torch
 
+from videossl.atomic import atomic_write_json
 from videossl.data.args import index_from_args
+from videossl.data.indexes import check_same_classes
 from videossl.data.input_contract import IMAGENET, InputContract
 from videossl.engine.training import resolve_device
 from videossl.eval.features import CLIP_STARTS, extract_features, file_fingerprint
@@ -163,12 +164,7 @@ def report_feature_times(features):
 def write_results(out_dir, results):
     os.makedirs(out_dir, exist_ok=True)
     results = dict(results, command=" ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]))
-    path = os.path.join(out_dir, "results.json")
-    tmp = f"{path}.part"
-    with open(tmp, "w") as f:
-        json.dump(results, f, indent=2, default=str)
-    os.replace(tmp, path)
-    return path
+    return atomic_write_json(os.path.join(out_dir, "results.json"), results, indent=2, default=str)
 
 
 def print_table(title, rows):
@@ -206,10 +202,7 @@ def train_and_test_features(args, backbone, contract, checkpoint_id, test_crops=
             crop_fraction=args.crop_fraction,
             clip_starts=args.clip_starts,
         )
-    if features["train"]["class_names"] != features["test"]["class_names"]:
-        from videossl.errors import UserError
-
-        raise UserError("the training and test indexes disagree on the classes")
+    check_same_classes(features["train"]["class_names"], features["test"]["class_names"])
     return features
 
 

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from videossl.data.dataset import VideoClipDataset, init_loader_worker
+from videossl.data.indexes import video_names
 from videossl.data.sampling import (
     half_overlapping_windows,
     middle_clip,
@@ -158,11 +159,7 @@ def left_out(index, valid):
 def report_left_out(subset, paths, log=print):
     """One line naming the unreadable videos an evaluation left out, with their count."""
     if paths:
-        names = ", ".join(os.path.basename(p) for p in paths[:10])
-        log(
-            f"warning: {len(paths)} unreadable {subset} videos left out of the evaluation: {names}"
-            f"{f' and {len(paths) - 10} more' if len(paths) > 10 else ''}"
-        )
+        log(f"warning: {len(paths)} unreadable {subset} videos left out of the evaluation: {video_names(paths)}")
 
 
 def index_fingerprint(index):

@@ -14,6 +14,7 @@ import torch
 
 from videossl.data.args import add_data_args, add_flip_arg, index_from_args
 from videossl.data.dataset import VideoClipDataset, collate_samples
+from videossl.data.indexes import check_same_classes
 from videossl.data.input_contract import InputContract
 from videossl.engine import distributed
 from videossl.engine.precision import autocast
@@ -372,8 +373,7 @@ def run_classification(args, tool_file):
     mode = "linear probe (paper protocol)" if args.linear else "finetune"
     train_index = index_from_args(args, "train")
     test_index = index_from_args(args, "test")
-    if train_index.class_names != test_index.class_names:
-        raise UserError("the training and test indexes disagree on the classes")
+    check_same_classes(train_index.class_names, test_index.class_names)
     num_classes = len(train_index.class_names)
     torch.manual_seed(args.seed)
     model, contract, description = build_model(args, recipe, num_classes)

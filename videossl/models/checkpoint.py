@@ -27,6 +27,7 @@ import zipfile
 
 import torch
 
+from videossl.atomic import atomic_open
 from videossl.data.input_contract import InputContract
 from videossl.errors import UserError
 from videossl.models.backbones import build_backbone
@@ -71,19 +72,9 @@ def save_checkpoint(checkpoint, path):
 
 
 def atomic_torch_save(obj, path):
-    """``torch.save`` through a temporary file in the same folder, fsync, then rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.part")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """``torch.save`` through ``videossl.atomic``: ``path`` is the old file or the complete new one."""
+    with atomic_open(path, "wb") as f:
+        torch.save(obj, f)
     return path
 
 

@@ -10,6 +10,8 @@ import os
 import av
 import numpy as np
 
+from videossl.atomic import atomic_path
+
 
 def _even(n):
     return n - (n % 2)
@@ -34,30 +36,29 @@ def write_video(path, frames, fps=25, bframes=2, gop=12, max_quantizer=None, cod
         options["crf"] = str(max_quantizer if max_quantizer is not None else 18)
     elif max_quantizer is not None:
         options.update(qmin="2", qmax=str(max_quantizer))
-    tmp = path + ".part"
     container_format = {".avi": "avi", ".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}.get(ext)
     if container_format is None:
         raise ValueError(f"cannot write {path!r}: use .avi, .mp4, .mkv or .mov")
-    container = av.open(tmp, mode="w", format=container_format)
-    try:
-        stream = container.add_stream(codec, rate=int(round(fps)))
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.codec_context.thread_count = 1
-        if codec == "mpeg4" and ext == ".avi":
-            stream.codec_context.codec_tag = "XVID"
-        stream.codec_context.options = options
+    with atomic_path(path) as tmp:  # a killed write never leaves a broken video under the real name
+        container = av.open(tmp, mode="w", format=container_format)
+        try:
+            stream = container.add_stream(codec, rate=int(round(fps)))
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.codec_context.thread_count = 1
+            if codec == "mpeg4" and ext == ".avi":
+                stream.codec_context.codec_tag = "XVID"
+            stream.codec_context.options = options
 
-        def encode(frame):
-            frame = np.ascontiguousarray(np.asarray(frame, dtype=np.uint8)[:height, :width, :3])
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+            def encode(frame):
+                frame = np.ascontiguousarray(np.asarray(frame, dtype=np.uint8)[:height, :width, :3])
+                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                    container.mux(packet)
+
+            encode(first)
+            for frame in iterator:
+                encode(frame)
+            for packet in stream.encode():
                 container.mux(packet)
-
-        encode(first)
-        for frame in iterator:
-            encode(frame)
-        for packet in stream.encode():
-            container.mux(packet)
-    finally:
-        container.close()
-    os.replace(tmp, path)
+        finally:
+            container.close()
     return path
