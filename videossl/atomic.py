@@ -55,9 +55,9 @@ def atomic_copy(src: str, dst: str) -> str:
     return dst
 
 
-def remove_partial_writes(folder: str, log=print) -> None:
-    """Delete the temporary files of writes that were killed before their rename: never complete,
-    never read."""
+def remove_partial_writes(folder: str, log=print, what: str = "write") -> None:
+    """Delete the temporary files of writes (``what``) that were killed before their rename: never
+    complete, never read."""
     for path in glob.glob(os.path.join(folder, PART_GLOB)):
-        log(f"removing {os.path.basename(path)}, left by a write that did not finish")
+        log(f"removing {os.path.basename(path)}, left by a {what} that did not finish")
         os.remove(path)

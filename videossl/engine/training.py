@@ -313,7 +313,7 @@ class TrainingRun:
         if not self.args.restart:
             return 0
         if self.is_main:
-            remove_partial_writes(self.checkpoint_dir, self.log)
+            remove_partial_writes(self.checkpoint_dir, self.log, what="checkpoint write")
         path, checkpoint = newest_complete_checkpoint(self.checkpoint_dir, self.log)
         if checkpoint is None:
             raise UserError(f"--restart: no complete checkpoint in {self.checkpoint_dir}")
