@@ -28,6 +28,7 @@ TensorBoard and stored in every checkpoint.
 """
 
 import math
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -224,7 +225,6 @@ def verify_precision(model, compute_loss, batch, device, requested="auto", seed=
     loss; model weights, buffers (BatchNorm statistics) and RNG state are restored afterwards."""
     if requested not in PRECISIONS:
         raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, got {requested!r}")
-    device_type = torch.device(device).type
     if requested == "fp32":
         return PrecisionPlan(requested, "fp32", note="requested")
     if requested != "auto":
@@ -234,11 +234,42 @@ def verify_precision(model, compute_loss, batch, device, requested="auto", seed=
     dtype = candidate_dtype(device)
     if dtype is None:
         return PrecisionPlan(requested, "fp32", note=f"no low precision supported on {device}")
+    with restored_state(model) as restore:
+        reference, records = _fp32_pass(model, compute_loss, batch, device, seed)
+        plan = PrecisionPlan(requested, dtype)
+        local_errors = _local_check(model, records, reference, plan, torch.device(device).type)
+        restore()  # the local checks ran BatchNorm layers in training mode
+        _account_multiply_adds(plan, records, local_errors)
+        if plan.low_precision_share < MIN_LOW_PRECISION_SHARE:
+            note = f"only {plan.low_precision_share:.0%} of multiply-adds would stay in {dtype} after the check"
+            return PrecisionPlan(requested, "fp32", reasons=plan.reasons, note=note)
+        return _end_to_end_check(model, compute_loss, batch, device, seed, plan, reference)
 
+
+@contextmanager
+def restored_state(model):
+    """Weights, buffers, gradients and RNG states as they were before the block, whatever it did;
+    the block gets ``restore()`` to put the weights and buffers back earlier."""
     saved_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     saved_rng = torch.get_rng_state()
     saved_cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
-    leaves = _parametrised_leaves(model)
+
+    def restore():
+        model.load_state_dict(saved_state)
+
+    try:
+        yield restore
+    finally:
+        restore()
+        model.zero_grad(set_to_none=True)
+        torch.set_rng_state(saved_rng)
+        if saved_cuda_rng is not None:
+            torch.cuda.set_rng_state_all(saved_cuda_rng)
+
+
+def _fp32_pass(model, compute_loss, batch, device, seed):
+    """(fp32 parameter gradients, {module name: its first input, output gradient, multiply-adds}) of
+    one step."""
     records = {}
 
     def record(name):
@@ -254,98 +285,94 @@ def verify_precision(model, compute_loss, batch, device, requested="auto", seed=
 
         return hook
 
+    handles = [m.register_forward_hook(record(n)) for n, m in _parametrised_leaves(model)]
     try:
-        fp32 = PrecisionPlan(requested, "fp32")
-        handles = [m.register_forward_hook(record(n)) for n, m in leaves]
         torch.manual_seed(seed)
-        reference = _run(model, compute_loss, batch, fp32, device)
+        reference = _run(model, compute_loss, batch, PrecisionPlan("auto", "fp32"), device)
+    finally:
         for h in handles:
             h.remove()
+    return reference, records
 
-        plan = PrecisionPlan(requested, dtype)
-        ordered = sorted(g.double().norm().item() for g in reference.values() if g is not None)
-        floor = GRADIENT_FLOOR * ordered[len(ordered) // 2] if ordered else 0.0
-        local_errors = {}
-        for name, module in leaves:
-            entry = records.get(name, {})
-            if "input" not in entry or "grad_output" not in entry:
-                continue  # not used by this loss, or not a tensor -> tensor module
-            grads = []
-            for low in (False, True):
-                module.zero_grad(set_to_none=True)
-                inp = entry["input"].detach().requires_grad_(entry["input"].is_floating_point())
-                with torch.autocast(device_type=device_type, dtype=DTYPES[dtype], enabled=low):
-                    out = module(inp)
-                out.float().backward(entry["grad_output"].float())
-                grads.append(
-                    {
-                        n: p.grad.detach().clone()
-                        for n, p in module.named_parameters(recurse=False)
-                        if p.grad is not None
-                    }
-                )
-            # Compared with fp32: the weight gradients of convolutions and linear layers (where the
-            # kernels that can be broken live). Biases and norm affine parameters are checked for
-            # finiteness only: their gradients are reductions of the output gradient, and for a bias
-            # followed by BatchNorm the fp32 value itself is cancellation noise around 0.
-            errors = gradient_errors(grads[1], grads[0], floor)
-            worst = max(errors.values()) if errors else 0.0
-            local_errors[name] = worst
-            if not worst <= LOCAL_TOLERANCE:
-                which = max(errors, key=lambda n: errors[n])
-                what = (
-                    "non-finite"
-                    if not math.isfinite(worst)
-                    else f"{worst:.0%} off"
-                    if worst < 10
-                    else f"{worst:.1e} times its size off"
-                )
-                plan.fp32_modules.append(name)
-                plan.reasons[name] = f"{dtype} {which} gradient {what} vs fp32 at input {list(entry['input'].shape)}"
-        model.load_state_dict(saved_state)
-        total = sum(entry.get("macs", 0) for entry in records.values()) or 1
-        kept = sum(records[n].get("macs", 0) for n in plan.fp32_modules if n in records)
-        plan.low_precision_share = 1.0 - kept / total
-        healthy = [e for n, e in local_errors.items() if n not in plan.fp32_modules]
-        plan.worst_local_error = max(healthy) if healthy else 0.0
-        if plan.low_precision_share < MIN_LOW_PRECISION_SHARE:
-            return PrecisionPlan(
-                requested,
-                "fp32",
-                reasons=plan.reasons,
-                note=(f"only {plan.low_precision_share:.0%} of multiply-adds would stay in {dtype} after the check"),
-            )
 
-        handles = keep_in_fp32(model, plan.fp32_modules, device_type)
-        torch.manual_seed(seed)
-        try:
-            low = _run(model, compute_loss, batch, plan, device)
-        finally:
-            for h in handles:
-                h.remove()
-        worst, worst_name = 0.0, ""
-        for name, err in gradient_errors(low, reference).items():
-            if not err <= worst:
-                worst, worst_name = err, name
-        plan.worst_end_to_end_error, plan.worst_end_to_end_parameter = worst, worst_name
-        if not worst <= END_TO_END_TOLERANCE:
-            return PrecisionPlan(
-                requested,
-                "fp32",
-                fp32_modules=[],
-                reasons=plan.reasons,
-                worst_end_to_end_error=worst,
-                worst_end_to_end_parameter=worst_name,
-                note=f"{dtype} gradient of {worst_name} {worst:.2f} off fp32 end to end even "
-                f"with {len(plan.fp32_modules)} modules in fp32",
+def _module_gradients(module, entry, dtype, device_type, low):
+    """One module's own parameter gradients for its recorded input and output gradient."""
+    module.zero_grad(set_to_none=True)
+    inp = entry["input"].detach().requires_grad_(entry["input"].is_floating_point())
+    with torch.autocast(device_type=device_type, dtype=DTYPES[dtype], enabled=low):
+        out = module(inp)
+    out.float().backward(entry["grad_output"].float())
+    return {n: p.grad.detach().clone() for n, p in module.named_parameters(recurse=False) if p.grad is not None}
+
+
+def _local_check(model, records, reference, plan, device_type):
+    """Each recorded module's gradients in low precision against fp32; the failing ones go to
+    ``plan.fp32_modules`` with their reason. Returns {module name: its worst error}."""
+    ordered = sorted(g.double().norm().item() for g in reference.values() if g is not None)
+    floor = GRADIENT_FLOOR * ordered[len(ordered) // 2] if ordered else 0.0
+    local_errors = {}
+    for name, module in _parametrised_leaves(model):
+        entry = records.get(name, {})
+        if "input" not in entry or "grad_output" not in entry:
+            continue  # not used by this loss, or not a tensor -> tensor module
+        fp32, low = (_module_gradients(module, entry, plan.dtype, device_type, flag) for flag in (False, True))
+        # Compared with fp32: the weight gradients of convolutions and linear layers (where the
+        # kernels that can be broken live). Biases and norm affine parameters are checked for
+        # finiteness only: their gradients are reductions of the output gradient, and for a bias
+        # followed by BatchNorm the fp32 value itself is cancellation noise around 0.
+        errors = gradient_errors(low, fp32, floor)
+        worst = max(errors.values()) if errors else 0.0
+        local_errors[name] = worst
+        if not worst <= LOCAL_TOLERANCE:
+            which = max(errors, key=lambda n: errors[n])
+            plan.fp32_modules.append(name)
+            plan.reasons[name] = (
+                f"{plan.dtype} {which} gradient {_describe_error(worst)} vs fp32 at input {list(entry['input'].shape)}"
             )
-        return plan
+    return local_errors
+
+
+def _describe_error(worst):
+    if not math.isfinite(worst):
+        return "non-finite"
+    return f"{worst:.0%} off" if worst < 10 else f"{worst:.1e} times its size off"
+
+
+def _account_multiply_adds(plan, records, local_errors):
+    """The share of multiply-adds left in low precision, and the worst error of the healthy modules."""
+    total = sum(entry.get("macs", 0) for entry in records.values()) or 1
+    kept = sum(records[n].get("macs", 0) for n in plan.fp32_modules if n in records)
+    plan.low_precision_share = 1.0 - kept / total
+    healthy = [e for n, e in local_errors.items() if n not in plan.fp32_modules]
+    plan.worst_local_error = max(healthy) if healthy else 0.0
+
+
+def _end_to_end_check(model, compute_loss, batch, device, seed, plan, reference):
+    """The whole step with the plan's fp32 islands against fp32: ``plan``, or fp32 when it is too far off."""
+    handles = keep_in_fp32(model, plan.fp32_modules, torch.device(device).type)
+    torch.manual_seed(seed)
+    try:
+        low = _run(model, compute_loss, batch, plan, device)
     finally:
-        model.load_state_dict(saved_state)
-        model.zero_grad(set_to_none=True)
-        torch.set_rng_state(saved_rng)
-        if saved_cuda_rng is not None:
-            torch.cuda.set_rng_state_all(saved_cuda_rng)
+        for h in handles:
+            h.remove()
+    worst, worst_name = 0.0, ""
+    for name, err in gradient_errors(low, reference).items():
+        if not err <= worst:
+            worst, worst_name = err, name
+    plan.worst_end_to_end_error, plan.worst_end_to_end_parameter = worst, worst_name
+    if not worst <= END_TO_END_TOLERANCE:
+        return PrecisionPlan(
+            plan.requested,
+            "fp32",
+            fp32_modules=[],
+            reasons=plan.reasons,
+            worst_end_to_end_error=worst,
+            worst_end_to_end_parameter=worst_name,
+            note=f"{plan.dtype} gradient of {worst_name} {worst:.2f} off fp32 end to end even "
+            f"with {len(plan.fp32_modules)} modules in fp32",
+        )
+    return plan
 
 
 def apply_precision_plan(model, plan, device):

@@ -409,19 +409,52 @@ class TrainingRun:
             torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
         return bool(finite.item())
 
-    def train_epoch(self, epoch, loader, model, compute_loss, optimizer, schedule, clips_per_sample=1):
-        """One epoch; returns the mean of every loss term over the epoch (averaged over processes)."""
+    def optimizer_step(self, loss, optimizer, schedule, parameters, epoch):
+        """Backward, then the update if the loss and every gradient are finite on every process;
+        returns whether it stepped. Stops the run after --max_nonfinite_steps skipped steps in a row."""
+        if self.scaler.is_enabled():
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(optimizer)
+        else:
+            loss.backward()
+        stepped = self._step_is_finite(loss, parameters)
+        if stepped:
+            if self.scaler.is_enabled():
+                self.scaler.step(optimizer)
+            else:
+                optimizer.step()
+            schedule.after_step()
+            self._nonfinite_in_a_row = 0
+        else:
+            self._count_nonfinite_step(epoch)
+        if self.scaler.is_enabled():
+            self.scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        return stepped
+
+    def _count_nonfinite_step(self, epoch):
+        self.nonfinite_total += 1
+        if not self._nonfinite_in_a_row:
+            self._nonfinite_since = self.step + 1  # steps are counted from 1 in messages
+        self._nonfinite_in_a_row += 1
+        self.scalar("train/nonfinite_steps", self.nonfinite_total)
+        if self._nonfinite_in_a_row >= self.args.max_nonfinite_steps:
+            kept = self.last_checkpoint or "none saved yet"
+            raise TrainingDiverged(
+                f"loss or gradients were NaN/inf in {self._nonfinite_in_a_row} steps in a row, from step "
+                f"{self._nonfinite_since} (epoch {epoch + 1}) on; stopped, no weights were updated by those "
+                f"steps. Last good checkpoint: {kept}. Try a lower --lr or --precision fp32"
+            )
+
+    def _start_epoch(self, epoch, loader, model, schedule):
         seed_epoch(self.args.seed, self.rank, epoch + 1)
         loader.sampler.set_epoch(epoch)
         if hasattr(loader.dataset, "set_epoch"):
             loader.dataset.set_epoch(epoch)  # new augmentations every epoch
-        skipped_videos = SkippedVideos(loader.dataset.index) if hasattr(loader.dataset, "index") else None
         schedule.start_epoch(epoch)
         model.train()
-        parameters = [p for group in optimizer.param_groups for p in group["params"]]
-        sums, count, skipped, clips_seen = defaultdict(float), 0, 0, 0
-        started = time.perf_counter()
-        bar = tqdm(
+        return tqdm(
             loader,
             desc=f"epoch {epoch + 1}/{self.args.epochs}",
             disable=not self.is_main,
@@ -429,55 +462,42 @@ class TrainingRun:
             leave=False,
             mininterval=0.5 if sys.stderr.isatty() else 30,
         )
+
+    def train_epoch(self, epoch, loader, model, compute_loss, optimizer, schedule, clips_per_sample=1):
+        """One epoch; returns the mean of every loss term over the epoch (averaged over processes)."""
+        bar = self._start_epoch(epoch, loader, model, schedule)
+        skipped_videos = SkippedVideos(loader.dataset.index) if hasattr(loader.dataset, "index") else None
+        parameters = [p for group in optimizer.param_groups for p in group["params"]]
+        sums, count, skipped, clips_seen = defaultdict(float), 0, 0, 0
+        started = time.perf_counter()
         for batch in bar:
             if skipped_videos is not None and isinstance(batch, dict):
                 skipped_videos.update(batch.get("skipped", []))
             with autocast(self.plan, self.device):
                 loss, terms = compute_loss(model, batch)
             loss = loss.float()
-            if self.scaler.is_enabled():
-                self.scaler.scale(loss).backward()
-                self.scaler.unscale_(optimizer)
-            else:
-                loss.backward()
-            if self._step_is_finite(loss, parameters):
-                if self.scaler.is_enabled():
-                    self.scaler.step(optimizer)
-                else:
-                    optimizer.step()
-                schedule.after_step()
-                self._nonfinite_in_a_row = 0
+            if self.optimizer_step(loss, optimizer, schedule, parameters, epoch):
                 for name, value in {"loss": loss, **terms}.items():
                     sums[name] += float(value.detach()) if torch.is_tensor(value) else float(value)
                 count += 1
             else:
                 skipped += 1
-                self.nonfinite_total += 1
-                if not self._nonfinite_in_a_row:
-                    self._nonfinite_since = self.step + 1  # steps are counted from 1 in messages
-                self._nonfinite_in_a_row += 1
-                self.scalar("train/nonfinite_steps", self.nonfinite_total)
-                if self._nonfinite_in_a_row >= self.args.max_nonfinite_steps:
-                    kept = self.last_checkpoint or "none saved yet"
-                    raise TrainingDiverged(
-                        f"loss or gradients were NaN/inf in {self._nonfinite_in_a_row} steps in a row, from step "
-                        f"{self._nonfinite_since} (epoch {epoch + 1}) on; stopped, no weights were updated by those "
-                        f"steps. Last good checkpoint: {kept}. Try a lower --lr or --precision fp32"
-                    )
-            if self.scaler.is_enabled():
-                self.scaler.update()
-            optimizer.zero_grad(set_to_none=True)
-            self.step += 1
             samples = len(batch["clips"]) if isinstance(batch, dict) and "clips" in batch else len(batch[0])
             clips_seen += samples * clips_per_sample * self.world
             if count:
-                rate = clips_seen / (time.perf_counter() - started)
-                bar.set_postfix(loss=f"{sums['loss'] / count:.4f}", clips_s=f"{rate:.1f}", refresh=False)
-                if self.step % self.args.log_every == 0:
-                    self.scalar("train/loss_step", float(loss.detach()))
-                    self.scalar("train/clips_per_s", rate)
-                    self.scalar("train/lr", schedule.lr)
+                self._log_step(bar, loss, sums["loss"] / count, clips_seen / (time.perf_counter() - started), schedule)
         bar.close()
+        return self._end_epoch(epoch, sums, count, skipped, skipped_videos, clips_seen, started, schedule)
+
+    def _log_step(self, bar, loss, mean_loss, rate, schedule):
+        bar.set_postfix(loss=f"{mean_loss:.4f}", clips_s=f"{rate:.1f}", refresh=False)
+        if self.step % self.args.log_every == 0:
+            self.scalar("train/loss_step", float(loss.detach()))
+            self.scalar("train/clips_per_s", rate)
+            self.scalar("train/lr", schedule.lr)
+
+    def _end_epoch(self, epoch, sums, count, skipped, skipped_videos, clips_seen, started, schedule):
+        """Report skipped steps and videos, average the terms over processes, log and record them."""
         if skipped:
             self.log(f"epoch {epoch + 1}: skipped {skipped} steps with a non-finite loss or gradient")
         if skipped_videos is not None:
