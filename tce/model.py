@@ -4,6 +4,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from videossl.losses.contrastive import MemoryBank
+
 
 class RotationHead(nn.Module):
     """(Linear 200, ReLU, BN) twice, then Linear 4: the release's fc_rotation_1-3 and
@@ -35,3 +37,12 @@ class TCEModel(nn.Module):
         features = self.backbone(frames.flatten(0, 1)).flatten(1).view(b, 3, -1)
         anchor, positive = (F.normalize(self.head(features[:, k]), dim=1) for k in range(2))
         return anchor, positive, self.rotation_head(features[:, 2])
+
+
+class TCEMemory(nn.Module):
+    """The memory bank and CMC's normaliser Z (fixed after the first step), saved for --restart."""
+
+    def __init__(self, size, dim=128):
+        super().__init__()
+        self.bank = MemoryBank(size, dim)
+        self.register_buffer("normalizer", torch.zeros(()))

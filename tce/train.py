@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from tce.dataset import TCESampleBuilder
 from tce.hard_negatives import NEGATIVE_MODES, mine_negatives, mining_threshold
-from tce.model import TCEModel
+from tce.model import TCEMemory, TCEModel
 from tce.recipe import RECIPE
 from videossl.cli import run_cli
 from videossl.data.args import index_from_args
@@ -47,21 +47,12 @@ from videossl.engine.pretraining import (
     step_decay_schedule,
     train_epochs,
 )
-from videossl.losses.contrastive import MemoryBank, nce_memory_bank_loss
+from videossl.losses.contrastive import nce_memory_bank_loss
 from videossl.models.backbones import RESNETS_2D, build_backbone
 from videossl.recipes import parse_with_preset
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEYS_THAT_MATTER = COMMON_KEYS_THAT_MATTER + ("frame_gap",)
-
-
-class TCEMemory(torch.nn.Module):
-    """The memory bank and CMC's normaliser Z (fixed after the first step), saved for --restart."""
-
-    def __init__(self, size, dim=128):
-        super().__init__()
-        self.bank = MemoryBank(size, dim)
-        self.register_buffer("normalizer", torch.zeros(()))
 
 
 def build_parser():
