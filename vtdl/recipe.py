@@ -130,7 +130,7 @@ RECIPE = Recipe(
     presets={
         # scripts/run_matrix.py: a tiny R3D-18 on 32 px clips of frame differences (README).
         "demo": {
-            "knn_every": 4,
+            "knn_every": 10,
             "arch": "r3d_18",
             "width": 0.125,
             "size": 32,
