@@ -156,7 +156,7 @@ RECIPE = Recipe(
         # lr 0.64 x 16 / 1024 = 0.01 with the summed loss: the step size of the earlier demo recipe
         # (0.32 x 16 / 256 with half the loss).
         "demo": {
-            "knn_every": 10,
+            "knn_every": 15,
             "arch": "r3d_18",
             "size": 32,
             "frames": 8,

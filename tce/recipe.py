@@ -120,7 +120,7 @@ RECIPE = Recipe(
     presets={
         # scripts/run_matrix.py: a tiny ResNet-18 on 32 px frames, each standardised (README).
         "demo": {
-            "knn_every": 5,
+            "knn_every": 15,
             "width": 0.125,
             "size": 32,
             "batch_size": 32,
