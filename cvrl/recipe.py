@@ -168,6 +168,6 @@ RECIPE = Recipe(
             "width": 0.125,
             "input_mode": "residual",
             "standardize": "per_clip",
-        },
+        }
     },
 )

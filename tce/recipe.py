@@ -128,6 +128,6 @@ RECIPE = Recipe(
             "standardize": "per_clip",
             "epochs": 30,
             "flip_prob": 0.0,
-        },
+        }
     },
 )

@@ -134,6 +134,6 @@ RECIPE = Recipe(
             "batch_size": 8,
             "epochs": 30,
             "flip_prob": 0.0,
-        },
+        }
     },
 )

@@ -5,14 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from videossl.losses import (
-    MemoryBank,
-    MemoryQueue,
-    info_nce_with_queue,
-    momentum_update,
-    nce_memory_bank_loss,
-    nt_xent,
-)
+from videossl.losses import MemoryBank, MemoryQueue, info_nce_with_queue, momentum_update, nce_memory_bank_loss, nt_xent
 
 
 def unit(*shape, seed=0):

@@ -6,12 +6,7 @@ import pytest
 from cvrl.sampling import sample_cvrl_clip_pair
 from tce.sampling import sample_adjacent_frames
 from tclr_pretraining.sampling import sample_global_and_local_clips
-from videossl.data.sampling import (
-    clip_indices,
-    pad_indices,
-    sample_evenly_spaced_clips,
-    sample_random_clip,
-)
+from videossl.data.sampling import clip_indices, pad_indices, sample_evenly_spaced_clips, sample_random_clip
 from vtdl.sampling import sample_anchor_and_temporal_negative
 
 LENGTHS = [1, 2, 5, 16, 31, 64, 65, 100, 301]

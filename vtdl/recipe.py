@@ -142,6 +142,6 @@ RECIPE = Recipe(
             "epochs": 20,
             "input_mode": "residual",
             "standardize": "per_clip",
-        },
+        }
     },
 )

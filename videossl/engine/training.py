@@ -39,13 +39,7 @@ from videossl.data.dataset import SkippedVideos, init_loader_worker
 from videossl.engine import distributed
 from videossl.engine.precision import PRECISIONS, PrecisionPlan, apply_precision_plan, autocast, verify_precision
 from videossl.errors import UserError
-from videossl.models.checkpoint import (
-    load_state_strict,
-    make_checkpoint,
-    read_checkpoint_file,
-    save_checkpoint,
-    unwrap,
-)
+from videossl.models.checkpoint import load_state_strict, make_checkpoint, read_checkpoint_file, save_checkpoint, unwrap
 
 CHECKPOINT_PATTERN = "checkpoint_epoch{:04d}.pt"
 

@@ -31,13 +31,7 @@ from videossl.data.transforms import (
     frames_to_clip,
     stack_clips,
 )
-from videossl.eval.features import (
-    EvaluationClipBuilder,
-    EvaluationDataset,
-    collate_views,
-    left_out,
-    report_left_out,
-)
+from videossl.eval.features import EvaluationClipBuilder, EvaluationDataset, collate_views, left_out, report_left_out
 from videossl.eval.linear_probe import accuracies
 
 AGGREGATIONS = ("softmax_mean", "logit_sum")

@@ -29,12 +29,7 @@ from videossl.video.info import VideoInfo, clamp_indices
 from videossl.video.opencv_reader import OpenCVReader
 from videossl.video.pyav_reader import PyAVReader, probe_with_pyav
 
-BACKENDS = {
-    "pyav": PyAVReader,
-    "opencv": OpenCVReader,
-    "decord": DecordReader,
-    "decord_batch": DecordBatchReader,
-}
+BACKENDS = {"pyav": PyAVReader, "opencv": OpenCVReader, "decord": DecordReader, "decord_batch": DecordBatchReader}
 DEFAULT_BACKEND = "pyav"
 
 
