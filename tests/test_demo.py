@@ -161,3 +161,18 @@ def test_readme_tables_are_pasted_between_their_markers(tmp_path):
     assert readme_tables.update(text, root=str(tmp_path))[0] == text  # running it again changes nothing
     with pytest.raises(UserError, match="not found; run the command"):
         readme_tables.update(readme.replace("m.md", "missing.md"), root=str(tmp_path))
+
+
+def test_readme_tables_command_rewrites_the_given_readme(tmp_path, capsys):
+    # python scripts/readme_tables.py --readme FILE, with a block naming a file of this repository
+    from scripts import readme_tables
+
+    readme = tmp_path / "README.md"
+    readme.write_text("top\n<!-- table: docs/recipes.md -->\nstale\n<!-- end table -->\n")
+    assert readme_tables.main(["--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert "stale" not in text and text.startswith("top\n<!-- table: docs/recipes.md -->\n")
+    assert "1 table block(s) from docs/recipes.md" in capsys.readouterr().out
+    readme.write_text("no blocks\n")
+    with pytest.raises(UserError, match="no '<!-- table: PATH -->' block"):
+        readme_tables.main(["--readme", str(readme)])
