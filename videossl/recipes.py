@@ -13,6 +13,7 @@ flags that differ from it) is printed at the start of a run and stored in ``run_
 in every checkpoint's config.
 """
 
+import argparse
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -59,7 +60,7 @@ class Recipe:
         return {**self.paper_values(), **self.presets[preset]}
 
 
-def knn_monitor_setting(source):
+def knn_monitor_setting(source: str) -> Setting:
     """The recipe row of the online kNN monitor, which no release has (``source``: its training script)."""
     return Setting(
         "online kNN monitor (--knn_every epochs)",
@@ -70,13 +71,13 @@ def knn_monitor_setting(source):
     )
 
 
-def format_value(value):
+def format_value(value) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     return str(value)
 
 
-def add_preset_arg(parser, recipe):
+def add_preset_arg(parser: argparse.ArgumentParser, recipe: Recipe) -> None:
     """``--preset`` and the paper values as the flags' defaults, named in their ``--help`` (every
     flag of the recipe must have been added)."""
     parser.add_argument(
@@ -93,7 +94,7 @@ def add_preset_arg(parser, recipe):
             action.help = f"{action.help + '; ' if action.help else ''}paper: {format_value(paper[action.dest])}"
 
 
-def parse_with_preset(parser, recipe, argv=None):
+def parse_with_preset(parser: argparse.ArgumentParser, recipe: Recipe, argv=None) -> argparse.Namespace:
     """Add ``--preset`` to the complete ``parser`` and parse ``argv`` with the chosen preset's
     values as defaults. ``args.preset_overrides`` holds the recipe flags whose value differs from
     the preset (given on the command line)."""
@@ -106,7 +107,7 @@ def parse_with_preset(parser, recipe, argv=None):
     return args
 
 
-def describe(recipe, args):
+def describe(recipe: Recipe, args) -> str:
     """One line: the recipe a run uses."""
     overrides = ", ".join(f"--{k} {format_value(v)}" for k, v in sorted(args.preset_overrides.items()))
     return f"recipe: {recipe.method} preset '{args.preset}' (docs/recipes.md)" + (
@@ -114,7 +115,7 @@ def describe(recipe, args):
     )
 
 
-def preset_argv(recipe, preset):
+def preset_argv(recipe: Recipe, preset: str) -> list:
     """The flags that a preset sets, as a command line (for documentation and tests)."""
     argv = []
     for key, value in recipe.presets[preset].items():

@@ -18,8 +18,14 @@ KNN_TEMPERATURE = 0.07
 
 
 def weighted_knn(
-    train_features, train_labels, test_features, num_classes, k=KNN_K, temperature=KNN_TEMPERATURE, chunk=1024
-):
+    train_features: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_features: torch.Tensor,
+    num_classes: int,
+    k: int = KNN_K,
+    temperature: float = KNN_TEMPERATURE,
+    chunk: int = 1024,
+) -> torch.Tensor:
     """Predicted classes ``[M]`` of ``test_features`` ``[M, D]`` from ``train_features`` ``[N, D]``."""
     train = F.normalize(train_features.float(), dim=1)
     k = min(k, len(train))
@@ -33,7 +39,7 @@ def weighted_knn(
     return torch.cat(predictions)
 
 
-def video_features(features):
+def video_features(features: dict) -> torch.Tensor:
     """Extracted maps ``[N, clips, D, T']`` -> one feature per video ``[N, D]`` (time and clips averaged)."""
     return features["maps"].float().mean(dim=(1, 3))
 
@@ -53,7 +59,7 @@ class KnnMonitor:
             ) from None
         self.args, self.contract, self.device, self.num_clips = args, contract, device, num_clips
 
-    def __call__(self, backbone):
+    def __call__(self, backbone: torch.nn.Module) -> tuple:
         """(top-1 in percent, seconds)."""
         from videossl.eval.features import extract_features
 

@@ -24,6 +24,7 @@ import os
 import pickle
 import sys
 import zipfile
+from typing import Optional
 
 import torch
 
@@ -61,24 +62,24 @@ def make_checkpoint(
     }
 
 
-def unwrap(module):
+def unwrap(module: torch.nn.Module) -> torch.nn.Module:
     """The module inside DDP/DataParallel (whose state-dict keys carry ``module.``)."""
     return module.module if hasattr(module, "module") and isinstance(module, torch.nn.Module) else module
 
 
-def save_checkpoint(checkpoint, path):
+def save_checkpoint(checkpoint: dict, path: str) -> str:
     """Atomic write: ``path`` is either the old file or the complete new one, never a partial one."""
     return atomic_torch_save(checkpoint, path)
 
 
-def atomic_torch_save(obj, path):
+def atomic_torch_save(obj, path: str) -> str:
     """``torch.save`` through ``videossl.atomic``: ``path`` is the old file or the complete new one."""
     with atomic_open(path, "wb") as f:
         torch.save(obj, f)
     return path
 
 
-def read_checkpoint_file(path, trust=False):
+def read_checkpoint_file(path: str, trust: bool = False):
     """The raw object in ``path``, loaded with ``weights_only=True`` unless ``trust`` is given."""
     if not os.path.isfile(path):
         raise UserError(f"checkpoint not found: {path}")
@@ -109,11 +110,11 @@ def read_checkpoint_file(path, trust=False):
         raise UserError(f"{path}: not a readable checkpoint: {type(err).__name__}: {err}") from None
 
 
-def is_videossl_checkpoint(obj):
+def is_videossl_checkpoint(obj) -> bool:
     return isinstance(obj, dict) and obj.get("format") == FORMAT
 
 
-def read_release_file(path, trust=False, source="auto", arch=None):
+def read_release_file(path: str, trust: bool = False, source: str = "auto", arch: Optional[str] = None):
     """(``Release``, the checkpoint dict when ``path`` already is a videossl checkpoint, else None).
 
     ``path``: a file, a TensorFlow checkpoint prefix or folder (CVRL), or ``torchvision:<name>``.
@@ -138,7 +139,7 @@ def read_release_file(path, trust=False, source="auto", arch=None):
     return convert.read_release(obj, path, source=source, arch=arch), None
 
 
-def load_checkpoint(path, trust=False, source="auto", arch=None):
+def load_checkpoint(path: str, trust: bool = False, source: str = "auto", arch: Optional[str] = None) -> dict:
     """A checkpoint in this project's format, converting the authors' released files on the way
     (arguments as ``read_release_file``)."""
     from videossl.models.convert import to_checkpoint
@@ -147,7 +148,7 @@ def load_checkpoint(path, trust=False, source="auto", arch=None):
     return checkpoint if checkpoint is not None else to_checkpoint(release, path)
 
 
-def check_videossl_checkpoint(obj, path):
+def check_videossl_checkpoint(obj: dict, path: str) -> dict:
     version = obj.get("format_version")
     if version != FORMAT_VERSION:
         raise UserError(f"{path}: checkpoint format version {version}, this code reads {FORMAT_VERSION}")
@@ -160,7 +161,7 @@ def check_videossl_checkpoint(obj, path):
     return obj
 
 
-def load_state_strict(module, state_dict, what, path=""):
+def load_state_strict(module: torch.nn.Module, state_dict: dict, what: str, path: str = "") -> None:
     """``load_state_dict(strict=True)`` with a one-line message instead of a page of keys."""
     own = module.state_dict()
     missing = [k for k in own if k not in state_dict]
@@ -181,14 +182,14 @@ def load_state_strict(module, state_dict, what, path=""):
     module.load_state_dict(state_dict, strict=True)
 
 
-def backbone_from_checkpoint(checkpoint, path=""):
+def backbone_from_checkpoint(checkpoint: dict, path: str = "") -> torch.nn.Module:
     spec = checkpoint["backbone"]
     backbone = build_backbone(spec["name"], **spec["config"])
     load_state_strict(backbone, spec["state_dict"], f"backbone {spec['name']}", path)
     return backbone
 
 
-def load_backbone(path, trust=False, source="auto", arch=None):
+def load_backbone(path: str, trust: bool = False, source: str = "auto", arch: Optional[str] = None):
     """(backbone with its weights, InputContract, checkpoint) from the file alone."""
     checkpoint = load_checkpoint(path, trust=trust, source=source, arch=arch)
     backbone = backbone_from_checkpoint(checkpoint, path)
