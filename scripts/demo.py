@@ -28,7 +28,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from scripts.run_matrix import AXES, SCALES, prepare_data, run_seed, summarise, write_matrix  # noqa: E402
+from scripts.run_matrix import AXES, SCALES, evaluation_argv, prepare_data, run_seed, summarise, write_matrix  # noqa: E402
 from videossl.data.indexes import build_index  # noqa: E402
 
 OUT = os.path.join(ROOT, "results", "demo")
@@ -86,16 +86,7 @@ def tsne_pictures(checkpoint, video_root, split_dir, out_dir, num_workers):
     """The dataset-level t-SNE (one point per test video) and one test video's trajectory MP4."""
     from tsne import make_tsne
 
-    common = [
-        "--saved_model",
-        checkpoint,
-        "--data_root",
-        video_root,
-        "--split_dir",
-        split_dir,
-        "--num_workers",
-        str(num_workers),
-    ]
+    common = evaluation_argv(checkpoint, video_root, split_dir, num_workers)
     dataset_png = os.path.join(out_dir, "tsne_dataset", "tsne_test_videos.png")
     make_tsne.main(common + ["--output", dataset_png])
     video = build_index("ucf101", video_root, split_dir, 1, "test").records[0].path

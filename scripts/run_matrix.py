@@ -146,24 +146,20 @@ def pretrain(
     return last, read_checkpoint_file(last)["training_state"]["history"]
 
 
+def evaluation_argv(checkpoint, video_root, split_dir, num_workers):
+    """The flags every evaluation tool gets here: the checkpoint and the synthetic set."""
+    return ["--saved_model", checkpoint, "--data_root", video_root, "--split_dir", split_dir,
+            "--num_workers", str(num_workers)]  # fmt: skip
+
+
 def evaluate(checkpoint, video_root, split_dir, out_dir, num_clips, num_workers, random_init=False, seed=0):
     """{axis: metrics}: linear probe and retrieval (TCLR and pooled protocols) on both label axes
     (features extracted once per protocol, then cached)."""
     from linear_eval import train as linear_train
     from nn_retrieval import complete_retrieval
 
-    common = [
-        "--saved_model",
-        checkpoint,
-        "--data_root",
-        video_root,
-        "--split_dir",
-        split_dir,
-        "--num_workers",
-        str(num_workers),
-        "--seed",
-        str(seed),
-    ] + (["--random_init"] if random_init else [])
+    common = evaluation_argv(checkpoint, video_root, split_dir, num_workers) + ["--seed", str(seed)]
+    common += ["--random_init"] if random_init else []
     clips = ["--num_clips", str(num_clips)]
     results = {}
     for axis in AXES:

@@ -135,3 +135,20 @@ def perturbed(model):
             if tensor.is_floating_point():
                 tensor.copy_(torch.rand_like(tensor) + 0.5 if "running_var" in name else torch.randn_like(tensor) * 0.1)
     return model.eval()
+
+
+def tiny_run_args(tiny_synthetic, out_dir, flags, *extra):
+    """A pretraining command line on the tiny synthetic set: run id 'tiny', one worker-free fp32
+    process, a tiny backbone; ``flags`` ({flag: value}) are the method's own settings."""
+    root, split_dir = tiny_synthetic
+    common = {
+        "run_id": "tiny",
+        "out_dir": out_dir,
+        "data_root": root,
+        "split_dir": split_dir,
+        "width": 0.125,
+        "size": 32,
+        "num_workers": 0,
+        "precision": "fp32",
+    }
+    return [item for key, value in {**common, **flags}.items() for item in (f"--{key}", str(value))] + list(extra)

@@ -17,7 +17,7 @@ from cvrl.recipe import RECIPE, REFERENCE_BATCH
 from cvrl.train import build_optimizer
 from linear_eval import train as linear_train
 from nn_retrieval import complete_retrieval
-from tests.helpers import run_torchrun_script
+from tests.helpers import run_torchrun_script, tiny_run_args
 from tsne import make_tsne
 from videossl.engine.optim import LARS, scaled_lr
 from videossl.models.backbones import build_backbone
@@ -67,38 +67,12 @@ def test_lars_scales_weight_steps_by_the_trust_ratio_and_leaves_biases_plain():
 
 
 def tiny_args(tiny_synthetic, out_dir, *extra):
-    root, split_dir = tiny_synthetic
-    return [
-        "--run_id",
-        "tiny",
-        "--out_dir",
-        str(out_dir),
-        "--data_root",
-        root,
-        "--split_dir",
-        split_dir,
-        "--arch",
-        "r3d_18",
-        "--width",
-        "0.125",
-        "--size",
-        "32",
-        "--frames",
-        "8",
-        "--head_hidden",
-        "64",
-        "--batch_size",
-        "4",
-        "--num_workers",
-        "0",
-        "--precision",
-        "fp32",
-        "--lr",
-        "1.0",
-        "--warmup_epochs",
-        "0",
+    return tiny_run_args(
+        tiny_synthetic,
+        out_dir,
+        {"arch": "r3d_18", "frames": 8, "head_hidden": 64, "batch_size": 4, "lr": 1.0, "warmup_epochs": 0},
         *extra,
-    ]
+    )
 
 
 def test_a_tiny_run_trains_and_every_evaluation_reads_its_checkpoint(tiny_synthetic, tmp_path):

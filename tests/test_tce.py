@@ -15,7 +15,7 @@ from tce import train as tce_train
 from tce.dataset import TCESampleBuilder
 from tce.hard_negatives import mine_negatives, mining_threshold
 from tce.model import RotationHead
-from tests.helpers import read_index, write_index_video
+from tests.helpers import read_index, tiny_run_args, write_index_video
 from tsne import make_tsne
 from videossl.eval.finetune import to_stack_of_differences
 from videossl.losses.contrastive import nce_memory_bank_loss
@@ -126,34 +126,9 @@ def test_stack_of_differences_feeds_15_hand_computed_channels_and_tiles_the_rgb_
 
 
 def tiny_args(tiny_synthetic, out_dir, *extra):
-    root, split_dir = tiny_synthetic
-    return [
-        "--run_id",
-        "tiny",
-        "--out_dir",
-        str(out_dir),
-        "--data_root",
-        root,
-        "--split_dir",
-        split_dir,
-        "--arch",
-        "resnet18",
-        "--width",
-        "0.125",
-        "--size",
-        "32",
-        "--bank_negatives",
-        "4",
-        "--batch_size",
-        "3",
-        "--num_workers",
-        "0",
-        "--precision",
-        "fp32",
-        "--lr",
-        "0.03",
-        *extra,
-    ]
+    return tiny_run_args(
+        tiny_synthetic, out_dir, {"arch": "resnet18", "bank_negatives": 4, "batch_size": 3, "lr": 0.03}, *extra
+    )
 
 
 def test_a_tiny_run_trains_and_every_evaluation_reads_its_checkpoint(tiny_synthetic, tmp_path):

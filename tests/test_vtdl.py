@@ -9,7 +9,7 @@ import torch
 
 from linear_eval import train as linear_train
 from nn_retrieval import complete_retrieval
-from tests.helpers import run_torchrun_script
+from tests.helpers import run_torchrun_script, tiny_run_args
 from videossl.data.input_contract import IMAGENET, InputContract
 from videossl.models.backbones import build_backbone
 from videossl.models.checkpoint import load_backbone
@@ -67,38 +67,12 @@ def test_keys_come_from_the_momentum_encoder_and_queries_carry_gradients():
 
 
 def tiny_args(tiny_synthetic, out_dir, *extra):
-    root, split_dir = tiny_synthetic
-    return [
-        "--run_id",
-        "tiny",
-        "--out_dir",
-        str(out_dir),
-        "--data_root",
-        root,
-        "--split_dir",
-        split_dir,
-        "--arch",
-        "r3d_18",
-        "--width",
-        "0.125",
-        "--size",
-        "32",
-        "--frames",
-        "8",
-        "--stride",
-        "2",
-        "--queue_size",
-        "4",
-        "--batch_size",
-        "2",
-        "--num_workers",
-        "0",
-        "--precision",
-        "fp32",
-        "--lr",
-        "0.05",
+    return tiny_run_args(
+        tiny_synthetic,
+        out_dir,
+        {"arch": "r3d_18", "frames": 8, "stride": 2, "queue_size": 4, "batch_size": 2, "lr": 0.05},
         *extra,
-    ]
+    )
 
 
 @pytest.mark.parametrize("ablation", [["--no_temporal_negative", "--no_tca"], ["--no_tca"], []])
