@@ -3,6 +3,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -17,6 +18,7 @@ from videossl.eval.retrieval import recall_at_k, retrieval
 from videossl.models.backbones import build_backbone
 from videossl.models.checkpoint import make_checkpoint, save_checkpoint
 from videossl.video import open_video
+from videossl.video.writer import write_video
 
 
 def test_recall_at_k_on_hand_built_features():
@@ -254,3 +256,22 @@ def test_an_unreadable_video_is_left_out_of_the_evaluation_and_named(tmp_path):
     )
     assert features["labels"].tolist() == [0, 1] and len(features["maps"]) == 2  # never replaced by another video
     assert features["unreadable"] == [bad["zero_byte"]] and "v_zero_byte.avi" in messages[0]
+
+
+def test_a_rewritten_video_is_a_new_cache_key(tmp_path):
+    # The same paths and frame counts with other pictures (a regenerated synthetic set) must not
+    # reuse the features of the old videos.
+    from videossl.data.indexes import list_index
+    from videossl.data.probe_cache import verify_frame_counts
+    from videossl.eval.features import cache_key
+
+    def key():
+        index = verify_frame_counts(list_index(str(tmp_path / "list.txt"), str(tmp_path)), progress=False)
+        return cache_key("random", index, InputContract(frames=4, size=32), 2, 1, "fp32")
+
+    write_index_video(str(tmp_path / "a.avi"), 30, 32, 32)
+    (tmp_path / "list.txt").write_text("a.avi 0\n")
+    first = key()
+    assert key() == first
+    write_video(str(tmp_path / "a.avi"), np.zeros((30, 32, 32, 3), np.uint8))
+    assert key() != first

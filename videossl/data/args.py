@@ -16,31 +16,50 @@ DEMO_DATA_ROOT = os.path.join(REPO_ROOT, "data", "synthetic", "demo", "UCF-101")
 def add_data_args(parser, default_dataset="ucf101"):
     group = parser.add_argument_group("data")
     group.add_argument("--dataset", default=default_dataset, choices=DATASETS)
-    group.add_argument("--data_root", default=DEMO_DATA_ROOT,
-                       help="folder of the videos (UCF101: the folder holding UCF-101/ or the class folders)")
-    group.add_argument("--split_dir", default=None,
-                       help="folder of the official split files (default: --data_root's sibling "
-                            "ucfTrainTestlist for UCF101)")
+    group.add_argument(
+        "--data_root",
+        default=DEMO_DATA_ROOT,
+        help="folder of the videos (UCF101: the folder holding UCF-101/ or the class folders)",
+    )
+    group.add_argument(
+        "--split_dir",
+        default=None,
+        help="folder of the official split files (default: --data_root's sibling ucfTrainTestlist for UCF101)",
+    )
     group.add_argument("--split", type=int, default=1, help="official split, 1-3")
     group.add_argument("--list_file", default=None, help="Kinetics CSV, or a 'path [num_frames] label' list")
     group.add_argument("--skip_missing", action="store_true", help="go on without videos that are not on disk")
-    group.add_argument("--labels", default=None,
-                       help="'<video path> <class name>' lines that replace the split's labels: another label axis "
-                            "over the same videos and the same cached features (the synthetic set's "
-                            "ucfTrainTestlist/appearance_labels.txt)")
+    group.add_argument(
+        "--labels",
+        default=None,
+        help="'<video path> <class name>' lines that replace the split's labels: another label axis "
+        "over the same videos and the same cached features (the synthetic set's "
+        "ucfTrainTestlist/appearance_labels.txt)",
+    )
     group.add_argument("--video_backend", default=DEFAULT_BACKEND, choices=sorted(BACKENDS))
-    group.add_argument("--decode_timeout", type=float, default=DEFAULT_DECODE_TIMEOUT,
-                       help="seconds one video may take to decode before it is skipped as unreadable (0: no limit)")
-    group.add_argument("--cache_dir", default=None, help="where verified frame counts are cached "
-                                                         "(default: $VIDEOSSL_CACHE or ~/.cache/videossl)")
+    group.add_argument(
+        "--decode_timeout",
+        type=float,
+        default=DEFAULT_DECODE_TIMEOUT,
+        help="seconds one video may take to decode before it is skipped as unreadable (0: no limit)",
+    )
+    group.add_argument(
+        "--cache_dir",
+        default=None,
+        help="where verified frame counts are cached (default: $VIDEOSSL_CACHE or ~/.cache/videossl)",
+    )
     return group
 
 
 def add_flip_arg(parser):
     """Horizontal flips are label-preserving for human actions (every paper flips with p 0.5), but
     not where left and right are the classes: the synthetic set's MoveRight flipped is MoveLeft."""
-    parser.add_argument("--flip_prob", type=float, default=0.5,
-                        help="probability of a horizontal flip per clip (0 where classes are mirror images)")
+    parser.add_argument(
+        "--flip_prob",
+        type=float,
+        default=0.5,
+        help="probability of a horizontal flip per clip (0 where classes are mirror images)",
+    )
 
 
 def default_split_dir(args):
@@ -56,8 +75,13 @@ def default_split_dir(args):
 def index_from_args(args, subset, verify=True, skip_missing=None, workers=None, progress=True):
     """Build the index the flags describe; with ``verify``, probe frame counts (cached)."""
     index = build_index(
-        args.dataset, args.data_root, default_split_dir(args), args.split, subset,
-        skip_missing=args.skip_missing if skip_missing is None else skip_missing, list_file=args.list_file,
+        args.dataset,
+        args.data_root,
+        default_split_dir(args),
+        args.split,
+        subset,
+        skip_missing=args.skip_missing if skip_missing is None else skip_missing,
+        list_file=args.list_file,
     )
     index.decode_timeout = args.decode_timeout
     if getattr(args, "labels", None):

@@ -14,9 +14,11 @@ def vtdl_clip_augmentation(size=224, flip_p=0.0):
     (brightness 0.5, contrast 0.5, saturation 0.25, hue 0.5; one of them per clip, as the released
     jitter effectively applies); one set of parameters per clip. Its flip is commented out
     (``flip_p`` 0). The ImageNet normalisation is the checkpoint's input contract."""
-    return Compose([
-        RandomRotation(10),
-        RandomSquareCrop(size, side=(VTDL_CROP_OF_SHORT_SIDE, VTDL_CROP_OF_SHORT_SIDE)),
-        RandomHorizontalFlip(flip_p),
-        ColorJitter(brightness=0.5, contrast=0.5, saturation=0.25, hue=0.5, only_one=True),
-    ])
+    return Compose(
+        [
+            RandomRotation(10),
+            RandomSquareCrop(size, side=(VTDL_CROP_OF_SHORT_SIDE, VTDL_CROP_OF_SHORT_SIDE)),
+            RandomHorizontalFlip(flip_p),
+            ColorJitter(brightness=0.5, contrast=0.5, saturation=0.25, hue=0.5, only_one=True),
+        ]
+    )

@@ -13,7 +13,6 @@ worker processes with ``SkippedVideos``.
 """
 
 import logging
-import os
 
 import numpy as np
 import torch
@@ -35,13 +34,17 @@ def check_samples_fit(index, frames_needed):
         return  # not verified: nothing known about lengths
     lengths = [r.num_frames for r in index.records if r.error is None]
     if not lengths:
-        raise UserError(f"none of the {len(index)} videos of {index.describe()} can be read "
-                        f"(first: {index.records[0].path}: {index.records[0].error}); check the dataset with "
-                        f"scripts/check_dataset.py")
+        raise UserError(
+            f"none of the {len(index)} videos of {index.describe()} can be read "
+            f"(first: {index.records[0].path}: {index.records[0].error}); check the dataset with "
+            f"scripts/check_dataset.py"
+        )
     if frames_needed and max(lengths) < frames_needed:
-        raise UserError(f"every {index.subset} video is shorter than one clip: a clip has {frames_needed} frames "
-                        f"(--frames), the longest of the {len(lengths)} readable videos has {max(lengths)}; "
-                        f"use a smaller --frames")
+        raise UserError(
+            f"every {index.subset} video is shorter than one clip: a clip has {frames_needed} frames "
+            f"(--frames), the longest of the {len(lengths)} readable videos has {max(lengths)}; "
+            f"use a smaller --frames"
+        )
 
 
 class VideoClipDataset(Dataset):

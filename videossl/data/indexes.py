@@ -21,7 +21,7 @@ import csv
 import os
 import re
 from dataclasses import dataclass, field, replace
-from typing import List, Optional
+from typing import Optional
 
 from videossl.errors import UserError
 from videossl.video.info import VideoInfo
@@ -58,9 +58,9 @@ class DatasetIndex:
     subset: str
     split: Optional[int]
     root: str
-    class_names: List[str]
-    records: List[VideoRecord]
-    missing: List[str] = field(default_factory=list)
+    class_names: list[str]
+    records: list[VideoRecord]
+    missing: list[str] = field(default_factory=list)
     unused: int = 0  # HMDB51's tag-0 videos, for the record
     # Seconds one video may take to decode before it counts as unreadable (--decode_timeout):
     # the probe and every dataset built on this index apply it.
@@ -91,7 +91,7 @@ class DatasetIndex:
 def read_lines(path):
     """Non-empty lines with CR/LF and surrounding spaces removed."""
     try:
-        with open(path, "r", encoding="utf-8", errors="replace", newline="") as f:
+        with open(path, encoding="utf-8", errors="replace", newline="") as f:
             return [line.strip() for line in f.read().splitlines() if line.strip()]
     except OSError as err:
         raise UserError(f"cannot read {path}: {err.strerror}") from None
@@ -318,8 +318,10 @@ def kinetics_index(data_root, csv_path, subset=None, class_names=None, skip_miss
     subset = subset or (rows[0].get("split") or os.path.splitext(os.path.basename(csv_path))[0])
     index = _finish("kinetics", subset, None, data_root, class_names, entries, skip_missing, what="clips")
     if index.missing:
-        print(f"kinetics {subset}: {len(index.missing)} of {len(rows)} clips are missing (normal for Kinetics), "
-              f"using {len(index)}")
+        print(
+            f"kinetics {subset}: {len(index.missing)} of {len(rows)} clips are missing (normal for Kinetics), "
+            f"using {len(index)}"
+        )
     return index
 
 
@@ -377,8 +379,9 @@ def folder_index(data_root, subset="all"):
 DATASETS = ("ucf101", "hmdb51", "kinetics", "list", "folder")
 
 
-def build_index(dataset, data_root, split_dir=None, split=1, subset="train", skip_missing=False,
-                list_file=None, class_names=None):
+def build_index(
+    dataset, data_root, split_dir=None, split=1, subset="train", skip_missing=False, list_file=None, class_names=None
+):
     """One entry point for every dataset kind (what the command-line flags map to)."""
     if dataset == "ucf101":
         return ucf101_index(data_root, split_dir or data_root, split, subset, skip_missing)
@@ -417,8 +420,10 @@ def relabel(index, label_file):
             continue
         records.append(replace(record, label=label_of[name]))
     if unlabelled:
-        raise UserError(f"{label_file}: {len(unlabelled)} of the {len(index)} {index.subset} videos have no label "
-                        f"there (first: {unlabelled[0]})")
+        raise UserError(
+            f"{label_file}: {len(unlabelled)} of the {len(index)} {index.subset} videos have no label "
+            f"there (first: {unlabelled[0]})"
+        )
     return replace(index, class_names=class_names, records=records)
 
 

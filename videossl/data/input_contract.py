@@ -37,11 +37,16 @@ class InputContract:
     input_mode: str = "rgb"
 
     def __post_init__(self):
-        checks = {"channel_order": CHANNEL_ORDERS, "value_range": tuple(VALUE_RANGES), "standardize": STANDARDIZE,
-                  "input_mode": INPUT_MODES}
+        checks = {
+            "channel_order": CHANNEL_ORDERS,
+            "value_range": tuple(VALUE_RANGES),
+            "standardize": STANDARDIZE,
+            "input_mode": INPUT_MODES,
+        }
         for name, allowed in checks.items():
             if getattr(self, name) not in allowed:
-                raise UserError(f"input contract: {name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+                value = getattr(self, name)
+                raise UserError(f"input contract: {name} must be one of {', '.join(allowed)}, got {value!r}")
         if (self.mean is None) != (self.std is None):
             raise UserError("input contract: give both mean and std, or neither")
         if self.mean is not None:

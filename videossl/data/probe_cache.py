@@ -24,7 +24,8 @@ def default_cache_dir():
     return os.environ.get("VIDEOSSL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "videossl")
 
 
-def _stamp(path):
+def file_stamp(path):
+    """[size, modification time]: a rewritten file gets a new stamp."""
     st = os.stat(path)
     return [st.st_size, st.st_mtime_ns]
 
@@ -44,7 +45,7 @@ class ProbeCache:
         """(VideoInfo or None, error or None), or None when not cached or stale."""
         entry = self.entries.get(path)
         try:
-            if entry is None or entry["stamp"] != _stamp(path):
+            if entry is None or entry["stamp"] != file_stamp(path):
                 return None
         except OSError:
             return None
@@ -53,7 +54,7 @@ class ProbeCache:
 
     def store(self, path, info, error):
         try:
-            stamp = _stamp(path)
+            stamp = file_stamp(path)
         except OSError:
             return  # missing files are not cached
         self.entries[path] = {"stamp": stamp, "info": info.to_dict() if info else None, "error": error}
@@ -109,8 +110,11 @@ def verify_frame_counts(index, cache_dir=None, workers=None, progress=True):
     bad = [r for r in index.records if r.error]
     if bad:
         first = "; ".join(f"{r.path}: {r.error}" for r in bad[:3])
-        print(f"warning: {len(bad)} of {len(index)} {index.dataset} {index.subset} videos cannot be read and will "
-              f"be skipped (first: {first})", file=sys.stderr)
+        print(
+            f"warning: {len(bad)} of {len(index)} {index.dataset} {index.subset} videos cannot be read and will "
+            f"be skipped (first: {first})",
+            file=sys.stderr,
+        )
     return index
 
 

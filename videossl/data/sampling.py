@@ -98,7 +98,7 @@ def half_overlapping_windows(num_frames, frames, stride=1):
     if num_frames - reach <= 0:
         present = steps[steps < num_frames]
         clip = np.zeros(frames, dtype=np.int64)
-        clip[frames - len(present):] = present
+        clip[frames - len(present) :] = present
         return clip[None]
     starts = np.arange(0, num_frames - reach + 1, max(reach // 2 - 1, 1))
     return starts[:, None] + steps[None]

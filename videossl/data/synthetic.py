@@ -1,10 +1,11 @@
 """The synthetic motion dataset: real video files in the UCF101 layout, classes defined by motion,
 with a second, independent label: the moving object's appearance.
 
-Each video shows one shape moving over a textured background, with a few small distractor
+Each video shows one object moving over a smooth background, with a few small distractor
 shapes. The motion class (direction, rotation sense, zoom, oscillation, orbit, the order of two
-movements, speed ...) and the appearance class (the moving object's shape) are drawn
-independently; colours, textures, background, positions and speeds are nuisances. Every motion is
+movements, speed ...) and the appearance class (the object's kind: a shape with its own fill
+pattern, e.g. a ringed hexagon) are drawn independently; colours, background, distractors,
+positions, sizes and speeds are nuisances. Every motion is
 made so that its frames taken one at a time look alike across motion classes (translations wrap
 around the frame, zooms are symmetric about the middle of the video), so no single frame tells
 the motion class, while a single frame does show the appearance class. The "then" classes hold
@@ -30,7 +31,10 @@ import numpy as np
 from videossl.video.writer import write_video
 
 SHAPES = ("triangle", "square", "pentagon", "hexagon", "star", "cross", "arrow")
-BACKGROUNDS = ("plain", "gradient", "stripes", "checker", "blobs")
+# Stored in the dataset's stamp: a dataset rendered by another version is rendered again.
+RENDERER_VERSION = 2
+# Smooth backgrounds only: a striped or checkered background would show the object's fill patterns.
+BACKGROUNDS = ("plain", "gradient", "blobs")
 
 
 @dataclass
@@ -66,6 +70,7 @@ def _wrap(v, size, margin):
 
 def _translate(direction_deg, speeds=(0.03, 0.06)):
     """Constant velocity, ``speeds`` (a range, in frame sides per frame) drawn per video."""
+
     def motion(rng, t, w, h, radius):
         speed = rng.uniform(*speeds) * min(w, h)
         a = math.radians(direction_deg)
@@ -157,6 +162,7 @@ def _still(rng, t, w, h, radius):
 def _zoom_then_back(sign):
     """Zoom one way for the first half and back for the second: the same frames as the opposite
     sign played in the other order."""
+
     def motion(rng, t, w, h, radius):
         x, y = _still_position(rng, t, w, h, radius)
         peak = 1 - 2 * np.abs(t / max(len(t) - 1, 1) - 0.5)  # 0 at both ends, 1 in the middle
@@ -206,11 +212,34 @@ MOTIONS = {
 CLASS_NAMES = tuple(MOTIONS)
 # The benchmark's motion classes: translations, rotations and zooms, the same movements in the
 # opposite order, and the same translation at another speed (temporal modelling matters).
-BENCHMARK_MOTIONS = ("MoveRight", "MoveLeft", "MoveUp", "MoveDown", "RotateClockwise", "RotateCounterClockwise",
-                     "ZoomIn", "ZoomOut", "ZoomInThenOut", "ZoomOutThenIn", "SpinClockwiseThenBack",
-                     "SpinCounterClockwiseThenBack", "MoveRightFast", "MoveLeftFast")
-# Appearance classes: the moving object's shape (drawn independently of the motion).
-APPEARANCE_NAMES = tuple(s.capitalize() for s in SHAPES)
+BENCHMARK_MOTIONS = (
+    "MoveRight",
+    "MoveLeft",
+    "MoveUp",
+    "MoveDown",
+    "RotateClockwise",
+    "RotateCounterClockwise",
+    "ZoomIn",
+    "ZoomOut",
+    "ZoomInThenOut",
+    "ZoomOutThenIn",
+    "SpinClockwiseThenBack",
+    "SpinCounterClockwiseThenBack",
+    "MoveRightFast",
+    "MoveLeftFast",
+)
+# Appearance classes: the moving object's kind, a shape with its own fill pattern (drawn
+# independently of the motion; the two colours are random).
+APPEARANCES = {
+    "StripedTriangle": ("triangle", "stripes"),
+    "CheckeredSquare": ("square", "checker"),
+    "DottedPentagon": ("pentagon", "dots"),
+    "RingedHexagon": ("hexagon", "rings"),
+    "SolidStar": ("star", "solid"),
+    "HalvedCross": ("cross", "halves"),
+    "OutlinedArrow": ("arrow", "outline"),
+}
+APPEARANCE_NAMES = tuple(APPEARANCES)
 APPEARANCE_LABELS = "appearance_labels.txt"
 
 
@@ -221,6 +250,7 @@ APPEARANCE_LABELS = "appearance_labels.txt"
 
 def _shape_polygon(kind):
     """Unit-radius polygon vertices for a shape, pointing up."""
+
     def regular(n, start=90):
         a = np.radians(start + 360.0 * np.arange(n) / n)
         return np.stack([np.cos(a), -np.sin(a)], 1)
@@ -238,8 +268,9 @@ def _shape_polygon(kind):
         return np.stack([outer, inner], 1).reshape(-1, 2)
     if kind == "cross":
         a, b = 1.0, 0.35
-        return np.array([[-b, -a], [b, -a], [b, -b], [a, -b], [a, b], [b, b], [b, a], [-b, a], [-b, b],
-                         [-a, b], [-a, -b], [-b, -b]])
+        return np.array(
+            [[-b, -a], [b, -a], [b, -b], [a, -b], [a, b], [b, b], [b, a], [-b, a], [-b, b], [-a, b], [-a, -b], [-b, -b]]
+        )
     if kind == "arrow":
         return np.array([[0, -1], [0.7, -0.1], [0.3, -0.1], [0.3, 1], [-0.3, 1], [-0.3, -0.1], [-0.7, -0.1]])
     raise ValueError(kind)
@@ -253,6 +284,13 @@ def _random_colour(rng, avoid=None, min_distance=90.0):
     return 255.0 - avoid
 
 
+def _contrasting(colour):
+    """A dark or light version of ``colour``: a pattern in the two differs in luminance, which
+    survives the codec's colour subsampling."""
+    luma = float(np.dot(colour, (0.299, 0.587, 0.114)))
+    return colour * 0.25 if luma > 110 else colour + (255 - colour) * 0.75
+
+
 def _background(rng, h, w):
     base = rng.uniform(0, 255, 3)
     other = _random_colour(rng, base, 40.0)
@@ -262,15 +300,8 @@ def _background(rng, h, w):
         mix = np.zeros((h, w), np.float32)
     elif kind == "gradient":
         a = rng.uniform(0, 2 * np.pi)
-        mix = (np.cos(a) * xx + np.sin(a) * yy)
+        mix = np.cos(a) * xx + np.sin(a) * yy
         mix = (mix - mix.min()) / max(float(np.ptp(mix)), 1e-6)
-    elif kind == "stripes":
-        a = rng.uniform(0, np.pi)
-        period = rng.uniform(0.15, 0.4) * min(h, w)
-        mix = 0.5 + 0.5 * np.sin(2 * np.pi * (np.cos(a) * xx + np.sin(a) * yy) / period)
-    elif kind == "checker":
-        cell = max(2, int(rng.uniform(0.1, 0.25) * min(h, w)))
-        mix = (((xx // cell) + (yy // cell)) % 2).astype(np.float32)
     else:  # blobs: smooth random noise
         noise = rng.uniform(0, 1, (max(2, h // 8), max(2, w // 8))).astype(np.float32)
         mix = cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC).clip(0, 1)
@@ -279,16 +310,56 @@ def _background(rng, h, w):
     return image.astype(np.float32)
 
 
-def _draw_shape(canvas, polygon, cx, cy, angle_deg, radius, fill, marker):
+def _texture(kind, u, v):
+    """Where the second colour goes (bool) at object coordinates (u, v), in units of the radius.
+    Coarse patterns: they must survive a backbone stem's four-fold downsampling at 32 pixels."""
+    if kind == "stripes":
+        return np.floor(v / 0.6) % 2 == 1
+    if kind == "checker":
+        return (np.floor(u / 0.8) + np.floor(v / 0.8)) % 2 == 1
+    if kind == "dots":
+        return np.hypot((u + 0.5) % 1.0 - 0.5, (v + 0.5) % 1.0 - 0.5) < 0.3
+    if kind == "rings":
+        return np.floor(np.hypot(u, v) / 0.5) % 2 == 1
+    if kind == "halves":
+        return u > 0
+    return np.zeros_like(u, bool)  # solid
+
+
+def _draw_shape(canvas, polygon, cx, cy, angle_deg, radius, fill, marker, texture="solid", second=None):
+    """Draw a filled polygon (``texture`` in ``second`` colour over ``fill``) with an off-centre
+    marker in a further colour, which makes the orientation (rotation) visible."""
     a = np.radians(angle_deg)
     rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-    points = polygon @ rot.T * radius + np.array([cx, cy])
     shift = 4  # sub-pixel precision: smooth motion at small sizes
-    cv2.fillPoly(canvas, [np.round(points * (1 << shift)).astype(np.int32)], fill.tolist(), cv2.LINE_AA, shift)
-    # An off-centre marker in a second colour makes the orientation (rotation) visible.
+
+    def fill_polygon(image, scale, colour):
+        points = polygon @ rot.T * radius * scale + np.array([cx, cy])
+        cv2.fillPoly(image, [np.round(points * (1 << shift)).astype(np.int32)], colour, cv2.LINE_AA, shift)
+
+    if texture == "solid" or second is None:
+        fill_polygon(canvas, 1.0, fill.tolist())
+    elif texture == "outline":
+        fill_polygon(canvas, 1.0, fill.tolist())
+        fill_polygon(canvas, 0.55, second.tolist())
+    else:
+        alpha = np.zeros(canvas.shape[:2], np.float32)
+        fill_polygon(alpha, 1.0, 1.0)
+        yy, xx = np.mgrid[0 : canvas.shape[0], 0 : canvas.shape[1]].astype(np.float32) + 0.5
+        u = (rot[0, 0] * (xx - cx) + rot[1, 0] * (yy - cy)) / radius  # into the object's frame
+        v = (rot[0, 1] * (xx - cx) + rot[1, 1] * (yy - cy)) / radius
+        colour = np.where(_texture(texture, u, v)[..., None], second, fill)
+        canvas[:] = canvas * (1 - alpha[..., None]) + colour * alpha[..., None]
     tip = np.array([0.0, -0.55]) @ rot.T * radius + np.array([cx, cy])
-    cv2.circle(canvas, tuple(np.round(tip * (1 << shift)).astype(int)), int(max(1, 0.22 * radius) * (1 << shift)),
-               marker.tolist(), -1, cv2.LINE_AA, shift)
+    cv2.circle(
+        canvas,
+        tuple(np.round(tip * (1 << shift)).astype(int)),
+        int(max(1, 0.22 * radius) * (1 << shift)),
+        marker.tolist(),
+        -1,
+        cv2.LINE_AA,
+        shift,
+    )
 
 
 def render_video(class_name, rng, frames=32, height=64, width=64, distractors=2):
@@ -301,26 +372,37 @@ def render_labelled_video(class_name, rng, frames=32, height=64, width=64, distr
     motion = MOTIONS[class_name]
     t = np.arange(frames, dtype=np.float64)
     background = _background(rng, height, width)
-    radius = rng.uniform(0.14, 0.22) * min(height, width)
-    shape = int(rng.integers(len(SHAPES)))
-    polygon = _shape_polygon(SHAPES[shape])
+    radius = rng.uniform(0.25, 0.33) * min(height, width)
+    kind = APPEARANCE_NAMES[int(rng.integers(len(APPEARANCE_NAMES)))]
+    shape, texture = APPEARANCES[kind]
+    polygon = _shape_polygon(shape)
     fill = _random_colour(rng, background.reshape(-1, 3).mean(0))
     marker = _random_colour(rng, fill)
+    second = _contrasting(fill)
     x, y, angle, scale = motion(rng, t, width, height, radius)
     items = []
     for _ in range(int(rng.integers(0, distractors + 1))):
         r = rng.uniform(0.05, 0.09) * min(height, width)
         dx, dy = _still_position(rng, t, width, height, r)
-        items.append((_shape_polygon(SHAPES[rng.integers(len(SHAPES))]), dx, dy, rng.uniform(0, 360), r,
-                      _random_colour(rng), _random_colour(rng)))
+        items.append(
+            (
+                _shape_polygon(SHAPES[rng.integers(len(SHAPES))]),
+                dx,
+                dy,
+                rng.uniform(0, 360),
+                r,
+                _random_colour(rng),
+                _random_colour(rng),
+            )
+        )
     out = np.empty((frames, height, width, 3), np.uint8)
     for k in range(frames):
         canvas = background.copy()
         for poly, dx, dy, da, r, c1, c2 in items:
             _draw_shape(canvas, poly, dx[k], dy[k], da, r, c1, c2)
-        _draw_shape(canvas, polygon, x[k], y[k], angle[k], radius * scale[k], fill, marker)
+        _draw_shape(canvas, polygon, x[k], y[k], angle[k], radius * scale[k], fill, marker, texture, second)
         out[k] = np.clip(canvas, 0, 255).astype(np.uint8)
-    return out, APPEARANCE_NAMES[shape]
+    return out, kind
 
 
 # ----------------------------------------------------------------------------------------------
@@ -367,12 +449,16 @@ def generate_dataset(out_dir, config: SyntheticConfig, progress=True):
     video_root = os.path.join(out_dir, "UCF-101")
     split_dir = os.path.join(out_dir, "ucfTrainTestlist")
     stamp = os.path.join(out_dir, "synthetic.json")
+    stamped = {**asdict(config), "renderer": RENDERER_VERSION}
     plan = plan_videos(config)
     paths = [video_relpath(name, g, c, config.format) for _, name, g, c, _ in plan]
     if os.path.exists(stamp):
         with open(stamp) as f:
-            if json.load(f) == asdict(config) and all(os.path.exists(os.path.join(video_root, p)) for p in paths) \
-                    and os.path.exists(os.path.join(split_dir, APPEARANCE_LABELS)):
+            if (
+                json.load(f) == stamped
+                and all(os.path.exists(os.path.join(video_root, p)) for p in paths)
+                and os.path.exists(os.path.join(split_dir, APPEARANCE_LABELS))
+            ):
                 return video_root, split_dir
     os.makedirs(split_dir, exist_ok=True)
     iterator = zip(plan, paths)
@@ -383,8 +469,7 @@ def generate_dataset(out_dir, config: SyntheticConfig, progress=True):
     appearance = []
     for (c, name, group, clip, _), rel in iterator:
         rng = np.random.default_rng([config.seed, c, group, clip])
-        frames, kind = render_labelled_video(name, rng, config.frames, config.height, config.width,
-                                             config.distractors)
+        frames, kind = render_labelled_video(name, rng, config.frames, config.height, config.width, config.distractors)
         appearance.append(f"{rel} {kind}")
         path = os.path.join(video_root, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -392,9 +477,11 @@ def generate_dataset(out_dir, config: SyntheticConfig, progress=True):
     names = config.motion_names()
     _write_lines(os.path.join(split_dir, APPEARANCE_LABELS), appearance)
     _write_lines(os.path.join(split_dir, "classInd.txt"), [f"{i + 1} {n}" for i, n in enumerate(names)])
-    _write_lines(os.path.join(split_dir, "trainlist01.txt"),
-                 [f"{p} {c + 1}" for (c, *_, test), p in zip(plan, paths) if not test])
+    _write_lines(
+        os.path.join(split_dir, "trainlist01.txt"),
+        [f"{p} {c + 1}" for (c, *_, test), p in zip(plan, paths) if not test],
+    )
     _write_lines(os.path.join(split_dir, "testlist01.txt"), [p for (*_, test), p in zip(plan, paths) if test])
     with open(stamp, "w") as f:
-        json.dump(asdict(config), f, indent=1)
+        json.dump(stamped, f, indent=1)
     return video_root, split_dir

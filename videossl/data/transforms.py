@@ -146,7 +146,7 @@ class RandomResizedCrop:
 
     def __call__(self, clip, rng):
         top, left, h, w = random_resized_crop_box(clip.shape[-2], clip.shape[-1], rng, self.scale, self.ratio)
-        return _resize(clip[..., top:top + h, left:left + w], self.size)
+        return _resize(clip[..., top : top + h, left : left + w], self.size)
 
     def __repr__(self):
         return f"RandomResizedCrop({self.size}, scale={self.scale}, ratio={self.ratio})"
@@ -162,7 +162,7 @@ class RandomSquareCrop:
         height, width = clip.shape[-2:]
         s = max(1, int(round(rng.uniform(*self.side) * min(height, width))))
         top, left = int(rng.integers(0, height - s + 1)), int(rng.integers(0, width - s + 1))
-        return _resize(clip[..., top:top + s, left:left + s], self.size)
+        return _resize(clip[..., top : top + s, left : left + s], self.size)
 
     def __repr__(self):
         return f"RandomSquareCrop({self.size}, side={self.side})"
@@ -294,8 +294,7 @@ def adjust_contrast(clip, factor, over_clip=False):
     frames = hwc.reshape(t, -1, hwc.shape[1], 3)
     out = np.empty_like(frames)
     for k in range(t):
-        m = means[k]
-        out[k] = cv2.LUT(frames[k], _lut(lambda v: factor * v + (1 - factor) * m))
+        out[k] = cv2.LUT(frames[k], _lut(lambda v, m=means[k]: factor * v + (1 - factor) * m))
     return _from_hwc(out.reshape(hwc.shape), t)
 
 
@@ -338,8 +337,17 @@ class ColorJitter:
 
     OPS = ("brightness", "contrast", "saturation", "hue")
 
-    def __init__(self, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0, op_p=1.0, random_order=True,
-                 over_clip=False, only_one=False):
+    def __init__(
+        self,
+        brightness=0.0,
+        contrast=0.0,
+        saturation=0.0,
+        hue=0.0,
+        op_p=1.0,
+        random_order=True,
+        over_clip=False,
+        only_one=False,
+    ):
         self.ranges = {
             "brightness": _range(brightness) if brightness else None,
             "contrast": _range(contrast) if contrast else None,
@@ -394,7 +402,7 @@ class RandomChannelCopy:
         if rng.random() >= self.p:
             return clip
         channel = int(rng.integers(0, clip.shape[1]))
-        return clip[:, channel:channel + 1].expand(-1, clip.shape[1], -1, -1).contiguous()
+        return clip[:, channel : channel + 1].expand(-1, clip.shape[1], -1, -1).contiguous()
 
 
 class RandomGamma:
@@ -435,7 +443,7 @@ class RandomErase:
         w = min(width, int(rng.integers(self.size[0], self.size[1] + 1)))
         top, left = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
         clip = clip.clone()
-        clip[..., top:top + h, left:left + w] = self.value
+        clip[..., top : top + h, left : left + w] = self.value
         return clip
 
 

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from videossl.data.dataset import VideoClipDataset, init_loader_worker
 from videossl.data.indexes import video_names
+from videossl.data.probe_cache import file_stamp
 from videossl.data.sampling import (
     half_overlapping_windows,
     middle_clip,
@@ -31,7 +32,7 @@ from videossl.engine.precision import DTYPES, low_precision_supported
 from videossl.errors import UserError, VideoReadError
 from videossl.models.checkpoint import atomic_torch_save
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 logger = logging.getLogger(__name__)
 
 
@@ -163,10 +164,16 @@ def report_left_out(subset, paths, log=print):
 
 
 def index_fingerprint(index):
+    """The videos of ``index``, each with its frame count, size and modification time (a video
+    rewritten with the same frame count is another input)."""
     h = hashlib.sha256()
     h.update(f"{index.dataset}|{index.root}|{index.split}|{index.subset}".encode())
     for record in index.records:  # not the labels: they are read from the index (--labels gives others)
-        h.update(f"{record.path}|{record.num_frames}".encode())
+        try:
+            stamp = file_stamp(record.path)
+        except OSError:
+            stamp = "missing"
+        h.update(f"{record.path}|{record.num_frames}|{stamp}".encode())
     return h.hexdigest()[:16]
 
 
