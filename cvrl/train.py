@@ -28,19 +28,17 @@ import torch
 
 from cvrl.augmentation import cvrl_pair_augmentations
 from cvrl.dataset import CVRLSampleBuilder
-from cvrl.losses import cvrl_loss
-from cvrl.model import CVRLModel
+from cvrl.model import CVRL
 from cvrl.recipe import RECIPE, REFERENCE_BATCH
 from videossl.cli import run_cli
-from videossl.data.args import index_from_args
-from videossl.data.dataset import VideoClipDataset, collate_samples
 from videossl.engine.optim import LARS, kernel_decay_groups, scaled_lr
 from videossl.engine.pretraining import (
     COMMON_KEYS_THAT_MATTER,
     input_contract,
+    pretrain,
     pretraining_parser,
     start_run,
-    train_epochs,
+    training_loader,
 )
 from videossl.engine.schedules import WarmupCosine
 from videossl.models.backbones import build_backbone
@@ -73,42 +71,20 @@ def build_optimizer(model, args, lr):
 
 def main(argv=None):
     args = parse_with_preset(build_parser(), RECIPE, argv)
-    run, config = start_run(args, RECIPE, KEYS_THAT_MATTER)
-    index = index_from_args(args, "train", progress=run.is_main)
-    contract = input_contract(args, stride=args.stride)
+    run = start_run(args, RECIPE, KEYS_THAT_MATTER)
     builder = CVRLSampleBuilder(
         cvrl_pair_augmentations(args.size, args.flip_prob), frames=args.frames, stride=args.stride
     )
-    dataset = VideoClipDataset(index, builder, backend=args.video_backend, seed=args.seed)
-    loader = run.loader(dataset, args.batch_size, collate_samples)
+    loader = training_loader(run, args, builder)
 
-    model = run.prepare_model(CVRLModel(build_backbone(args.arch, width=args.width), hidden=args.head_hidden))
+    backbone = build_backbone(args.arch, width=args.width)
+    contract = input_contract(args, stride=args.stride)
+    method = run.prepare_model(CVRL(backbone, contract, args.temperature, hidden=args.head_hidden))
     lr = scaled_lr(args.lr, args.batch_size, REFERENCE_BATCH)
-    optimizer = build_optimizer(model, args, lr)
+    optimizer = build_optimizer(method, args, lr)
     schedule = WarmupCosine(optimizer, args.warmup_epochs, args.epochs, len(loader))
-    heads = {"projection": model.head}
-    start = run.resume(model.backbone, heads, optimizer, schedule)
-
-    def compute_loss(net, batch, gather=run.world > 1):
-        z_first, z_second = net(contract.prepare(batch["clips"], run.device))
-        return cvrl_loss(z_first, z_second, args.temperature, gather=gather), {}
-
-    train_epochs(
-        run,
-        args,
-        model,
-        loader,
-        compute_loss,
-        lambda net, batch: compute_loss(net, batch, gather=False),
-        optimizer,
-        schedule,
-        heads,
-        contract,
-        config,
-        start,
-        clips_per_sample=2,
-        details=f"lr {lr:.3g} ({args.optimizer})",
-    )
+    start = run.resume(method, optimizer, schedule)
+    pretrain(run, method, loader, optimizer, schedule, start, details=f"lr {lr:.3g} ({args.optimizer})")
     return 0
 
 

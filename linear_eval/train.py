@@ -87,11 +87,11 @@ def main(argv=None):
     mode = argparse.ArgumentParser(add_help=False)
     mode.add_argument("--linear", action="store_true")
     mode.add_argument("--protocol", default="cached", choices=("cached", "paper"))
-    known, _ = mode.parse_known_args(argv)
+    known, rest = mode.parse_known_args(argv)
     if known.linear and known.protocol == "cached":
         return cached_protocol(argv)
     # The paper protocol, or full finetuning without --linear: the shared finetune driver.
-    args = finetune.build_parser(__doc__).parse_args(argv)
+    args = finetune.build_parser(__doc__).parse_args(rest + (["--linear"] if known.linear else []))
     return finetune.run_classification(args, __file__)
 
 

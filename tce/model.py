@@ -1,10 +1,14 @@
-"""TCE's model: a 2D ResNet applied per frame, a 128-d embedding head and a 4-way rotation head."""
+"""TCE as a method: a 2D ResNet applied per frame, a 128-d embedding head, a 4-way rotation head,
+the memory bank of past embeddings (CMC's NCE with mined negatives, tce/hard_negatives.py)."""
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from videossl.losses.contrastive import MemoryBank
+from tce.hard_negatives import mine_negatives, mining_threshold
+from videossl.engine import distributed
+from videossl.engine.method import Method
+from videossl.losses.contrastive import MemoryBank, nce_memory_bank_loss
 
 
 class RotationHead(nn.Module):
@@ -23,16 +27,64 @@ class RotationHead(nn.Module):
         return self.fc_rotation_3(x)
 
 
-class TCEModel(nn.Module):
-    def __init__(self, backbone, embedding=128):
-        super().__init__()
-        self.backbone = backbone
+class TCE(Method):
+    """A batch's ``clips``: frames ``[B, 3 (anchor, positive, rotated anchor), C, 1, H, W]``, with
+    ``index`` (the video's bank slot) and ``rotation`` (the rotation class).
+
+    ``size``: the dataset's videos; ``total_steps``: the run's, for the mining threshold;
+    ``negative_mode``: mined, release or random (tce/hard_negatives.py)."""
+
+    name = "tce"
+    clips_per_sample = 3
+    terms = ("nce", "rotation")
+
+    def __init__(
+        self,
+        backbone,
+        contract,
+        size,
+        total_steps,
+        negatives=4096,
+        negative_mode="mined",
+        temperature=0.07,
+        rotation_weight=1.0,
+        embedding=128,
+    ):
+        super().__init__(backbone, contract)
         self.head = nn.Linear(backbone.dim, embedding)
         self.rotation_head = RotationHead(backbone.dim)
+        self.memory = TCEMemory(size, embedding)
+        self.size, self.total_steps = size, total_steps
+        self.negatives, self.negative_mode = min(negatives, size - 1), negative_mode
+        self.temperature, self.rotation_weight = temperature, rotation_weight
 
-    def forward(self, frames):
-        """frames ``[B, 3, C, 1, H, W]`` (anchor, positive, rotated anchor) -> (anchor embedding,
-        positive embedding, rotation logits); embeddings L2-normalised."""
+    def state_modules(self):
+        return {"projection": self.head, "rotation": self.rotation_head, "memory": self.memory}
+
+    def loss(self, batch, *, update_state=True):
+        a, p, rotation_logits = self.embed(self.model_input(batch["clips"]))
+        indices = torch.as_tensor(batch["index"], device=a.device)
+        bank, normalizer = self.memory.bank, self.memory.normalizer
+        if self.negative_mode == "random":
+            drawn = bank.sample_negatives(indices, self.negatives)
+        else:  # the release counts steps from 1 over the whole run
+            threshold = mining_threshold(self.step + 1, self.total_steps, self.negative_mode)
+            drawn = mine_negatives(a.detach(), bank.memory, indices, self.negatives, threshold)
+        known = float(normalizer) > 0
+        nce, batch_normalizer = nce_memory_bank_loss(
+            a.float(), p.float(), bank.memory[drawn], self.temperature, self.size, normalizer if known else None
+        )
+        rotation = F.cross_entropy(rotation_logits.float(), torch.as_tensor(batch["rotation"], device=a.device))
+        if update_state:
+            if not known:  # CMC fixes Z after the first batch (the same value on every process)
+                normalizer.fill_(distributed.all_reduce_mean(float(batch_normalizer)))
+            # every process writes every process's anchors, so the banks stay identical
+            bank.update(distributed.gather_no_grad(indices), distributed.gather_no_grad(a.detach()))
+        return nce + self.rotation_weight * rotation, {"nce": nce.detach(), "rotation": rotation.detach()}
+
+    def embed(self, frames):
+        """Model input ``[B, 3, C, 1, H, W]`` -> (anchor embedding, positive embedding, rotation
+        logits of the rotated anchor); embeddings L2-normalised."""
         b = frames.shape[0]
         features = self.backbone(frames.flatten(0, 1)).flatten(1).view(b, 3, -1)
         anchor, positive = (F.normalize(self.head(features[:, k]), dim=1) for k in range(2))

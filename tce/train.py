@@ -27,27 +27,23 @@ if __package__ in (None, ""):  # run as a script from inside the folder
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch
-import torch.nn.functional as F
 
 from tce.dataset import TCESampleBuilder
-from tce.hard_negatives import NEGATIVE_MODES, mine_negatives, mining_threshold
-from tce.model import TCEMemory, TCEModel
+from tce.hard_negatives import NEGATIVE_MODES
+from tce.model import TCE
 from tce.recipe import RECIPE
 from videossl.cli import run_cli
-from videossl.data.args import index_from_args
-from videossl.data.dataset import VideoClipDataset, collate_samples
 from videossl.data.input_contract import IMAGENET
-from videossl.engine import distributed
 from videossl.engine.pretraining import (
     COMMON_KEYS_THAT_MATTER,
     add_step_decay_args,
     input_contract,
+    pretrain,
     pretraining_parser,
     start_run,
     step_decay_schedule,
-    train_epochs,
+    training_loader,
 )
-from videossl.losses.contrastive import nce_memory_bank_loss
 from videossl.models.backbones import RESNETS_2D, build_backbone
 from videossl.recipes import parse_with_preset
 
@@ -73,59 +69,28 @@ def build_parser():
 
 def main(argv=None):
     args = parse_with_preset(build_parser(), RECIPE, argv)
-    run, config = start_run(args, RECIPE, KEYS_THAT_MATTER)
-    index = index_from_args(args, "train", progress=run.is_main)
-    contract = input_contract(args, stride=1, frames=1, **IMAGENET)
+    run = start_run(args, RECIPE, KEYS_THAT_MATTER)
     builder = TCESampleBuilder(args.size, args.frame_gap, flip_p=args.flip_prob)
-    dataset = VideoClipDataset(index, builder, backend=args.video_backend, seed=args.seed)
-    loader = run.loader(dataset, args.batch_size, collate_samples)
+    loader = training_loader(run, args, builder)
 
-    model = run.prepare_model(TCEModel(build_backbone(args.arch, width=args.width)))
-    memory = TCEMemory(len(dataset)).to(run.device)
-    negatives = min(args.bank_negatives, len(dataset) - 1)
-    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=args.weight_decay)
-    schedule = step_decay_schedule(optimizer, args)
-    heads = {"projection": model.head, "rotation": model.rotation_head, "memory": memory}
-    start = run.resume(model.backbone, heads, optimizer, schedule)
-
-    def compute_loss(net, batch, update_memory=True):
-        a, p, rotation_logits = net(contract.prepare(batch["clips"], run.device))
-        indices = torch.as_tensor(batch["index"], device=a.device)
-        if args.negatives == "random":
-            drawn = memory.bank.sample_negatives(indices, negatives)
-        else:  # the release counts steps from 1 over the whole run
-            threshold = mining_threshold(run.step + 1, args.epochs * len(loader), args.negatives)
-            drawn = mine_negatives(a.detach(), memory.bank.memory, indices, negatives, threshold)
-        bank_negatives = memory.bank.memory[drawn]  # [B, K, D]
-        known = float(memory.normalizer) > 0
-        nce, normalizer = nce_memory_bank_loss(
-            a.float(), p.float(), bank_negatives, args.temperature, len(dataset), memory.normalizer if known else None
-        )
-        rotation = F.cross_entropy(rotation_logits.float(), torch.as_tensor(batch["rotation"], device=a.device))
-        if update_memory:
-            if not known:  # CMC fixes Z after the first batch (the same value on every process)
-                memory.normalizer.fill_(distributed.all_reduce_mean(float(normalizer)))
-            # every process writes every process's anchors, so the banks stay identical
-            memory.bank.update(distributed.gather_no_grad(indices), distributed.gather_no_grad(a.detach()))
-        return nce + args.rotation_weight * rotation, {"nce": nce.detach(), "rotation": rotation.detach()}
-
-    train_epochs(
-        run,
-        args,
-        model,
-        loader,
-        compute_loss,
-        lambda net, batch: compute_loss(net, batch, update_memory=False),
-        optimizer,
-        schedule,
-        heads,
+    backbone = build_backbone(args.arch, width=args.width)
+    contract = input_contract(args, stride=1, frames=1, **IMAGENET)
+    method = TCE(
+        backbone,
         contract,
-        config,
-        start,
-        clips_per_sample=3,
-        terms=("nce", "rotation"),
-        details=f"{negatives} bank negatives ({args.negatives})",
+        size=len(loader.dataset),
+        total_steps=args.epochs * len(loader),
+        negatives=args.bank_negatives,
+        negative_mode=args.negatives,
+        temperature=args.temperature,
+        rotation_weight=args.rotation_weight,
     )
+    method = run.prepare_model(method)
+    optimizer = torch.optim.SGD(method.parameters(), lr=args.lr, momentum=0.9, weight_decay=args.weight_decay)
+    schedule = step_decay_schedule(optimizer, args)
+    start = run.resume(method, optimizer, schedule)
+    details = f"{method.negatives} bank negatives ({args.negatives})"
+    pretrain(run, method, loader, optimizer, schedule, start, details)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""TCLR's model: a shared backbone (R3D-18 with the layer4 variant by default) and projection head.
+"""TCLR as a method: a shared backbone (R3D-18 with the layer4 variant by default), a projection
+head and the four-term loss (tclr_pretraining/losses.py).
 
 Each of the 10 clips of a sample (2 views x (global + 4 local)) goes through the backbone as its
 own batch of B clips, and each head input is its own batch, as in the reference code: BatchNorm
@@ -10,6 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tclr_pretraining.losses import TERMS, tclr_loss
+from videossl.engine import distributed
+from videossl.engine.method import Method
 from videossl.errors import UserError
 
 
@@ -27,18 +31,24 @@ class TCLRHead(nn.Module):
         return F.normalize(self.bn2(self.fc2(F.relu(self.bn1(self.fc1(x))))), dim=1)
 
 
-class TCLRModel(nn.Module):
-    """clips ``[B, views, 1 + L, C, T, H, W]`` (index 0: global clip) -> embeddings:
+class TCLR(Method):
+    """A batch's ``clips``: ``[B, views, 1 + L, C, T, H, W]`` (index 0: the global clip)."""
 
-    ``global`` ``[B, views, E]`` (time-averaged), ``global_steps`` ``[B, views, L, E]`` (the global
-    clip's feature map, one time step at a time), ``local`` ``[B, views, L, E]`` (time-averaged).
-    """
+    name = "tclr"
+    terms = TERMS
 
-    def __init__(self, backbone, num_local=4, embedding=128):
-        super().__init__()
-        self.backbone = backbone
+    def __init__(self, backbone, contract, num_local=4, temperature=0.1, weights=None, embedding=128):
+        super().__init__(backbone, contract)
         self.head = TCLRHead(backbone.dim, embedding)
-        self.num_local = num_local
+        self.num_local, self.temperature, self.weights = num_local, temperature, weights
+        self.clips_per_sample = 2 * (1 + num_local)
+
+    def state_modules(self):
+        return {"projection": self.head}
+
+    def loss(self, batch, *, update_state=True):
+        gather = update_state and distributed.is_distributed()  # negatives from every process
+        return tclr_loss(self.embed(self.model_input(batch["clips"])), self.temperature, self.weights, gather)
 
     def _steps(self, feature_map):
         steps = feature_map.shape[2]
@@ -53,8 +63,11 @@ class TCLRModel(nn.Module):
             series = F.adaptive_avg_pool1d(series, self.num_local)  # align time steps with local clips
         return series
 
-    def forward(self, clips):
-        b, views, per_view = clips.shape[:3]
+    def embed(self, clips):
+        """Model input -> ``global`` ``[B, views, E]`` (time-averaged), ``global_steps``
+        ``[B, views, L, E]`` (the global clip's feature map, one time step at a time) and ``local``
+        ``[B, views, L, E]`` (time-averaged)."""
+        views, per_view = clips.shape[1:3]
         global_, steps, local = [], [], []
         for v in range(views):
             feature_map = self.backbone(clips[:, v, 0])

@@ -25,18 +25,17 @@ import torch
 
 from tclr_pretraining.augmentation import tclr_clip_augmentation
 from tclr_pretraining.dataset import TCLRSampleBuilder
-from tclr_pretraining.losses import TERMS, parse_loss_weights, tclr_loss
-from tclr_pretraining.model import TCLRModel
+from tclr_pretraining.losses import TERMS, parse_loss_weights
+from tclr_pretraining.model import TCLR
 from tclr_pretraining.recipe import RECIPE
 from videossl.cli import run_cli
-from videossl.data.args import index_from_args
-from videossl.data.dataset import VideoClipDataset, collate_samples
 from videossl.engine.pretraining import (
     COMMON_KEYS_THAT_MATTER,
     input_contract,
+    pretrain,
     pretraining_parser,
     start_run,
-    train_epochs,
+    training_loader,
 )
 from videossl.engine.schedules import WarmupPlateau
 from videossl.errors import UserError
@@ -78,42 +77,19 @@ def main(argv=None):
         weights = parse_loss_weights(args.loss_weights)
     except ValueError as err:
         raise UserError(str(err)) from None
-    run, config = start_run(args, RECIPE, KEYS_THAT_MATTER)
-    index = index_from_args(args, "train", progress=run.is_main)
-    contract = input_contract(args, stride=2)
+    run = start_run(args, RECIPE, KEYS_THAT_MATTER)
     builder = TCLRSampleBuilder(
         tclr_clip_augmentation(args.size, args.flip_prob), clip_frames=args.frames, num_local=args.num_local
     )
-    dataset = VideoClipDataset(index, builder, backend=args.video_backend, seed=args.seed)
-    loader = run.loader(dataset, args.batch_size, collate_samples)
+    loader = training_loader(run, args, builder)
 
     backbone = build_backbone(args.arch, width=args.width, keep_time_in_layer4=True)
-    model = run.prepare_model(TCLRModel(backbone, num_local=args.num_local))
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    contract = input_contract(args, stride=2)
+    method = run.prepare_model(TCLR(backbone, contract, args.num_local, args.temperature, weights))
+    optimizer = torch.optim.Adam(method.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     schedule = WarmupPlateau(optimizer, warmup=parse_warmup(args.warmup), patience=args.patience)
-    heads = {"projection": model.head}
-    start = run.resume(model.backbone, heads, optimizer, schedule)
-
-    def compute_loss(net, batch, gather=run.world > 1):
-        clips = contract.prepare(batch["clips"], run.device)
-        return tclr_loss(net(clips), args.temperature, weights, gather=gather)
-
-    train_epochs(
-        run,
-        args,
-        model,
-        loader,
-        compute_loss,
-        lambda net, batch: compute_loss(net, batch, gather=False),
-        optimizer,
-        schedule,
-        heads,
-        contract,
-        config,
-        start,
-        clips_per_sample=2 * (1 + args.num_local),
-        terms=TERMS,
-    )
+    start = run.resume(method, optimizer, schedule)
+    pretrain(run, method, loader, optimizer, schedule, start)
     return 0
 
 

@@ -12,13 +12,14 @@ import torch
 from cvrl import train as cvrl_train
 from cvrl.augmentation import cvrl_pair_augmentations
 from cvrl.losses import cvrl_loss
-from cvrl.model import CVRLHead, CVRLModel
+from cvrl.model import CVRL, CVRLHead
 from cvrl.recipe import RECIPE, REFERENCE_BATCH
 from cvrl.train import build_optimizer
 from linear_eval import train as linear_train
 from nn_retrieval import complete_retrieval
 from tests.helpers import run_torchrun_script, tiny_run_args
 from tsne import make_tsne
+from videossl.data.input_contract import InputContract
 from videossl.engine.optim import LARS, scaled_lr
 from videossl.models.backbones import build_backbone
 from videossl.models.checkpoint import load_backbone
@@ -42,8 +43,8 @@ def test_head_is_three_linear_bn_relu_blocks_then_linear_128():
     kinds = [type(m).__name__ for m in head.mlp]
     assert kinds == ["Linear", "BatchNorm1d", "ReLU"] * 3 + ["Linear"]
     assert [m.out_features for m in head.mlp if isinstance(m, torch.nn.Linear)] == [2048, 2048, 2048, 128]
-    model = CVRLModel(build_backbone("r3d_18", width=0.125), hidden=32)
-    z1, z2 = model(torch.rand(3, 2, 3, 8, 32, 32))
+    model = CVRL(build_backbone("r3d_18", width=0.125), InputContract(frames=8, size=32), hidden=32)
+    z1, z2 = model.embed(torch.rand(3, 2, 3, 8, 32, 32))
     assert z1.shape == z2.shape == (3, 128)
     assert torch.allclose(z1.norm(dim=1), torch.ones(3), atol=1e-5)
 
@@ -135,7 +136,7 @@ def test_learning_rate_is_0_32_at_batch_1024_and_scales_linearly():
 
 
 def test_weight_decay_reaches_kernels_only():
-    model = CVRLModel(build_backbone("r3d_18", width=0.125), hidden=16)
+    model = CVRL(build_backbone("r3d_18", width=0.125), InputContract(frames=8, size=32), hidden=16)
     args = argparse.Namespace(optimizer="sgd", weight_decay=0.1)
     optimizer = build_optimizer(model, args, lr=1.0)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}

@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import TensorDataset
 
 from videossl.data.input_contract import InputContract
+from videossl.engine.method import Method
 from videossl.engine.schedules import MultiStep, WarmupCosine, WarmupPlateau
 from videossl.engine.training import TrainingDiverged, TrainingRun, add_engine_args, check_run_config
 from videossl.errors import UserError
@@ -24,70 +24,70 @@ def engine_args(tmp_path, *extra):
     return parser.parse_args(["--device", "cpu", "--precision", "fp32", "--num_workers", "0", *extra])
 
 
-class ToyNet(nn.Module):
-    def __init__(self, backbone, head):
-        super().__init__()
-        self.backbone, self.head = backbone, head
+class Toy(Method):
+    """A tiny 3D backbone with a head using BatchNorm and dropout (state and randomness to resume);
+    the loss of the training steps numbered in ``nan_steps`` (from 1) is NaN."""
 
-    def forward(self, x):  # methods call their model once per step, so that DDP sees the forward
-        return self.head(self.backbone(x).mean(dim=(2, 3, 4)))
+    name = "toy"
+    terms = ("ce",)
 
-
-class Toy:
-    """A tiny 3D backbone with a head using BatchNorm and dropout (state and randomness to resume)."""
-
-    def __init__(self):
+    def __init__(self, nan_steps=()):
         torch.manual_seed(0)
-        self.backbone = build_backbone("c3d", width=0.05)
+        super().__init__(build_backbone("c3d", width=0.05), InputContract(frames=8, size=32))
         self.head = nn.Sequential(
             nn.Linear(self.backbone.dim, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.3), nn.Linear(8, 3)
         )
-        self.model = ToyNet(self.backbone, self.head)
+        self.nan_steps, self.steps_run = set(nan_steps), 0
 
-    def loss(self, nan_steps=()):
-        calls = [0]
+    def state_modules(self):
+        return {"head": self.head}
 
-        def compute(model, batch):
-            x, y = batch
-            loss = F.cross_entropy(model(x), y)
-            calls[0] += 1
-            if calls[0] in nan_steps:
+    def loss(self, batch, *, update_state=True):
+        logits = self.head(self.backbone(batch["clips"]).mean(dim=(2, 3, 4)))
+        loss = F.cross_entropy(logits, batch["label"])
+        if update_state:
+            self.steps_run += 1
+            if self.steps_run in self.nan_steps:
                 loss = loss * float("nan")
-            return loss, {"ce": loss.detach()}
-
-        return compute
+        return loss, {"ce": loss.detach()}
 
 
-def dataset():
-    g = torch.Generator().manual_seed(1)
-    return TensorDataset(torch.randn(12, 3, 8, 32, 32, generator=g), torch.randint(0, 3, (12,), generator=g))
+class Clips(torch.utils.data.Dataset):
+    def __init__(self):
+        g = torch.Generator().manual_seed(1)
+        self.clips, self.labels = torch.randn(12, 3, 8, 32, 32, generator=g), torch.randint(0, 3, (12,), generator=g)
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return {"clips": self.clips[i], "label": self.labels[i]}
+
+
+class JobEnded(Exception):
+    """Raised after a checkpoint: the run stops there, as a job that ran out of time."""
 
 
 def train(tmp_path, args, epochs_to_run=None, nan_steps=()):
-    toy = Toy()
-    run = TrainingRun(args, "toy", str(tmp_path / "ckpt"), str(tmp_path / "logs"))
-    loader = run.loader(dataset(), args.batch_size)
-    model = run.prepare_model(toy.model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    toy = Toy(nan_steps)
+    run = TrainingRun(args, "toy", str(tmp_path / "ckpt"), str(tmp_path / "logs"), vars(args))
+    loader = run.loader(Clips(), args.batch_size)
+    method = run.prepare_model(toy)
+    optimizer = torch.optim.Adam(method.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = WarmupPlateau(optimizer, warmup=(0.5, 1.0), patience=1)
-    start = run.resume(toy.backbone, {"head": toy.head}, optimizer, schedule)
-    compute = toy.loss(nan_steps)
-    run.choose_precision(model, compute, next(iter(loader)))
-    ddp_model = run.wrap(model)
-    last = args.epochs if epochs_to_run is None else start + epochs_to_run
+    start = run.resume(method, optimizer, schedule)
     history = []
-    for epoch in range(start, last):
-        history.append(run.train_epoch(epoch, loader, ddp_model, compute, optimizer, schedule))
-        run.save(
-            epoch + 1,
-            toy.backbone,
-            {"head": toy.head},
-            optimizer,
-            schedule,
-            InputContract(frames=8, size=32),
-            vars(args),
-            loss=history[-1]["loss"],
-        )
+
+    def after_epoch(epoch, metrics):
+        history.append(metrics)
+        run.save(epoch + 1, method, optimizer, schedule, loss=metrics["loss"])
+        if epochs_to_run is not None and epoch + 1 == start + epochs_to_run:
+            raise JobEnded
+
+    try:
+        run.fit(method, loader, optimizer, schedule, start, after_epoch)
+    except JobEnded:
+        pass
     run.close()
     return toy, history, run
 
@@ -97,7 +97,7 @@ def test_resume_after_epoch_1_ends_with_the_same_weights_as_an_uninterrupted_run
     train(tmp_path / "b", engine_args(tmp_path), epochs_to_run=1)
     resumed, history, run = train(tmp_path / "b", engine_args(tmp_path, "--restart"))
     assert len(history) == 1 and run.step == 6  # 3 steps per epoch, the first epoch not repeated
-    for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
     assert sorted(os.listdir(tmp_path / "b" / "ckpt")) == [
         "best.pt",
@@ -196,7 +196,7 @@ def _engine_worker(rank, world, port, tmp_path):
     args = parser.parse_args(["--device", "cpu", "--precision", "auto", "--num_workers", "0"])
     toy, history, run = train(pathlib.Path(tmp_path), args)
     torch.save(
-        {"state": toy.model.state_dict(), "history": history, "plan": run.plan.to_dict()},
+        {"state": toy.state_dict(), "history": history, "plan": run.plan.to_dict()},
         os.path.join(tmp_path, f"rank{rank}.pt"),
     )
 

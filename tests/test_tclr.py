@@ -16,9 +16,10 @@ from tclr_pretraining.losses import (
     parse_loss_weights,
     tclr_loss,
 )
-from tclr_pretraining.model import TCLRModel
+from tclr_pretraining.model import TCLR
 from tests.helpers import run_torchrun_script
 from tests.test_losses import naive_nt_xent
+from videossl.data.input_contract import InputContract
 from videossl.errors import UserError
 from videossl.models.backbones import build_backbone
 from videossl.models.checkpoint import load_backbone
@@ -80,15 +81,16 @@ def test_total_is_the_weighted_sum_of_the_logged_terms():
 
 def test_model_outputs_unit_embeddings_with_four_time_steps():
     torch.manual_seed(0)
-    model = TCLRModel(build_backbone("r3d_18", width=0.125, keep_time_in_layer4=True))
-    out = model(torch.rand(2, 2, 5, 3, 16, 32, 32))
+    contract = InputContract(frames=16, size=32)
+    model = TCLR(build_backbone("r3d_18", width=0.125, keep_time_in_layer4=True), contract)
+    out = model.embed(torch.rand(2, 2, 5, 3, 16, 32, 32))
     assert out["global"].shape == (2, 2, 128) and out["global_steps"].shape == (2, 2, 4, 128)
     assert out["local"].shape == (2, 2, 4, 128)
     for value in out.values():
         assert torch.allclose(value.norm(dim=-1), torch.ones(value.shape[:-1]), atol=1e-5)
-    short = TCLRModel(build_backbone("r3d_18", width=0.125))  # without the variant: 2 steps of 16 frames
+    short = TCLR(build_backbone("r3d_18", width=0.125), contract)  # without the variant: 2 steps of 16 frames
     with pytest.raises(UserError, match="fewer than the 4 local clips"):
-        short(torch.rand(2, 2, 5, 3, 16, 32, 32))
+        short.embed(torch.rand(2, 2, 5, 3, 16, 32, 32))
 
 
 def tiny_args(tiny_synthetic, out_dir, *extra):

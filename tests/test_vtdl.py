@@ -16,7 +16,7 @@ from videossl.models.checkpoint import load_backbone
 from vtdl import train as vtdl_train
 from vtdl.augmentation import sample_tca, temporal_consistent_augmentation
 from vtdl.dataset import VTDLSampleBuilder
-from vtdl.model import VTDLModel
+from vtdl.model import VTDL
 
 
 @pytest.mark.parametrize("lam", [0.0, 0.037, 0.1])
@@ -53,17 +53,35 @@ def test_samples_hold_anchor_positive_of_the_same_frames_and_a_temporal_negative
 
 def test_keys_come_from_the_momentum_encoder_and_queries_carry_gradients():
     torch.manual_seed(0)
-    model = VTDLModel(build_backbone("r3d_18", width=0.125), queue_size=16, momentum=0.5)
+    model = VTDL(build_backbone("r3d_18", width=0.125), InputContract(frames=4, size=32), queue_size=16, momentum=0.5)
     with torch.no_grad():
         for p in model.backbone.parameters():
             p.add_(1.0)  # query and key encoders now differ
     key_before = [p.clone() for p in model.key_backbone.parameters()]
     x = torch.rand(2, 3, 4, 32, 32)
-    q, k, n = model(x, x, x)
-    assert q.requires_grad and n.requires_grad and not k.requires_grad
+    q, k = model.embed(x), model.embed_keys(x)
+    assert q.requires_grad and not k.requires_grad
     for before, key, query in zip(key_before, model.key_backbone.parameters(), model.backbone.parameters()):
         assert torch.allclose(key, 0.5 * before + 0.5 * query)  # moved half-way before computing the keys
-    assert model(x, x)[2] is None
+
+
+def test_the_loss_without_state_updates_changes_nothing_and_the_training_loss_does():
+    # the engine's precision check runs loss(update_state=False): queue and key encoder untouched
+    torch.manual_seed(0)
+    model = VTDL(build_backbone("r3d_18", width=0.125), InputContract(frames=4, size=32), queue_size=16, momentum=0.5)
+    with torch.no_grad():
+        for p in model.backbone.parameters():
+            p.add_(1.0)
+    batch = {"clips": torch.randint(0, 256, (2, 3, 3, 4, 32, 32), dtype=torch.uint8)}
+    before = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "num_batches" not in k}
+    loss, _ = model.loss(batch, update_state=False)
+    assert loss.requires_grad
+    after = model.state_dict()
+    assert all(torch.equal(value, after[name]) for name, value in before.items())
+    model.loss(batch)
+    after = model.state_dict()
+    assert not torch.equal(before["queue.keys"], after["queue.keys"]) and int(after["queue.pointer"]) == 2
+    assert not torch.equal(before["key_backbone.stem.0.weight"], after["key_backbone.stem.0.weight"])
 
 
 def tiny_args(tiny_synthetic, out_dir, *extra):

@@ -1,5 +1,5 @@
-"""VTDL's model: a query encoder (backbone + head, with gradients), a momentum key encoder and a
-FIFO queue of keys (MoCo)."""
+"""VTDL as a method: a query encoder (backbone + head, with gradients), a momentum key encoder, a
+FIFO queue of keys (MoCo), the temporal negative and temporal consistent augmentation (TCA)."""
 
 import copy
 
@@ -7,7 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from videossl.losses.contrastive import MemoryQueue, momentum_update
+from videossl.engine.method import Method
+from videossl.losses.contrastive import MemoryQueue, info_nce_with_queue, momentum_update
+from vtdl.augmentation import sample_tca, temporal_consistent_augmentation
 
 
 class VTDLHead(nn.Module):
@@ -21,30 +23,63 @@ class VTDLHead(nn.Module):
         return F.normalize(self.fc(x), dim=1)
 
 
-class VTDLModel(nn.Module):
-    def __init__(self, backbone, queue_size=5000, embedding=128, momentum=0.999):
-        super().__init__()
-        self.backbone = backbone
+class VTDL(Method):
+    """A batch's ``clips``: uint8 ``[B, 3 (anchor, positive, temporal negative), C, T, H, W]``.
+    ``temporal_negative`` and ``tca``: the paper's ablation switches."""
+
+    name = "vtdl"
+    clips_per_sample = 3
+
+    def __init__(
+        self,
+        backbone,
+        contract,
+        queue_size=5000,
+        momentum=0.999,
+        temperature=0.07,
+        tca_max=0.3,
+        temporal_negative=True,
+        tca=True,
+        embedding=128,
+    ):
+        super().__init__(backbone, contract)
         self.head = VTDLHead(backbone.dim, embedding)
         self.key_backbone, self.key_head = copy.deepcopy(backbone), copy.deepcopy(self.head)
         for p in list(self.key_backbone.parameters()) + list(self.key_head.parameters()):
             p.requires_grad_(False)
         self.queue = MemoryQueue(queue_size, embedding)
-        self.momentum = momentum
+        self.momentum, self.temperature, self.tca_max = momentum, temperature, tca_max
+        self.temporal_negative, self.tca = temporal_negative, tca
+
+    def state_modules(self):
+        return {
+            "projection": self.head,
+            "key_backbone": self.key_backbone,
+            "key_head": self.key_head,
+            "queue": self.queue,
+        }
+
+    def loss(self, batch, *, update_state=True):
+        clips = batch["clips"].to(self.queue.keys.device)
+        anchor = clips[:, 0]
+        if self.tca:  # in pixel space (0-255), before the input contract's normalisation
+            lam, frame_index = sample_tca(len(anchor), anchor.shape[2], self.tca_max)
+            anchor = temporal_consistent_augmentation(anchor.float(), lam, frame_index.to(anchor.device))
+        q = self.embed(self.model_input(anchor))
+        n = self.embed(self.model_input(clips[:, 2])) if self.temporal_negative else None
+        k = self.embed_keys(self.model_input(clips[:, 1]), move=update_state)
+        loss = info_nce_with_queue(q, k, self.queue.keys.clone().detach(), self.temperature, extra_negatives=n)
+        if update_state:
+            self.queue.enqueue(k)  # the keys of every process, in rank order
+        return loss, {}
 
     def embed(self, clips):
         return self.head(self.backbone(clips).mean(dim=(2, 3, 4)))
 
     @torch.no_grad()
-    def embed_keys(self, clips):
+    def embed_keys(self, clips, move=True):
         # MoCo's order: move the key encoder towards the query encoder, then compute the keys
-        momentum_update(self.backbone, self.key_backbone, self.momentum)
-        momentum_update(self.head, self.key_head, self.momentum)
+        if move:
+            momentum_update(self.backbone, self.key_backbone, self.momentum)
+            momentum_update(self.head, self.key_head, self.momentum)
         return self.key_head(self.key_backbone(clips).mean(dim=(2, 3, 4)))
-
-    def forward(self, anchor, positive, temporal_negative=None):
-        """(q, k, n): query of the anchor, key of the positive, query-encoder embedding of the
-        temporal negative (or None)."""
-        q = self.embed(anchor)
-        n = self.embed(temporal_negative) if temporal_negative is not None else None
-        return q, self.embed_keys(positive), n

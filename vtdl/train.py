@@ -27,25 +27,22 @@ if __package__ in (None, ""):  # run as a script from inside the folder
 import torch
 
 from videossl.cli import run_cli
-from videossl.data.args import index_from_args
 from videossl.data.augmentations import vtdl_clip_augmentation
-from videossl.data.dataset import VideoClipDataset, collate_samples
 from videossl.data.input_contract import IMAGENET
 from videossl.engine.pretraining import (
     COMMON_KEYS_THAT_MATTER,
     add_step_decay_args,
     input_contract,
+    pretrain,
     pretraining_parser,
     start_run,
     step_decay_schedule,
-    train_epochs,
+    training_loader,
 )
-from videossl.losses.contrastive import info_nce_with_queue
 from videossl.models.backbones import build_backbone
 from videossl.recipes import parse_with_preset
-from vtdl.augmentation import sample_tca, temporal_consistent_augmentation
 from vtdl.dataset import VTDLSampleBuilder
-from vtdl.model import VTDLModel
+from vtdl.model import VTDL
 from vtdl.recipe import RECIPE
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -73,66 +70,32 @@ def main(argv=None):
     args = parse_with_preset(build_parser(), RECIPE, argv)
     if args.queue_size is None:
         args.queue_size = DEFAULT_QUEUE.get(args.dataset, 5000)
-    run, config = start_run(args, RECIPE, KEYS_THAT_MATTER)
-    index = index_from_args(args, "train", progress=run.is_main)
+    run = start_run(args, RECIPE, KEYS_THAT_MATTER)
+    builder = VTDLSampleBuilder(vtdl_clip_augmentation(args.size, args.flip_prob), args.frames, args.stride)
+    loader = training_loader(run, args, builder)
+
+    backbone = build_backbone(args.arch, width=args.width)
     contract = input_contract(args, stride=args.stride, **IMAGENET)
-    dataset = VideoClipDataset(
-        index,
-        VTDLSampleBuilder(vtdl_clip_augmentation(args.size, args.flip_prob), args.frames, args.stride),
-        backend=args.video_backend,
-        seed=args.seed,
-    )
-    loader = run.loader(dataset, args.batch_size, collate_samples)
-
-    model = run.prepare_model(
-        VTDLModel(
-            build_backbone(args.arch, width=args.width), queue_size=args.queue_size, momentum=args.momentum_encoder
-        )
-    )
-    optimizer = torch.optim.SGD(
-        [p for p in model.parameters() if p.requires_grad], lr=args.lr, momentum=0.9, weight_decay=args.weight_decay
-    )
-    schedule = step_decay_schedule(optimizer, args)
-    heads = {
-        "projection": model.head,
-        "key_backbone": model.key_backbone,
-        "key_head": model.key_head,
-        "queue": model.queue,
-    }
-    start = run.resume(model.backbone, heads, optimizer, schedule)
-
-    def compute_loss(net, batch, enqueue=True):
-        clips = batch["clips"].to(run.device)  # uint8 [B, 3 (anchor, positive, negative), C, T, H, W]
-        anchor = clips[:, 0]
-        if not args.no_tca:  # in pixel space (0-255), before the input contract's normalisation
-            lam, frame_index = sample_tca(len(anchor), anchor.shape[2], args.tca_max)
-            anchor = temporal_consistent_augmentation(anchor.float(), lam, frame_index.to(anchor.device))
-        negative = None if args.no_temporal_negative else contract.prepare(clips[:, 2])
-        q, k, n = net(contract.prepare(anchor), contract.prepare(clips[:, 1]), negative)
-        inner = getattr(net, "module", net)
-        loss = info_nce_with_queue(q, k, inner.queue.keys.clone().detach(), args.temperature, extra_negatives=n)
-        if enqueue:
-            inner.queue.enqueue(k)  # the keys of every process, in rank order
-        return loss, {}
-
-    # the precision check runs on rank 0 alone: it must neither communicate nor change the queue
-    train_epochs(
-        run,
-        args,
-        model,
-        loader,
-        compute_loss,
-        lambda net, batch: compute_loss(net, batch, enqueue=False),
-        optimizer,
-        schedule,
-        heads,
+    method = VTDL(
+        backbone,
         contract,
-        config,
-        start,
-        clips_per_sample=3,
-        details=f"queue {args.queue_size}, temporal negative {'off' if args.no_temporal_negative else 'on'}, "
-        f"TCA {'off' if args.no_tca else 'on'}",
+        args.queue_size,
+        args.momentum_encoder,
+        args.temperature,
+        args.tca_max,
+        temporal_negative=not args.no_temporal_negative,
+        tca=not args.no_tca,
     )
+    method = run.prepare_model(method)
+    trained = [p for p in method.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(trained, lr=args.lr, momentum=0.9, weight_decay=args.weight_decay)
+    schedule = step_decay_schedule(optimizer, args)
+    start = run.resume(method, optimizer, schedule)
+    details = (
+        f"queue {args.queue_size}, temporal negative {'off' if args.no_temporal_negative else 'on'}, "
+        f"TCA {'off' if args.no_tca else 'on'}"
+    )
+    pretrain(run, method, loader, optimizer, schedule, start, details)
     return 0
 
 

@@ -1,17 +1,25 @@
 """What every method's pretraining script shares: its common flags, the run's folders and recorded
 configuration, and the epoch loop with logging and checkpoints. A method script stays a plain,
-readable sequence (flags -> run -> dataset -> model -> optimiser -> loss -> ``train_epochs``)."""
+readable sequence (flags -> run -> dataset -> method -> optimiser -> ``pretrain``)."""
 
 import argparse
 import os
+from collections.abc import Sequence
+from typing import Callable, Optional
 
-from videossl.data.args import add_data_args, add_flip_arg
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from videossl.data.args import add_data_args, add_flip_arg, index_from_args
+from videossl.data.dataset import VideoClipDataset, collate_samples
 from videossl.data.input_contract import INPUT_MODES, STANDARDIZE, InputContract
 from videossl.engine import distributed
-from videossl.engine.schedules import MultiStep
+from videossl.engine.method import Method
+from videossl.engine.schedules import MultiStep, Schedule
 from videossl.engine.training import TrainingRun, add_engine_args, check_run_config
 from videossl.eval.knn import KnnMonitor
-from videossl.recipes import describe
+from videossl.recipes import Recipe, describe
 
 # What a --restart must never silently change, for any method (each script adds its own keys).
 COMMON_KEYS_THAT_MATTER = (
@@ -27,7 +35,7 @@ COMMON_KEYS_THAT_MATTER = (
 )
 
 
-def pretraining_parser(description, script_folder, archs):
+def pretraining_parser(description: str, script_folder: str, archs: Sequence[str]) -> argparse.ArgumentParser:
     """Flags shared by the pretraining scripts: run id and output folder, backbone, model input,
     data, engine. The flags a method's recipe holds get their defaults from it
     (``videossl.recipes.parse_with_preset``)."""
@@ -66,11 +74,13 @@ def add_step_decay_args(group):
     group.add_argument("--milestones", help="comma-separated epochs where the lr is multiplied by 0.1")
 
 
-def step_decay_schedule(optimizer, args):
+def step_decay_schedule(optimizer: torch.optim.Optimizer, args: argparse.Namespace) -> MultiStep:
     return MultiStep(optimizer, [int(m) for m in args.milestones.split(",") if m.strip()], gamma=0.1)
 
 
-def input_contract(args, stride, frames=None, **normalisation):
+def input_contract(
+    args: argparse.Namespace, stride: int, frames: Optional[int] = None, **normalisation
+) -> InputContract:
     """The model input the flags describe (clips of ``frames`` (default ``args.frames``) frames at
     ``stride``; ``normalisation``: mean and std, if any)."""
     return InputContract(
@@ -84,26 +94,33 @@ def input_contract(args, stride, frames=None, **normalisation):
     )
 
 
-def start_run(args, recipe, keys_that_matter):
+def start_run(args: argparse.Namespace, recipe: Recipe, keys_that_matter: Sequence[str]) -> TrainingRun:
     """The ``TrainingRun`` with its folders (``<out_dir>/ss_saved_models/<run_id>`` and
-    ``<out_dir>/logs/<run_id>``) and the configuration recorded next to the checkpoints (the
-    resolved recipe included); a --restart with a configuration that differs where it matters is
-    refused."""
+    ``<out_dir>/logs/<run_id>``) and the configuration recorded next to the checkpoints and in
+    them (the resolved recipe included); a --restart with a configuration that differs where it
+    matters is refused."""
     checkpoint_dir = os.path.join(args.out_dir, "ss_saved_models", args.run_id)
     log_dir = os.path.join(args.out_dir, "logs", args.run_id)
     config = dict(vars(args), method=recipe.method)
-    run = TrainingRun(args, recipe.method, checkpoint_dir, log_dir)
+    run = TrainingRun(args, recipe.method, checkpoint_dir, log_dir, config)
     if run.is_main:
         check_run_config(checkpoint_dir, config, keys_that_matter, args.restart)
     distributed.barrier()
     run.log(describe(recipe, args))
-    return run, config
+    return run
 
 
-def monitor_knn(run, args, monitor, backbone, epoch):
+def training_loader(run: TrainingRun, args: argparse.Namespace, build_sample: Callable) -> DataLoader:
+    """The loader of the training split (--dataset, --split ...) with the method's sample builder."""
+    index = index_from_args(args, "train", progress=run.is_main)
+    dataset = VideoClipDataset(index, build_sample, backend=args.video_backend, seed=args.seed)
+    return run.loader(dataset, args.batch_size, collate_samples)
+
+
+def monitor_knn(run: TrainingRun, monitor: Optional[KnnMonitor], backbone: nn.Module, epoch: int) -> None:
     """Run the kNN monitor after ``epoch`` when it is due (rank 0), log it, add it to the history."""
     done = epoch + 1
-    if monitor is None or (done % args.knn_every and done != args.epochs):
+    if monitor is None or (done % run.args.knn_every and done != run.args.epochs):
         return
     top1, seconds = monitor(backbone)
     run.history[-1].update(knn_top1=top1, knn_seconds=seconds)
@@ -112,47 +129,35 @@ def monitor_knn(run, args, monitor, backbone, epoch):
     run.log(f"epoch {done}: kNN top-1 {top1:.1f} ({seconds:.1f} s)")
 
 
-def train_epochs(
-    run,
-    args,
-    model,
-    loader,
-    compute_loss,
-    check_loss,
-    optimizer,
-    schedule,
-    heads,
-    contract,
-    config,
-    start,
-    clips_per_sample,
-    terms=(),
-    details="",
-):
-    """Say what is trained (``details``: the method's own settings), choose the precision
-    (``check_loss``: the loss without communication or side effects, run on rank 0 alone), wrap
-    the model (SyncBN, fp32 islands, DDP), then epochs ``start`` .. ``args.epochs``: train, log
-    the loss terms, run the kNN monitor when due, save the checkpoints."""
+def pretrain(
+    run: TrainingRun,
+    method: Method,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    schedule: Schedule,
+    start: int,
+    details: str = "",
+) -> None:
+    """Say what is trained (``details``: the method's own settings), then ``run.fit``: after each
+    epoch log the loss terms, run the kNN monitor when due and save the checkpoints."""
+    args = run.args
     run.log(
-        f"{run.method.upper()}: {len(loader.dataset)} training videos, {args.arch} (width {args.width}), "
+        f"{run.name.upper()}: {len(loader.dataset)} training videos, {args.arch} (width {args.width}), "
         f"{run.world} process(es) on {run.device}, batch {args.batch_size}, epochs {start + 1}-{args.epochs}"
         + (f", {details}" if details else "")
     )
-    run.choose_precision(model, check_loss, next(iter(loader)))
-    monitor = KnnMonitor(args, contract, run.device) if args.knn_every and run.is_main else None
-    net = run.wrap(model)
-    for epoch in range(start, args.epochs):
-        metrics = run.train_epoch(
-            epoch, loader, net, compute_loss, optimizer, schedule, clips_per_sample=clips_per_sample
-        )
-        shown = " ".join(f"{name} {metrics[name]:.4f}" for name in terms if name in metrics)
+    monitor = KnnMonitor(args, method.contract, run.device) if args.knn_every and run.is_main else None
+
+    def after_epoch(epoch, metrics):
+        shown = " ".join(f"{name} {metrics[name]:.4f}" for name in method.terms if name in metrics)
         run.log(
             f"epoch {epoch + 1}/{args.epochs}: loss {metrics.get('loss', float('nan')):.4f}"
             + (f" ({shown})" if shown else "")
-            + f", lr {schedule.lr:.2e}, {metrics['seconds']:.0f} s, "
-            f"{metrics['clips_per_s']:.1f} clips/s"
+            + f", lr {schedule.lr:.2e}, {metrics['seconds']:.0f} s, {metrics['clips_per_s']:.1f} clips/s"
         )
-        monitor_knn(run, args, monitor, model.backbone, epoch)
-        run.save(epoch + 1, model.backbone, heads, optimizer, schedule, contract, config, loss=metrics.get("loss"))
+        monitor_knn(run, monitor, method.backbone, epoch)
+        run.save(epoch + 1, method, optimizer, schedule, loss=metrics.get("loss"))
+
+    run.fit(method, loader, optimizer, schedule, start, after_epoch)
     run.log(f"checkpoints: {run.checkpoint_dir}\nTensorBoard logs: {run.log_dir}")
     run.close()

@@ -1,20 +1,18 @@
-"""The training engine shared by the four methods: a plain loop with the bookkeeping done once.
+"""The training engine shared by the four methods and finetuning: one loop, the bookkeeping done once.
 
-A method's entry script builds its dataset, model and loss, then::
+An entry script builds its dataset and its ``Method`` (videossl/engine/method.py), then::
 
-    run = TrainingRun(args, method="tclr", checkpoint_dir=..., log_dir=...)
+    run = TrainingRun(args, "tclr", checkpoint_dir=..., log_dir=..., config=...)
     loader = run.loader(dataset, args.batch_size, collate_fn)
-    model = run.prepare_model(model)                      # device, channels_last_3d
-    start = run.resume(backbone, heads, optimizer, schedule)  # --restart: newest complete checkpoint
-    run.choose_precision(model, compute_loss, first_batch)  # --precision auto verifies bf16
-    ddp_model = run.wrap(model)                           # SyncBN, fp32 islands, DDP
-    for epoch in range(start, args.epochs):
-        metrics = run.train_epoch(epoch, loader, ddp_model, compute_loss, optimizer, schedule)
-        run.save(epoch + 1, backbone, heads, optimizer, schedule, contract, config, loss=metrics["loss"])
+    method = run.prepare_model(method)                     # device, channels_last_3d
+    start = run.resume(method, optimizer, schedule)        # --restart: newest complete checkpoint
+    run.fit(method, loader, optimizer, schedule, start, after_epoch=lambda epoch, metrics: run.save(
+        epoch + 1, method, optimizer, schedule, loss=metrics["loss"]))
 
-Under ``torchrun`` every process joins the process group (gloo on CPU, nccl on CUDA), a
-DistributedSampler splits the data (re-shuffled every epoch), only rank 0 logs and saves.
-``compute_loss(model, batch) -> (loss, {term: value})`` runs under the run's autocast.
+``fit`` verifies the precision (--precision auto), wraps the method (SyncBN, fp32 islands, DDP)
+and trains epochs ``start`` .. ``args.epochs``. Under ``torchrun`` every process joins the process
+group (gloo on CPU, nccl on CUDA), a DistributedSampler splits the data (re-shuffled every
+epoch), only rank 0 logs and saves.
 """
 
 import argparse
@@ -27,9 +25,11 @@ import re
 import sys
 import time
 from collections import defaultdict
+from typing import Callable, Optional
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
@@ -37,7 +37,9 @@ from tqdm import tqdm
 from videossl.atomic import atomic_copy, atomic_write_json, remove_partial_writes
 from videossl.data.dataset import SkippedVideos, init_loader_worker
 from videossl.engine import distributed
+from videossl.engine.method import Method
 from videossl.engine.precision import PRECISIONS, PrecisionPlan, apply_precision_plan, autocast, verify_precision
+from videossl.engine.schedules import Schedule
 from videossl.errors import UserError
 from videossl.models.checkpoint import load_state_strict, make_checkpoint, read_checkpoint_file, save_checkpoint, unwrap
 
@@ -180,8 +182,10 @@ def check_run_config(folder, config, keys_that_matter, restart):
 
 
 class TrainingRun:
-    def __init__(self, args, method, checkpoint_dir, log_dir):
-        self.args, self.method = args, method
+    def __init__(self, args, name: str, checkpoint_dir: str, log_dir: str, config: Optional[dict] = None):
+        """``name``: the method's, recorded in checkpoints; ``config``: the run's configuration,
+        recorded in every checkpoint."""
+        self.args, self.name, self.config = args, name, config or {}
         device = resolve_device(args.device)
         self.local_rank = distributed.init_from_env(device.type)
         if device.type == "cuda" and distributed.is_distributed():
@@ -260,18 +264,18 @@ class TrainingRun:
             x = x.contiguous(memory_format=torch.channels_last_3d)
         return x
 
-    def choose_precision(self, model, compute_loss, batch):
+    def choose_precision(self, method: Method, batch: dict) -> PrecisionPlan:
         """Verify (or reuse the resumed run's) precision on rank 0 and share it with every process.
-        ``compute_loss`` must not communicate (no gathered negatives): only rank 0 runs it here.
-        ``wrap`` installs the plan."""
+        Only rank 0 runs the method here, with ``update_state=False`` (no communication, no side
+        effects). ``wrap`` installs the plan."""
         if self._resumed_plan is not None:
             plan = PrecisionPlan(**self._resumed_plan)
         else:
             plan = [None]
             if self.is_main:
                 plan[0] = verify_precision(
-                    model,
-                    lambda m, b: compute_loss(m, b)[0],
+                    method,
+                    lambda m, b: m(b, update_state=False)[0],
                     batch,
                     self.device,
                     self.args.precision,
@@ -298,12 +302,17 @@ class TrainingRun:
             apply_precision_plan(model, self.plan, self.device)
         if not distributed.is_distributed():
             return model
-        return DistributedDataParallel(model, device_ids=[self.local_rank] if self.device.type == "cuda" else None)
+        # Buffers are not broadcast: a method keeps its queues and banks identical on every process
+        # itself (they can be large), and rank 0's BatchNorm statistics are the ones saved either way.
+        return DistributedDataParallel(
+            model, device_ids=[self.local_rank] if self.device.type == "cuda" else None, broadcast_buffers=False
+        )
 
     # ---- checkpoints -------------------------------------------------------------------------
 
-    def resume(self, backbone, heads, optimizer, schedule):
-        """With --restart: load the newest complete checkpoint; returns the epoch to start from."""
+    def resume(self, method: Method, optimizer: torch.optim.Optimizer, schedule: Schedule) -> int:
+        """With --restart: load the newest complete checkpoint into the method (its backbone and
+        ``state_modules()``), the optimiser and the schedule; returns the epoch to start from."""
         if not self.args.restart:
             return 0
         if self.is_main:
@@ -314,8 +323,8 @@ class TrainingRun:
         state = checkpoint.get("training_state")
         if not state:
             raise UserError(f"{path}: has no training state to resume from")
-        load_state_strict(unwrap(backbone), checkpoint["backbone"]["state_dict"], "backbone", path)
-        for name, head in heads.items():
+        load_state_strict(method.backbone, checkpoint["backbone"]["state_dict"], "backbone", path)
+        for name, head in method.state_modules().items():
             if name not in checkpoint["heads"]:
                 raise UserError(f"{path}: has no '{name}' state to resume")
             load_state_strict(unwrap(head), checkpoint["heads"][name], name, path)
@@ -334,7 +343,15 @@ class TrainingRun:
         self.log(f"resumed from {path} (epoch {checkpoint['epoch']}, step {self.step})")
         return checkpoint["epoch"]
 
-    def save(self, epochs_done, backbone, heads, optimizer, schedule, contract, config, loss=None, accuracy=None):
+    def save(
+        self,
+        epochs_done: int,
+        method: Method,
+        optimizer: torch.optim.Optimizer,
+        schedule: Schedule,
+        loss: Optional[float] = None,
+        accuracy: Optional[float] = None,
+    ) -> Optional[str]:
         """After an epoch: ``last.pt`` always, ``checkpoint_epochNNNN.pt`` every --save_every epochs
         and at the end (the newest --keep_checkpoints kept), ``best.pt`` on a new highest
         ``accuracy`` (classifiers) or, for runs that report none, a new lowest ``loss``."""
@@ -359,11 +376,11 @@ class TrainingRun:
             "history": self.history,
         }
         checkpoint = make_checkpoint(
-            self.method,
-            backbone,
-            contract,
-            heads=heads,
-            config=config,
+            self.name,
+            method.backbone,
+            method.contract,
+            heads=method.state_modules(),
+            config=self.config,
             epoch=epochs_done,
             step=self.step,
             training_state=training_state,
@@ -457,18 +474,44 @@ class TrainingRun:
             mininterval=0.5 if sys.stderr.isatty() else 30,
         )
 
-    def train_epoch(self, epoch, loader, model, compute_loss, optimizer, schedule, clips_per_sample=1):
-        """One epoch; returns the mean of every loss term over the epoch (averaged over processes)."""
-        bar = self._start_epoch(epoch, loader, model, schedule)
+    def fit(
+        self,
+        method: Method,
+        loader: DataLoader,
+        optimizer: torch.optim.Optimizer,
+        schedule: Schedule,
+        start: int,
+        after_epoch: Optional[Callable[[int, dict], None]] = None,
+    ) -> dict:
+        """Choose the precision, wrap the method, then train epochs ``start`` .. ``args.epochs``,
+        calling ``after_epoch(epoch, metrics)`` after each (save, test, log); returns the metrics
+        of the last epoch."""
+        self.choose_precision(method, next(iter(loader)))
+        net = self.wrap(method)
+        metrics = {}
+        for epoch in range(start, self.args.epochs):
+            metrics = self.train_epoch(epoch, loader, net, optimizer, schedule)
+            if after_epoch is not None:
+                after_epoch(epoch, metrics)
+        return metrics
+
+    def train_epoch(
+        self, epoch: int, loader: DataLoader, net: nn.Module, optimizer: torch.optim.Optimizer, schedule: Schedule
+    ) -> dict:
+        """One epoch of ``net`` (a wrapped ``Method``); returns the mean of every loss term over
+        the epoch (averaged over processes)."""
+        method = unwrap(net)
+        bar = self._start_epoch(epoch, loader, net, schedule)
         skipped_videos = SkippedVideos(loader.dataset.index) if hasattr(loader.dataset, "index") else None
         parameters = [p for group in optimizer.param_groups for p in group["params"]]
         sums, count, skipped, clips_seen = defaultdict(float), 0, 0, 0
         started = time.perf_counter()
         for batch in bar:
-            if skipped_videos is not None and isinstance(batch, dict):
+            if skipped_videos is not None:
                 skipped_videos.update(batch.get("skipped", []))
+            method.step = self.step
             with autocast(self.plan, self.device):
-                loss, terms = compute_loss(model, batch)
+                loss, terms = net(batch)
             loss = loss.float()
             if self.optimizer_step(loss, optimizer, schedule, parameters, epoch):
                 for name, value in {"loss": loss, **terms}.items():
@@ -476,8 +519,7 @@ class TrainingRun:
                 count += 1
             else:
                 skipped += 1
-            samples = len(batch["clips"]) if isinstance(batch, dict) and "clips" in batch else len(batch[0])
-            clips_seen += samples * clips_per_sample * self.world
+            clips_seen += method.samples_in(batch) * method.clips_per_sample * self.world
             if count:
                 self._log_step(bar, loss, sums["loss"] / count, clips_seen / (time.perf_counter() - started), schedule)
         bar.close()

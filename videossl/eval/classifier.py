@@ -31,6 +31,7 @@ from videossl.data.transforms import (
     frames_to_clip,
     stack_clips,
 )
+from videossl.engine.method import Method
 from videossl.eval.features import EvaluationClipBuilder, EvaluationDataset, collate_views, left_out, report_left_out
 from videossl.eval.linear_probe import accuracies
 
@@ -57,13 +58,16 @@ class TemporalConvHead(nn.Module):
         return self.conv(self.dropout(maps)).mean(dim=-1)
 
 
-class VideoClassifier(nn.Module):
+class VideoClassifier(Method):
     """backbone -> the classifier head: ``linear`` (average over time and space -> (L2-normalise)
-    -> dropout -> linear) or ``temporal_conv`` (VTDL's, over ``steps`` time steps).
+    -> dropout -> linear) or ``temporal_conv`` (VTDL's, over ``steps`` time steps). Trained by the
+    engine like a method: its loss is the cross-entropy of a batch's ``clips`` and ``label``.
 
     ``freeze_backbone``: the backbone gets no gradients and stays in eval mode (BatchNorm uses its
     stored statistics) unless ``update_bn_stats`` (TCLR's published linear evaluation lets BN
     statistics follow the new data)."""
+
+    name = "classifier"
 
     def __init__(
         self,
@@ -75,9 +79,9 @@ class VideoClassifier(nn.Module):
         normalize_features=False,
         head="linear",
         steps=1,
+        contract=None,
     ):
-        super().__init__()
-        self.backbone = backbone
+        super().__init__(backbone, contract)
         self.dropout = nn.Dropout(dropout)
         self.temporal_head = head == "temporal_conv"
         if self.temporal_head:
@@ -96,7 +100,16 @@ class VideoClassifier(nn.Module):
             self.backbone.eval()
         return self
 
-    def forward(self, x):
+    def state_modules(self):
+        return {"classifier": self.fc}
+
+    def loss(self, batch, *, update_state=True):
+        logits = self.logits(self.model_input(batch["clips"]))
+        labels = torch.as_tensor(batch["label"], device=logits.device)
+        accuracy = (logits.argmax(dim=1) == labels).float().mean() * 100
+        return F.cross_entropy(logits.float(), labels), {"train_top1": accuracy.detach()}
+
+    def logits(self, x):
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_backbone):
             maps = self.backbone(x).float()[..., 0, 0]  # [B, D, T']
         if self.temporal_head:
@@ -203,7 +216,7 @@ def predict_dataset(
     for batch in tqdm(loader, desc=f"testing {index.subset} videos", disable=not progress, leave=False):
         x = contract.prepare(batch["clips"], device)
         with precision_context() if precision_context is not None else contextlib.nullcontext():
-            logits = model(x).float()
+            logits = model.logits(x).float()
         per_clip = logits if aggregate == "logit_sum" else F.softmax(logits, -1)
         parts = per_clip.split(batch["counts"].tolist())  # each video's views
         scores.append(torch.stack([p.sum(0) if aggregate == "logit_sum" else p.mean(0) for p in parts]).cpu())

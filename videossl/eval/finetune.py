@@ -31,7 +31,7 @@ from videossl.eval.classifier import (
 )
 from videossl.eval.common import add_checkpoint_args, load_model_for_eval, print_table, write_results
 from videossl.models.backbones import RESNETS_2D, build_backbone, tile_first_conv
-from videossl.models.checkpoint import load_checkpoint, unwrap
+from videossl.models.checkpoint import load_checkpoint
 
 
 @dataclass
@@ -197,7 +197,6 @@ def build_parser(description, linear_default=False):
         default=linear_default,
         help="freeze the backbone (a linear probe on augmented clips)",
     )
-    parser.add_argument("--protocol", default="paper", choices=("paper",), help=argparse.SUPPRESS)
     parser.add_argument(
         "--recipe",
         default=None,
@@ -324,6 +323,7 @@ def build_model(args, recipe, num_classes):
         normalize_features=bool(args.normalize_features),
         head=recipe.head,
         steps=steps,
+        contract=contract,
     )
     head = checkpoint_classifier(args)
     if head is not None and not args.random_init:
@@ -374,15 +374,42 @@ def run_classification(args, tool_file):
     train_index = index_from_args(args, "train")
     test_index = index_from_args(args, "test")
     check_same_classes(train_index.class_names, test_index.class_names)
-    num_classes = len(train_index.class_names)
     torch.manual_seed(args.seed)
-    model, contract, description = build_model(args, recipe, num_classes)
+    model, contract, description = build_model(args, recipe, len(train_index.class_names))
     config = {k: v for k, v in vars(args).items()}
     config.update(recipe_values=asdict(recipe), source_checkpoint=description)
 
-    run = TrainingRun(args, "finetune" if not args.linear else "linear_probe", checkpoint_dir, log_dir)
+    run = TrainingRun(args, "finetune" if not args.linear else "linear_probe", checkpoint_dir, log_dir, config)
     model = run.prepare_model(model)
-    test_kwargs = dict(
+    test = tester(args, recipe, run, contract, test_index)
+    if args.test_only:
+        metrics, unreadable = test(model)
+        return report(args, out_dir, mode, recipe, description, contract, metrics, None, run, unreadable)
+    if run.is_main:
+        check_run_config(checkpoint_dir, config, KEYS_THAT_MATTER, args.restart)
+    distributed.barrier()
+    builder = TrainClipBuilder(contract, finetune_augmentation(contract.size, args.flip_prob, recipe.train_crop))
+    dataset = VideoClipDataset(train_index, builder, backend=args.video_backend, seed=args.seed)
+    loader = run.loader(dataset, args.batch_size, collate_samples)
+    optimizer = build_optimizer(args, model, recipe)
+    schedule = build_schedule(recipe, optimizer, args.epochs, len(loader))
+    start = run.resume(model, optimizer, schedule)
+    run.log(
+        f"{mode} ({args.recipe} recipe: {recipe.source}): {len(dataset)} training videos, "
+        f"{len(train_index.class_names)} classes, {description['backbone']} from {description['saved_model']}, "
+        f"epochs {start + 1}-{args.epochs}, batch {args.batch_size}, lr {args.lr}"
+    )
+    metrics, unreadable = train_and_test(run, model, loader, optimizer, schedule, start, test)
+    best = max(run.best_accuracy, metrics["top1"]) if metrics else None
+    return report(args, out_dir, mode, recipe, description, contract, metrics, best, run, unreadable)
+
+
+def tester(args, recipe, run, contract, test_index):
+    """``test(model, precision_context=None) -> (metrics, unreadable test videos)`` on the test
+    split, with the recipe's views (clips, crops, test size)."""
+    if args.test_size:
+        contract = InputContract.from_dict({**contract.to_dict(), "size": args.test_size})
+    views = dict(
         num_clips=args.num_clips,
         crops=args.test_crops,
         batch_size=args.test_batch_size,
@@ -393,72 +420,37 @@ def run_classification(args, tool_file):
         crop_fraction=recipe.crop_fraction,
         clip_starts=recipe.clip_starts,
     )
-    test_contract = (
-        InputContract.from_dict({**contract.to_dict(), "size": args.test_size}) if args.test_size else contract
-    )
-    if args.test_only:
-        metrics, unreadable = evaluate_classifier(model, test_contract, test_index, num_classes, **test_kwargs)
-        return report(args, out_dir, mode, recipe, description, contract, metrics, None, run, unreadable)
-    if run.is_main:
-        check_run_config(checkpoint_dir, config, KEYS_THAT_MATTER, args.restart)
-    distributed.barrier()
-    builder = TrainClipBuilder(contract, finetune_augmentation(contract.size, args.flip_prob, recipe.train_crop))
-    dataset = VideoClipDataset(train_index, builder, backend=args.video_backend, seed=args.seed)
-    loader = run.loader(dataset, args.batch_size, collate_samples)
-    optimizer = build_optimizer(args, model, recipe)
-    schedule = build_schedule(recipe, optimizer, args.epochs, len(loader))
-    heads = {"classifier": model.fc}
-    start = run.resume(model.backbone, heads, optimizer, schedule)
 
-    def compute_loss(net, batch):
-        logits = net(run.to_device(contract.prepare(batch["clips"], run.device)))
-        labels = torch.as_tensor(batch["label"], device=logits.device)
-        loss = torch.nn.functional.cross_entropy(logits.float(), labels)
-        accuracy = (logits.argmax(dim=1) == labels).float().mean() * 100
-        return loss, {"train_top1": accuracy.detach()}
+    def test(model, precision_context=None):
+        classes = len(test_index.class_names)
+        return evaluate_classifier(model, contract, test_index, classes, precision_context=precision_context, **views)
 
-    run.log(
-        f"{mode} ({args.recipe} recipe: {recipe.source}): {len(dataset)} training videos, {num_classes} classes, "
-        f"{description['backbone']} from {description['saved_model']}, epochs {start + 1}-{args.epochs}, "
-        f"batch {args.batch_size}, lr {args.lr}"
-    )
-    run.choose_precision(model, compute_loss, next(iter(loader)))
-    net = run.wrap(model)
-    metrics, unreadable = None, []
-    for epoch in range(start, args.epochs):
-        train = run.train_epoch(epoch, loader, net, compute_loss, optimizer, schedule)
-        last_epoch = epoch + 1 == args.epochs
+    return test
+
+
+def train_and_test(run, model, loader, optimizer, schedule, start, test):
+    """``run.fit``, testing every --eval_every epochs and after the last (on rank 0), then saving;
+    returns the last test's (metrics, unreadable test videos)."""
+    args, tested = run.args, {"metrics": None, "unreadable": []}
+
+    def after_epoch(epoch, train):
         metrics = None
-        if (epoch + 1) % args.eval_every == 0 or last_epoch:
+        if (epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs:
             if run.is_main:
-                metrics, unreadable = evaluate_classifier(
-                    unwrap(net),
-                    test_contract,
-                    test_index,
-                    num_classes,
-                    precision_context=lambda: autocast(run.plan, run.device),
-                    **test_kwargs,
-                )
+                metrics, tested["unreadable"] = test(model, lambda: autocast(run.plan, run.device))
                 run.scalar("test/top1", metrics["top1"], epoch + 1)
             metrics = broadcast(metrics)
+        tested["metrics"] = metrics
         run.log(
             f"epoch {epoch + 1}/{args.epochs}: loss {train.get('loss', float('nan')):.4f}, train top-1 "
             f"{train.get('train_top1', float('nan')):.1f}"
             + (f", test top-1 {metrics['top1']:.2f}" if metrics else "")
             + f", {train['seconds']:.0f} s"
         )
-        run.save(
-            epoch + 1,
-            unwrap(net).backbone,
-            heads,
-            optimizer,
-            schedule,
-            contract,
-            config,
-            accuracy=metrics["top1"] if metrics else None,
-        )
-    best = max(run.best_accuracy, metrics["top1"]) if metrics else None
-    return report(args, out_dir, mode, recipe, description, contract, metrics, best, run, unreadable)
+        run.save(epoch + 1, model, optimizer, schedule, accuracy=metrics["top1"] if metrics else None)
+
+    run.fit(model, loader, optimizer, schedule, start, after_epoch)
+    return tested["metrics"], tested["unreadable"]
 
 
 def broadcast(obj):

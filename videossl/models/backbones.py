@@ -320,7 +320,7 @@ class C3D(nn.Module):
 
     def __init__(self, width=1.0):
         super().__init__()
-        layers, inplanes, block = [], 3, 1
+        layers, inplanes = [], 3
         for step in self.PLAN:
             if step == "pool1":
                 layers.append(nn.MaxPool3d((1, 2, 2), stride=(1, 2, 2)))
@@ -331,7 +331,6 @@ class C3D(nn.Module):
                     planes = scaled(planes, width)
                     layers += [nn.Conv3d(inplanes, planes, 3, padding=1), nn.BatchNorm3d(planes), nn.ReLU(inplace=True)]
                     inplanes = planes
-                block += 1
         self.features = nn.Sequential(*layers)
         self.dim = inplanes
         _init_like_torchvision(self)
