@@ -31,26 +31,19 @@ from cvrl.dataset import CVRLSampleBuilder
 from cvrl.model import CVRL
 from cvrl.recipe import RECIPE, REFERENCE_BATCH
 from videossl.cli import run_cli
+from videossl.engine import pretraining as engine
 from videossl.engine.optim import LARS, kernel_decay_groups, scaled_lr
-from videossl.engine.pretraining import (
-    COMMON_KEYS_THAT_MATTER,
-    input_contract,
-    pretrain,
-    pretraining_parser,
-    start_run,
-    training_loader,
-)
 from videossl.engine.schedules import WarmupCosine
 from videossl.models.backbones import build_backbone
 from videossl.recipes import parse_with_preset
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-KEYS_THAT_MATTER = COMMON_KEYS_THAT_MATTER + ("stride", "head_hidden")
+KEYS_THAT_MATTER = engine.COMMON_KEYS_THAT_MATTER + ("stride", "head_hidden")
 ARCHS = ("r3d_50", "r3d_18", "r2plus1d_18", "s3d", "i3d")
 
 
 def build_parser():
-    parser = pretraining_parser(__doc__, HERE, archs=ARCHS)
+    parser = engine.pretraining_parser(__doc__, HERE, archs=ARCHS)
     cvrl = parser.add_argument_group("CVRL")
     cvrl.add_argument("--frames", type=int)
     cvrl.add_argument("--stride", type=int)
@@ -71,20 +64,20 @@ def build_optimizer(model, args, lr):
 
 def main(argv=None):
     args = parse_with_preset(build_parser(), RECIPE, argv)
-    run = start_run(args, RECIPE, KEYS_THAT_MATTER)
+    run = engine.start_run(args, RECIPE, KEYS_THAT_MATTER)
     builder = CVRLSampleBuilder(
         cvrl_pair_augmentations(args.size, args.flip_prob), frames=args.frames, stride=args.stride
     )
-    loader = training_loader(run, args, builder)
+    loader = engine.training_loader(run, args, builder)
 
     backbone = build_backbone(args.arch, width=args.width)
-    contract = input_contract(args, stride=args.stride)
+    contract = engine.input_contract(args, stride=args.stride)
     method = run.prepare_model(CVRL(backbone, contract, args.temperature, hidden=args.head_hidden))
     lr = scaled_lr(args.lr, args.batch_size, REFERENCE_BATCH)
     optimizer = build_optimizer(method, args, lr)
     schedule = WarmupCosine(optimizer, args.warmup_epochs, args.epochs, len(loader))
     start = run.resume(method, optimizer, schedule)
-    pretrain(run, method, loader, optimizer, schedule, start, details=f"lr {lr:.3g} ({args.optimizer})")
+    engine.pretrain(run, method, loader, optimizer, schedule, start, details=f"lr {lr:.3g} ({args.optimizer})")
     return 0
 
 

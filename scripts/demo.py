@@ -1,7 +1,7 @@
 """`make demo`: the whole pipeline on the synthetic motion dataset, with no download.
 
 1. generate the demo-scale synthetic benchmark (14 motion classes, 616 videos, each also labelled
-   with its object's shape; cached between runs) and check it;
+   with its object's kind; cached between runs) and check it;
 2. pretrain TCLR with a tiny R3D-18 (reused when finished, resumed when interrupted), with the
    online kNN monitor;
 3. evaluate the pretrained backbone and the same backbone at random initialisation on both label
@@ -116,7 +116,8 @@ def write_report(path, table, rows, pictures, commands, seconds, overhead, data)
         "",
         f"Synthetic videos in the UCF101 layout, each with a motion class (the split's labels; some classes "
         f"differ only in the order or the speed of the same movement) and an appearance class (the moving "
-        f"object's shape; `appearance_labels.txt`): {train_videos} training and {test_videos} test videos "
+        f"object's kind, a shape with its fill pattern; `appearance_labels.txt`): {train_videos} training and "
+        f"{test_videos} test videos "
         f"(disjoint groups). Tiny R3D-18 (width 0.125) on 32 px clips of frame differences. Linear: one "
         f"linear layer on cached features (10 clips per video). Retrieval: test videos query the training "
         f"videos. One seed: scripts/run_matrix.py --seeds 0,1,2 gives the spread.",

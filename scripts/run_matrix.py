@@ -5,7 +5,7 @@
 
 For each seed: each method pretrains with its ``demo`` preset (VTDL: its three ablation rows), and
 its checkpoint and the same backbone at random initialisation (the seed's) are evaluated on the
-motion axis (the split's labels) and the appearance axis (the moving object's shape,
+motion axis (the split's labels) and the appearance axis (the moving object's kind,
 ``appearance_labels.txt``; the same cached features): linear top-1 (cached protocol), R@1 and R@5
 (TCLR's retrieval protocol) and R@1 (pooled protocol). The summary gives, per row and axis, the
 mean, the standard deviation and the worst seed, and the paired gain over the method's own

@@ -34,25 +34,16 @@ from tce.model import TCE
 from tce.recipe import RECIPE
 from videossl.cli import run_cli
 from videossl.data.input_contract import IMAGENET
-from videossl.engine.pretraining import (
-    COMMON_KEYS_THAT_MATTER,
-    add_step_decay_args,
-    input_contract,
-    pretrain,
-    pretraining_parser,
-    start_run,
-    step_decay_schedule,
-    training_loader,
-)
+from videossl.engine import pretraining as engine
 from videossl.models.backbones import RESNETS_2D, build_backbone
 from videossl.recipes import parse_with_preset
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-KEYS_THAT_MATTER = COMMON_KEYS_THAT_MATTER + ("frame_gap",)
+KEYS_THAT_MATTER = engine.COMMON_KEYS_THAT_MATTER + ("frame_gap",)
 
 
 def build_parser():
-    parser = pretraining_parser(__doc__, HERE, archs=tuple(RESNETS_2D))
+    parser = engine.pretraining_parser(__doc__, HERE, archs=tuple(RESNETS_2D))
     tce = parser.add_argument_group("TCE")
     tce.add_argument("--frame_gap", type=int, help="the positive is this many frames after the anchor")
     tce.add_argument("--bank_negatives", type=int)
@@ -63,18 +54,18 @@ def build_parser():
         choices=NEGATIVE_MODES,
         help="mined: hardest below a rising threshold; release: the released threshold (all random); random: uniform",
     )
-    add_step_decay_args(tce)
+    engine.add_step_decay_args(tce)
     return parser
 
 
 def main(argv=None):
     args = parse_with_preset(build_parser(), RECIPE, argv)
-    run = start_run(args, RECIPE, KEYS_THAT_MATTER)
+    run = engine.start_run(args, RECIPE, KEYS_THAT_MATTER)
     builder = TCESampleBuilder(args.size, args.frame_gap, flip_p=args.flip_prob)
-    loader = training_loader(run, args, builder)
+    loader = engine.training_loader(run, args, builder)
 
     backbone = build_backbone(args.arch, width=args.width)
-    contract = input_contract(args, stride=1, frames=1, **IMAGENET)
+    contract = engine.input_contract(args, stride=1, frames=1, **IMAGENET)
     method = TCE(
         backbone,
         contract,
@@ -87,10 +78,10 @@ def main(argv=None):
     )
     method = run.prepare_model(method)
     optimizer = torch.optim.SGD(method.parameters(), lr=args.lr, momentum=0.9, weight_decay=args.weight_decay)
-    schedule = step_decay_schedule(optimizer, args)
+    schedule = engine.step_decay_schedule(optimizer, args)
     start = run.resume(method, optimizer, schedule)
     details = f"{method.negatives} bank negatives ({args.negatives})"
-    pretrain(run, method, loader, optimizer, schedule, start, details)
+    engine.pretrain(run, method, loader, optimizer, schedule, start, details)
     return 0
 
 

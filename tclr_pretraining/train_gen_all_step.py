@@ -29,25 +29,18 @@ from tclr_pretraining.losses import TERMS, parse_loss_weights
 from tclr_pretraining.model import TCLR
 from tclr_pretraining.recipe import RECIPE
 from videossl.cli import run_cli
-from videossl.engine.pretraining import (
-    COMMON_KEYS_THAT_MATTER,
-    input_contract,
-    pretrain,
-    pretraining_parser,
-    start_run,
-    training_loader,
-)
+from videossl.engine import pretraining as engine
 from videossl.engine.schedules import WarmupPlateau
 from videossl.errors import UserError
 from videossl.models.backbones import build_backbone
 from videossl.recipes import parse_with_preset
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-KEYS_THAT_MATTER = COMMON_KEYS_THAT_MATTER + ("num_local",)
+KEYS_THAT_MATTER = engine.COMMON_KEYS_THAT_MATTER + ("num_local",)
 
 
 def build_parser():
-    parser = pretraining_parser(__doc__, HERE, archs=("r3d_18", "r2plus1d_18"))
+    parser = engine.pretraining_parser(__doc__, HERE, archs=("r3d_18", "r2plus1d_18"))
     tclr = parser.add_argument_group("TCLR")
     tclr.add_argument("--frames", type=int, help="frames per clip (the window is frames x num_local)")
     tclr.add_argument("--num_local", type=int)
@@ -77,19 +70,19 @@ def main(argv=None):
         weights = parse_loss_weights(args.loss_weights)
     except ValueError as err:
         raise UserError(str(err)) from None
-    run = start_run(args, RECIPE, KEYS_THAT_MATTER)
+    run = engine.start_run(args, RECIPE, KEYS_THAT_MATTER)
     builder = TCLRSampleBuilder(
         tclr_clip_augmentation(args.size, args.flip_prob), clip_frames=args.frames, num_local=args.num_local
     )
-    loader = training_loader(run, args, builder)
+    loader = engine.training_loader(run, args, builder)
 
     backbone = build_backbone(args.arch, width=args.width, keep_time_in_layer4=True)
-    contract = input_contract(args, stride=2)
+    contract = engine.input_contract(args, stride=2)
     method = run.prepare_model(TCLR(backbone, contract, args.num_local, args.temperature, weights))
     optimizer = torch.optim.Adam(method.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     schedule = WarmupPlateau(optimizer, warmup=parse_warmup(args.warmup), patience=args.patience)
     start = run.resume(method, optimizer, schedule)
-    pretrain(run, method, loader, optimizer, schedule, start)
+    engine.pretrain(run, method, loader, optimizer, schedule, start)
     return 0
 
 

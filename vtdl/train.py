@@ -29,16 +29,7 @@ import torch
 from videossl.cli import run_cli
 from videossl.data.augmentations import vtdl_clip_augmentation
 from videossl.data.input_contract import IMAGENET
-from videossl.engine.pretraining import (
-    COMMON_KEYS_THAT_MATTER,
-    add_step_decay_args,
-    input_contract,
-    pretrain,
-    pretraining_parser,
-    start_run,
-    step_decay_schedule,
-    training_loader,
-)
+from videossl.engine import pretraining as engine
 from videossl.models.backbones import build_backbone
 from videossl.recipes import parse_with_preset
 from vtdl.dataset import VTDLSampleBuilder
@@ -46,13 +37,13 @@ from vtdl.model import VTDL
 from vtdl.recipe import RECIPE
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-KEYS_THAT_MATTER = COMMON_KEYS_THAT_MATTER + ("stride", "queue_size", "no_temporal_negative", "no_tca")
+KEYS_THAT_MATTER = engine.COMMON_KEYS_THAT_MATTER + ("stride", "queue_size", "no_temporal_negative", "no_tca")
 ARCHS = ("i3d", "r3d_18_hara", "r3d_18", "r2plus1d_18", "c3d", "s3d")
 DEFAULT_QUEUE = {"ucf101": 5000, "hmdb51": 3569}
 
 
 def build_parser():
-    parser = pretraining_parser(__doc__, HERE, archs=ARCHS)
+    parser = engine.pretraining_parser(__doc__, HERE, archs=ARCHS)
     vtdl = parser.add_argument_group("VTDL")
     vtdl.add_argument("--frames", type=int)
     vtdl.add_argument("--stride", type=int)
@@ -62,7 +53,7 @@ def build_parser():
     vtdl.add_argument("--tca_max", type=float)
     vtdl.add_argument("--no_temporal_negative", action="store_true", help="ablation: no temporal negative")
     vtdl.add_argument("--no_tca", action="store_true", help="ablation: no temporal consistent augmentation")
-    add_step_decay_args(vtdl)
+    engine.add_step_decay_args(vtdl)
     return parser
 
 
@@ -70,12 +61,12 @@ def main(argv=None):
     args = parse_with_preset(build_parser(), RECIPE, argv)
     if args.queue_size is None:
         args.queue_size = DEFAULT_QUEUE.get(args.dataset, 5000)
-    run = start_run(args, RECIPE, KEYS_THAT_MATTER)
+    run = engine.start_run(args, RECIPE, KEYS_THAT_MATTER)
     builder = VTDLSampleBuilder(vtdl_clip_augmentation(args.size, args.flip_prob), args.frames, args.stride)
-    loader = training_loader(run, args, builder)
+    loader = engine.training_loader(run, args, builder)
 
     backbone = build_backbone(args.arch, width=args.width)
-    contract = input_contract(args, stride=args.stride, **IMAGENET)
+    contract = engine.input_contract(args, stride=args.stride, **IMAGENET)
     method = VTDL(
         backbone,
         contract,
@@ -89,13 +80,13 @@ def main(argv=None):
     method = run.prepare_model(method)
     trained = [p for p in method.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(trained, lr=args.lr, momentum=0.9, weight_decay=args.weight_decay)
-    schedule = step_decay_schedule(optimizer, args)
+    schedule = engine.step_decay_schedule(optimizer, args)
     start = run.resume(method, optimizer, schedule)
     details = (
         f"queue {args.queue_size}, temporal negative {'off' if args.no_temporal_negative else 'on'}, "
         f"TCA {'off' if args.no_tca else 'on'}"
     )
-    pretrain(run, method, loader, optimizer, schedule, start, details)
+    engine.pretrain(run, method, loader, optimizer, schedule, start, details)
     return 0
 
 

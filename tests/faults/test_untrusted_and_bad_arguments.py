@@ -177,6 +177,12 @@ BAD_ARGUMENTS = [
         "fewer than one batch of 64",
     ),
     (
+        "one video per process (pretraining)",
+        cvrl_train,
+        ["--run_id", "x", "--out_dir", "OUT", "DATA", "--batch_size", "1", *tiny_pretraining()],
+        "1 video(s) per process; this method needs at least 2 per process",
+    ),
+    (
         "--frames larger than every video (TCLR)",
         tclr_train,
         ["--run_id", "x", "--out_dir", "OUT", "DATA", "--batch_size", "2", *tiny_pretraining("--frames", "64")],

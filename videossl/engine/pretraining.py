@@ -111,10 +111,11 @@ def start_run(args: argparse.Namespace, recipe: Recipe, keys_that_matter: Sequen
 
 
 def training_loader(run: TrainingRun, args: argparse.Namespace, build_sample: Callable) -> DataLoader:
-    """The loader of the training split (--dataset, --split ...) with the method's sample builder."""
+    """The loader of the training split (--dataset, --split ...) with the method's sample builder;
+    at least 2 videos per process (checked before any model is built)."""
     index = index_from_args(args, "train", progress=run.is_main)
     dataset = VideoClipDataset(index, build_sample, backend=args.video_backend, seed=args.seed)
-    return run.loader(dataset, args.batch_size, collate_samples)
+    return run.loader(dataset, args.batch_size, collate_samples, min_per_process=2)
 
 
 def monitor_knn(run: TrainingRun, monitor: Optional[KnnMonitor], backbone: nn.Module, epoch: int) -> None:

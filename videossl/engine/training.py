@@ -39,6 +39,7 @@ from videossl.data.dataset import SkippedVideos, init_loader_worker
 from videossl.engine import distributed
 from videossl.engine.method import Method
 from videossl.engine.precision import PRECISIONS, PrecisionPlan, apply_precision_plan, autocast, verify_precision
+from videossl.engine.run_lock import RunLock
 from videossl.engine.schedules import Schedule
 from videossl.errors import UserError
 from videossl.models.checkpoint import load_state_strict, make_checkpoint, read_checkpoint_file, save_checkpoint, unwrap
@@ -195,8 +196,10 @@ class TrainingRun:
         self.is_main = self.rank == 0
         self.checkpoint_dir, self.log_dir = checkpoint_dir, log_dir
         self.writer = None
+        self.lock = None
         if self.is_main:
             os.makedirs(checkpoint_dir, exist_ok=True)
+            self.lock = RunLock(checkpoint_dir, log=self.log).acquire()  # one run per directory
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(log_dir)
@@ -226,14 +229,25 @@ class TrainingRun:
     def close(self):
         if self.writer is not None:
             self.writer.close()
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
         distributed.shutdown()
 
     # ---- data and model ----------------------------------------------------------------------
 
-    def loader(self, dataset, batch_size, collate_fn=None, shuffle=True, drop_last=True):
+    def loader(self, dataset, batch_size, collate_fn=None, shuffle=True, drop_last=True, min_per_process=1):
+        """``min_per_process``: the fewest samples one process can train on (2 for the contrastive
+        methods: their BatchNorm heads and in-batch negatives need more than one)."""
         if batch_size % self.world:
             raise UserError(f"--batch_size {batch_size} is not divisible by the {self.world} processes")
         per_process = batch_size // self.world
+        if per_process < min_per_process:
+            raise UserError(
+                f"--batch_size {batch_size} over {self.world} process(es) is {per_process} video(s) per process; "
+                f"this method needs at least {min_per_process} per process (BatchNorm statistics, in-batch "
+                f"negatives): use --batch_size {min_per_process * self.world} or more"
+            )
         if drop_last and len(dataset) < batch_size:
             raise UserError(f"the dataset has {len(dataset)} samples, fewer than one batch of {batch_size}")
         sampler = DistributedSampler(

@@ -12,11 +12,9 @@ import contextlib
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from videossl.data.augmentations import vtdl_clip_augmentation
-from videossl.data.dataset import init_loader_worker
 from videossl.data.sampling import sample_random_clip
 from videossl.data.transforms import (
     ColorJitter,
@@ -32,7 +30,7 @@ from videossl.data.transforms import (
     stack_clips,
 )
 from videossl.engine.method import Method
-from videossl.eval.features import EvaluationClipBuilder, EvaluationDataset, collate_views, left_out, report_left_out
+from videossl.eval.features import EvaluationClipBuilder, evaluation_loader, left_out, report_left_out
 from videossl.eval.linear_probe import accuracies
 
 AGGREGATIONS = ("softmax_mean", "logit_sum")
@@ -201,15 +199,7 @@ def predict_dataset(
     if aggregate not in AGGREGATIONS:
         raise ValueError(f"aggregate must be one of {AGGREGATIONS}")
     builder = EvaluationClipBuilder(contract, num_clips, crops, crop_fraction, clip_starts)
-    dataset = EvaluationDataset(index, builder, backend)
-    loader = DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=False,
-        num_workers=num_workers,
-        collate_fn=collate_views,
-        worker_init_fn=init_loader_worker if num_workers else None,
-    )
+    loader = evaluation_loader(index, builder, backend, batch_size, num_workers)
     was_training = model.training
     model.eval()
     scores, labels, valid = [], [], []

@@ -133,6 +133,18 @@ class EvaluationDataset(torch.utils.data.Dataset):
         return sample
 
 
+def evaluation_loader(index, builder, backend, batch_size, num_workers):
+    """Every video of ``index`` in order, as ``builder``'s views, batched by ``collate_views``."""
+    return DataLoader(
+        EvaluationDataset(index, builder, backend),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=collate_views,
+        worker_init_fn=init_loader_worker if num_workers else None,
+    )
+
+
 def collate_views(samples):
     """A batch of videos whose number of views may differ: ``clips`` of all of them concatenated
     ``[sum(counts), C, T, H, W]``, ``counts`` ``[B]``, ``label``, ``valid``."""
@@ -250,17 +262,9 @@ def extract_features(
             return with_index_labels(cached, index)
         except Exception as err:  # noqa: BLE001 - a damaged cache file is recomputed, never trusted
             log(f"warning: recomputing features, the cache file {path} is unreadable ({type(err).__name__})")
-    dataset = EvaluationDataset(
-        index, EvaluationClipBuilder(contract, num_clips, crops, crop_fraction, clip_starts), backend
-    )
-    loader = DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=False,
-        num_workers=num_workers,
-        collate_fn=collate_views,
-        worker_init_fn=init_loader_worker if num_workers else None,
-    )
+    builder = EvaluationClipBuilder(contract, num_clips, crops, crop_fraction, clip_starts)
+    loader = evaluation_loader(index, builder, backend, batch_size, num_workers)
+    dataset = loader.dataset
     device = torch.device(device)
     backbone = backbone.to(device).eval()
     views = dataset.builder.views_per_video or 1
