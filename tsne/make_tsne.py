@@ -30,11 +30,10 @@ if __package__ in (None, ""):
 import numpy as np
 
 from videossl.cli import run_cli
-from videossl.data.args import index_from_args
 from videossl.engine.training import resolve_device
 from videossl.errors import UserError
-from videossl.eval.common import evaluation_parser, load_model_for_eval, print_table, write_results
-from videossl.eval.features import extract_features, pooled
+from videossl.eval.common import evaluation_parser, load_model_for_eval, print_table, subset_features, write_results
+from videossl.eval.features import pooled
 from videossl.eval.tsne import (
     embed,
     embed_video_over_time,
@@ -131,24 +130,10 @@ def videos_mode(args, backbone, contract, device, paths, head=None, pca_variance
     return embeddings, kl, {"inputs": [os.path.abspath(v) for v in args.input], "step": args.step}
 
 
-def dataset_mode(args, backbone, contract, checkpoint_id, device, paths, head=None, pca_variance=None):
+def dataset_mode(args, backbone, contract, checkpoint_id, paths, head=None, pca_variance=None):
     if args.vid:
         raise UserError("--vid needs --input VIDEO (a dataset has no single trajectory)")
-    index = index_from_args(args, args.subset)
-    features = extract_features(
-        backbone,
-        contract,
-        index,
-        checkpoint_id,
-        args.num_clips,
-        1,
-        args.batch_size,
-        device,
-        args.precision,
-        args.num_workers,
-        args.feature_cache,
-        args.video_backend,
-    )
+    features = subset_features(args, backbone, contract, checkpoint_id, args.subset)
     embeddings = embed(pooled(features["maps"]).mean(dim=1).numpy(), head)
     points, kl = tsne_2d(embeddings, args.seed, args.perplexity, pca_variance)
     plot_by_group(
@@ -183,9 +168,7 @@ def main(argv=None):
     if args.input:
         embeddings, kl, details = videos_mode(args, backbone, contract, device, paths, head, pca_variance)
     else:
-        embeddings, kl, details = dataset_mode(
-            args, backbone, contract, checkpoint_id, device, paths, head, pca_variance
-        )
+        embeddings, kl, details = dataset_mode(args, backbone, contract, checkpoint_id, paths, head, pca_variance)
     details.update(space="embedding" if head is not None else "backbone", pca_variance=pca_variance)
     np.save(paths["embeddings"], embeddings)
     seconds = time.perf_counter() - started

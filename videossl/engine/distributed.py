@@ -1,5 +1,6 @@
 """Process-group helpers for DDP under torchrun (and single-process runs, where they are no-ops)."""
 
+import datetime
 import os
 
 import torch
@@ -22,16 +23,30 @@ def launched_by_torchrun():
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
 
 
-def init_from_env(device_type):
-    """Join the process group torchrun describes (nccl on CUDA, gloo on CPU); returns the local rank."""
+def init_from_env(device_type, timeout_seconds=300.0):
+    """Join the process group the environment describes (torchrun, or RANK/WORLD_SIZE/MASTER_ADDR/
+    MASTER_PORT set per task, e.g. by srun); nccl on CUDA, gloo on CPU; returns the local rank.
+    ``timeout_seconds`` bounds every collective: a process whose peer died on another node stops
+    after it instead of holding its devices for the backend's default (10-30 minutes)."""
     if not launched_by_torchrun():
         return 0
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     if device_type == "cuda":
         torch.cuda.set_device(local_rank)
     if not is_distributed():
-        dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
+        dist.init_process_group(
+            backend="nccl" if device_type == "cuda" else "gloo", timeout=datetime.timedelta(seconds=timeout_seconds)
+        )
     return local_rank
+
+
+def is_communication_failure(err: BaseException) -> bool:
+    """A collective that failed because a peer process stopped or cannot be reached (a closed
+    connection, a time-out), as gloo and nccl report it."""
+    if isinstance(err, getattr(dist, "DistError", ())):
+        return True
+    text = str(err)
+    return isinstance(err, RuntimeError) and ("gloo" in text or "NCCL" in text or "Timed out" in text)
 
 
 def shutdown():

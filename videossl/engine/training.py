@@ -51,6 +51,10 @@ class TrainingDiverged(UserError):
     """The loss or gradients stayed NaN/inf: the run stops, its checkpoints untouched."""
 
 
+class ProcessGroupFailed(UserError):
+    """A DDP peer died or became unreachable: this process stops too, naming the last checkpoint."""
+
+
 class CheckpointWriteError(UserError):
     """A checkpoint could not be written (disk full, permissions): the previous one is kept."""
 
@@ -86,6 +90,12 @@ def add_engine_args(parser, epochs, batch_size, lr):
         help="stop after this many steps in a row with a non-finite loss or gradient",
     )
     group.add_argument("--log_every", type=int, default=10, help="steps between TensorBoard points")
+    group.add_argument(
+        "--dist_timeout",
+        type=float,
+        default=300.0,
+        help="seconds a process waits for the others in a collective before it stops (DDP)",
+    )
     return group
 
 
@@ -188,7 +198,7 @@ class TrainingRun:
         recorded in every checkpoint."""
         self.args, self.name, self.config = args, name, config or {}
         device = resolve_device(args.device)
-        self.local_rank = distributed.init_from_env(device.type)
+        self.local_rank = distributed.init_from_env(device.type, args.dist_timeout)
         if device.type == "cuda" and distributed.is_distributed():
             device = torch.device("cuda", self.local_rank)
         self.device = device
@@ -378,6 +388,7 @@ class TrainingRun:
                 self.best_loss = loss
         if not self.is_main:
             distributed.barrier()  # wait until rank 0 has written them
+            self.last_checkpoint = os.path.join(self.checkpoint_dir, "last.pt")
             return None
         training_state = {
             "optimizer": optimizer.state_dict(),
@@ -503,10 +514,19 @@ class TrainingRun:
         self.choose_precision(method, next(iter(loader)))
         net = self.wrap(method)
         metrics = {}
-        for epoch in range(start, self.args.epochs):
-            metrics = self.train_epoch(epoch, loader, net, optimizer, schedule)
-            if after_epoch is not None:
-                after_epoch(epoch, metrics)
+        try:
+            for epoch in range(start, self.args.epochs):
+                metrics = self.train_epoch(epoch, loader, net, optimizer, schedule)
+                if after_epoch is not None:
+                    after_epoch(epoch, metrics)
+        except Exception as err:
+            if not (distributed.is_distributed() and distributed.is_communication_failure(err)):
+                raise
+            raise ProcessGroupFailed(
+                f"rank {self.rank}: the process group failed at step {self.step + 1}: another process stopped "
+                f"or cannot be reached ({str(err).splitlines()[0][:200]}); the newest complete checkpoint is "
+                f"{self.last_checkpoint or 'none'} (--restart continues from it)"
+            ) from None
         return metrics
 
     def train_epoch(

@@ -178,30 +178,35 @@ def print_table(title, rows):
         print(f"| {name:{width}s} | {shown} |")
 
 
+def subset_features(args, backbone, contract, checkpoint_id, subset, crops=1, **view):
+    """Features of one subset of the dataset the data flags describe (``view``: crop_fraction,
+    clip_starts)."""
+    return extract_features(
+        backbone,
+        contract,
+        index_from_args(args, subset),
+        checkpoint_id,
+        args.num_clips,
+        crops,
+        args.batch_size,
+        resolve_device(args.device),
+        args.precision,
+        args.num_workers,
+        args.feature_cache,
+        args.video_backend,
+        **view,
+    )
+
+
 def train_and_test_features(args, backbone, contract, checkpoint_id, test_crops=None):
     """Features of the training and test videos the data flags describe ({"train": ..., "test": ...});
     training videos use the centre crop, test videos ``test_crops`` (default ``--test_crops``)."""
-    device = resolve_device(args.device)
-    features = {}
-    for subset in ("train", "test"):
-        index = index_from_args(args, subset)
-        crops = (args.test_crops if test_crops is None else test_crops) if subset == "test" else 1
-        features[subset] = extract_features(
-            backbone,
-            contract,
-            index,
-            checkpoint_id,
-            args.num_clips,
-            crops,
-            args.batch_size,
-            device,
-            args.precision,
-            args.num_workers,
-            args.feature_cache,
-            args.video_backend,
-            crop_fraction=args.crop_fraction,
-            clip_starts=args.clip_starts,
-        )
+    view = dict(crop_fraction=args.crop_fraction, clip_starts=args.clip_starts)
+    test_crops = args.test_crops if test_crops is None else test_crops
+    features = {
+        subset: subset_features(args, backbone, contract, checkpoint_id, subset, crops, **view)
+        for subset, crops in (("train", 1), ("test", test_crops))
+    }
     check_same_classes(features["train"]["class_names"], features["test"]["class_names"])
     return features
 

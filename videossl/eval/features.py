@@ -112,7 +112,7 @@ class EvaluationDataset(torch.utils.data.Dataset):
 
     def __init__(self, index, builder, backend):
         self.clips = VideoClipDataset(index, builder, backend=backend)
-        self.builder = builder
+        self.builder, self.index = builder, index
 
     def __len__(self):
         return len(self.clips)
@@ -256,37 +256,19 @@ def extract_features(
     started = time.perf_counter()
     if use_cache and os.path.exists(path):
         try:
-            cached = torch.load(path, map_location="cpu", weights_only=True)
+            cached = read_cache_entry(path, key)
             cached.update(seconds=time.perf_counter() - started, cached=True, cache_file=path)
             report_left_out(index.subset, cached["unreadable"], log)
             return with_index_labels(cached, index)
         except Exception as err:  # noqa: BLE001 - a damaged cache file is recomputed, never trusted
-            log(f"warning: recomputing features, the cache file {path} is unreadable ({type(err).__name__})")
+            log(f"warning: recomputing features, the cache file {path} is unusable ({type(err).__name__}: {err})")
     builder = EvaluationClipBuilder(contract, num_clips, crops, crop_fraction, clip_starts)
     loader = evaluation_loader(index, builder, backend, batch_size, num_workers)
-    dataset = loader.dataset
-    device = torch.device(device)
-    backbone = backbone.to(device).eval()
-    views = dataset.builder.views_per_video or 1
-    maps, labels, valid = [], [], []
-    for batch in tqdm(
-        loader,
-        desc=f"features {index.subset}",
-        disable=not progress,
-        leave=False,
-        mininterval=0.5 if sys.stderr.isatty() else 30,
-    ):
-        out = torch.cat(
-            [backbone_maps(backbone, contract, chunk, device, precision) for chunk in batch["clips"].split(CHUNK)]
-        )
-        maps.append(per_video(out, batch["counts"], views).to(torch.float16).cpu())
-        labels.append(batch["label"])
-        valid.append(batch["valid"])
-    valid = torch.cat(valid)
+    maps, valid = video_maps(backbone, contract, loader, device, precision, progress)
     keep = valid.nonzero()[:, 0]
     result = {
-        "maps": torch.cat(maps)[keep],
-        "labels": torch.cat(labels)[keep],
+        "maps": maps[keep],
+        "labels": torch.tensor([index.records[i].label for i in keep.tolist()], dtype=torch.long),
         "paths": [index.records[i].path for i in keep.tolist()],
         "class_names": list(index.class_names),
         "unreadable": left_out(index, valid),
@@ -296,9 +278,40 @@ def extract_features(
         raise UserError(f"no readable video in the {index.subset} split of {index.root}")
     if use_cache:
         os.makedirs(cache_dir, exist_ok=True)
-        atomic_torch_save(result, path)
+        atomic_torch_save({**result, "key": key, "checksum": maps_checksum(result["maps"])}, path)
     result.update(seconds=time.perf_counter() - started, cached=False, cache_file=path if use_cache else None)
     return result
+
+
+def video_maps(backbone, contract, loader, device, precision, progress=True):
+    """(float16 ``[N, views, D, T']`` maps of every video of the loader, ``[N]`` bool readable)."""
+    device = torch.device(device)
+    backbone = backbone.to(device).eval()
+    views = loader.dataset.builder.views_per_video or 1
+    maps, valid = [], []
+    interval = 0.5 if sys.stderr.isatty() else 30
+    desc = f"features {loader.dataset.index.subset}"
+    for batch in tqdm(loader, desc=desc, disable=not progress, leave=False, mininterval=interval):
+        clips = batch["clips"].split(CHUNK)
+        out = torch.cat([backbone_maps(backbone, contract, chunk, device, precision) for chunk in clips])
+        maps.append(per_video(out, batch["counts"], views).to(torch.float16).cpu())
+        valid.append(batch["valid"])
+    return torch.cat(maps), torch.cat(valid)
+
+
+def maps_checksum(maps):
+    return hashlib.sha256(maps.contiguous().view(torch.uint8).numpy().tobytes()).hexdigest()
+
+
+def read_cache_entry(path, key):
+    """A cache entry, or ``ValueError`` when it is not the complete entry of ``key`` (truncated,
+    written for another key or format version, altered)."""
+    cached = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(cached, dict) or cached.get("key") != key:
+        raise ValueError("written for another key or cache version")
+    if len(cached["maps"]) != len(cached["paths"]) or maps_checksum(cached["maps"]) != cached.get("checksum"):
+        raise ValueError("its features do not match its checksum")
+    return cached
 
 
 def with_index_labels(features, index):
