@@ -118,6 +118,32 @@ def test_list_index_with_names_and_frame_counts(tmp_path):
         list_index(str(lst), str(tmp_path))
 
 
+@pytest.mark.parametrize(
+    "lines, problem",
+    [
+        ("a.avi 0\n../../etc/passwd 1\n", "outside the data root"),
+        ("a.avi 0\nb.avi -1\n", "label -1, outside 0-0"),
+        ("a.avi walk\nb.avi run\na.avi walk\n", "names a.avi twice"),
+        ("a.avi 30x 0\n", "expected 'path label'"),
+    ],
+    ids=["outside the root", "negative label", "duplicate", "frame count not a number"],
+)
+def test_bad_list_entries_are_one_clear_error(tmp_path, lines, problem):
+    for name in ("a.avi", "b.avi"):
+        _touch(str(tmp_path), name)
+    (tmp_path / "list.txt").write_text(lines)
+    with pytest.raises(UserError, match=problem):
+        list_index(str(tmp_path / "list.txt"), str(tmp_path))
+
+
+def test_a_split_file_with_a_byte_order_mark_reads_like_one_without(tmp_path):
+    for name in ("a.avi", "b.avi"):
+        _touch(str(tmp_path), name)
+    (tmp_path / "list.txt").write_bytes("\ufeffa.avi 0\r\nb.avi 1\r\n".encode("utf-8"))
+    index = list_index(str(tmp_path / "list.txt"), str(tmp_path))
+    assert [os.path.basename(r.path) for r in index.records] == ["a.avi", "b.avi"] and index.labels == [0, 1]
+
+
 def test_folder_index(tmp_path):
     _touch(str(tmp_path), "walk/x.mp4")
     _touch(str(tmp_path), "jump/y.avi")

@@ -89,9 +89,9 @@ class DatasetIndex:
 
 
 def read_lines(path):
-    """Non-empty lines with CR/LF and surrounding spaces removed."""
+    """Non-empty lines with CR/LF, a UTF-8 byte-order mark and surrounding spaces removed."""
     try:
-        with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
             return [line.strip() for line in f.read().splitlines() if line.strip()]
     except OSError as err:
         raise UserError(f"cannot read {path}: {err.strerror}") from None
@@ -144,8 +144,15 @@ class PathResolver:
 
 def _finish(dataset, subset, split, root, class_names, entries, skip_missing, what="videos", unused=0):
     """Build the index from (path or None, label, relpath, listed frames); handle missing files."""
-    records, missing = [], []
+    records, missing, seen = [], [], set()
     for path, label, rel, listed in entries:
+        if not os.path.isabs(rel) and os.path.normpath(rel).split(os.sep)[0] == os.pardir:
+            raise UserError(f"the {dataset} {subset} list names {rel}, outside the data root {root}")
+        if not 0 <= label < len(class_names) and not (dataset == "kinetics" and label == -1):  # -1: unlabelled
+            raise UserError(f"the {dataset} {subset} list gives {rel} label {label}, outside 0-{len(class_names) - 1}")
+        if rel in seen:
+            raise UserError(f"the {dataset} {subset} list names {rel} twice: each video once, please")
+        seen.add(rel)
         if path is None:
             missing.append(rel)
         else:
@@ -211,7 +218,7 @@ def parse_ucf101_split(split_dir, split=1, subset="train"):
         if folder.lower() not in by_lower:
             raise UserError(f"{list_file}: {rel} is in folder {folder!r}, which classInd.txt does not list")
         label = by_lower[folder.lower()]  # from the folder: file names differ in case (HandStandPushups)
-        if len(parts) > 1 and int(parts[1]) - 1 != label:
+        if len(parts) > 1 and (not parts[1].isdigit() or int(parts[1]) - 1 != label):
             raise UserError(f"{list_file}: {rel} has label {parts[1]} but its folder is class {label + 1}")
         entries.append((rel, label))
     return class_names, entries
@@ -337,7 +344,7 @@ def list_index(list_file, data_root="", class_names=None, skip_missing=False, su
         parts = line.split()
         if len(parts) == 2:
             rel, frames, label = parts[0], None, parts[1]
-        elif len(parts) == 3:
+        elif len(parts) == 3 and parts[1].isdigit():
             rel, frames, label = parts[0], int(parts[1]), parts[2]
         else:
             raise UserError(f"{list_file}:{n}: expected 'path label' or 'path num_frames label', got {line!r}")
