@@ -6,12 +6,13 @@ from videossl.errors import UserError
 
 
 def run_cli(main, argv=None):
-    """Run ``main(argv)``; a ``UserError`` becomes ``error: <message>`` on stderr and exit 2."""
+    """Run ``main(argv)``; a ``UserError`` becomes ``error: <message>`` on stderr and exit 2 (a
+    preempted run: ``stopped: <message>`` and its own exit status)."""
     try:
         code = main(argv)
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        print(f"{getattr(err, 'prefix', 'error')}: {err}", file=sys.stderr)
+        sys.exit(getattr(err, "exit_code", 2))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)

@@ -94,6 +94,26 @@ def gather_no_grad(tensor):
     return torch.cat(parts, dim=0)
 
 
+def gather_objects(obj) -> list:
+    """``[obj of rank 0, obj of rank 1, ...]`` on every process (``[obj]`` without DDP)."""
+    if not is_distributed():
+        return [obj]
+    objects = [None] * world_size()
+    dist.all_gather_object(objects, obj)
+    return objects
+
+
+def any_process(flag: bool) -> bool:
+    """``flag`` on any process (every process gets the same answer)."""
+    if not is_distributed():
+        return bool(flag)
+    t = torch.tensor([1.0 if flag else 0.0])
+    if dist.get_backend() == "nccl":
+        t = t.to(torch.device("cuda", torch.cuda.current_device()))
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
 def all_reduce_mean(value):
     """A float averaged over processes (for logging)."""
     if not is_distributed():

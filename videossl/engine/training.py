@@ -24,14 +24,14 @@ import random
 import re
 import sys
 import time
-from collections import defaultdict
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from videossl.atomic import atomic_copy, atomic_write_json, remove_partial_writes
@@ -39,6 +39,7 @@ from videossl.data.dataset import SkippedVideos, init_loader_worker
 from videossl.engine import distributed
 from videossl.engine.method import Method
 from videossl.engine.precision import PRECISIONS, PrecisionPlan, apply_precision_plan, autocast, verify_precision
+from videossl.engine.preemption import Preempted, ResumableSampler, StopRequest
 from videossl.engine.run_lock import RunLock
 from videossl.engine.schedules import Schedule
 from videossl.errors import UserError
@@ -192,6 +193,29 @@ def check_run_config(folder, config, keys_that_matter, restart):
     return atomic_write_json(path, config, indent=2, sort_keys=True, default=str)
 
 
+@dataclass
+class EpochTally:
+    """What an epoch has summed so far; a mid-epoch checkpoint stores it."""
+
+    sums: dict = field(default_factory=dict)
+    count: int = 0  # steps that updated the weights
+    skipped: int = 0  # steps with a non-finite loss or gradient
+    clips_seen: int = 0
+    steps: int = 0
+
+    def add(self, stepped, loss, terms):
+        self.steps += 1
+        if not stepped:
+            self.skipped += 1
+            return
+        for name, value in {"loss": loss, **terms}.items():
+            self.sums[name] = self.sums.get(name, 0.0) + float(value.detach() if torch.is_tensor(value) else value)
+        self.count += 1
+
+    def to_dict(self):
+        return asdict(self)
+
+
 class TrainingRun:
     def __init__(self, args, name: str, checkpoint_dir: str, log_dir: str, config: Optional[dict] = None):
         """``name``: the method's, recorded in checkpoints; ``config``: the run's configuration,
@@ -224,6 +248,8 @@ class TrainingRun:
         self.best_accuracy = -math.inf
         self.history = []  # per-epoch means of every loss term, saved with the checkpoints
         self._resumed_plan = None
+        self._position, self._position_rng = None, None  # where a mid-epoch checkpoint stopped
+        self.stop = StopRequest()  # SIGTERM / SIGUSR1: save this step and exit (preemption)
         seed_epoch(args.seed, self.rank, 0)
 
     # ---- output ------------------------------------------------------------------------------
@@ -260,7 +286,7 @@ class TrainingRun:
             )
         if drop_last and len(dataset) < batch_size:
             raise UserError(f"the dataset has {len(dataset)} samples, fewer than one batch of {batch_size}")
-        sampler = DistributedSampler(
+        sampler = ResumableSampler(
             dataset, num_replicas=self.world, rank=self.rank, shuffle=shuffle, seed=self.args.seed, drop_last=drop_last
         )
         workers = self.args.num_workers
@@ -363,8 +389,20 @@ class TrainingRun:
         self.best_accuracy = state.get("best_accuracy", -math.inf)
         self.history = list(state.get("history", []))
         self._resumed_plan = checkpoint.get("precision")
+        self._position, self._position_rng = state.get("position"), state["rng"]
+        if self._position:
+            per_process = self._position["rng"]
+            if len(per_process) != self.world:
+                self.log(
+                    f"note: resuming mid-epoch on {self.world} processes, saved on {len(per_process)}: the rest "
+                    "of that epoch will not be the one an uninterrupted run would have seen"
+                )
+            self._position_rng = per_process[self.rank % len(per_process)]
         self.last_checkpoint = path
-        self.log(f"resumed from {path} (epoch {checkpoint['epoch']}, step {self.step})")
+        within = (
+            f", step {self._position['tally'][0]['steps']} of epoch {checkpoint['epoch'] + 1}" if self._position else ""
+        )
+        self.log(f"resumed from {path} (epoch {checkpoint['epoch']}{within}, step {self.step})")
         return checkpoint["epoch"]
 
     def save(
@@ -375,17 +413,18 @@ class TrainingRun:
         schedule: Schedule,
         loss: Optional[float] = None,
         accuracy: Optional[float] = None,
+        position: Optional[dict] = None,
     ) -> Optional[str]:
         """After an epoch: ``last.pt`` always, ``checkpoint_epochNNNN.pt`` every --save_every epochs
         and at the end (the newest --keep_checkpoints kept), ``best.pt`` on a new highest
-        ``accuracy`` (classifiers) or, for runs that report none, a new lowest ``loss``."""
-        if accuracy is not None:
+        ``accuracy`` (classifiers) or, for runs that report none, a new lowest ``loss``. Within an
+        epoch (``position``: the epoch and its tally so far, on a stop signal): ``last.pt`` only."""
+        is_best = False
+        if position is None and accuracy is not None:
             is_best = accuracy > self.best_accuracy
             self.best_accuracy = max(self.best_accuracy, accuracy)
-        else:
-            is_best = loss is not None and loss < self.best_loss
-            if is_best:
-                self.best_loss = loss
+        elif position is None and loss is not None and loss < self.best_loss:
+            is_best, self.best_loss = True, loss
         if not self.is_main:
             distributed.barrier()  # wait until rank 0 has written them
             self.last_checkpoint = os.path.join(self.checkpoint_dir, "last.pt")
@@ -399,6 +438,7 @@ class TrainingRun:
             "best_loss": self.best_loss,
             "best_accuracy": self.best_accuracy,
             "history": self.history,
+            "position": position,
         }
         checkpoint = make_checkpoint(
             self.name,
@@ -411,11 +451,18 @@ class TrainingRun:
             training_state=training_state,
             precision=self.plan.to_dict() if self.plan else None,
         )
+        end_of_epoch = position is None and (epochs_done % self.args.save_every == 0 or epochs_done == self.args.epochs)
+        last = self._write_checkpoint(checkpoint, epochs_done, end_of_epoch, is_best)
+        distributed.barrier()
+        return last
+
+    def _write_checkpoint(self, checkpoint, epochs_done, keep_epoch_copy, is_best):
+        """``last.pt``, then its copies; an OSError leaves every old file in place and stops the run."""
         target = os.path.join(self.checkpoint_dir, "last.pt")
         try:
             last = save_checkpoint(checkpoint, target)
             self.last_checkpoint = last
-            if epochs_done % self.args.save_every == 0 or epochs_done == self.args.epochs:
+            if keep_epoch_copy:
                 target = os.path.join(self.checkpoint_dir, CHECKPOINT_PATTERN.format(epochs_done))
                 atomic_copy(last, target)
                 old = sorted(glob.glob(os.path.join(self.checkpoint_dir, "checkpoint_epoch*.pt")), key=checkpoint_epoch)
@@ -430,7 +477,6 @@ class TrainingRun:
                 f"could not write {target} after epoch {epochs_done}: {err.strerror or err}; nothing was "
                 f"overwritten, the newest complete checkpoint is {kept} (--restart continues from it)"
             ) from None
-        distributed.barrier()
         return last
 
     # ---- the loop ----------------------------------------------------------------------------
@@ -491,7 +537,8 @@ class TrainingRun:
         schedule.start_epoch(epoch)
         model.train()
         return tqdm(
-            loader,
+            iter(loader),  # now: the loader's iterator draws its seed from the global generator
+            total=len(loader),
             desc=f"epoch {epoch + 1}/{self.args.epochs}",
             disable=not self.is_main,
             dynamic_ncols=True,
@@ -532,13 +579,16 @@ class TrainingRun:
     def train_epoch(
         self, epoch: int, loader: DataLoader, net: nn.Module, optimizer: torch.optim.Optimizer, schedule: Schedule
     ) -> dict:
-        """One epoch of ``net`` (a wrapped ``Method``); returns the mean of every loss term over
-        the epoch (averaged over processes)."""
+        """One epoch of ``net`` (a wrapped ``Method``), or the rest of it after a mid-epoch
+        checkpoint; returns the mean of every loss term over the epoch (averaged over processes).
+        A stop signal ends it after the current step with a checkpoint of that step."""
         method = unwrap(net)
+        tally = self._resumed_tally(epoch, loader)
         bar = self._start_epoch(epoch, loader, net, schedule)
+        if tally.steps:
+            set_rng_state(self._position_rng)  # the generators as they were after that step
         skipped_videos = SkippedVideos(loader.dataset.index) if hasattr(loader.dataset, "index") else None
         parameters = [p for group in optimizer.param_groups for p in group["params"]]
-        sums, count, skipped, clips_seen = defaultdict(float), 0, 0, 0
         started = time.perf_counter()
         for batch in bar:
             if skipped_videos is not None:
@@ -547,17 +597,45 @@ class TrainingRun:
             with autocast(self.plan, self.device):
                 loss, terms = net(batch)
             loss = loss.float()
-            if self.optimizer_step(loss, optimizer, schedule, parameters, epoch):
-                for name, value in {"loss": loss, **terms}.items():
-                    sums[name] += float(value.detach()) if torch.is_tensor(value) else float(value)
-                count += 1
-            else:
-                skipped += 1
-            clips_seen += method.samples_in(batch) * method.clips_per_sample * self.world
-            if count:
-                self._log_step(bar, loss, sums["loss"] / count, clips_seen / (time.perf_counter() - started), schedule)
+            tally.add(self.optimizer_step(loss, optimizer, schedule, parameters, epoch), loss, terms)
+            tally.clips_seen += method.samples_in(batch) * method.clips_per_sample * self.world
+            if tally.count:
+                rate = tally.clips_seen / (time.perf_counter() - started)
+                self._log_step(bar, loss, tally.sums["loss"] / tally.count, rate, schedule)
+            if self._stop_requested():
+                self._preempt(epoch, tally, method, optimizer, schedule)
+        loader.sampler.skip = 0
         bar.close()
-        return self._end_epoch(epoch, sums, count, skipped, skipped_videos, clips_seen, started, schedule)
+        return self._end_epoch(epoch, tally, skipped_videos, started, schedule)
+
+    def _resumed_tally(self, epoch, loader):
+        """The resumed checkpoint's tally of ``epoch`` (its sampler then skips the steps done), or
+        a fresh one."""
+        position, self._position = self._position, None
+        if position is None or position["epoch"] != epoch:
+            return EpochTally()
+        per_process = position["tally"]
+        tally = EpochTally(**per_process[self.rank % len(per_process)])
+        loader.sampler.skip = tally.steps * loader.batch_size
+        return tally
+
+    def _stop_requested(self):
+        """A stop signal reached any process (all of them stop after the same step)."""
+        return distributed.any_process(self.stop.requested)
+
+    def _preempt(self, epoch, tally, method, optimizer, schedule):
+        # every process's generators: dropout and augmentation draws differ between processes
+        position = {
+            "epoch": epoch,
+            "tally": distributed.gather_objects(tally.to_dict()),
+            "rng": distributed.gather_objects(rng_state()),
+        }
+        self.save(epoch, method, optimizer, schedule, position=position)
+        self.close()
+        raise Preempted(
+            f"{self.stop.signal or 'a stop signal'} after step {self.step} (step {tally.steps} of epoch {epoch + 1}): "
+            f"saved {self.last_checkpoint}; --restart continues from this step"
+        )
 
     def _log_step(self, bar, loss, mean_loss, rate, schedule):
         bar.set_postfix(loss=f"{mean_loss:.4f}", clips_s=f"{rate:.1f}", refresh=False)
@@ -566,19 +644,19 @@ class TrainingRun:
             self.scalar("train/clips_per_s", rate)
             self.scalar("train/lr", schedule.lr)
 
-    def _end_epoch(self, epoch, sums, count, skipped, skipped_videos, clips_seen, started, schedule):
+    def _end_epoch(self, epoch, tally, skipped_videos, started, schedule):
         """Report skipped steps and videos, average the terms over processes, log and record them."""
-        if skipped:
-            self.log(f"epoch {epoch + 1}: skipped {skipped} steps with a non-finite loss or gradient")
+        if tally.skipped:
+            self.log(f"epoch {epoch + 1}: skipped {tally.skipped} steps with a non-finite loss or gradient")
         if skipped_videos is not None:
             videos = skipped_videos.report(epoch + 1, stream=lambda m: tqdm.write(f"rank {self.rank}: {m}"))
             self.scalar("epoch/skipped_videos", distributed.all_reduce_mean(videos) * self.world, epoch + 1)
-        means = {name: distributed.all_reduce_mean(total / max(count, 1)) for name, total in sums.items()}
+        means = {name: distributed.all_reduce_mean(total / max(tally.count, 1)) for name, total in tally.sums.items()}
         means["seconds"] = time.perf_counter() - started
-        means["clips_per_s"] = clips_seen / means["seconds"]
+        means["clips_per_s"] = tally.clips_seen / means["seconds"]
         for name, value in means.items():
             self.scalar(f"epoch/{name}", value, epoch + 1)
         self.scalar("epoch/lr", schedule.lr, epoch + 1)
-        self.history.append({"epoch": epoch + 1, "lr": schedule.lr, "skipped_steps": skipped, **means})
+        self.history.append({"epoch": epoch + 1, "lr": schedule.lr, "skipped_steps": tally.skipped, **means})
         schedule.end_epoch(means.get("loss", math.inf))
         return means
