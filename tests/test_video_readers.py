@@ -166,3 +166,57 @@ def test_pyav_reads_a_contiguous_window_with_one_seek_and_far_windows_with_two(v
     far = [2, 3, 120, 121]  # ~9 GOPs apart: the second pair is reached by a seek
     assert [read_index(f) for f in reader.get_frames(far)] == far
     assert reader.segments_read == 3
+
+
+# The containers and codecs the field's datasets come in, with the encoder settings that make
+# seeking hard: B-frames, open GOPs, long GOPs, VP8/VP9 alternate reference frames, MPEG program
+# streams at 29.97 fps (which stamp the frames after a seek two frames early).
+CONTAINERS = {
+    "mpeg2 program stream 29.97 fps (re-encoded .mpg)": ("mpg", "mpeg", "mpeg2video", (30000, 1001), 15, 2, {}),
+    "mpeg2 vob": ("vob", "vob", "mpeg2video", (25, 1), 15, 3, {}),
+    "mpeg1 program stream": ("mpg", "mpeg", "mpeg1video", (30000, 1001), 18, 2, {}),
+    "webm vp9 with alt-ref (kinetics, something-something)": (
+        "webm", "webm", "libvpx-vp9", (30, 1), 60, None, {"lag-in-frames": "16", "auto-alt-ref": "1"},
+    ),
+    "webm vp8": ("webm", "webm", "libvpx", (30000, 1001), 48, None, {"auto-alt-ref": "1"}),
+    "mp4 h264 open gop (kinetics)": (
+        "mp4", "mp4", "libx264", (30000, 1001), 48, 3, {"x264-params": "open-gop=1:keyint=48:min-keyint=12"},
+    ),
+    "mkv h264 long gop": ("mkv", "matroska", "libx264", (25, 1), 250, 3, {}),
+    "avi xvid (ucf101, hmdb51)": ("avi", "avi", "mpeg4", (25, 1), 12, 2, {"qmax": "4"}),
+}  # fmt: skip
+
+
+def write_container(path, fmt, codec, rate, gop, bframes, options, frames=240):
+    import fractions
+
+    import av
+
+    container = av.open(path, "w", format=fmt)
+    stream = container.add_stream(codec, rate=fractions.Fraction(*rate))
+    stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+    stream.codec_context.options = {"g": str(gop), **({"bf": str(bframes)} if bframes is not None else {}), **options}
+    for i in range(frames):
+        for packet in stream.encode(av.VideoFrame.from_ndarray(index_frame(i, 64, 64), format="rgb24")):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+
+
+@pytest.mark.parametrize("name", sorted(CONTAINERS))
+def test_random_windows_are_exact_in_every_container(tmp_path, name):
+    import av
+
+    ext, fmt, codec, rate, gop, bframes, options = CONTAINERS[name]
+    if codec not in av.codecs_available:
+        pytest.skip(f"this FFmpeg build has no {codec} encoder")
+    path = str(tmp_path / f"v.{ext}")
+    write_container(path, fmt, codec, rate, gop, bframes, options)
+    rng = np.random.default_rng(0)
+    with open_video(path, backend="pyav") as reader:
+        assert reader.num_frames == 240
+        for _ in range(41):  # windows of 4 frames at stride 4, as a sampler asks
+            start = int(rng.integers(0, 240 - 13))
+            wanted = [start + 4 * k for k in range(4)]
+            assert [read_index(frame) for frame in reader.get_frames(wanted)] == wanted, name

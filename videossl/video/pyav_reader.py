@@ -169,23 +169,34 @@ class PyAVReader(VideoReader):
         return out
 
     def _decode_segment(self, segment, out):
+        """Seek to the key frame before ``segment`` and decode forward. The decoded timestamps must
+        run through the probed ones in order from that key frame, which must carry its own (leading
+        frames of an open GOP before it are skipped); otherwise (MPEG program streams at 29.97 fps
+        stamp the frames after a seek two frames early) nothing of this segment is kept and the
+        caller decodes it forward from the start."""
         pts = self.info.pts
-        by_pts = {pts[i]: i for i in segment}
-        last = pts[segment[-1]]
+        wanted, key = set(segment), self._key_before(segment[0])
+        found = {}
         container, stream = self._stream()
         self.segments_read += 1
         try:
-            container.seek(pts[self._key_before(segment[0])], stream=stream, backward=True, any_frame=False)
+            container.seek(pts[key], stream=stream, backward=True, any_frame=False)
+            expected = key
             for frame in decode_frames(container, stream):
-                if frame.pts is None:
-                    continue
-                i = by_pts.get(frame.pts)
-                if i is not None:
-                    out[i] = frame_to_rgb(frame)
-                if frame.pts >= last:
+                if frame.pts is None or (expected == key and not frame.key_frame and frame.pts < pts[key]):
+                    continue  # an open GOP's leading frames, which belong before the key frame
+                if frame.pts != pts[expected]:
+                    self.close()
+                    return  # not the frame the probe counted here: the position cannot be trusted
+                if expected in wanted:
+                    found[expected] = frame_to_rgb(frame)
+                if expected == segment[-1]:
                     break
+                expected += 1
         except AV_ERRORS:
             self.close()  # whatever is missing is read from the start
+            return
+        out.update(found)
 
     def _decode_from_start(self, wanted, out):
         self.close()
