@@ -85,3 +85,20 @@ print(features(index, {str(tmp_path)!r}, [])["cache_file"])
     assert read_cache_entry(path, os.path.basename(path)[:-3])
     left = [name for name in os.listdir(tmp_path) if os.path.isfile(tmp_path / name)]
     assert left == [os.path.basename(path)]  # no temporary file left behind
+
+
+def test_a_damaged_or_old_probe_cache_is_probed_again(tiny_synthetic, tmp_path, capsys):
+    from videossl.data.probe_cache import cache_file_for
+
+    index = verify_frame_counts(index_of(tiny_synthetic), cache_dir=str(tmp_path), workers=0, progress=False)
+    counts = [record.num_frames for record in index.records]
+    path = cache_file_for(index.root, str(tmp_path))
+    text = open(path).read()
+    capsys.readouterr()
+    damaged = {"truncated": text[: len(text) // 2], "another version": text.replace('"pts"', '"timestamps"')}
+    for name, content in damaged.items():
+        open(path, "w").write(content)
+        again = verify_frame_counts(index_of(tiny_synthetic), cache_dir=str(tmp_path), workers=0, progress=False)
+        assert [record.num_frames for record in again.records] == counts, name
+        warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning")]
+        assert len(warnings) == (1 if name == "truncated" else 0), name

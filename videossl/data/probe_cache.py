@@ -31,15 +31,19 @@ def file_stamp(path):
 
 
 class ProbeCache:
-    def __init__(self, path):
+    def __init__(self, path, warn=True):
         self.path = path
         self.entries = {}
         if os.path.exists(path):
             try:
                 with open(path) as f:
                     self.entries = json.load(f)
-            except (OSError, ValueError):
-                self.entries = {}  # a damaged cache is only a slower start
+                if not isinstance(self.entries, dict):
+                    raise ValueError("not a JSON object")
+            except (OSError, ValueError) as err:  # a damaged cache is only a slower start
+                if warn:
+                    print(f"warning: probing again, the probe cache {path} is unreadable ({err})", file=sys.stderr)
+                self.entries = {}
 
     def lookup(self, path):
         """(VideoInfo or None, error or None), or None when not cached or stale."""
@@ -49,7 +53,10 @@ class ProbeCache:
                 return None
         except OSError:
             return None
-        info = VideoInfo.from_dict(entry["info"]) if entry.get("info") else None
+        try:
+            info = VideoInfo.from_dict(entry["info"]) if entry.get("info") else None
+        except (KeyError, TypeError, ValueError):  # written by another version: probe again
+            return None
         return info, entry.get("error")
 
     def store(self, path, info, error):
@@ -61,7 +68,7 @@ class ProbeCache:
 
     def save(self):
         # Merge with what another process may have written since we read the file.
-        merged = ProbeCache(self.path).entries
+        merged = ProbeCache(self.path, warn=False).entries
         merged.update(self.entries)
         atomic_write_json(self.path, merged)
 
