@@ -1,5 +1,5 @@
 """A DDP process that dies: the other one stops within --dist_timeout with one line naming the
-newest complete checkpoint, also without torchrun's agent (the environment set per process, as
+rank that stopped and the newest complete checkpoint, also without torchrun's agent (the environment set per process, as
 srun launches tasks); --restart then resumes."""
 
 import os
@@ -61,7 +61,7 @@ def survivor_error(survivor):
     err = survivor.communicate(timeout=120)[1]
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert survivor.returncode == 2 and len(errors) == 1 and "Traceback" not in err, err
-    assert "rank 0: the process group failed at step 5" in errors[0] and "ckpt/last.pt" in errors[0]
+    assert "rank 0: the process group failed at step 5: rank 1 stopped" in errors[0] and "ckpt/last.pt" in errors[0]
     return errors[0]
 
 

@@ -2,6 +2,7 @@
 
 import datetime
 import os
+import time
 
 import torch
 import torch.distributed as dist
@@ -92,6 +93,25 @@ def gather_no_grad(tensor):
     parts = [torch.empty_like(tensor) for _ in range(world_size())]
     dist.all_gather(parts, tensor.contiguous())
     return torch.cat(parts, dim=0)
+
+
+def silent_ranks(folder: str, step: int, wait_seconds: float = 3.0) -> list:
+    """After a failed collective: every surviving process leaves its rank in ``folder`` (the run
+    directory, shared by all nodes) and waits a moment for the others; the ranks that left nothing
+    are the ones that stopped. Empty when the folder is not shared or nobody is missing."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        open(os.path.join(folder, f"step{step}_rank{rank()}"), "w").close()
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            present = {name for name in os.listdir(folder) if name.startswith(f"step{step}_rank")}
+            missing = [r for r in range(world_size()) if f"step{step}_rank{r}" not in present]
+            if not missing:
+                return []
+            time.sleep(0.2)
+        return missing
+    except OSError:
+        return []
 
 
 def gather_objects(obj) -> list:

@@ -569,9 +569,11 @@ class TrainingRun:
         except Exception as err:
             if not (distributed.is_distributed() and distributed.is_communication_failure(err)):
                 raise
+            silent = distributed.silent_ranks(os.path.join(self.checkpoint_dir, ".roll_call"), self.step)
+            who = f"rank {', '.join(map(str, silent))} stopped" if silent else "another process stopped"
             raise ProcessGroupFailed(
-                f"rank {self.rank}: the process group failed at step {self.step + 1}: another process stopped "
-                f"or cannot be reached ({str(err).splitlines()[0][:200]}); the newest complete checkpoint is "
+                f"rank {self.rank}: the process group failed at step {self.step + 1}: {who} or cannot be reached "
+                f"({str(err).splitlines()[0][:160]}); the newest complete checkpoint is "
                 f"{self.last_checkpoint or 'none'} (--restart continues from it)"
             ) from None
         return metrics
