@@ -84,6 +84,7 @@ def _worker(rank, world, init_file, out_dir, weight):
         method_loss(method, ddp, part(x, rank, world), gather=True).backward()
         grads[method] = encoder.weight.grad
     torch.save(grads, os.path.join(out_dir, f"rank{rank}.pt"))
+    dist.barrier()  # neither process tears the group down while the other still uses it (gloo aborts)
     dist.destroy_process_group()
 
 

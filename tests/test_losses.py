@@ -147,6 +147,7 @@ def _ddp_worker(rank, world, init_file, out_dir, inputs, weight):
     loss = nt_xent(F.normalize(ddp(x_a[part]), dim=1), F.normalize(ddp(x_b[part]), dim=1), 0.1, gather=True)
     loss.backward()
     torch.save({"loss": loss.detach(), "grad": model.weight.grad}, os.path.join(out_dir, f"rank{rank}.pt"))
+    dist.barrier()  # neither process tears the group down while the other still uses it (gloo aborts)
     dist.destroy_process_group()
 
 

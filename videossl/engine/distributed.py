@@ -52,6 +52,7 @@ def is_communication_failure(err: BaseException) -> bool:
 
 def shutdown():
     if is_distributed():
+        dist.barrier()  # no process tears the group down while another still uses it (gloo aborts)
         dist.destroy_process_group()
 
 

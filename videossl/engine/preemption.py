@@ -27,9 +27,15 @@ class StopRequest:
 
     def __init__(self):
         self.signal = None
+        self._previous = {}
         if threading.current_thread() is threading.main_thread():  # handlers live in the main thread
-            for number in SIGNALS:
-                signal.signal(number, self._handle)
+            self._previous = {number: signal.signal(number, self._handle) for number in SIGNALS}
+
+    def restore(self):
+        """Give the signals back to the handlers they had (the run is over)."""
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous = {}
 
     def _handle(self, number, frame):
         self.signal = self.signal or signal.Signals(number).name

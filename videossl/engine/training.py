@@ -263,6 +263,7 @@ class TrainingRun:
             self.writer.add_scalar(name, value, self.step if step is None else step)
 
     def close(self):
+        self.stop.restore()
         if self.writer is not None:
             self.writer.close()
         if self.lock is not None:
