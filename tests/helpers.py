@@ -137,6 +137,13 @@ def perturbed(model):
     return model.eval()
 
 
+def tiny_eval_args(tiny_synthetic, saved_model, num_clips=2):
+    """An evaluation tool's command line on the tiny synthetic set, without loader workers."""
+    root, split_dir = tiny_synthetic
+    flags = {"saved_model": saved_model, "data_root": root, "split_dir": split_dir, "num_workers": 0}
+    return [item for key, value in {**flags, "num_clips": num_clips}.items() for item in (f"--{key}", str(value))]
+
+
 def tiny_run_args(tiny_synthetic, out_dir, flags, *extra):
     """A pretraining command line on the tiny synthetic set: run id 'tiny', one worker-free fp32
     process, a tiny backbone; ``flags`` ({flag: value}) are the method's own settings."""

@@ -17,7 +17,7 @@ from cvrl.recipe import RECIPE, REFERENCE_BATCH
 from cvrl.train import build_optimizer
 from linear_eval import train as linear_train
 from nn_retrieval import complete_retrieval
-from tests.helpers import run_torchrun_script, tiny_run_args
+from tests.helpers import run_torchrun_script, tiny_eval_args, tiny_run_args
 from tsne import make_tsne
 from videossl.data.input_contract import InputContract
 from videossl.engine.optim import LARS, scaled_lr
@@ -87,19 +87,7 @@ def test_a_tiny_run_trains_and_every_evaluation_reads_its_checkpoint(tiny_synthe
     assert checkpoint["method"] == "cvrl" and "projection" in checkpoint["heads"]
     backbone, contract, _ = load_backbone(str(last))
     assert contract.frames == 8 and contract.stride == 2 and contract.channel_order == "rgb"
-    root, split_dir = tiny_synthetic
-    common = [
-        "--saved_model",
-        str(last),
-        "--data_root",
-        root,
-        "--split_dir",
-        split_dir,
-        "--num_workers",
-        "0",
-        "--num_clips",
-        "2",
-    ]
+    common = tiny_eval_args(tiny_synthetic, str(last))
     assert linear_train.main(common + ["--linear", "--epochs", "3", "--out_dir", str(tmp_path / "lin")]) == 0
     assert complete_retrieval.main(common + ["--out_dir", str(tmp_path / "ret"), "--picture_queries", "0"]) == 0
     assert make_tsne.main(common + ["--output", str(tmp_path / "tsne" / "t.png")]) == 0

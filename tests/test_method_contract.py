@@ -11,7 +11,7 @@ from torch import nn
 
 from linear_eval import train as linear_train
 from nn_retrieval import complete_retrieval
-from tests.helpers import tiny_run_args
+from tests.helpers import tiny_eval_args, tiny_run_args
 from videossl.data.sampling import sample_random_clip
 from videossl.data.transforms import frames_to_clip, stack_clips
 from videossl.engine.method import Method
@@ -97,9 +97,7 @@ def test_a_sixth_method_pretrains_resumes_and_evaluates_from_its_checkpoint(tiny
     assert checkpoint["method"] == "arrow" and checkpoint["epoch"] == 2 and set(checkpoint["heads"]) == {"arrow"}
     assert [h["epoch"] for h in checkpoint["training_state"]["history"]] == [1, 2]
 
-    root, split_dir = tiny_synthetic
-    common = ["--saved_model", last, "--data_root", root, "--split_dir", split_dir, "--num_workers", "0"]
-    common += ["--num_clips", "2"]
+    common = tiny_eval_args(tiny_synthetic, last)
     assert complete_retrieval.main([*common, "--out_dir", str(tmp_path / "retrieval")]) == 0
     assert linear_train.main([*common, "--out_dir", str(tmp_path / "linear"), "--linear", "--epochs", "2"]) == 0
     for tool, metric in (("retrieval", "R@1"), ("linear", "top1")):

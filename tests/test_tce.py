@@ -15,7 +15,7 @@ from tce import train as tce_train
 from tce.dataset import TCESampleBuilder
 from tce.hard_negatives import mine_negatives, mining_threshold
 from tce.model import RotationHead
-from tests.helpers import read_index, tiny_run_args, write_index_video
+from tests.helpers import read_index, tiny_eval_args, tiny_run_args, write_index_video
 from tsne import make_tsne
 from videossl.eval.finetune import to_stack_of_differences
 from videossl.losses.contrastive import nce_memory_bank_loss
@@ -144,19 +144,7 @@ def test_a_tiny_run_trains_and_every_evaluation_reads_its_checkpoint(tiny_synthe
     assert len(history) == 4 and all(math.isfinite(h["loss"]) for h in history)
     assert "fc_rotation_3.weight" in checkpoint["heads"]["rotation"]
     assert {"nce", "rotation"} <= set(history[0]) and float(checkpoint["heads"]["memory"]["normalizer"]) > 0
-    root, split_dir = tiny_synthetic
-    common = [
-        "--saved_model",
-        str(last),
-        "--data_root",
-        root,
-        "--split_dir",
-        split_dir,
-        "--num_workers",
-        "0",
-        "--num_clips",
-        "2",
-    ]
+    common = tiny_eval_args(tiny_synthetic, str(last))
     assert linear_train.main(common + ["--linear", "--epochs", "3", "--out_dir", str(tmp_path / "lin")]) == 0
     assert complete_retrieval.main(common + ["--out_dir", str(tmp_path / "ret"), "--picture_queries", "0"]) == 0
     assert (

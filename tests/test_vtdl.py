@@ -9,7 +9,7 @@ import torch
 
 from linear_eval import train as linear_train
 from nn_retrieval import complete_retrieval
-from tests.helpers import run_torchrun_script, tiny_run_args
+from tests.helpers import run_torchrun_script, tiny_eval_args, tiny_run_args
 from videossl.data.input_contract import IMAGENET, InputContract
 from videossl.models.backbones import build_backbone
 from videossl.models.checkpoint import load_backbone
@@ -105,19 +105,7 @@ def test_each_ablation_trains_and_its_checkpoint_evaluates(tiny_synthetic, tmp_p
     assert {"projection", "key_backbone", "key_head", "queue"} <= set(checkpoint["heads"])
     backbone, contract, _ = load_backbone(str(last))
     assert contract == InputContract(frames=8, stride=2, size=32, **IMAGENET)  # the release normalises so
-    root, split_dir = tiny_synthetic
-    common = [
-        "--saved_model",
-        str(last),
-        "--data_root",
-        root,
-        "--split_dir",
-        split_dir,
-        "--num_workers",
-        "0",
-        "--num_clips",
-        "2",
-    ]
+    common = tiny_eval_args(tiny_synthetic, str(last))
     assert complete_retrieval.main(common + ["--out_dir", str(tmp_path / "ret"), "--picture_queries", "0"]) == 0
     assert linear_train.main(common + ["--linear", "--epochs", "3", "--out_dir", str(tmp_path / "lin")]) == 0
     assert json.load(open(tmp_path / "lin" / "results.json"))["method"] == "vtdl"
