@@ -88,7 +88,7 @@ class DatasetIndex:
         return f"{self.dataset} split {self.split} {self.subset}: {len(self)} videos, {self.num_classes} classes"
 
 
-def read_lines(path):
+def read_lines(path: str) -> list[str]:
     """Non-empty lines with CR/LF, a UTF-8 byte-order mark and surrounding spaces removed."""
     try:
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
@@ -97,7 +97,7 @@ def read_lines(path):
         raise UserError(f"cannot read {path}: {err.strerror}") from None
 
 
-def check_split(split, allowed=(1, 2, 3)):
+def check_split(split: int, allowed: tuple = (1, 2, 3)) -> int:
     if split not in allowed:
         raise UserError(f"split must be one of {', '.join(map(str, allowed))}, got {split!r}")
     return split
@@ -178,18 +178,18 @@ def _check_dir(path, flag, what):
 # ----------------------------------------------------------------------------------------------
 
 
-def ucf101_video_root(data_root):
+def ucf101_video_root(data_root: str) -> str:
     """The folder holding the 101 class folders: ``data_root`` or its ``UCF-101`` child."""
     nested = os.path.join(data_root, "UCF-101")
     return nested if os.path.isdir(nested) else data_root
 
 
-def ucf101_split_dir(split_dir):
+def ucf101_split_dir(split_dir: str) -> str:
     nested = os.path.join(split_dir, "ucfTrainTestlist")
     return nested if os.path.isfile(os.path.join(nested, "classInd.txt")) else split_dir
 
 
-def read_ucf101_classes(split_dir):
+def read_ucf101_classes(split_dir: str) -> list[str]:
     classes = {}
     for line in read_lines(os.path.join(split_dir, "classInd.txt")):
         number, name = line.split()
@@ -199,7 +199,7 @@ def read_ucf101_classes(split_dir):
     return [classes[i] for i in range(1, len(classes) + 1)]
 
 
-def parse_ucf101_split(split_dir, split=1, subset="train"):
+def parse_ucf101_split(split_dir: str, split: int = 1, subset: str = "train") -> tuple[list[str], list]:
     """(class names, [(relative path, 0-based label)]) from the official UCF101 lists."""
     check_split(split)
     if subset not in ("train", "test"):
@@ -224,7 +224,9 @@ def parse_ucf101_split(split_dir, split=1, subset="train"):
     return class_names, entries
 
 
-def ucf101_index(data_root, split_dir, split=1, subset="train", skip_missing=False):
+def ucf101_index(
+    data_root: str, split_dir: str, split: int = 1, subset: str = "train", skip_missing: bool = False
+) -> DatasetIndex:
     class_names, parsed = parse_ucf101_split(split_dir, split, subset)
     _check_dir(data_root, "--data_root", "the UCF101 videos")
     root = ucf101_video_root(data_root)
@@ -241,12 +243,12 @@ HMDB_TAGS = {"train": "1", "test": "2"}
 HMDB_SPLIT_FILE = re.compile(r"^(?P<cls>.+)_test_split(?P<split>[123])\.txt$")
 
 
-def hmdb51_split_dir(split_dir):
+def hmdb51_split_dir(split_dir: str) -> str:
     nested = os.path.join(split_dir, "testTrainMulti_7030_splits")
     return nested if os.path.isdir(nested) else split_dir
 
 
-def parse_hmdb51_split(split_dir, split=1, subset="train"):
+def parse_hmdb51_split(split_dir: str, split: int = 1, subset: str = "train") -> tuple[list[str], list, int]:
     """(class names, [(relative path, 0-based label)], number of unused videos)."""
     check_split(split)
     if subset not in HMDB_TAGS:
@@ -272,7 +274,9 @@ def parse_hmdb51_split(split_dir, split=1, subset="train"):
     return class_names, entries, unused
 
 
-def hmdb51_index(data_root, split_dir, split=1, subset="train", skip_missing=False):
+def hmdb51_index(
+    data_root: str, split_dir: str, split: int = 1, subset: str = "train", skip_missing: bool = False
+) -> DatasetIndex:
     class_names, parsed, unused = parse_hmdb51_split(split_dir, split, subset)
     _check_dir(data_root, "--data_root", "the HMDB51 class folders")
     resolver = PathResolver(data_root)
@@ -285,7 +289,7 @@ def hmdb51_index(data_root, split_dir, split=1, subset="train", skip_missing=Fal
 # ----------------------------------------------------------------------------------------------
 
 
-def kinetics_clip_name(youtube_id, start, end):
+def kinetics_clip_name(youtube_id: str, start, end) -> str:
     return f"{youtube_id}_{int(float(start)):06d}_{int(float(end)):06d}"
 
 
@@ -299,7 +303,13 @@ def _files_by_stem(root):
     return found
 
 
-def kinetics_index(data_root, csv_path, subset=None, class_names=None, skip_missing=True):
+def kinetics_index(
+    data_root: str,
+    csv_path: str,
+    subset: Optional[str] = None,
+    class_names: Optional[list[str]] = None,
+    skip_missing: bool = True,
+) -> DatasetIndex:
     """Kinetics from its CSV; clips are found by name anywhere under ``data_root``.
 
     ``class_names`` fixes the label order (pass the training CSV's classes when indexing the
@@ -337,7 +347,13 @@ def kinetics_index(data_root, csv_path, subset=None, class_names=None, skip_miss
 # ----------------------------------------------------------------------------------------------
 
 
-def list_index(list_file, data_root="", class_names=None, skip_missing=False, subset="all"):
+def list_index(
+    list_file: str,
+    data_root: str = "",
+    class_names: Optional[list[str]] = None,
+    skip_missing: bool = False,
+    subset: str = "all",
+) -> DatasetIndex:
     """``path label`` or ``path num_frames label`` lines; paths relative to ``data_root``."""
     entries_raw = []
     for n, line in enumerate(read_lines(list_file), 1):
@@ -367,7 +383,7 @@ def list_index(list_file, data_root="", class_names=None, skip_missing=False, su
     return _finish("list", subset, None, data_root or os.path.dirname(list_file), class_names, entries, skip_missing)
 
 
-def folder_index(data_root, subset="all"):
+def folder_index(data_root: str, subset: str = "all") -> DatasetIndex:
     """``data_root/<class>/<video file or frame folder>``; classes in alphabetical order."""
     _check_dir(data_root, "--data_root", "one folder per class")
     class_names = sorted(d for d in os.listdir(data_root) if os.path.isdir(os.path.join(data_root, d)))
@@ -407,7 +423,7 @@ def build_index(
     raise UserError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
 
 
-def relabel(index, label_file):
+def relabel(index: DatasetIndex, label_file: str) -> DatasetIndex:
     """The same videos with the labels of ``label_file`` ('<video path> <class name>' lines, paths
     relative to the index's root; classes in alphabetical order): a second label axis over the same
     videos (the synthetic set's appearance_labels.txt). Every video of the index needs a label."""
@@ -434,13 +450,13 @@ def relabel(index, label_file):
     return replace(index, class_names=class_names, records=records)
 
 
-def video_names(paths, limit=10):
+def video_names(paths: list, limit: int = 10) -> str:
     """'a.avi, b.avi and N more': the first ``limit`` file names of ``paths`` for a one-line message."""
     names = ", ".join(os.path.basename(os.fspath(p).rstrip("/")) for p in paths[:limit])
     return names + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
 
 
-def check_same_classes(train_classes, test_classes):
+def check_same_classes(train_classes: list[str], test_classes: list[str]) -> None:
     """The training and test subsets of an evaluation must name the same classes in the same order."""
     if list(train_classes) != list(test_classes):
         only = sorted(set(train_classes) ^ set(test_classes))

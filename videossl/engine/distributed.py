@@ -8,23 +8,23 @@ import torch
 import torch.distributed as dist
 
 
-def is_distributed():
+def is_distributed() -> bool:
     return dist.is_available() and dist.is_initialized()
 
 
-def rank():
+def rank() -> int:
     return dist.get_rank() if is_distributed() else 0
 
 
-def world_size():
+def world_size() -> int:
     return dist.get_world_size() if is_distributed() else 1
 
 
-def launched_by_torchrun():
+def launched_by_torchrun() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
 
 
-def init_from_env(device_type, timeout_seconds=300.0):
+def init_from_env(device_type: str, timeout_seconds: float = 300.0) -> int:
     """Join the process group the environment describes (torchrun, or RANK/WORLD_SIZE/MASTER_ADDR/
     MASTER_PORT set per task, e.g. by srun); nccl on CUDA, gloo on CPU; returns the local rank.
     ``timeout_seconds`` bounds every collective: a process whose peer died on another node stops
@@ -50,13 +50,13 @@ def is_communication_failure(err: BaseException) -> bool:
     return isinstance(err, RuntimeError) and ("gloo" in text or "NCCL" in text or "Timed out" in text)
 
 
-def shutdown():
+def shutdown() -> None:
     if is_distributed():
         dist.barrier()  # no process tears the group down while another still uses it (gloo aborts)
         dist.destroy_process_group()
 
 
-def barrier():
+def barrier() -> None:
     if is_distributed():
         dist.barrier()
 
@@ -80,7 +80,7 @@ class _GatherWithGrad(torch.autograd.Function):
         return grad[start : start + ctx.rows]
 
 
-def gather_with_grad(tensor):
+def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
     """All processes' ``tensor`` (same shape everywhere) concatenated along dim 0 in rank order,
     with gradients flowing back to every process's own part (a plain ``all_gather`` cuts them)."""
     if not is_distributed() or world_size() == 1:
@@ -88,7 +88,7 @@ def gather_with_grad(tensor):
     return _GatherWithGrad.apply(tensor)
 
 
-def gather_no_grad(tensor):
+def gather_no_grad(tensor: torch.Tensor) -> torch.Tensor:
     if not is_distributed() or world_size() == 1:
         return tensor
     parts = [torch.empty_like(tensor) for _ in range(world_size())]
@@ -135,7 +135,7 @@ def any_process(flag: bool) -> bool:
     return bool(t.item() > 0)
 
 
-def all_reduce_mean(value):
+def all_reduce_mean(value: float) -> float:
     """A float averaged over processes (for logging)."""
     if not is_distributed():
         return float(value)
