@@ -10,7 +10,7 @@ import torchvision
 
 from linear_eval import train as linear_train
 from nn_retrieval import complete_retrieval
-from tests.helpers import read_index, write_index_video
+from tests.helpers import read_index, tiny_eval_args, write_index_video
 from videossl.data.input_contract import InputContract
 from videossl.eval.features import EvaluationClipBuilder
 from videossl.eval.linear_probe import accuracies, predict_videos, train_linear_probe
@@ -100,22 +100,7 @@ def tiny_checkpoint(tmp_path, name="r3d_18", channel_order="rgb", **kwargs):
 
 
 def eval_args(tiny_synthetic, out_dir, checkpoint, *extra):
-    root, split_dir = tiny_synthetic
-    return [
-        "--saved_model",
-        checkpoint,
-        "--data_root",
-        root,
-        "--split_dir",
-        split_dir,
-        "--out_dir",
-        str(out_dir),
-        "--num_workers",
-        "0",
-        "--num_clips",
-        "3",
-        *extra,
-    ]
+    return [*tiny_eval_args(tiny_synthetic, checkpoint, num_clips=3), "--out_dir", str(out_dir), *extra]
 
 
 @pytest.mark.parametrize("name", ["r3d_18", "resnet18"])

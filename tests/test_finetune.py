@@ -8,7 +8,7 @@ import torch
 
 from finetune import train as finetune_train
 from linear_eval import train as linear_train
-from tests.helpers import make_tiny_synthetic
+from tests.helpers import make_tiny_synthetic, tiny_eval_args
 from tests.test_evaluation import tiny_checkpoint
 from videossl.cli import run_cli
 from videossl.eval import finetune
@@ -78,30 +78,8 @@ def test_multi_view_test_aggregates_every_view(tiny_synthetic):
 
 
 def finetune_args(tiny_synthetic, out_dir, checkpoint, *extra):
-    root, split_dir = tiny_synthetic
-    return [
-        "--saved_model",
-        checkpoint,
-        "--data_root",
-        root,
-        "--split_dir",
-        split_dir,
-        "--out_dir",
-        str(out_dir),
-        "--num_workers",
-        "0",
-        "--num_clips",
-        "2",
-        "--epochs",
-        "2",
-        "--batch_size",
-        "3",
-        "--eval_every",
-        "1",
-        "--precision",
-        "fp32",
-        *extra,
-    ]
+    schedule = ["--epochs", "2", "--batch_size", "3", "--eval_every", "1"]
+    return [*tiny_eval_args(tiny_synthetic, checkpoint), "--out_dir", str(out_dir), *schedule, *extra]
 
 
 def test_finetune_end_to_end_saves_the_best_model_and_tests_it_again(tiny_synthetic, tmp_path, capsys):

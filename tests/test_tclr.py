@@ -17,7 +17,7 @@ from tclr_pretraining.losses import (
     tclr_loss,
 )
 from tclr_pretraining.model import TCLR
-from tests.helpers import run_torchrun_script
+from tests.helpers import run_torchrun_script, tiny_run_args
 from tests.test_losses import naive_nt_xent
 from videossl.data.input_contract import InputContract
 from videossl.errors import UserError
@@ -94,30 +94,7 @@ def test_model_outputs_unit_embeddings_with_four_time_steps():
 
 
 def tiny_args(tiny_synthetic, out_dir, *extra):
-    root, split_dir = tiny_synthetic
-    return [
-        "--run_id",
-        "tiny",
-        "--out_dir",
-        str(out_dir),
-        "--data_root",
-        root,
-        "--split_dir",
-        split_dir,
-        "--width",
-        "0.125",
-        "--size",
-        "32",
-        "--batch_size",
-        "2",
-        "--num_workers",
-        "0",
-        "--precision",
-        "fp32",
-        "--lr",
-        "1e-3",
-        *extra,
-    ]
+    return tiny_run_args(tiny_synthetic, str(out_dir), {"batch_size": 2, "lr": 1e-3}, *extra)
 
 
 def test_a_tiny_run_lowers_the_loss_and_its_checkpoint_loads(tiny_synthetic, tmp_path, capsys):

@@ -17,6 +17,7 @@ from nn_retrieval import complete_retrieval
 from tce import train as tce_train
 from tclr_pretraining import train_gen_all_step as tclr_train
 from tests.faults.conftest import BAD_KINDS, UNREADABLE, unreadable_names
+from tests.helpers import tiny_run_args
 from tsne import make_tsne
 from videossl.data import dataset as dataset_module
 from videossl.data.dataset import SkippedVideos, VideoClipDataset, collate_samples
@@ -59,28 +60,8 @@ def test_the_probe_flags_exactly_the_unreadable_videos_and_reads_the_odd_ones_ri
 
 def pretraining_args(faulty_dataset, out_dir, batch_size):
     root, split_dir, _ = faulty_dataset
-    return [
-        "--run_id",
-        "faults",
-        "--out_dir",
-        str(out_dir),
-        "--data_root",
-        root,
-        "--split_dir",
-        split_dir,
-        "--width",
-        "0.125",
-        "--size",
-        "32",
-        "--batch_size",
-        str(batch_size),
-        "--num_workers",
-        "0",
-        "--precision",
-        "fp32",
-        "--epochs",
-        "1",
-    ]
+    flags = {"run_id": "faults", "batch_size": batch_size, "epochs": 1}
+    return tiny_run_args((root, split_dir), str(out_dir), flags)
 
 
 METHOD_ARGS = {

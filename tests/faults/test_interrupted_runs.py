@@ -13,41 +13,15 @@ import time
 import pytest
 import torch
 
-from tests.helpers import REPO, communicate_or_kill
+from tests.helpers import REPO, communicate_or_kill, tiny_run_args
 
 SCRIPT = os.path.join(REPO, "tclr_pretraining", "train_gen_all_step.py")
 EPOCHS = 3
 
 
 def tclr_args(tiny_synthetic, out_dir, *extra):
-    root, split_dir = tiny_synthetic
-    return [
-        "--run_id",
-        "run",
-        "--out_dir",
-        str(out_dir),
-        "--data_root",
-        root,
-        "--split_dir",
-        split_dir,
-        "--width",
-        "0.125",
-        "--size",
-        "32",
-        "--frames",
-        "8",
-        "--num_local",
-        "2",
-        "--batch_size",
-        "2",
-        "--num_workers",
-        "0",
-        "--precision",
-        "fp32",
-        "--epochs",
-        str(EPOCHS),
-        *extra,
-    ]
+    flags = {"run_id": "run", "frames": 8, "num_local": 2, "batch_size": 2, "epochs": EPOCHS}
+    return tiny_run_args(tiny_synthetic, str(out_dir), flags, *extra)
 
 
 def start(args, faults=()):
