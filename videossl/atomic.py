@@ -9,7 +9,9 @@ import glob
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import IO, Any, Callable
 
 PART_GLOB = ".*.part"
 
@@ -21,7 +23,7 @@ def partial_path(path: str) -> str:
 
 
 @contextmanager
-def atomic_path(path: str):
+def atomic_path(path: str) -> Iterator[str]:
     """Yields the temporary path to write; renamed to ``path`` when the block ends without error,
     removed otherwise."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -35,7 +37,7 @@ def atomic_path(path: str):
 
 
 @contextmanager
-def atomic_open(path: str, mode: str = "w"):
+def atomic_open(path: str, mode: str = "w") -> Iterator[IO]:
     """An open file whose content replaces ``path`` once complete and synced to disk."""
     with atomic_path(path) as tmp, open(tmp, mode) as f:
         yield f
@@ -43,7 +45,7 @@ def atomic_open(path: str, mode: str = "w"):
         os.fsync(f.fileno())
 
 
-def atomic_write_json(path: str, data, **options) -> str:
+def atomic_write_json(path: str, data: Any, **options: Any) -> str:
     with atomic_open(path) as f:
         json.dump(data, f, **options)
     return path
@@ -55,7 +57,7 @@ def atomic_copy(src: str, dst: str) -> str:
     return dst
 
 
-def remove_partial_writes(folder: str, log=print, what: str = "write") -> None:
+def remove_partial_writes(folder: str, log: Callable[[str], None] = print, what: str = "write") -> None:
     """Delete the temporary files of writes (``what``) that were killed before their rename: never
     complete, never read."""
     for path in glob.glob(os.path.join(folder, PART_GLOB)):

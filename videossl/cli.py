@@ -1,11 +1,13 @@
 """Helpers for command-line entry points: one clear line and a non-zero exit on bad input."""
 
 import sys
+from collections.abc import Sequence
+from typing import Callable, NoReturn, Optional
 
 from videossl.errors import UserError
 
 
-def run_cli(main, argv=None):
+def run_cli(main: Callable[[Optional[Sequence[str]]], Optional[int]], argv: Optional[Sequence[str]] = None) -> NoReturn:
     """Run ``main(argv)``; a ``UserError`` becomes ``error: <message>`` on stderr and exit 2 (a
     preempted run: ``stopped: <message>`` and its own exit status)."""
     try:

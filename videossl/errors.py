@@ -5,6 +5,9 @@ tools print it as one line and exit non-zero, without a traceback. ``VideoReadEr
 video that cannot be read: datasets skip such a video, log it and count it.
 """
 
+import os
+from typing import Union
+
 
 class UserError(Exception):
     """A problem with the user's input, reported as one line and a non-zero exit."""
@@ -13,7 +16,7 @@ class UserError(Exception):
 class VideoReadError(RuntimeError):
     """One video could not be opened or decoded."""
 
-    def __init__(self, path, reason):
+    def __init__(self, path: Union[str, os.PathLike], reason: object) -> None:
         self.path = str(path)
         self.reason = str(reason)
         super().__init__(f"{self.path}: {self.reason}")

@@ -14,6 +14,8 @@ in every checkpoint's config.
 """
 
 import argparse
+from argparse import Namespace
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -30,20 +32,20 @@ class Setting:
     project: Optional[str] = None
     difference: str = ""
 
-    def project_text(self):
+    def project_text(self) -> str:
         if self.flag is None or self.project:
             return self.project or self.published
         return f"`--{self.flag} {format_value(self.value)}`"
 
-    def status(self):
+    def status(self) -> str:
         return f"deliberate difference: {self.difference}" if self.difference else "same"
 
 
 @dataclass
 class Recipe:
     method: str
-    settings: list
-    presets: dict = field(default_factory=dict)  # name -> {flag: value} over the paper values
+    settings: list[Setting]
+    presets: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {flag: value} over the paper values
 
     def __post_init__(self):
         self.presets = {PAPER: {}, **self.presets}
@@ -53,10 +55,10 @@ class Recipe:
             if unknown:
                 raise ValueError(f"{self.method} preset {name!r} sets flags the recipe does not hold: {unknown}")
 
-    def paper_values(self):
+    def paper_values(self) -> dict[str, Any]:
         return {s.flag: s.value for s in self.settings if s.flag is not None}
 
-    def values(self, preset=PAPER):
+    def values(self, preset: str = PAPER) -> dict[str, Any]:
         return {**self.paper_values(), **self.presets[preset]}
 
 
@@ -71,7 +73,7 @@ def knn_monitor_setting(source: str) -> Setting:
     )
 
 
-def format_value(value) -> str:
+def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     return str(value)
@@ -94,7 +96,9 @@ def add_preset_arg(parser: argparse.ArgumentParser, recipe: Recipe) -> None:
             action.help = f"{action.help + '; ' if action.help else ''}paper: {format_value(paper[action.dest])}"
 
 
-def parse_with_preset(parser: argparse.ArgumentParser, recipe: Recipe, argv=None) -> argparse.Namespace:
+def parse_with_preset(
+    parser: argparse.ArgumentParser, recipe: Recipe, argv: Optional[Sequence[str]] = None
+) -> argparse.Namespace:
     """Add ``--preset`` to the complete ``parser`` and parse ``argv`` with the chosen preset's
     values as defaults. ``args.preset_overrides`` holds the recipe flags whose value differs from
     the preset (given on the command line)."""
@@ -107,7 +111,7 @@ def parse_with_preset(parser: argparse.ArgumentParser, recipe: Recipe, argv=None
     return args
 
 
-def describe(recipe: Recipe, args) -> str:
+def describe(recipe: Recipe, args: Namespace) -> str:
     """One line: the recipe a run uses."""
     overrides = ", ".join(f"--{k} {format_value(v)}" for k, v in sorted(args.preset_overrides.items()))
     return f"recipe: {recipe.method} preset '{args.preset}' (docs/recipes.md)" + (
@@ -115,7 +119,7 @@ def describe(recipe: Recipe, args) -> str:
     )
 
 
-def preset_argv(recipe: Recipe, preset: str) -> list:
+def preset_argv(recipe: Recipe, preset: str) -> list[str]:
     """The flags that a preset sets, as a command line (for documentation and tests)."""
     argv = []
     for key, value in recipe.presets[preset].items():

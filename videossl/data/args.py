@@ -1,8 +1,10 @@
 """The data flags every command shares, and the index they describe."""
 
 import os
+from argparse import ArgumentParser, Namespace, _ArgumentGroup
+from typing import Optional, Union
 
-from videossl.data.indexes import DATASETS, build_index, relabel
+from videossl.data.indexes import DATASETS, DatasetIndex, build_index, relabel
 from videossl.data.probe_cache import verify_frame_counts
 from videossl.video import BACKENDS, DEFAULT_BACKEND
 from videossl.video.time_limit import DEFAULT_DECODE_TIMEOUT
@@ -13,7 +15,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 DEMO_DATA_ROOT = os.path.join(REPO_ROOT, "data", "synthetic", "demo", "UCF-101")
 
 
-def add_data_args(parser, default_dataset="ucf101"):
+def add_data_args(parser: ArgumentParser, default_dataset: str = "ucf101") -> _ArgumentGroup:
     group = parser.add_argument_group("data")
     group.add_argument("--dataset", default=default_dataset, choices=DATASETS)
     group.add_argument(
@@ -51,7 +53,7 @@ def add_data_args(parser, default_dataset="ucf101"):
     return group
 
 
-def add_flip_arg(parser):
+def add_flip_arg(parser: Union[ArgumentParser, _ArgumentGroup]) -> None:
     """Horizontal flips are label-preserving for human actions (every paper flips with p 0.5), but
     not where left and right are the classes: the synthetic set's MoveRight flipped is MoveLeft."""
     parser.add_argument(
@@ -62,7 +64,7 @@ def add_flip_arg(parser):
     )
 
 
-def default_split_dir(args):
+def default_split_dir(args: Namespace) -> str:
     if args.split_dir:
         return args.split_dir
     if args.dataset == "ucf101":
@@ -72,7 +74,14 @@ def default_split_dir(args):
     return args.data_root
 
 
-def index_from_args(args, subset, verify=True, skip_missing=None, workers=None, progress=True):
+def index_from_args(
+    args: Namespace,
+    subset: str,
+    verify: bool = True,
+    skip_missing: Optional[bool] = None,
+    workers: Optional[int] = None,
+    progress: bool = True,
+) -> DatasetIndex:
     """Build the index the flags describe; with ``verify``, probe frame counts (cached)."""
     index = build_index(
         args.dataset,

@@ -7,7 +7,7 @@ from videossl.data.transforms import ColorJitter, Compose, RandomHorizontalFlip,
 VTDL_CROP_OF_SHORT_SIDE = 224 / 256
 
 
-def vtdl_clip_augmentation(size=224, flip_p=0.0):
+def vtdl_clip_augmentation(size: int = 224, flip_p: float = 0.0) -> Compose:
     """VTDL's training transform for pretraining and finetuning (the release's src/data/config.py
     augmentation_config): rotation within +-10 degrees -> a square of 0.875 x the short side at a
     random place, resized to ``size`` (= resize to 256, random crop 224) -> colour jitter

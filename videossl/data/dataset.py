@@ -13,20 +13,27 @@ worker processes with ``SkippedVideos``.
 """
 
 import logging
+from collections.abc import Iterable
+from typing import Callable, Optional
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from videossl.data.indexes import video_names
+from videossl.data.indexes import DatasetIndex, video_names
 from videossl.errors import UserError, VideoReadError
+from videossl.types import Log
 from videossl.video import DEFAULT_BACKEND, open_video
+from videossl.video.base import VideoReader
 from videossl.video.time_limit import decode_time_limit
 
 log = logging.getLogger(__name__)
 
+# a method's sample builder: an open video and the sample's generator -> the sample ({"clips": ...})
+SampleBuilder = Callable[[VideoReader, np.random.Generator], dict]
 
-def check_samples_fit(index, frames_needed):
+
+def check_samples_fit(index: DatasetIndex, frames_needed: Optional[int]) -> None:
     """Refuse a dataset none of whose videos can be read, or whose every video has fewer than
     ``frames_needed`` frames (a sample builder's clip length: a --frames meant for another
     dataset). Some short videos are fine: samplers loop them."""
@@ -48,7 +55,15 @@ def check_samples_fit(index, frames_needed):
 
 
 class VideoClipDataset(Dataset):
-    def __init__(self, index, build_sample, backend=DEFAULT_BACKEND, seed=0, max_retries=10, decoder_threads=1):
+    def __init__(
+        self,
+        index: DatasetIndex,
+        build_sample: SampleBuilder,
+        backend: str = DEFAULT_BACKEND,
+        seed: int = 0,
+        max_retries: int = 10,
+        decoder_threads: int = 1,
+    ) -> None:
         if len(index) == 0:
             raise ValueError("the index holds no videos")
         check_samples_fit(index, getattr(build_sample, "frames_needed", None))
@@ -63,17 +78,17 @@ class VideoClipDataset(Dataset):
         self.decoder_threads = decoder_threads
         self.epoch = 0
 
-    def set_epoch(self, epoch):
+    def set_epoch(self, epoch: int) -> None:
         """Call before each epoch (workers must not be persistent, so that they see it)."""
         self.epoch = int(epoch)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.index)
 
-    def rng_for(self, i):
+    def rng_for(self, i: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, self.epoch, int(i)])
 
-    def load(self, i, rng):
+    def load(self, i: int, rng: Optional[np.random.Generator]) -> dict:
         """The sample built from video ``i``; raises VideoReadError when it cannot be read."""
         record = self.index.records[i]
         if record.error:
@@ -106,7 +121,7 @@ class VideoClipDataset(Dataset):
         )
 
 
-def collate_samples(batch):
+def collate_samples(batch: list[dict]) -> dict:
     """``default_collate`` for the tensors, with the ``skipped`` lists concatenated."""
     skipped = [j for sample in batch for j in sample.pop("skipped", [])]
     out = default_collate(batch)
@@ -117,14 +132,14 @@ def collate_samples(batch):
 class SkippedVideos:
     """Counts the videos skipped during an epoch (from collated batches) and reports them."""
 
-    def __init__(self, index):
+    def __init__(self, index: DatasetIndex) -> None:
         self.index = index
         self.epoch_indices = []
 
-    def update(self, skipped):
+    def update(self, skipped: Iterable[int]) -> None:
         self.epoch_indices.extend(int(j) for j in skipped)
 
-    def report(self, epoch, stream=print):
+    def report(self, epoch: int, stream: Log = print) -> int:
         """Log ``epoch E: N videos skipped ...`` when any were; returns N (distinct videos) and resets."""
         distinct = sorted(set(self.epoch_indices))
         self.epoch_indices = []
@@ -134,7 +149,7 @@ class SkippedVideos:
         return len(distinct)
 
 
-def init_loader_worker(worker_id):
+def init_loader_worker(worker_id: int) -> None:
     """DataLoader ``worker_init_fn``: one decoding thread per worker, no oversubscription."""
     torch.set_num_threads(1)
     try:

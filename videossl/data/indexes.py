@@ -21,7 +21,7 @@ import csv
 import os
 import re
 from dataclasses import dataclass, field, replace
-from typing import Optional
+from typing import Optional, Union
 
 from videossl.errors import UserError
 from videossl.video.info import VideoInfo
@@ -42,11 +42,11 @@ class VideoRecord:
     listed_frames: Optional[int] = None  # a count given by a list file (not trusted for reading)
 
     @property
-    def num_frames(self):
+    def num_frames(self) -> Optional[int]:
         return self.info.num_frames if self.info is not None else None
 
     @property
-    def name(self):
+    def name(self) -> str:
         return os.path.splitext(os.path.basename(self.path.rstrip("/")))[0]
 
 
@@ -66,25 +66,25 @@ class DatasetIndex:
     # the probe and every dataset built on this index apply it.
     decode_timeout: float = DEFAULT_DECODE_TIMEOUT
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> VideoRecord:
         return self.records[i]
 
     @property
-    def num_classes(self):
+    def num_classes(self) -> int:
         return len(self.class_names)
 
     @property
-    def labels(self):
+    def labels(self) -> list[int]:
         return [r.label for r in self.records]
 
-    def readable(self):
+    def readable(self) -> list[VideoRecord]:
         """The records whose probe succeeded (all records before verification)."""
         return [r for r in self.records if r.error is None]
 
-    def describe(self):
+    def describe(self) -> str:
         return f"{self.dataset} split {self.split} {self.subset}: {len(self)} videos, {self.num_classes} classes"
 
 
@@ -106,7 +106,7 @@ def check_split(split: int, allowed: tuple = (1, 2, 3)) -> int:
 class PathResolver:
     """Finds files under a root, falling back to a case-insensitive match per folder level."""
 
-    def __init__(self, root):
+    def __init__(self, root: str) -> None:
         self.root = root
         self._listings = {}
 
@@ -119,7 +119,7 @@ class PathResolver:
             self._listings[folder] = {n.lower(): n for n in names}
         return self._listings[folder]
 
-    def resolve(self, relpath):
+    def resolve(self, relpath: str) -> Optional[str]:
         """The file ``relpath`` names, or else the frame folder of the same name without its
         extension (frame dumps of UCF101/HMDB51 store ``v_X.avi`` as ``v_X/``)."""
         found = self._resolve(relpath)
@@ -142,7 +142,7 @@ class PathResolver:
         return current
 
 
-def _finish(dataset, subset, split, root, class_names, entries, skip_missing, what="videos", unused=0):
+def _finish(dataset, subset, split, root, class_names, entries, skip_missing, what: str = "videos", unused: int = 0):
     """Build the index from (path or None, label, relpath, listed frames); handle missing files."""
     records, missing, seen = [], [], set()
     for path, label, rel, listed in entries:
@@ -168,7 +168,7 @@ def _finish(dataset, subset, split, root, class_names, entries, skip_missing, wh
     return DatasetIndex(dataset, subset, split, root, list(class_names), records, missing, unused)
 
 
-def _check_dir(path, flag, what):
+def _check_dir(path: str, flag, what):
     if not path or not os.path.isdir(path):
         raise UserError(f"{flag} {path!r} is not a folder ({what})")
 
@@ -289,7 +289,7 @@ def hmdb51_index(
 # ----------------------------------------------------------------------------------------------
 
 
-def kinetics_clip_name(youtube_id: str, start, end) -> str:
+def kinetics_clip_name(youtube_id: str, start: Union[int, str], end: Union[int, str]) -> str:
     return f"{youtube_id}_{int(float(start)):06d}_{int(float(end)):06d}"
 
 
@@ -403,8 +403,15 @@ DATASETS = ("ucf101", "hmdb51", "kinetics", "list", "folder")
 
 
 def build_index(
-    dataset, data_root, split_dir=None, split=1, subset="train", skip_missing=False, list_file=None, class_names=None
-):
+    dataset: str,
+    data_root: str,
+    split_dir: Optional[str] = None,
+    split: int = 1,
+    subset: str = "train",
+    skip_missing: bool = False,
+    list_file: Optional[str] = None,
+    class_names: Optional[list[str]] = None,
+) -> DatasetIndex:
     """One entry point for every dataset kind (what the command-line flags map to)."""
     if dataset == "ucf101":
         return ucf101_index(data_root, split_dir or data_root, split, subset, skip_missing)

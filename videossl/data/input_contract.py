@@ -10,9 +10,11 @@ each clip per colour channel (global mean/std let random background colours domi
 frame differences ("residual" input, which pushes instance discrimination towards motion).
 """
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
+from typing import Optional, Union
 
 import torch
+from torch import Tensor
 
 from videossl.errors import UserError
 
@@ -31,8 +33,8 @@ class InputContract:
     size: int = 112  # square crop side fed to the model
     channel_order: str = "rgb"
     value_range: str = "0-1"
-    mean: list = field(default=None)  # per channel, in the model's channel order and value range
-    std: list = field(default=None)
+    mean: Optional[list[float]] = None  # per channel, in the model's channel order and value range
+    std: Optional[list[float]] = None
     standardize: str = "none"
     input_mode: str = "rgb"
 
@@ -56,18 +58,18 @@ class InputContract:
         if self.input_mode == "residual" and self.frames < 2:
             raise UserError("input contract: residual input needs at least 2 frames")
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values):
+    def from_dict(cls, values: dict) -> "InputContract":
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
             raise UserError(f"input contract: unknown fields {sorted(unknown)} (written by a newer version?)")
         return cls(**values)
 
-    def prepare(self, clips, device=None):
+    def prepare(self, clips: Tensor, device: Optional[Union[str, torch.device]] = None) -> Tensor:
         """uint8 (or float in 0-255) RGB ``[..., C, T, H, W]`` -> float32 model input on ``device``.
 
         The uint8 -> float conversion happens after the copy to the device, where it is cheapest."""

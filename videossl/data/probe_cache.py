@@ -12,26 +12,28 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
+from typing import Optional
 
 from videossl.atomic import atomic_write_json
+from videossl.data.indexes import DatasetIndex
 from videossl.errors import DecodeTimeout, VideoReadError
 from videossl.video import probe_video
 from videossl.video.info import VideoInfo
 from videossl.video.time_limit import DEFAULT_DECODE_TIMEOUT, decode_time_limit
 
 
-def default_cache_dir():
+def default_cache_dir() -> str:
     return os.environ.get("VIDEOSSL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "videossl")
 
 
-def file_stamp(path):
+def file_stamp(path: str) -> list[int]:
     """[size, modification time]: a rewritten file gets a new stamp."""
     st = os.stat(path)
     return [st.st_size, st.st_mtime_ns]
 
 
 class ProbeCache:
-    def __init__(self, path, warn=True):
+    def __init__(self, path: str, warn: bool = True) -> None:
         self.path = path
         self.entries = {}
         if os.path.exists(path):
@@ -45,7 +47,7 @@ class ProbeCache:
                     print(f"warning: probing again, the probe cache {path} is unreadable ({err})", file=sys.stderr)
                 self.entries = {}
 
-    def lookup(self, path):
+    def lookup(self, path: str) -> Optional[tuple[Optional[VideoInfo], Optional[str]]]:
         """(VideoInfo or None, error or None), or None when not cached or stale."""
         entry = self.entries.get(path)
         try:
@@ -59,21 +61,21 @@ class ProbeCache:
             return None
         return info, entry.get("error")
 
-    def store(self, path, info, error):
+    def store(self, path: str, info: Optional[VideoInfo], error: Optional[str]) -> None:
         try:
             stamp = file_stamp(path)
         except OSError:
             return  # missing files are not cached
         self.entries[path] = {"stamp": stamp, "info": info.to_dict() if info else None, "error": error}
 
-    def save(self):
+    def save(self) -> None:
         # Merge with what another process may have written since we read the file.
         merged = ProbeCache(self.path, warn=False).entries
         merged.update(self.entries)
         atomic_write_json(self.path, merged)
 
 
-def probe_one(path, timeout=DEFAULT_DECODE_TIMEOUT):
+def probe_one(path: str, timeout: float = DEFAULT_DECODE_TIMEOUT) -> tuple[str, Optional[dict], Optional[str], bool]:
     """(path, info dict or None, error or None, timed out): picklable, for worker processes."""
     try:
         with decode_time_limit(timeout, path):
@@ -82,12 +84,14 @@ def probe_one(path, timeout=DEFAULT_DECODE_TIMEOUT):
         return path, None, err.reason, isinstance(err, DecodeTimeout)
 
 
-def cache_file_for(root, cache_dir=None):
+def cache_file_for(root: str, cache_dir: Optional[str] = None) -> str:
     key = hashlib.sha1(os.path.abspath(root).encode()).hexdigest()[:16]
     return os.path.join(cache_dir or default_cache_dir(), "probe", f"{key}.json")
 
 
-def verify_frame_counts(index, cache_dir=None, workers=None, progress=True):
+def verify_frame_counts(
+    index: DatasetIndex, cache_dir: Optional[str] = None, workers: Optional[int] = None, progress: bool = True
+) -> DatasetIndex:
     """Fill ``info`` (or ``error``) of every record of the index; returns the index.
 
     Unreadable videos stay in the index with their error: datasets skip them when drawn, log

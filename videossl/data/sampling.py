@@ -11,7 +11,7 @@ import numpy as np
 PAD_MODES = ("loop", "mirror", "clamp")
 
 
-def pad_indices(indices, num_frames, mode="loop"):
+def pad_indices(indices: np.ndarray, num_frames: int, mode: str = "loop") -> np.ndarray:
     """Map any integer indices into [0, num_frames): loop (i mod n), mirror (0..n-1..0..) or clamp."""
     if num_frames <= 0:
         raise ValueError("num_frames must be positive")
@@ -29,40 +29,44 @@ def pad_indices(indices, num_frames, mode="loop"):
     raise ValueError(f"pad mode must be one of {PAD_MODES}, got {mode!r}")
 
 
-def clip_span(frames, stride):
+def clip_span(frames: int, stride: int) -> int:
     """Number of video frames a clip of ``frames`` frames at ``stride`` covers."""
     return (frames - 1) * stride + 1
 
 
-def clip_indices(start, frames, stride, num_frames, pad="loop"):
+def clip_indices(start: int, frames: int, stride: int, num_frames: int, pad: str = "loop") -> np.ndarray:
     """Indices of one clip starting at ``start``, padded into the video."""
     return pad_indices(start + stride * np.arange(frames), num_frames, pad)
 
 
-def random_start(num_frames, span, rng):
+def random_start(num_frames: int, span: int, rng: np.random.Generator) -> int:
     """A start uniform over the positions where ``span`` frames fit (0 when they do not)."""
     return int(rng.integers(0, max(num_frames - span, 0) + 1))
 
 
-def sample_random_clip(num_frames, rng, frames, stride=1, pad="loop"):
+def sample_random_clip(
+    num_frames: int, rng: np.random.Generator, frames: int, stride: int = 1, pad: str = "loop"
+) -> np.ndarray:
     """One clip at a uniformly random position: int64 ``[frames]``."""
     start = random_start(num_frames, clip_span(frames, stride), rng)
     return clip_indices(start, frames, stride, num_frames, pad)
 
 
-def evenly_spaced_starts(num_frames, num_clips, span):
+def evenly_spaced_starts(num_frames: int, num_clips: int, span: int) -> np.ndarray:
     """``num_clips`` starts spread evenly from the first to the last position a clip fits."""
     last = max(num_frames - span, 0)
     return np.round(np.linspace(0, last, num_clips)).astype(np.int64)
 
 
-def sample_evenly_spaced_clips(num_frames, num_clips, frames, stride=1, pad="loop"):
+def sample_evenly_spaced_clips(
+    num_frames: int, num_clips: int, frames: int, stride: int = 1, pad: str = "loop"
+) -> np.ndarray:
     """``num_clips`` clips evenly spaced over the video (evaluation): int64 ``[num_clips, frames]``."""
     starts = evenly_spaced_starts(num_frames, num_clips, clip_span(frames, stride))
     return np.stack([clip_indices(s, frames, stride, num_frames, pad) for s in starts])
 
 
-def tclr_evaluation_clips(num_frames, num_clips=9, frames=16, stride=2):
+def tclr_evaluation_clips(num_frames: int, num_clips: int = 9, frames: int = 16, stride: int = 2) -> np.ndarray:
     """TCLR's evaluation clips (nn_retrieval/dl_ret.py, build_clip): clip m starts at
     ``int(linspace(0, F - 10, num_clips)[m])`` with ``F = N - frames x stride`` (m itself when that
     is negative); frames past the end are replaced by the clip's own earlier frames in reverse
@@ -81,14 +85,14 @@ def tclr_evaluation_clips(num_frames, num_clips=9, frames=16, stride=2):
     return np.stack(clips)
 
 
-def middle_clip(num_frames, frames, stride=1, pad="loop"):
+def middle_clip(num_frames: int, frames: int, stride: int = 1, pad: str = "loop") -> np.ndarray:
     """One clip from the middle frame on when the rest of the video holds it, else from the first
     frame (the test clip of VTDL's finetuning, placed at the middle instead of at random)."""
     start = num_frames // 2 if num_frames - num_frames // 2 >= clip_span(frames, stride) else 0
     return clip_indices(start, frames, stride, num_frames, pad)
 
 
-def half_overlapping_windows(num_frames, frames, stride=1):
+def half_overlapping_windows(num_frames: int, frames: int, stride: int = 1) -> np.ndarray:
     """CoCLR's test clips (dataset/lmdb_dataset.py, frame_sampler in test mode): windows of
     ``frames`` frames at ``stride`` from frame 0 on, whose starts are ``frames x stride // 2 - 1``
     apart, as many as fit in ``num_frames - frames x stride``; a video no longer than that gives

@@ -52,7 +52,7 @@ class SyntheticConfig:
     fps: int = 25
     motions: str = ""  # comma-separated motion classes; empty: the first ``classes`` of CLASS_NAMES
 
-    def motion_names(self):
+    def motion_names(self) -> tuple[str, ...]:
         if self.motions:
             return tuple(name.strip() for name in self.motions.split(","))
         return CLASS_NAMES[: self.classes]
@@ -251,7 +251,7 @@ APPEARANCE_LABELS = "appearance_labels.txt"
 def _shape_polygon(kind):
     """Unit-radius polygon vertices for a shape, pointing up."""
 
-    def regular(n, start=90):
+    def regular(n, start: int = 90):
         a = np.radians(start + 360.0 * np.arange(n) / n)
         return np.stack([np.cos(a), -np.sin(a)], 1)
 
@@ -276,7 +276,7 @@ def _shape_polygon(kind):
     raise ValueError(kind)
 
 
-def _random_colour(rng, avoid=None, min_distance=90.0):
+def _random_colour(rng, avoid=None, min_distance: float = 90.0):
     for _ in range(20):
         colour = rng.uniform(0, 255, 3)
         if avoid is None or np.linalg.norm(colour - avoid) >= min_distance:
@@ -326,14 +326,14 @@ def _texture(kind, u, v):
     return np.zeros_like(u, bool)  # solid
 
 
-def _draw_shape(canvas, polygon, cx, cy, angle_deg, radius, fill, marker, texture="solid", second=None):
+def _draw_shape(canvas, polygon, cx, cy, angle_deg, radius, fill, marker, texture: str = "solid", second=None) -> None:
     """Draw a filled polygon (``texture`` in ``second`` colour over ``fill``) with an off-centre
     marker in a further colour, which makes the orientation (rotation) visible."""
     a = np.radians(angle_deg)
     rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
     shift = 4  # sub-pixel precision: smooth motion at small sizes
 
-    def fill_polygon(image, scale, colour):
+    def fill_polygon(image, scale, colour) -> None:
         points = polygon @ rot.T * radius * scale + np.array([cx, cy])
         cv2.fillPoly(image, [np.round(points * (1 << shift)).astype(np.int32)], colour, cv2.LINE_AA, shift)
 
@@ -362,12 +362,16 @@ def _draw_shape(canvas, polygon, cx, cy, angle_deg, radius, fill, marker, textur
     )
 
 
-def render_video(class_name, rng, frames=32, height=64, width=64, distractors=2):
+def render_video(
+    class_name: str, rng: np.random.Generator, frames: int = 32, height: int = 64, width: int = 64, distractors: int = 2
+) -> np.ndarray:
     """Render one video of the given motion class: uint8 RGB ``[frames, height, width, 3]``."""
     return render_labelled_video(class_name, rng, frames, height, width, distractors)[0]
 
 
-def render_labelled_video(class_name, rng, frames=32, height=64, width=64, distractors=2):
+def render_labelled_video(
+    class_name: str, rng: np.random.Generator, frames: int = 32, height: int = 64, width: int = 64, distractors: int = 2
+) -> tuple[np.ndarray, str]:
     """(uint8 RGB ``[frames, height, width, 3]``, appearance class name) of one video."""
     motion = MOTIONS[class_name]
     t = np.arange(frames, dtype=np.float64)
@@ -410,11 +414,11 @@ def render_labelled_video(class_name, rng, frames=32, height=64, width=64, distr
 # ----------------------------------------------------------------------------------------------
 
 
-def video_relpath(class_name, group, clip, ext):
+def video_relpath(class_name: str, group: int, clip: int, ext: str) -> str:
     return f"{class_name}/v_{class_name}_g{group:02d}_c{clip:02d}.{ext}"
 
 
-def plan_videos(config):
+def plan_videos(config: SyntheticConfig) -> list[tuple[int, str, int, int, bool]]:
     """[(class index, class name, group, clip, is_test)] for the whole dataset."""
     per_group = config.clips_per_group
     if config.videos_per_class <= per_group:  # tiny sets: at least two groups, one held out
@@ -429,12 +433,12 @@ def plan_videos(config):
     return plan
 
 
-def _write_lines(path, lines):
+def _write_lines(path: str, lines) -> None:
     with open(path, "w", newline="") as f:
         f.write("".join(line + "\r\n" for line in lines))  # official lists use CRLF
 
 
-def generate_dataset(out_dir, config: SyntheticConfig, progress=True):
+def generate_dataset(out_dir: str, config: SyntheticConfig, progress: bool = True) -> tuple[str, str]:
     """Write the dataset under ``out_dir``; an existing complete dataset of the same config is kept.
 
     Returns (video root, split directory).

@@ -18,25 +18,33 @@ place: the decoded frames are shared between clips.
 """
 
 import math
+from collections.abc import Iterable, Sequence
+from typing import Callable, Union
 
 import cv2
 import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
+from torch import Tensor
 from torchvision.transforms import InterpolationMode
 
+# a transform takes a clip [T, C, H, W] and the sample's generator
+Transform = Callable[[Tensor, np.random.Generator], Tensor]
+Pair = tuple[float, float]
+Size = Union[int, tuple[int, int]]
 
-def frames_to_clip(frames):
+
+def frames_to_clip(frames: np.ndarray) -> Tensor:
     """uint8 ``[T, H, W, 3]`` numpy frames -> uint8 tensor ``[T, 3, H, W]`` (a view, no copy)."""
     return torch.from_numpy(np.asarray(frames)).permute(0, 3, 1, 2)
 
 
-def clip_to_cthw(clip):
+def clip_to_cthw(clip: Tensor) -> Tensor:
     """``[T, C, H, W]`` -> contiguous ``[C, T, H, W]``, the layout 3D backbones take."""
     return clip.permute(1, 0, 2, 3).contiguous()
 
 
-def stack_clips(clips):
+def stack_clips(clips: Sequence[Tensor]) -> Tensor:
     """The clips of one sample (``[T, C, H, W]``, one dtype) -> one ``[N, C, T, H, W]`` tensor of that dtype.
 
     uint8 clips in the channels-last memory the crops leave are de-interleaved by OpenCV straight
@@ -60,7 +68,7 @@ def stack_clips(clips):
     return out
 
 
-def _range(value, centre=1.0):
+def _range(value, centre: float = 1.0):
     """A jitter strength s -> (centre - s, centre + s), factors clamped at 0; a pair is used as given."""
     if isinstance(value, (tuple, list)):
         return float(value[0]), float(value[1])
@@ -69,7 +77,7 @@ def _range(value, centre=1.0):
 
 
 class Compose:
-    def __init__(self, transforms):
+    def __init__(self, transforms: Iterable[Transform]) -> None:
         self.transforms = list(transforms)
 
     def __call__(self, clip, rng):
@@ -77,14 +85,14 @@ class Compose:
             clip = transform(clip, rng)
         return clip
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Compose(" + ", ".join(map(repr, self.transforms)) + ")"
 
 
 class Maybe:
     """Apply ``transform`` with probability ``p``."""
 
-    def __init__(self, p, transform):
+    def __init__(self, p: float, transform: Transform) -> None:
         self.p, self.transform = p, transform
 
     def __call__(self, clip, rng):
@@ -94,7 +102,7 @@ class Maybe:
 class OneOf:
     """At most one of several transforms: ``[(probability, transform), ...]``, probabilities summing to <= 1."""
 
-    def __init__(self, options):
+    def __init__(self, options: Iterable[tuple[float, Transform]]) -> None:
         self.options = list(options)
         if sum(p for p, _ in self.options) > 1 + 1e-9:
             raise ValueError("OneOf probabilities must sum to at most 1")
@@ -118,7 +126,9 @@ def _resize(clip, size):
     return TF.resize(clip, size, interpolation=InterpolationMode.BILINEAR, antialias=True)
 
 
-def random_resized_crop_box(height, width, rng, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
+def random_resized_crop_box(
+    height: int, width: int, rng: np.random.Generator, scale: Pair = (0.08, 1.0), ratio: Pair = (3 / 4, 4 / 3)
+) -> tuple[int, int, int, int]:
     """(top, left, h, w) of a crop with area fraction in ``scale`` and aspect ratio in ``ratio``."""
     area = height * width
     log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
@@ -141,21 +151,21 @@ def random_resized_crop_box(height, width, rng, scale=(0.08, 1.0), ratio=(3 / 4,
 
 
 class RandomResizedCrop:
-    def __init__(self, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
+    def __init__(self, size: Size, scale: Pair = (0.08, 1.0), ratio: Pair = (3 / 4, 4 / 3)) -> None:
         self.size, self.scale, self.ratio = size, scale, ratio
 
     def __call__(self, clip, rng):
         top, left, h, w = random_resized_crop_box(clip.shape[-2], clip.shape[-1], rng, self.scale, self.ratio)
         return _resize(clip[..., top : top + h, left : left + w], self.size)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"RandomResizedCrop({self.size}, scale={self.scale}, ratio={self.ratio})"
 
 
 class RandomSquareCrop:
     """A square whose side is U(side) x the short side, anywhere in the frame, resized to ``size``."""
 
-    def __init__(self, size, side=(0.6, 1.0)):
+    def __init__(self, size: Size, side: Pair = (0.6, 1.0)) -> None:
         self.size, self.side = size, side
 
     def __call__(self, clip, rng):
@@ -164,12 +174,12 @@ class RandomSquareCrop:
         top, left = int(rng.integers(0, height - s + 1)), int(rng.integers(0, width - s + 1))
         return _resize(clip[..., top : top + s, left : left + s], self.size)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"RandomSquareCrop({self.size}, side={self.side})"
 
 
 class ResizeShortSide:
-    def __init__(self, size):
+    def __init__(self, size: Size) -> None:
         self.size = size
 
     def __call__(self, clip, rng=None):
@@ -181,7 +191,7 @@ class ResizeShortSide:
         return _resize(clip, new)
 
 
-def crop_positions(height, width, size, num_crops):
+def crop_positions(height: int, width: int, size: int, num_crops: int) -> list[tuple[int, int]]:
     """Top-left corners of 1 (centre) or 3 (start, centre, end of the long side) square crops."""
     if num_crops == 1:
         return [((height - size) // 2, (width - size) // 2)]
@@ -195,14 +205,14 @@ def crop_positions(height, width, size, num_crops):
 class Resize:
     """Every frame resized to ``size`` x ``size`` (the aspect ratio is not kept)."""
 
-    def __init__(self, size):
+    def __init__(self, size: Size) -> None:
         self.size = size
 
     def __call__(self, clip, rng=None):
         return _resize(clip, self.size)
 
 
-def hflip(clip):
+def hflip(clip: Tensor) -> Tensor:
     """Mirror every frame left-right (OpenCV on the HWC view for uint8: 5x faster than torch.flip)."""
     if clip.dtype != torch.uint8:
         return clip.flip(-1)
@@ -210,7 +220,7 @@ def hflip(clip):
 
 
 class RandomHorizontalFlip:
-    def __init__(self, p=0.5):
+    def __init__(self, p: float = 0.5) -> None:
         self.p = p
 
     def __call__(self, clip, rng):
@@ -220,7 +230,7 @@ class RandomHorizontalFlip:
 class RandomRotation:
     """Rotate every frame by the same angle drawn from [-degrees, degrees]."""
 
-    def __init__(self, degrees):
+    def __init__(self, degrees: float) -> None:
         self.degrees = degrees
 
     def __call__(self, clip, rng):
@@ -280,12 +290,12 @@ def _grey(hwc):
     return cv2.cvtColor(hwc, cv2.COLOR_RGB2GRAY)
 
 
-def adjust_brightness(clip, factor):
+def adjust_brightness(clip: Tensor, factor: float) -> Tensor:
     """Blend with black (PIL's ImageEnhance.Brightness)."""
     return _from_hwc(cv2.LUT(_to_hwc(clip), _lut(lambda v: v * factor)), clip.shape[0])
 
 
-def adjust_contrast(clip, factor, over_clip=False):
+def adjust_contrast(clip: Tensor, factor: float, over_clip: bool = False) -> Tensor:
     """Blend with the mean grey level of each frame (PIL, torchvision) or of the whole clip (CVRL)."""
     hwc = _to_hwc(clip)
     t = clip.shape[0]
@@ -298,29 +308,29 @@ def adjust_contrast(clip, factor, over_clip=False):
     return _from_hwc(out.reshape(hwc.shape), t)
 
 
-def adjust_saturation(clip, factor):
+def adjust_saturation(clip: Tensor, factor: float) -> Tensor:
     """Blend with the grey image (PIL's ImageEnhance.Color, torchvision)."""
     hwc = _to_hwc(clip)
     grey = cv2.cvtColor(_grey(hwc), cv2.COLOR_GRAY2RGB)
     return _from_hwc(cv2.addWeighted(hwc, factor, grey, 1.0 - factor, 0.0), clip.shape[0])
 
 
-def adjust_hue(clip, shift):
+def adjust_hue(clip: Tensor, shift: float) -> Tensor:
     """Rotate the hue by ``shift`` turns (-0.5..0.5) in 8-bit HSV, as PIL and torchvision do on images."""
     hsv = cv2.cvtColor(_to_hwc(clip), cv2.COLOR_RGB2HSV_FULL)
     hsv[..., 0] += np.uint8(int(round(shift * 255)) % 256)  # uint8 arithmetic wraps: hue is circular
     return _from_hwc(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL), clip.shape[0])
 
 
-def to_grayscale(clip):
+def to_grayscale(clip: Tensor) -> Tensor:
     return _from_hwc(cv2.cvtColor(_grey(_to_hwc(clip)), cv2.COLOR_GRAY2RGB), clip.shape[0])
 
 
-def adjust_gamma(clip, gamma):
+def adjust_gamma(clip: Tensor, gamma: float) -> Tensor:
     return _from_hwc(cv2.LUT(_to_hwc(clip), _lut(lambda v: 255.0 * (v / 255.0) ** gamma)), clip.shape[0])
 
 
-def solarize(clip, threshold=128):
+def solarize(clip: Tensor, threshold: int = 128) -> Tensor:
     return _from_hwc(cv2.LUT(_to_hwc(clip), _lut(lambda v: np.where(v >= threshold, 255 - v, v))), clip.shape[0])
 
 
@@ -339,15 +349,15 @@ class ColorJitter:
 
     def __init__(
         self,
-        brightness=0.0,
-        contrast=0.0,
-        saturation=0.0,
-        hue=0.0,
-        op_p=1.0,
-        random_order=True,
-        over_clip=False,
-        only_one=False,
-    ):
+        brightness: Union[float, Pair] = 0.0,
+        contrast: Union[float, Pair] = 0.0,
+        saturation: Union[float, Pair] = 0.0,
+        hue: Union[float, Pair] = 0.0,
+        op_p: Union[float, dict[str, float]] = 1.0,
+        random_order: bool = True,
+        over_clip: bool = False,
+        only_one: bool = False,
+    ) -> None:
         self.ranges = {
             "brightness": _range(brightness) if brightness else None,
             "contrast": _range(contrast) if contrast else None,
@@ -387,7 +397,7 @@ class Grayscale:
 
 
 class RandomGrayscale(Maybe):
-    def __init__(self, p):
+    def __init__(self, p: float) -> None:
         super().__init__(p, Grayscale())
 
 
@@ -395,7 +405,7 @@ class RandomChannelCopy:
     """With probability ``p``, one colour channel (drawn) copied into all three: the "greyscale" of
     TCE's release (datasets/pretraining/augmentation.py, RandomGray: "channel splitting")."""
 
-    def __init__(self, p):
+    def __init__(self, p: float) -> None:
         self.p = p
 
     def __call__(self, clip, rng):
@@ -406,7 +416,7 @@ class RandomChannelCopy:
 
 
 class RandomGamma:
-    def __init__(self, p=1.0, gamma=(0.75, 1.25)):
+    def __init__(self, p: float = 1.0, gamma: Pair = (0.75, 1.25)) -> None:
         self.p, self.gamma = p, gamma
 
     def __call__(self, clip, rng):
@@ -418,7 +428,7 @@ class RandomGamma:
 class RandomChannelDrop:
     """Zero one colour channel (the same for every frame) with probability ``p``."""
 
-    def __init__(self, p):
+    def __init__(self, p: float) -> None:
         self.p = p
 
     def __call__(self, clip, rng):
@@ -432,7 +442,7 @@ class RandomChannelDrop:
 class RandomErase:
     """A box of ``size`` pixels per side (drawn per side) set to ``value`` in every frame."""
 
-    def __init__(self, p=0.5, size=(9, 18), value=0):
+    def __init__(self, p: float = 0.5, size: tuple[int, int] = (9, 18), value: int = 0) -> None:
         self.p, self.size, self.value = p, size, value
 
     def __call__(self, clip, rng):
@@ -450,7 +460,7 @@ class RandomErase:
 class RandomGaussianBlur:
     """Gaussian blur of every frame with one sigma in ``sigma``; kernel ~10% of the side (SimCLR, CVRL)."""
 
-    def __init__(self, p=0.5, sigma=(0.1, 2.0), kernel_fraction=0.1):
+    def __init__(self, p: float = 0.5, sigma: Pair = (0.1, 2.0), kernel_fraction: float = 0.1) -> None:
         self.p, self.sigma, self.kernel_fraction = p, sigma, kernel_fraction
 
     def __call__(self, clip, rng):
@@ -464,7 +474,7 @@ class RandomGaussianBlur:
 
 
 class RandomSolarize:
-    def __init__(self, p=0.2, threshold=128):
+    def __init__(self, p: float = 0.2, threshold: int = 128) -> None:
         self.p, self.threshold = p, threshold
 
     def __call__(self, clip, rng):

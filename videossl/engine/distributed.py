@@ -3,6 +3,7 @@
 import datetime
 import os
 import time
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -115,7 +116,7 @@ def silent_ranks(folder: str, step: int, wait_seconds: float = 3.0) -> list:
         return []
 
 
-def gather_objects(obj) -> list:
+def gather_objects(obj: Any) -> list:
     """``[obj of rank 0, obj of rank 1, ...]`` on every process (``[obj]`` without DDP)."""
     if not is_distributed():
         return [obj]

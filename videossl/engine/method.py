@@ -7,10 +7,12 @@ on every batch for ``(loss, terms)``, and saves and restores it through ``backbo
 through it.
 """
 
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from torch import nn
+
+from videossl.data.input_contract import InputContract
 
 
 class Method(nn.Module):
@@ -22,7 +24,7 @@ class Method(nn.Module):
     clips_per_sample = 1
     terms: tuple[str, ...] = ()
 
-    def __init__(self, backbone: nn.Module, contract):
+    def __init__(self, backbone: nn.Module, contract: Optional[InputContract]) -> None:
         super().__init__()
         self.backbone = backbone
         self.contract = contract  # the backbone's input contract, saved with every checkpoint
@@ -40,7 +42,7 @@ class Method(nn.Module):
         negatives); the engine's precision check runs it on one process."""
         raise NotImplementedError
 
-    def forward(self, batch: dict, update_state: bool = True):
+    def forward(self, batch: dict, update_state: bool = True) -> tuple[torch.Tensor, dict[str, Any]]:
         # DDP synchronises gradients of what runs through its forward: the loss is the forward.
         return self.loss(batch, update_state=update_state)
 

@@ -1,6 +1,10 @@
 """Optimisers the methods need beyond torch's: LARS (large-batch SGD, CVRL)."""
 
+from collections.abc import Iterable
+from typing import Callable, Optional
+
 import torch
+from torch import nn
 
 
 class LARS(torch.optim.Optimizer):
@@ -11,11 +15,13 @@ class LARS(torch.optim.Optimizer):
     Biases and normalisation parameters (tensors of one dimension) get plain SGD with momentum and
     no weight decay, as in SimCLR and CVRL."""
 
-    def __init__(self, params, lr, momentum=0.9, weight_decay=1e-6, eta=0.001):
+    def __init__(
+        self, params: Iterable, lr: float, momentum: float = 0.9, weight_decay: float = 1e-6, eta: float = 0.001
+    ) -> None:
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, eta=eta))
 
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure: Optional[Callable[[], float]] = None) -> Optional[float]:
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -41,7 +47,7 @@ class LARS(torch.optim.Optimizer):
         return loss
 
 
-def kernel_decay_groups(model, weight_decay):
+def kernel_decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """Parameter groups with ``weight_decay`` on kernels (conv and linear weights, ndim > 1) only:
     BatchNorm parameters and biases are not decayed (TensorFlow's ``l2_loss`` over kernels, as in
     CVRL's release). For plain SGD, ``weight_decay`` x w added to the gradient is the gradient of
@@ -53,6 +59,6 @@ def kernel_decay_groups(model, weight_decay):
     ]
 
 
-def scaled_lr(base_lr, batch_size, reference_batch):
+def scaled_lr(base_lr: float, batch_size: int, reference_batch: int) -> float:
     """The learning rate ``base_lr`` given for ``reference_batch``, scaled linearly to ``batch_size``."""
     return base_lr * batch_size / reference_batch

@@ -28,13 +28,19 @@ TensorBoard and stored in every checkpoint.
 """
 
 import math
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Optional
 
 import torch
-from torch import nn
+from torch import Tensor, nn
+from torch.utils.hooks import RemovableHandle
 
 from videossl.errors import UserError
+from videossl.types import Device
+
+Grads = dict[str, Optional[Tensor]]
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 LOCAL_TOLERANCE = 0.05
@@ -56,17 +62,17 @@ class PrecisionPlan:
     note: str = ""
 
     @property
-    def autocast_dtype(self):
+    def autocast_dtype(self) -> Optional[torch.dtype]:
         return DTYPES.get(self.dtype)
 
     @property
-    def needs_grad_scaler(self):
+    def needs_grad_scaler(self) -> bool:
         return self.dtype == "fp16"
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return asdict(self)
 
-    def summary(self):
+    def summary(self) -> str:
         if self.dtype == "fp32":
             return f"precision: fp32 ({self.note or 'requested'})"
         kept = ", ".join(self.fp32_modules) if self.fp32_modules else "nothing"
@@ -86,7 +92,7 @@ class PrecisionPlan:
         return text
 
 
-def low_precision_supported(device, dtype_name):
+def low_precision_supported(device: Device, dtype_name: str) -> bool:
     device = torch.device(device)
     if dtype_name == "bf16":
         if device.type == "cuda":
@@ -102,7 +108,7 @@ def low_precision_supported(device, dtype_name):
     return True
 
 
-def candidate_dtype(device):
+def candidate_dtype(device: Device) -> Optional[str]:
     for name in ("bf16", "fp16"):
         if low_precision_supported(device, name):
             return name
@@ -112,18 +118,18 @@ def candidate_dtype(device):
 # ---- fp32 islands inside an autocast region -----------------------------------------------------
 
 
-def _enter_fp32(module, args):
+def _enter_fp32(module: nn.Module, args: tuple) -> tuple:
     ctx = torch.autocast(device_type=module._videossl_device_type, enabled=False)
     ctx.__enter__()
     module._videossl_fp32_contexts.append(ctx)
     return tuple(a.float() if torch.is_tensor(a) and a.is_floating_point() else a for a in args)
 
 
-def _leave_fp32(module, args, output):
+def _leave_fp32(module: nn.Module, args: tuple, output: Any) -> None:
     module._videossl_fp32_contexts.pop().__exit__(None, None, None)
 
 
-def keep_in_fp32(model, names, device_type):
+def keep_in_fp32(model: nn.Module, names: Iterable[str], device_type: str) -> list[RemovableHandle]:
     """Run the named submodules with autocast disabled (their inputs cast to fp32). Returns the hook
     handles (``remove()`` them to undo). State-dict keys do not change."""
     modules = dict(model.named_modules())
@@ -137,7 +143,7 @@ def keep_in_fp32(model, names, device_type):
     return handles
 
 
-def autocast(plan, device):
+def autocast(plan: PrecisionPlan, device: Device) -> torch.autocast:
     device_type = torch.device(device).type
     if plan.autocast_dtype is None:
         return torch.autocast(device_type=device_type, enabled=False)
@@ -147,7 +153,7 @@ def autocast(plan, device):
 # ---- verification ------------------------------------------------------------------------------
 
 
-def _parametrised_leaves(model):
+def _parametrised_leaves(model: nn.Module):
     return [
         (name, m)
         for name, m in model.named_modules()
@@ -163,7 +169,7 @@ def _multiply_adds(module, output):
     return 0
 
 
-def relative_error(value, reference, floor=0.0):
+def relative_error(value: Tensor, reference: Tensor, floor: float = 0.0) -> float:
     """||value - reference|| / max(||reference||, floor); inf when ``value`` is not finite.
 
     The floor keeps parameters whose true gradient is ~0 (a bias followed by BatchNorm, whose
@@ -179,7 +185,7 @@ GRADIENT_FLOOR = 1e-3  # x the median parameter-gradient norm of the fp32 refere
 MODULE_FLOOR = 0.01  # x the largest parameter-gradient norm of the same module
 
 
-def gradient_errors(grads, reference, floor=None):
+def gradient_errors(grads: Grads, reference: Grads, floor: Optional[float] = None) -> dict[str, float]:
     """Per-parameter relative errors against fp32.
 
     Weights of convolutions and linear layers (where the kernels that can be broken live) are
@@ -208,11 +214,11 @@ def gradient_errors(grads, reference, floor=None):
     return errors
 
 
-def _grads(model):
+def _grads(model: nn.Module):
     return {n: (p.grad.detach().clone() if p.grad is not None else None) for n, p in model.named_parameters()}
 
 
-def _run(model, compute_loss, batch, plan, device):
+def _run(model: nn.Module, compute_loss, batch, plan, device: Device):
     model.zero_grad(set_to_none=True)
     with autocast(plan, device):
         loss = compute_loss(model, batch)
@@ -220,7 +226,14 @@ def _run(model, compute_loss, batch, plan, device):
     return _grads(model)
 
 
-def verify_precision(model, compute_loss, batch, device, requested="auto", seed=0):
+def verify_precision(
+    model: nn.Module,
+    compute_loss: Callable[[nn.Module, Any], Tensor],
+    batch: Any,
+    device: Device,
+    requested: str = "auto",
+    seed: int = 0,
+) -> PrecisionPlan:
     """Decide the run's precision. ``compute_loss(model, batch) -> scalar`` must be the run's real
     loss; model weights, buffers (BatchNorm statistics) and RNG state are restored afterwards."""
     if requested not in PRECISIONS:
@@ -247,14 +260,14 @@ def verify_precision(model, compute_loss, batch, device, requested="auto", seed=
 
 
 @contextmanager
-def restored_state(model):
+def restored_state(model: nn.Module) -> Iterator[None]:
     """Weights, buffers, gradients and RNG states as they were before the block, whatever it did;
     the block gets ``restore()`` to put the weights and buffers back earlier."""
     saved_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     saved_rng = torch.get_rng_state()
     saved_cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
 
-    def restore():
+    def restore() -> None:
         model.load_state_dict(saved_state)
 
     try:
@@ -267,13 +280,13 @@ def restored_state(model):
             torch.cuda.set_rng_state_all(saved_cuda_rng)
 
 
-def _fp32_pass(model, compute_loss, batch, device, seed):
+def _fp32_pass(model: nn.Module, compute_loss, batch, device: Device, seed):
     """(fp32 parameter gradients, {module name: its first input, output gradient, multiply-adds}) of
     one step."""
     records = {}
 
-    def record(name):
-        def hook(module, args, output):
+    def record(name: str):
+        def hook(module: nn.Module, args: tuple, output: Tensor) -> None:
             entry = records.setdefault(name, {"macs": 0})
             if args and torch.is_tensor(args[0]) and torch.is_tensor(output):
                 entry["macs"] += _multiply_adds(module, output)  # every call counts
@@ -305,7 +318,7 @@ def _module_gradients(module, entry, dtype, device_type, low):
     return {n: p.grad.detach().clone() for n, p in module.named_parameters(recurse=False) if p.grad is not None}
 
 
-def _local_check(model, records, reference, plan, device_type):
+def _local_check(model: nn.Module, records, reference, plan, device_type):
     """Each recorded module's gradients in low precision against fp32; the failing ones go to
     ``plan.fp32_modules`` with their reason. Returns {module name: its worst error}."""
     ordered = sorted(g.double().norm().item() for g in reference.values() if g is not None)
@@ -338,7 +351,7 @@ def _describe_error(worst):
     return f"{worst:.0%} off" if worst < 10 else f"{worst:.1e} times its size off"
 
 
-def _account_multiply_adds(plan, records, local_errors):
+def _account_multiply_adds(plan, records, local_errors) -> None:
     """The share of multiply-adds left in low precision, and the worst error of the healthy modules."""
     total = sum(entry.get("macs", 0) for entry in records.values()) or 1
     kept = sum(records[n].get("macs", 0) for n in plan.fp32_modules if n in records)
@@ -347,7 +360,7 @@ def _account_multiply_adds(plan, records, local_errors):
     plan.worst_local_error = max(healthy) if healthy else 0.0
 
 
-def _end_to_end_check(model, compute_loss, batch, device, seed, plan, reference):
+def _end_to_end_check(model: nn.Module, compute_loss, batch, device: Device, seed, plan, reference):
     """The whole step with the plan's fp32 islands against fp32: ``plan``, or fp32 when it is too far off."""
     handles = keep_in_fp32(model, plan.fp32_modules, torch.device(device).type)
     torch.manual_seed(seed)
@@ -375,7 +388,7 @@ def _end_to_end_check(model, compute_loss, batch, device, seed, plan, reference)
     return plan
 
 
-def apply_precision_plan(model, plan, device):
+def apply_precision_plan(model: nn.Module, plan: PrecisionPlan, device: Device) -> list[RemovableHandle]:
     """Install the plan's fp32 islands on ``model`` (before wrapping it in DDP)."""
     if plan.dtype == "fp32" or not plan.fp32_modules:
         return []

@@ -25,23 +25,23 @@ class Preempted(UserError):
 class StopRequest:
     """Remembers the first stop signal; the training loop asks ``requested`` after every step."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.signal = None
         self._previous = {}
         if threading.current_thread() is threading.main_thread():  # handlers live in the main thread
             self._previous = {number: signal.signal(number, self._handle) for number in SIGNALS}
 
-    def restore(self):
+    def restore(self) -> None:
         """Give the signals back to the handlers they had (the run is over)."""
         for number, handler in self._previous.items():
             signal.signal(number, handler)
         self._previous = {}
 
-    def _handle(self, number, frame):
+    def _handle(self, number, frame) -> None:
         self.signal = self.signal or signal.Signals(number).name
 
     @property
-    def requested(self):
+    def requested(self) -> bool:
         return self.signal is not None
 
 
@@ -54,5 +54,5 @@ class ResumableSampler(DistributedSampler):
     def __iter__(self):
         return iter(list(super().__iter__())[self.skip :])
 
-    def __len__(self):
+    def __len__(self) -> int:
         return super().__len__() - self.skip

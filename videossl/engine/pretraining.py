@@ -67,7 +67,7 @@ def pretraining_parser(description: str, script_folder: str, archs: Sequence[str
     return parser
 
 
-def add_step_decay_args(group):
+def add_step_decay_args(group: argparse._ArgumentGroup) -> None:
     """SGD's weight decay and the epochs where the learning rate drops x0.1 (VTDL, TCE; defaults
     from their recipes)."""
     group.add_argument("--weight_decay", type=float)
@@ -79,7 +79,7 @@ def step_decay_schedule(optimizer: torch.optim.Optimizer, args: argparse.Namespa
 
 
 def input_contract(
-    args: argparse.Namespace, stride: int, frames: Optional[int] = None, **normalisation
+    args: argparse.Namespace, stride: int, frames: Optional[int] = None, **normalisation: Optional[list[float]]
 ) -> InputContract:
     """The model input the flags describe (clips of ``frames`` (default ``args.frames``) frames at
     ``stride``; ``normalisation``: mean and std, if any)."""
@@ -149,7 +149,7 @@ def pretrain(
     )
     monitor = KnnMonitor(args, method.contract, run.device) if args.knn_every and run.is_main else None
 
-    def after_epoch(epoch, metrics):
+    def after_epoch(epoch, metrics) -> None:
         shown = " ".join(f"{name} {metrics[name]:.4f}" for name in method.terms if name in metrics)
         run.log(
             f"epoch {epoch + 1}/{args.epochs}: loss {metrics.get('loss', float('nan')):.4f}"

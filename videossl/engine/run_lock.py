@@ -41,7 +41,7 @@ def _stale_reason(holder: dict, age: float, stale_after: float) -> Optional[str]
 class RunLock:
     """``acquire()`` or a one-line ``UserError`` naming the holder; ``release()`` when done."""
 
-    def __init__(self, folder: str, heartbeat: float = 30.0, stale_after: float = 300.0, log: Callable = print):
+    def __init__(self, folder: str, heartbeat: float = 30.0, stale_after: float = 300.0, log: Callable = print) -> None:
         self.path = os.path.join(folder, LOCK_NAME)
         self.heartbeat, self.stale_after, self.log = heartbeat, stale_after, log
         self._stop = threading.Event()
@@ -82,7 +82,7 @@ class RunLock:
         except FileNotFoundError:
             pass
 
-    def _beat(self):
+    def _beat(self) -> None:
         while not self._stop.wait(self.heartbeat):
             try:
                 os.utime(self.path)

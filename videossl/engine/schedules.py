@@ -6,35 +6,38 @@ schedules), ``end_epoch(loss)`` after it (plateau schedules).
 """
 
 import math
+from collections.abc import Iterable, Sequence
+
+from torch.optim import Optimizer
 
 
 class Schedule:
-    def __init__(self, optimizer):
+    def __init__(self, optimizer: Optimizer) -> None:
         self.optimizer = optimizer
         self.base_lrs = [group["lr"] for group in optimizer.param_groups]
         self.factor = 1.0
 
-    def _apply(self):
+    def _apply(self) -> None:
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = base * self.factor
 
-    def start_epoch(self, epoch):
+    def start_epoch(self, epoch: int) -> None:
         self._apply()
 
-    def after_step(self):
+    def after_step(self) -> None:
         pass
 
-    def end_epoch(self, loss):
+    def end_epoch(self, loss: float) -> None:
         pass
 
     @property
-    def lr(self):
+    def lr(self) -> float:
         return self.optimizer.param_groups[0]["lr"]
 
-    def state_dict(self):
+    def state_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: dict) -> None:
         self.__dict__.update(state)
         self._apply()
 
@@ -43,16 +46,22 @@ class WarmupPlateau(Schedule):
     """TCLR: warm-up factors per epoch (x0.01, 0.05, 0.1, 0.5, 1), then the learning rate is divided
     by ``1 / factor`` after ``patience`` epochs without a new best training loss."""
 
-    def __init__(self, optimizer, warmup=(0.01, 0.05, 0.1, 0.5, 1.0), patience=9, factor=0.1):
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        warmup: Sequence[float] = (0.01, 0.05, 0.1, 0.5, 1.0),
+        patience: int = 9,
+        factor: float = 0.1,
+    ) -> None:
         super().__init__(optimizer)
         self.warmup, self.patience, self.decay = list(warmup), patience, factor
         self.best, self.bad_epochs, self.plateau_factor = math.inf, 0, 1.0
 
-    def start_epoch(self, epoch):
+    def start_epoch(self, epoch: int) -> None:
         self.factor = (self.warmup[epoch] if epoch < len(self.warmup) else 1.0) * self.plateau_factor
         self._apply()
 
-    def end_epoch(self, loss):
+    def end_epoch(self, loss: float) -> None:
         if loss < self.best:
             self.best, self.bad_epochs = loss, 0
             return
@@ -65,14 +74,14 @@ class WarmupPlateau(Schedule):
 class WarmupCosine(Schedule):
     """CVRL: linear warm-up over ``warmup_epochs``, then cosine decay to 0, updated every step."""
 
-    def __init__(self, optimizer, warmup_epochs, total_epochs, steps_per_epoch):
+    def __init__(self, optimizer: Optimizer, warmup_epochs: int, total_epochs: int, steps_per_epoch: int) -> None:
         super().__init__(optimizer)
         self.warmup_steps = warmup_epochs * steps_per_epoch
         self.total_steps = max(1, total_epochs * steps_per_epoch)
         self.step = 0
         self._set()
 
-    def _set(self):
+    def _set(self) -> None:
         if self.step < self.warmup_steps:
             self.factor = (self.step + 1) / self.warmup_steps
         else:
@@ -80,10 +89,10 @@ class WarmupCosine(Schedule):
             self.factor = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
         self._apply()
 
-    def start_epoch(self, epoch):
+    def start_epoch(self, epoch: int) -> None:
         self._set()
 
-    def after_step(self):
+    def after_step(self) -> None:
         self.step += 1
         self._set()
 
@@ -91,11 +100,13 @@ class WarmupCosine(Schedule):
 class MultiStep(Schedule):
     """VTDL, TCE, finetuning: multiply by ``gamma`` at each milestone epoch (optional warm-up)."""
 
-    def __init__(self, optimizer, milestones, gamma=0.1, warmup=()):
+    def __init__(
+        self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1, warmup: Sequence[float] = ()
+    ) -> None:
         super().__init__(optimizer)
         self.milestones, self.gamma, self.warmup = sorted(milestones), gamma, list(warmup)
 
-    def start_epoch(self, epoch):
+    def start_epoch(self, epoch: int) -> None:
         self.factor = self.gamma ** sum(epoch >= m for m in self.milestones)
         if epoch < len(self.warmup):
             self.factor *= self.warmup[epoch]

@@ -24,14 +24,17 @@ import random
 import re
 import sys
 import time
+from argparse import ArgumentParser, Namespace, _ArgumentGroup
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
+from torch.optim import Optimizer
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from videossl.atomic import atomic_copy, atomic_write_json, remove_partial_writes
@@ -44,6 +47,7 @@ from videossl.engine.run_lock import RunLock
 from videossl.engine.schedules import Schedule
 from videossl.errors import UserError
 from videossl.models.checkpoint import load_state_strict, make_checkpoint, read_checkpoint_file, save_checkpoint, unwrap
+from videossl.types import Log
 
 CHECKPOINT_PATTERN = "checkpoint_epoch{:04d}.pt"
 
@@ -60,7 +64,9 @@ class CheckpointWriteError(UserError):
     """A checkpoint could not be written (disk full, permissions): the previous one is kept."""
 
 
-def add_engine_args(parser, epochs, batch_size, lr):
+def add_engine_args(
+    parser: ArgumentParser, epochs: Optional[int], batch_size: Optional[int], lr: Optional[float]
+) -> _ArgumentGroup:
     group = parser.add_argument_group("training engine")
     group.add_argument("--device", default="auto", help="auto (cuda if available, else cpu), cpu, cuda, cuda:N")
     group.add_argument(
@@ -100,7 +106,7 @@ def add_engine_args(parser, epochs, batch_size, lr):
     return group
 
 
-def resolve_device(name):
+def resolve_device(name: Optional[str]) -> torch.device:
     if name in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
@@ -109,7 +115,7 @@ def resolve_device(name):
     return device
 
 
-def seed_epoch(seed, rank, epoch):
+def seed_epoch(seed: int, rank: int, epoch: int) -> None:
     """Every RNG from (seed, rank, epoch): an epoch runs the same whether or not the run was resumed."""
     value = (seed * 1_000_003 + rank * 10_007 + epoch) % 2**31
     random.seed(value)
@@ -117,7 +123,7 @@ def seed_epoch(seed, rank, epoch):
     torch.manual_seed(value)
 
 
-def rng_state():
+def rng_state() -> dict:
     state = {"torch": torch.get_rng_state(), "python": random.getstate()}
     numpy_state = np.random.get_state()
     state["numpy"] = [numpy_state[0], torch.from_numpy(numpy_state[1].astype(np.int64)), *numpy_state[2:]]
@@ -126,7 +132,7 @@ def rng_state():
     return state
 
 
-def set_rng_state(state):
+def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     random.setstate(state["python"])
     name, keys, *rest = state["numpy"]
@@ -135,12 +141,12 @@ def set_rng_state(state):
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def checkpoint_epoch(path):
+def checkpoint_epoch(path: str) -> int:
     match = re.search(r"checkpoint_epoch(\d+)\.pt$", path)
     return int(match.group(1)) if match else -1
 
 
-def newest_complete_checkpoint(folder, log=print):
+def newest_complete_checkpoint(folder: str, log: Log = print) -> tuple[Optional[str], Optional[dict]]:
     """(path, checkpoint) of the newest checkpoint in ``folder`` that loads, or (None, None).
 
     ``last.pt`` is written every epoch and the per-epoch files every --save_every epochs; a file
@@ -170,7 +176,7 @@ def newest_complete_checkpoint(folder, log=print):
 RUN_CONFIG = "run_config.json"
 
 
-def check_run_config(folder, config, keys_that_matter, restart):
+def check_run_config(folder: str, config: dict, keys_that_matter: Iterable[str], restart: bool) -> str:
     """Write the run's configuration next to its checkpoints; refuse to overwrite another run's
     checkpoints, and refuse to --restart with a configuration that differs where it matters."""
     path = os.path.join(folder, RUN_CONFIG)
@@ -203,7 +209,7 @@ class EpochTally:
     clips_seen: int = 0
     steps: int = 0
 
-    def add(self, stepped, loss, terms):
+    def add(self, stepped: bool, loss: Tensor, terms: dict[str, Tensor]) -> None:
         self.steps += 1
         if not stepped:
             self.skipped += 1
@@ -212,12 +218,14 @@ class EpochTally:
             self.sums[name] = self.sums.get(name, 0.0) + float(value.detach() if torch.is_tensor(value) else value)
         self.count += 1
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return asdict(self)
 
 
 class TrainingRun:
-    def __init__(self, args, name: str, checkpoint_dir: str, log_dir: str, config: Optional[dict] = None):
+    def __init__(
+        self, args: Namespace, name: str, checkpoint_dir: str, log_dir: str, config: Optional[dict] = None
+    ) -> None:
         """``name``: the method's, recorded in checkpoints; ``config``: the run's configuration,
         recorded in every checkpoint."""
         self.args, self.name, self.config = args, name, config or {}
@@ -254,15 +262,15 @@ class TrainingRun:
 
     # ---- output ------------------------------------------------------------------------------
 
-    def log(self, message):
+    def log(self, message: str) -> None:
         if self.is_main:
             tqdm.write(message)
 
-    def scalar(self, name, value, step=None):
+    def scalar(self, name: str, value: float, step: Optional[int] = None) -> None:
         if self.writer is not None:
             self.writer.add_scalar(name, value, self.step if step is None else step)
 
-    def close(self):
+    def close(self) -> None:
         self.stop.restore()
         if self.writer is not None:
             self.writer.close()
@@ -273,7 +281,15 @@ class TrainingRun:
 
     # ---- data and model ----------------------------------------------------------------------
 
-    def loader(self, dataset, batch_size, collate_fn=None, shuffle=True, drop_last=True, min_per_process=1):
+    def loader(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        collate_fn: Optional[Callable[[list], Any]] = None,
+        shuffle: bool = True,
+        drop_last: bool = True,
+        min_per_process: int = 1,
+    ) -> DataLoader:
         """``min_per_process``: the fewest samples one process can train on (2 for the contrastive
         methods: their BatchNorm heads and in-batch negatives need more than one)."""
         if batch_size % self.world:
@@ -303,13 +319,13 @@ class TrainingRun:
             persistent_workers=False,
         )  # fresh workers each epoch see dataset.set_epoch
 
-    def prepare_model(self, model):
+    def prepare_model(self, model: nn.Module) -> nn.Module:
         model = model.to(self.device)
         if not self.args.no_channels_last and any(isinstance(m, torch.nn.Conv3d) for m in model.modules()):
             model = model.to(memory_format=torch.channels_last_3d)
         return model
 
-    def to_device(self, x):
+    def to_device(self, x: Tensor) -> Tensor:
         x = x.to(self.device, non_blocking=True)
         if x.dim() == 5 and not self.args.no_channels_last:
             x = x.contiguous(memory_format=torch.channels_last_3d)
@@ -342,7 +358,7 @@ class TrainingRun:
             self.writer.add_text("precision", plan.summary(), 0)
         return plan
 
-    def wrap(self, model):
+    def wrap(self, model: nn.Module) -> nn.Module:
         """SyncBatchNorm (--sync_bn), the precision plan's fp32 islands, then DDP under torchrun."""
         if self.args.sync_bn and distributed.is_distributed():
             if self.device.type == "cuda":
@@ -492,7 +508,9 @@ class TrainingRun:
             torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
         return bool(finite.item())
 
-    def optimizer_step(self, loss, optimizer, schedule, parameters, epoch):
+    def optimizer_step(
+        self, loss: Tensor, optimizer: Optimizer, schedule: Schedule, parameters: list[nn.Parameter], epoch: int
+    ) -> bool:
         """Backward, then the update if the loss and every gradient are finite on every process;
         returns whether it stepped. Stops the run after --max_nonfinite_steps skipped steps in a row."""
         if self.scaler.is_enabled():
@@ -530,7 +548,7 @@ class TrainingRun:
                 f"steps. Last good checkpoint: {kept}. Try a lower --lr or --precision fp32"
             )
 
-    def _start_epoch(self, epoch, loader, model, schedule):
+    def _start_epoch(self, epoch, loader, model: nn.Module, schedule):
         seed_epoch(self.args.seed, self.rank, epoch + 1)
         loader.sampler.set_epoch(epoch)
         if hasattr(loader.dataset, "set_epoch"):
@@ -640,7 +658,7 @@ class TrainingRun:
             f"saved {self.last_checkpoint}; --restart continues from this step"
         )
 
-    def _log_step(self, bar, loss, mean_loss, rate, schedule):
+    def _log_step(self, bar, loss, mean_loss, rate, schedule) -> None:
         bar.set_postfix(loss=f"{mean_loss:.4f}", clips_s=f"{rate:.1f}", refresh=False)
         if self.step % self.args.log_every == 0:
             self.scalar("train/loss_step", float(loss.detach()))

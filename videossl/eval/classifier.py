@@ -8,13 +8,16 @@ softmax (TCE's recipe: sums their logits).
 """
 
 import contextlib
+from typing import Any, Callable, Optional
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 from tqdm import tqdm
 
 from videossl.data.augmentations import vtdl_clip_augmentation
+from videossl.data.indexes import DatasetIndex
+from videossl.data.input_contract import InputContract
 from videossl.data.sampling import sample_random_clip
 from videossl.data.transforms import (
     ColorJitter,
@@ -26,12 +29,14 @@ from videossl.data.transforms import (
     RandomHorizontalFlip,
     RandomResizedCrop,
     RandomSquareCrop,
+    Transform,
     frames_to_clip,
     stack_clips,
 )
 from videossl.engine.method import Method
 from videossl.eval.features import EvaluationClipBuilder, evaluation_loader, left_out, report_left_out
 from videossl.eval.linear_probe import accuracies
+from videossl.types import Device
 
 AGGREGATIONS = ("softmax_mean", "logit_sum")
 
@@ -45,12 +50,12 @@ class TemporalConvHead(nn.Module):
     dropout, a bias-free convolution over the remaining ``steps - 1`` steps to the classes (kernel
     7 at 64 frames), averaged over time. ``maps``: ``[B, D, steps]``."""
 
-    def __init__(self, dim, num_classes, steps, dropout=0.0):
+    def __init__(self, dim: int, num_classes: int, steps: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.dropout = nn.Dropout(dropout)
         self.conv = nn.Conv1d(dim, num_classes, kernel_size=max(steps - 1, 1), bias=False)
 
-    def forward(self, maps):
+    def forward(self, maps: Tensor) -> Tensor:
         if maps.shape[-1] > 1:
             maps = F.avg_pool1d(maps, kernel_size=2, stride=1)
         return self.conv(self.dropout(maps)).mean(dim=-1)
@@ -69,16 +74,16 @@ class VideoClassifier(Method):
 
     def __init__(
         self,
-        backbone,
-        num_classes,
-        dropout=0.0,
-        freeze_backbone=False,
-        update_bn_stats=False,
-        normalize_features=False,
-        head="linear",
-        steps=1,
-        contract=None,
-    ):
+        backbone: nn.Module,
+        num_classes: int,
+        dropout: float = 0.0,
+        freeze_backbone: bool = False,
+        update_bn_stats: bool = False,
+        normalize_features: bool = False,
+        head: str = "linear",
+        steps: int = 1,
+        contract: Optional[InputContract] = None,
+    ) -> None:
         super().__init__(backbone, contract)
         self.dropout = nn.Dropout(dropout)
         self.temporal_head = head == "temporal_conv"
@@ -92,22 +97,22 @@ class VideoClassifier(Method):
             for p in backbone.parameters():
                 p.requires_grad_(False)
 
-    def train(self, mode=True):
+    def train(self, mode: bool = True) -> "VideoClassifier":
         super().train(mode)
         if self.freeze_backbone and not self.update_bn_stats:
             self.backbone.eval()
         return self
 
-    def state_modules(self):
+    def state_modules(self) -> dict[str, nn.Module]:
         return {"classifier": self.fc}
 
-    def loss(self, batch, *, update_state=True):
+    def loss(self, batch: dict, *, update_state: bool = True) -> tuple[Tensor, dict[str, Tensor]]:
         logits = self.logits(self.model_input(batch["clips"]))
         labels = torch.as_tensor(batch["label"], device=logits.device)
         accuracy = (logits.argmax(dim=1) == labels).float().mean() * 100
         return F.cross_entropy(logits.float(), labels), {"train_top1": accuracy.detach()}
 
-    def logits(self, x):
+    def logits(self, x: Tensor) -> Tensor:
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_backbone):
             maps = self.backbone(x).float()[..., 0, 0]  # [B, D, T']
         if self.temporal_head:
@@ -118,7 +123,7 @@ class VideoClassifier(Method):
 
 
 @torch.no_grad()
-def temporal_steps(backbone, contract):
+def temporal_steps(backbone: nn.Module, contract: InputContract) -> int:
     """T', the time steps ``backbone`` keeps of a clip of ``contract``, from a shape-only pass."""
     import copy
 
@@ -129,7 +134,7 @@ def temporal_steps(backbone, contract):
 TRAIN_CROPS = ("square", "resized", "tclr_linear", "vtdl")
 
 
-def finetune_augmentation(size, flip_p=0.5, crop="square"):
+def finetune_augmentation(size: int, flip_p: float = 0.5, crop: str = "square") -> Transform:
     """The training clips' augmentation. ``square``: a square of U(0.6, 1) x the short side and a
     flip (this project's finetuning); ``resized``: CVRL's linear protocol, a random resized crop of
     area 0.3-1 and aspect 0.5-2 and a flip; ``tclr_linear``: TCLR's linear evaluation
@@ -164,7 +169,7 @@ def finetune_augmentation(size, flip_p=0.5, crop="square"):
 class TrainClipBuilder:
     """``build_sample``: one randomly placed, augmented clip ``{"clips": uint8 [C, T, H, W]}``."""
 
-    def __init__(self, contract, transform=None, flip_p=0.5):
+    def __init__(self, contract: InputContract, transform: Optional[Transform] = None, flip_p: float = 0.5) -> None:
         self.contract = contract
         self.transform = transform or finetune_augmentation(contract.size, flip_p)
         self.frames_needed = contract.frames
@@ -178,21 +183,21 @@ class TrainClipBuilder:
 
 @torch.no_grad()
 def predict_dataset(
-    model,
-    contract,
-    index,
-    num_clips=10,
-    crops=1,
-    batch_size=4,
-    device="cpu",
-    num_workers=0,
-    backend="pyav",
-    aggregate="softmax_mean",
-    precision_context=None,
-    progress=True,
-    crop_fraction=1.0,
-    clip_starts="even",
-):
+    model: VideoClassifier,
+    contract: InputContract,
+    index: DatasetIndex,
+    num_clips: int = 10,
+    crops: int = 1,
+    batch_size: int = 4,
+    device: Device = "cpu",
+    num_workers: int = 0,
+    backend: str = "pyav",
+    aggregate: str = "softmax_mean",
+    precision_context: Optional[Callable[[], contextlib.AbstractContextManager]] = None,
+    progress: bool = True,
+    crop_fraction: float = 1.0,
+    clip_starts: str = "even",
+) -> tuple[Tensor, Tensor, list[str]]:
     """(scores ``[N, classes]``, labels ``[N]``, unreadable paths) over every readable video of
     ``index``: each video's ``num_clips x crops`` views (placed and cropped as
     ``EvaluationClipBuilder`` says) aggregated as ``aggregate`` says."""
@@ -220,7 +225,9 @@ def predict_dataset(
     return torch.cat(scores)[keep], torch.cat(labels)[keep], unreadable
 
 
-def evaluate_classifier(model, contract, index, num_classes, **kwargs):
+def evaluate_classifier(
+    model: VideoClassifier, contract: InputContract, index: DatasetIndex, num_classes: int, **kwargs: Any
+) -> tuple[dict, list[str]]:
     """accuracies (top-1, top-5, mean per class) plus the counts of the multi-view test."""
     scores, labels, unreadable = predict_dataset(model, contract, index, **kwargs)
     metrics = accuracies(scores, labels, num_classes)

@@ -2,8 +2,12 @@
 
 import os
 import sys
+from argparse import ArgumentParser, Namespace, RawDescriptionHelpFormatter, _ArgumentGroup
+from collections.abc import Sequence
+from typing import Any, Optional
 
 import torch
+from torch import nn
 
 from videossl.atomic import atomic_write_json
 from videossl.data.args import index_from_args
@@ -15,13 +19,12 @@ from videossl.models.backbones import BACKBONES, RESNETS_2D, build_backbone
 from videossl.models.checkpoint import load_backbone
 
 
-def evaluation_parser(description):
+def evaluation_parser(description: Optional[str]) -> ArgumentParser:
     """The flags every evaluation tool shares: --run_id, checkpoint, features and data."""
-    import argparse
 
     from videossl.data.args import add_data_args
 
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=description, formatter_class=RawDescriptionHelpFormatter)
     parser.add_argument("--run_id", default="dummy", help="names the output folder")
     add_checkpoint_args(parser)
     add_feature_args(parser)
@@ -29,7 +32,7 @@ def evaluation_parser(description):
     return parser
 
 
-def add_checkpoint_args(parser, seed=True):
+def add_checkpoint_args(parser: ArgumentParser, seed: bool = True) -> _ArgumentGroup:
     group = parser.add_argument_group("checkpoint")
     group.add_argument(
         "--saved_model",
@@ -69,7 +72,7 @@ def add_checkpoint_args(parser, seed=True):
     return group
 
 
-def add_feature_args(parser, num_clips=10):
+def add_feature_args(parser: ArgumentParser, num_clips: int = 10) -> _ArgumentGroup:
     group = parser.add_argument_group("features")
     group.add_argument("--num_clips", type=int, default=num_clips, help="evenly spaced clips per video")
     group.add_argument("--test_crops", type=int, default=1, choices=(1, 3))
@@ -99,7 +102,7 @@ def add_feature_args(parser, num_clips=10):
     return group
 
 
-def default_contract(arch):
+def default_contract(arch: str) -> InputContract:
     """The input of a random-init baseline: 16-frame clips at stride 2 and 112 px for 3D backbones,
     single 224 px ImageNet-normalised frames for the 2D ResNets (TCE's input)."""
     if arch in RESNETS_2D:
@@ -107,7 +110,7 @@ def default_contract(arch):
     return InputContract(frames=16, stride=2, size=112)
 
 
-def load_model_for_eval(args):
+def load_model_for_eval(args: Namespace) -> tuple[nn.Module, InputContract, str, dict]:
     """(backbone in eval mode, InputContract, checkpoint id for the cache, description dict)."""
     if args.saved_model == "random":
         if args.arch not in BACKBONES:
@@ -148,7 +151,7 @@ def load_model_for_eval(args):
     return backbone.eval(), contract, checkpoint_id, description
 
 
-def features_record(features):
+def features_record(features: dict[str, dict]) -> dict:
     """What results.json says about the features: seconds to get them, and the videos left out."""
     return {
         "feature_seconds": {s: f["seconds"] for s, f in features.items()},
@@ -156,18 +159,18 @@ def features_record(features):
     }
 
 
-def report_feature_times(features):
+def report_feature_times(features: dict[str, dict]) -> None:
     for subset, f in features.items():
         print(f"{subset} features: {f['seconds']:.1f} s ({'cache' if f['cached'] else 'extracted'})")
 
 
-def write_results(out_dir, results):
+def write_results(out_dir: str, results: dict) -> str:
     os.makedirs(out_dir, exist_ok=True)
     results = dict(results, command=" ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]))
     return atomic_write_json(os.path.join(out_dir, "results.json"), results, indent=2, default=str)
 
 
-def print_table(title, rows):
+def print_table(title: str, rows: Sequence[tuple[str, Any]]) -> None:
     """rows: list of (name, value) -> a two-column markdown table."""
     width = max(len(str(name)) for name, _ in rows)
     print(f"\n{title}\n")
@@ -178,7 +181,15 @@ def print_table(title, rows):
         print(f"| {name:{width}s} | {shown} |")
 
 
-def subset_features(args, backbone, contract, checkpoint_id, subset, crops=1, **view):
+def subset_features(
+    args: Namespace,
+    backbone: nn.Module,
+    contract: InputContract,
+    checkpoint_id: str,
+    subset: str,
+    crops: int = 1,
+    **view: Any,
+) -> dict:
     """Features of one subset of the dataset the data flags describe (``view``: crop_fraction,
     clip_starts)."""
     return extract_features(
@@ -198,7 +209,9 @@ def subset_features(args, backbone, contract, checkpoint_id, subset, crops=1, **
     )
 
 
-def train_and_test_features(args, backbone, contract, checkpoint_id, test_crops=None):
+def train_and_test_features(
+    args: Namespace, backbone: nn.Module, contract: InputContract, checkpoint_id: str, test_crops: Optional[int] = None
+) -> dict[str, dict]:
     """Features of the training and test videos the data flags describe ({"train": ..., "test": ...});
     training videos use the centre crop, test videos ``test_crops`` (default ``--test_crops``)."""
     view = dict(crop_fraction=args.crop_fraction, clip_starts=args.clip_starts)
@@ -211,7 +224,7 @@ def train_and_test_features(args, backbone, contract, checkpoint_id, test_crops=
     return features
 
 
-def evaluate_setup(args, tool_file):
+def evaluate_setup(args: Namespace, tool_file: str) -> tuple[str, InputContract, dict, dict[str, dict]]:
     """What every evaluation tool starts with: (output folder, contract, description, features).
     The output folder defaults to ``<the tool's folder>/results/<run_id>``."""
     out_dir = args.out_dir or os.path.join(os.path.dirname(os.path.abspath(tool_file)), "results", args.run_id)

@@ -13,13 +13,17 @@ import logging
 import os
 import sys
 import time
+from typing import Literal, Optional, Union
 
+import numpy as np
 import torch
+from torch import Tensor, nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from videossl.data.dataset import VideoClipDataset, init_loader_worker
-from videossl.data.indexes import video_names
+from videossl.data.indexes import DatasetIndex, video_names
+from videossl.data.input_contract import InputContract
 from videossl.data.probe_cache import file_stamp
 from videossl.data.sampling import (
     half_overlapping_windows,
@@ -31,6 +35,7 @@ from videossl.data.transforms import Resize, ResizeShortSide, crop_positions, fr
 from videossl.engine.precision import DTYPES, low_precision_supported
 from videossl.errors import UserError, VideoReadError
 from videossl.models.checkpoint import atomic_torch_save
+from videossl.types import Device, Log
 
 CACHE_VERSION = 3
 logger = logging.getLogger(__name__)
@@ -48,7 +53,14 @@ class EvaluationClipBuilder:
     (CoCLR's: every half-overlapping window, so the number of clips varies per video);
     ``crop_fraction`` < 1: the centre square of that fraction of the short side (TCLR: 0.8)."""
 
-    def __init__(self, contract, num_clips=10, crops=1, crop_fraction=1.0, clip_starts="even"):
+    def __init__(
+        self,
+        contract: InputContract,
+        num_clips: int = 10,
+        crops: int = 1,
+        crop_fraction: float = 1.0,
+        clip_starts: str = "even",
+    ) -> None:
         if crops not in (1, 3):
             raise UserError("--test_crops must be 1 or 3")
         if not 0 < crop_fraction <= 1:
@@ -62,7 +74,7 @@ class EvaluationClipBuilder:
         self.resize = ResizeShortSide(contract.size)
 
     @property
-    def views_per_video(self):
+    def views_per_video(self) -> Optional[int]:
         """The number of clips (x crops) of every video, or None where it varies (``windows``)."""
         return None if self.clip_starts == "windows" else self.num_clips * self.crops
 
@@ -83,7 +95,7 @@ class EvaluationClipBuilder:
         return {"clips": evaluation_clips(frames, c.size, self.crops, self.resize)}
 
 
-def evaluation_clips(frames, size, crops=1, resize=None):
+def evaluation_clips(frames: np.ndarray, size: int, crops: int = 1, resize: Optional[ResizeShortSide] = None) -> Tensor:
     """uint8 frames ``[K, T, H, W, 3]`` -> uint8 clips ``[K * crops, 3, T, size, size]``: short side
     resized to ``size``, then the centre crop (or start/centre/end crops of the long side)."""
     resize = resize or ResizeShortSide(size)
@@ -95,7 +107,7 @@ def evaluation_clips(frames, size, crops=1, resize=None):
     return stack_clips(clips)
 
 
-def centre_fraction_clips(frames, size, fraction):
+def centre_fraction_clips(frames: np.ndarray, size: int, fraction: float) -> Tensor:
     """uint8 frames ``[K, T, H, W, 3]`` -> uint8 clips ``[K, 3, T, size, size]``: the centre square
     of ``int(fraction x short side)`` pixels, resized to ``size`` (TCLR's evaluation crop)."""
     height, width = frames.shape[2:4]
@@ -110,11 +122,11 @@ class EvaluationDataset(torch.utils.data.Dataset):
     by another one (that would count a video twice and skew the metrics): it is marked invalid,
     and the evaluation leaves it out and says so."""
 
-    def __init__(self, index, builder, backend):
+    def __init__(self, index: DatasetIndex, builder: EvaluationClipBuilder, backend: str) -> None:
         self.clips = VideoClipDataset(index, builder, backend=backend)
         self.builder, self.index = builder, index
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.clips)
 
     def __getitem__(self, i):
@@ -133,7 +145,9 @@ class EvaluationDataset(torch.utils.data.Dataset):
         return sample
 
 
-def evaluation_loader(index, builder, backend, batch_size, num_workers):
+def evaluation_loader(
+    index: DatasetIndex, builder: EvaluationClipBuilder, backend: str, batch_size: int, num_workers: int
+) -> DataLoader:
     """Every video of ``index`` in order, as ``builder``'s views, batched by ``collate_views``."""
     return DataLoader(
         EvaluationDataset(index, builder, backend),
@@ -145,7 +159,7 @@ def evaluation_loader(index, builder, backend, batch_size, num_workers):
     )
 
 
-def collate_views(samples):
+def collate_views(samples: list[dict]) -> dict[str, Tensor]:
     """A batch of videos whose number of views may differ: ``clips`` of all of them concatenated
     ``[sum(counts), C, T, H, W]``, ``counts`` ``[B]``, ``label``, ``valid``."""
     return {
@@ -156,7 +170,7 @@ def collate_views(samples):
     }
 
 
-def per_video(values, counts, views):
+def per_video(values: Tensor, counts: Tensor, views: int) -> Tensor:
     """Per-clip ``values`` ``[sum(counts), ...]`` -> ``[B, views, ...]``: as they are when every
     video has ``views`` of them, else each video's mean (``views`` 1: a varying number of clips)."""
     if views > 1:
@@ -164,18 +178,18 @@ def per_video(values, counts, views):
     return torch.stack([part.mean(dim=0) for part in values.split(counts.tolist())])[:, None]
 
 
-def left_out(index, valid):
+def left_out(index: DatasetIndex, valid: Tensor) -> list[str]:
     """The paths of the videos marked invalid (unreadable) in ``valid``, in index order."""
     return [index.records[i].path for i in (~valid).nonzero()[:, 0].tolist()]
 
 
-def report_left_out(subset, paths, log=print):
+def report_left_out(subset: str, paths: list[str], log: Log = print) -> None:
     """One line naming the unreadable videos an evaluation left out, with their count."""
     if paths:
         log(f"warning: {len(paths)} unreadable {subset} videos left out of the evaluation: {video_names(paths)}")
 
 
-def index_fingerprint(index):
+def index_fingerprint(index: DatasetIndex) -> str:
     """The videos of ``index``, each with its frame count, size and modification time (a video
     rewritten with the same frame count is another input)."""
     h = hashlib.sha256()
@@ -189,7 +203,7 @@ def index_fingerprint(index):
     return h.hexdigest()[:16]
 
 
-def file_fingerprint(path):
+def file_fingerprint(path: Optional[str]) -> str:
     if path is None:
         return "none"
     if not os.path.exists(path):  # torchvision:<name>, or a TensorFlow checkpoint prefix (its .index file)
@@ -200,7 +214,16 @@ def file_fingerprint(path):
     return f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
-def cache_key(checkpoint_id, index, contract, num_clips, crops, precision, crop_fraction=1.0, clip_starts="even"):
+def cache_key(
+    checkpoint_id: str,
+    index: DatasetIndex,
+    contract: InputContract,
+    num_clips: int,
+    crops: int,
+    precision: str,
+    crop_fraction: float = 1.0,
+    clip_starts: str = "even",
+) -> str:
     view = {"clips": num_clips, "crops": crops}
     if crop_fraction != 1.0 or clip_starts != "even":  # keys of the default view stay as they were
         view.update(crop_fraction=crop_fraction, clip_starts=clip_starts)
@@ -218,29 +241,29 @@ def cache_key(checkpoint_id, index, contract, num_clips, crops, precision, crop_
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
-def default_cache_dir():
+def default_cache_dir() -> str:
     return os.path.join(os.environ.get("VIDEOSSL_CACHE") or os.path.expanduser("~/.cache/videossl"), "features")
 
 
 @torch.no_grad()
 def extract_features(
-    backbone,
-    contract,
-    index,
-    checkpoint_id,
-    num_clips=10,
-    crops=1,
-    batch_size=8,
-    device="cpu",
-    precision="fp32",
-    num_workers=0,
-    cache_dir=None,
-    backend="pyav",
-    progress=True,
-    log=print,
-    crop_fraction=1.0,
-    clip_starts="even",
-):
+    backbone: nn.Module,
+    contract: InputContract,
+    index: DatasetIndex,
+    checkpoint_id: str,
+    num_clips: int = 10,
+    crops: int = 1,
+    batch_size: int = 8,
+    device: Device = "cpu",
+    precision: str = "fp32",
+    num_workers: int = 0,
+    cache_dir: Union[str, None, Literal[False]] = None,
+    backend: str = "pyav",
+    progress: bool = True,
+    log: Log = print,
+    crop_fraction: float = 1.0,
+    clip_starts: str = "even",
+) -> dict:
     """``{"maps": float16 [N, K * crops, D, T'], "labels": [N], "paths": [...], "seconds": s, "cached": bool}``.
 
     ``maps`` are the backbone's feature maps pooled over space, time kept: evaluations pool over
@@ -283,7 +306,14 @@ def extract_features(
     return result
 
 
-def video_maps(backbone, contract, loader, device, precision, progress=True):
+def video_maps(
+    backbone: nn.Module,
+    contract: InputContract,
+    loader: DataLoader,
+    device: Device,
+    precision: str,
+    progress: bool = True,
+) -> tuple[Tensor, Tensor]:
     """(float16 ``[N, views, D, T']`` maps of every video of the loader, ``[N]`` bool readable)."""
     device = torch.device(device)
     backbone = backbone.to(device).eval()
@@ -299,11 +329,11 @@ def video_maps(backbone, contract, loader, device, precision, progress=True):
     return torch.cat(maps), torch.cat(valid)
 
 
-def maps_checksum(maps):
+def maps_checksum(maps: Tensor) -> str:
     return hashlib.sha256(maps.contiguous().view(torch.uint8).numpy().tobytes()).hexdigest()
 
 
-def read_cache_entry(path, key):
+def read_cache_entry(path: str, key: str) -> dict:
     """A cache entry, or ``ValueError`` when it is not the complete entry of ``key`` (truncated,
     written for another key or format version, altered)."""
     cached = torch.load(path, map_location="cpu", weights_only=True)
@@ -314,7 +344,7 @@ def read_cache_entry(path, key):
     return cached
 
 
-def with_index_labels(features, index):
+def with_index_labels(features: dict, index: DatasetIndex) -> dict:
     """``features`` labelled as ``index`` labels its videos (cached features serve every label axis)."""
     label_of = {record.path: record.label for record in index.records}
     features["labels"] = torch.tensor([label_of[p] for p in features["paths"]], dtype=torch.long)
@@ -323,7 +353,9 @@ def with_index_labels(features, index):
 
 
 @torch.no_grad()
-def backbone_maps(backbone, contract, clips, device, precision="fp32"):
+def backbone_maps(
+    backbone: nn.Module, contract: InputContract, clips: Tensor, device: Device, precision: str = "fp32"
+) -> Tensor:
     """uint8 clips ``[n, 3, T, H, W]`` -> float32 maps ``[n, D, T']`` (pooled over space), the clips
     prepared as ``contract`` says and the forward pass run in ``precision``."""
     device = torch.device(device)
@@ -334,11 +366,11 @@ def backbone_maps(backbone, contract, clips, device, precision="fp32"):
     return out.float()
 
 
-def pooled(maps):
+def pooled(maps: Tensor) -> Tensor:
     """``[N, clips, D, T']`` -> ``[N, clips, D]`` (time averaged), float32."""
     return maps.float().mean(dim=-1)
 
 
-def flattened(maps):
+def flattened(maps: Tensor) -> Tensor:
     """``[N, clips, D, T']`` -> ``[N, clips, D * T']`` (TCLR's retrieval: the map before temporal pooling)."""
     return maps.float().flatten(2)

@@ -8,17 +8,21 @@ choices (in the style of SEVERE-benchmark finetuning).
 
 import argparse
 import os
+from argparse import Namespace
 from dataclasses import asdict, dataclass, field
+from typing import Callable, Optional, TypeVar
 
 import torch
+from torch import nn
+from torch.utils.data import DataLoader
 
 from videossl.data.args import add_data_args, add_flip_arg, index_from_args
 from videossl.data.dataset import VideoClipDataset, collate_samples
-from videossl.data.indexes import check_same_classes
+from videossl.data.indexes import DatasetIndex, check_same_classes
 from videossl.data.input_contract import InputContract
 from videossl.engine import distributed
 from videossl.engine.precision import autocast
-from videossl.engine.schedules import MultiStep, WarmupCosine, WarmupPlateau
+from videossl.engine.schedules import MultiStep, Schedule, WarmupCosine, WarmupPlateau
 from videossl.engine.training import TrainingRun, add_engine_args, check_run_config
 from videossl.errors import UserError
 from videossl.eval.classifier import (
@@ -65,7 +69,7 @@ class Recipe:
     head: str = "linear"  # classifier.HEADS
     source: str = ""
 
-    def lr_for(self, dataset):
+    def lr_for(self, dataset: str) -> float:
         return self.lr.get(dataset, self.lr["default"])
 
 
@@ -180,12 +184,15 @@ RECIPES = {
     ),
 }
 FINETUNE_RECIPES = ("tclr", "vtdl", "tce")
+T = TypeVar("T")
+# a test of the model being trained: (metrics, unreadable test videos); the context runs it in the run's precision
+Tester = Callable[..., tuple[dict, list[str]]]
 LINEAR_RECIPES = ("linear", "linear_tclr", "linear_cvrl")
 # A --restart must not silently change what is being trained.
 KEYS_THAT_MATTER = ("saved_model", "linear", "recipe", "dataset", "split", "frames", "stride", "dropout", "optimizer")
 
 
-def build_parser(description, linear_default=False):
+def build_parser(description: Optional[str], linear_default: bool = False) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run_id", default="dummy", help="names the output folder")
     parser.add_argument(
@@ -242,7 +249,7 @@ def build_parser(description, linear_default=False):
     return parser
 
 
-def resolve_recipe(args):
+def resolve_recipe(args: Namespace) -> Recipe:
     """Fill every unset flag from the recipe; returns the recipe used."""
     name = args.recipe or ("linear" if args.linear else "tclr")
     if args.linear and name not in LINEAR_RECIPES:
@@ -274,12 +281,12 @@ def resolve_recipe(args):
     return recipe
 
 
-def adapt_contract(contract, args):
+def adapt_contract(contract: InputContract, args: Namespace) -> InputContract:
     changes = {k: getattr(args, k) for k in ("frames", "stride", "size") if getattr(args, k) is not None}
     return InputContract.from_dict({**contract.to_dict(), **changes}) if changes else contract
 
 
-def to_stack_of_differences(backbone, frames):
+def to_stack_of_differences(backbone: nn.Module, frames: int) -> nn.Module:
     """A 2D ResNet's RGB weights, its first convolution tiled for ``frames``-frame stacks of differences."""
     if backbone.name not in RESNETS_2D:
         raise UserError(f"stacks of differences need a 2D ResNet backbone, not {backbone.name}")
@@ -295,7 +302,7 @@ def to_stack_of_differences(backbone, frames):
     return adapted
 
 
-def checkpoint_classifier(args):
+def checkpoint_classifier(args: Namespace) -> Optional[dict]:
     """The classifier head stored in --saved_model (a finetuned checkpoint), or None."""
     if args.saved_model == "random":
         return None
@@ -308,7 +315,7 @@ def checkpoint_classifier(args):
     return heads.get("classifier")
 
 
-def build_model(args, recipe, num_classes):
+def build_model(args: Namespace, recipe: Recipe, num_classes: int) -> tuple[VideoClassifier, InputContract, dict]:
     backbone, contract, _, description = load_model_for_eval(args)
     if recipe.stack_of_differences:
         backbone = to_stack_of_differences(backbone, args.frames)
@@ -351,14 +358,14 @@ def build_model(args, recipe, num_classes):
     return model, contract, description
 
 
-def build_optimizer(args, model, recipe):
+def build_optimizer(args: Namespace, model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     parameters = [p for p in model.parameters() if p.requires_grad]
     if args.optimizer == "adam":
         return torch.optim.Adam(parameters, lr=args.lr, weight_decay=args.weight_decay)
     return torch.optim.SGD(parameters, lr=args.lr, momentum=recipe.momentum, weight_decay=args.weight_decay)
 
 
-def build_schedule(recipe, optimizer, epochs, steps_per_epoch):
+def build_schedule(recipe: Recipe, optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int) -> Schedule:
     if recipe.schedule == "multistep":
         return MultiStep(optimizer, recipe.milestones, recipe.gamma)
     if recipe.schedule == "plateau":
@@ -366,7 +373,7 @@ def build_schedule(recipe, optimizer, epochs, steps_per_epoch):
     return WarmupCosine(optimizer, recipe.warmup_epochs, epochs, steps_per_epoch)
 
 
-def run_classification(args, tool_file):
+def run_classification(args: Namespace, tool_file: str) -> int:
     recipe = resolve_recipe(args)
     out_dir = args.out_dir or os.path.join(os.path.dirname(os.path.abspath(tool_file)), "results", args.run_id)
     checkpoint_dir, log_dir = os.path.join(out_dir, "checkpoints"), os.path.join(out_dir, "logs")
@@ -404,7 +411,9 @@ def run_classification(args, tool_file):
     return report(args, out_dir, mode, recipe, description, contract, metrics, best, run, unreadable)
 
 
-def tester(args, recipe, run, contract, test_index):
+def tester(
+    args: Namespace, recipe: Recipe, run: TrainingRun, contract: InputContract, test_index: DatasetIndex
+) -> Tester:
     """``test(model, precision_context=None) -> (metrics, unreadable test videos)`` on the test
     split, with the recipe's views (clips, crops, test size)."""
     if args.test_size:
@@ -421,19 +430,27 @@ def tester(args, recipe, run, contract, test_index):
         clip_starts=recipe.clip_starts,
     )
 
-    def test(model, precision_context=None):
+    def test(model: nn.Module, precision_context=None):
         classes = len(test_index.class_names)
         return evaluate_classifier(model, contract, test_index, classes, precision_context=precision_context, **views)
 
     return test
 
 
-def train_and_test(run, model, loader, optimizer, schedule, start, test):
+def train_and_test(
+    run: TrainingRun,
+    model: VideoClassifier,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    schedule: Schedule,
+    start: int,
+    test: Tester,
+) -> tuple[Optional[dict], list[str]]:
     """``run.fit``, testing every --eval_every epochs and after the last (on rank 0), then saving;
     returns the last test's (metrics, unreadable test videos)."""
     args, tested = run.args, {"metrics": None, "unreadable": []}
 
-    def after_epoch(epoch, train):
+    def after_epoch(epoch, train) -> None:
         metrics = None
         if (epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs:
             if run.is_main:
@@ -453,7 +470,7 @@ def train_and_test(run, model, loader, optimizer, schedule, start, test):
     return tested["metrics"], tested["unreadable"]
 
 
-def broadcast(obj):
+def broadcast(obj: T) -> T:
     if not distributed.is_distributed():
         return obj
     box = [obj]
@@ -461,7 +478,18 @@ def broadcast(obj):
     return box[0]
 
 
-def report(args, out_dir, mode, recipe, description, contract, metrics, best, run, unreadable):
+def report(
+    args: Namespace,
+    out_dir: str,
+    mode: str,
+    recipe: Recipe,
+    description: dict,
+    contract: InputContract,
+    metrics: Optional[dict],
+    best: Optional[float],
+    run: TrainingRun,
+    unreadable: list[str],
+) -> int:
     """The table and results.json (``unreadable``: the test videos left out) on rank 0."""
     if run.is_main and metrics is not None:
         rows = [

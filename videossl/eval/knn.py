@@ -7,11 +7,14 @@ with weight ``exp(similarity / temperature)``, the class with the largest summed
 """
 
 import time
+from argparse import Namespace
 
 import torch
 import torch.nn.functional as F
 
+from videossl.data.input_contract import InputContract
 from videossl.errors import UserError
+from videossl.types import Device
 
 KNN_K = 20
 KNN_TEMPERATURE = 0.07
@@ -48,7 +51,7 @@ class KnnMonitor:
     """kNN top-1 of the held-out (test) videos against the training videos, on features of the
     backbone being trained, through the shared feature extraction (never cached: the weights change)."""
 
-    def __init__(self, args, contract, device, num_clips=1):
+    def __init__(self, args: Namespace, contract: InputContract, device: Device, num_clips: int = 1) -> None:
         from videossl.data.args import index_from_args
 
         try:

@@ -9,13 +9,21 @@ accuracy.
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor, nn
 
 from videossl.eval.features import pooled
 
 
 def train_linear_probe(
-    train_maps, train_labels, num_classes, epochs=100, lr=1e-2, weight_decay=1e-4, batch_size=256, seed=0
-):
+    train_maps: Tensor,
+    train_labels: Tensor,
+    num_classes: int,
+    epochs: int = 100,
+    lr: float = 1e-2,
+    weight_decay: float = 1e-4,
+    batch_size: int = 256,
+    seed: int = 0,
+) -> tuple[nn.Linear, Tensor, Tensor]:
     """Returns (linear layer, mean, std)."""
     x = pooled(train_maps)  # [N, clips, D]
     clips = x.shape[1]
@@ -43,13 +51,13 @@ def train_linear_probe(
 
 
 @torch.no_grad()
-def predict_videos(layer, mean, std, maps):
+def predict_videos(layer: nn.Linear, mean: Tensor, std: Tensor, maps: Tensor) -> Tensor:
     """Softmax averaged over every clip (and crop) of each video: ``[N, classes]``."""
     x = (pooled(maps) - mean) / std  # [N, clips, D]
     return F.softmax(layer(x), dim=-1).mean(dim=1)
 
 
-def accuracies(probabilities, labels, num_classes):
+def accuracies(probabilities: Tensor, labels: Tensor, num_classes: int) -> dict[str, float]:
     """top-1, top-5 and mean per-class accuracy in percent (classes absent from the test set are ignored)."""
     top = probabilities.topk(min(5, probabilities.shape[1]), dim=1).indices
     top1 = (top[:, 0] == labels).float()

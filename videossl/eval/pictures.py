@@ -1,8 +1,11 @@
 """Pictures of evaluation results."""
 
 import os
+from typing import Optional
 
 import matplotlib
+import numpy as np
+from torch import Tensor
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -11,7 +14,7 @@ from videossl.errors import VideoReadError  # noqa: E402
 from videossl.video import open_video  # noqa: E402
 
 
-def middle_frame(path, backend="pyav"):
+def middle_frame(path: str, backend: str = "pyav") -> Optional[np.ndarray]:
     try:
         with open_video(path, backend) as reader:
             return reader.get_frames([reader.num_frames // 2])[0]
@@ -19,7 +22,9 @@ def middle_frame(path, backend="pyav"):
         return None
 
 
-def retrieval_strip(queries, gallery, neighbours, path, count=6, top=5, backend="pyav"):
+def retrieval_strip(
+    queries: dict, gallery: dict, neighbours: Tensor, path: str, count: int = 6, top: int = 5, backend: str = "pyav"
+) -> str:
     """Rows of [query | its ``top`` nearest training videos], middle frames, hits framed green and
     misses red. Queries are spread over the test set (every N-th) so that several classes show."""
     total = len(queries["labels"])

@@ -14,8 +14,11 @@ Recall@k: a query is a hit when any of its k nearest gallery videos has its clas
 similarity are broken by gallery order, so results are deterministic.
 """
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
 from videossl.eval.features import flattened, pooled
 
@@ -28,20 +31,20 @@ PROTOCOL_VIEWS = {
 }
 
 
-def video_features(maps, protocol):
+def video_features(maps: Tensor, protocol: str) -> Tensor:
     """float16 maps ``[N, clips, D, T']`` -> per-video features ``[N, F]`` (before normalisation)."""
     per_clip = flattened(maps) if protocol == "tclr" else pooled(maps)
     return per_clip.mean(dim=1)
 
 
-def normalise_for_retrieval(query, gallery, protocol):
+def normalise_for_retrieval(query: Tensor, gallery: Tensor, protocol: str) -> tuple[Tensor, Tensor]:
     if protocol == "coclr":
         query = query - query.mean(dim=0, keepdim=True)
         gallery = gallery - gallery.mean(dim=0, keepdim=True)
     return F.normalize(query, dim=1), F.normalize(gallery, dim=1)
 
 
-def nearest_neighbours(query, gallery, k, chunk=1024):
+def nearest_neighbours(query: Tensor, gallery: Tensor, k: int, chunk: int = 1024) -> Tensor:
     """Indices ``[Q, k]`` of the k most similar gallery rows (dot product), ties by gallery order."""
     k = min(k, gallery.shape[0])
     out = []
@@ -52,7 +55,14 @@ def nearest_neighbours(query, gallery, k, chunk=1024):
     return torch.cat(out)
 
 
-def recall_at_k(query, query_labels, gallery, gallery_labels, ks=DEFAULT_KS, chunk=1024):
+def recall_at_k(
+    query: Tensor,
+    query_labels: Tensor,
+    gallery: Tensor,
+    gallery_labels: Tensor,
+    ks: Sequence[int] = DEFAULT_KS,
+    chunk: int = 1024,
+) -> tuple[dict[int, float], Tensor]:
     """{k: percentage of queries with their class among the k nearest}; k above the gallery size is
     capped at it. Also returns the neighbour indices for pictures."""
     neighbours = nearest_neighbours(query, gallery, max(ks), chunk)
@@ -60,7 +70,14 @@ def recall_at_k(query, query_labels, gallery, gallery_labels, ks=DEFAULT_KS, chu
     return {k: 100.0 * hits[:, :k].any(dim=1).float().mean().item() for k in ks}, neighbours
 
 
-def retrieval(query_maps, query_labels, gallery_maps, gallery_labels, protocol="tclr", ks=DEFAULT_KS):
+def retrieval(
+    query_maps: Tensor,
+    query_labels: Tensor,
+    gallery_maps: Tensor,
+    gallery_labels: Tensor,
+    protocol: str = "tclr",
+    ks: Sequence[int] = DEFAULT_KS,
+) -> tuple[dict[int, float], Tensor]:
     q = video_features(query_maps, protocol)
     g = video_features(gallery_maps, protocol)
     q, g = normalise_for_retrieval(q, g, protocol)

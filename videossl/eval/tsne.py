@@ -7,26 +7,31 @@ PCA (at most 50 components) and then t-SNE to two dimensions.
 """
 
 import os
+from collections.abc import Iterator, Sequence
+from typing import Optional
 
 import cv2
 import matplotlib
 import numpy as np
 import torch
+from torch import nn
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from videossl.data.input_contract import InputContract  # noqa: E402
 from videossl.data.sampling import clip_indices  # noqa: E402
 from videossl.errors import UserError  # noqa: E402
 from videossl.eval.features import backbone_maps, evaluation_clips  # noqa: E402
+from videossl.types import Device  # noqa: E402
 from videossl.video import open_video  # noqa: E402
 from videossl.video.writer import write_video  # noqa: E402
 
 MIN_POINTS = 5
 
 
-def sliding_clip_indices(num_frames, frames, stride, step=1):
+def sliding_clip_indices(num_frames: int, frames: int, stride: int, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(positions ``[P]``, indices ``[P, frames]``): one clip per ``step`` frames, centred on its
     position; near the ends the clip is clamped into the video (it never leaves it)."""
     positions = np.arange(0, num_frames, step)
@@ -35,13 +40,13 @@ def sliding_clip_indices(num_frames, frames, stride, step=1):
     return positions, indices
 
 
-def read_all_frames(path, backend="pyav"):
+def read_all_frames(path: str, backend: str = "pyav") -> tuple[np.ndarray, float]:
     """uint8 RGB ``[T, H, W, 3]`` and fps of a video file or frame folder."""
     with open_video(path, backend) as reader:
         return reader.get_frames(np.arange(reader.num_frames)), float(reader.fps or 25.0)
 
 
-def linear_embedding_head(checkpoint):
+def linear_embedding_head(checkpoint: dict) -> Optional[nn.Linear]:
     """The checkpoint's embedding head when it is one linear layer (TCE's 128-d ``fc_contrastive``,
     this project's ``projection`` of a TCE run or of a converted release), else None."""
     heads = checkpoint.get("heads") or {}
@@ -57,7 +62,7 @@ def linear_embedding_head(checkpoint):
     return None
 
 
-def embed(features, head=None):
+def embed(features: np.ndarray, head: Optional[nn.Module] = None) -> np.ndarray:
     """Pooled backbone features ``[N, D]`` -> the embeddings t-SNE sees: as they are, or through
     the embedding head and L2-normalised (TCE's t-SNE, visualise_tsne.py)."""
     if head is None:
@@ -68,8 +73,15 @@ def embed(features, head=None):
 
 @torch.no_grad()
 def embed_video_over_time(
-    backbone, contract, frames, device="cpu", precision="fp32", step=1, batch_size=16, progress=True
-):
+    backbone: nn.Module,
+    contract: InputContract,
+    frames: np.ndarray,
+    device: Device = "cpu",
+    precision: str = "fp32",
+    step: int = 1,
+    batch_size: int = 16,
+    progress: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
     """(positions ``[P]``, float32 embeddings ``[P, D]``) for uint8 frames ``[T, H, W, 3]``."""
     positions, indices = sliding_clip_indices(len(frames), contract.frames, contract.stride, step)
     backbone = backbone.to(device).eval()
@@ -80,7 +92,9 @@ def embed_video_over_time(
     return positions, torch.cat(out).numpy()
 
 
-def tsne_2d(embeddings, seed=0, perplexity=30.0, pca_variance=None):
+def tsne_2d(
+    embeddings: np.ndarray, seed: int = 0, perplexity: float = 30.0, pca_variance: Optional[float] = None
+) -> tuple[np.ndarray, float]:
     """``[N, D]`` -> (``[N, 2]`` t-SNE coordinates, KL divergence). PCA first: to at most 50
     dimensions (the usual recipe: faster and less noisy), or with ``pca_variance`` to the fewest
     components that explain that fraction of the variance (TCE: 0.85, utils/tsne_utils.py
@@ -111,19 +125,19 @@ def tsne_2d(embeddings, seed=0, perplexity=30.0, pca_variance=None):
     return points.astype(np.float32), float(tsne.kl_divergence_)
 
 
-def components_for_variance(ratios, fraction):
+def components_for_variance(ratios: np.ndarray, fraction: float) -> int:
     """The fewest leading PCA components whose explained-variance ``ratios`` add up to ``fraction``."""
     return int(min(np.searchsorted(np.cumsum(ratios), fraction - 1e-12) + 1, len(ratios)))
 
 
-def _save(fig, path):
+def _save(fig, path: str):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 
 
-def plot_over_time(points, path, title):
+def plot_over_time(points: np.ndarray, path: str, title: str) -> str:
     """One video: points joined in time order and coloured by time."""
     fig, ax = plt.subplots(figsize=(5.5, 5))
     ax.plot(points[:, 0], points[:, 1], color="0.8", linewidth=0.8, zorder=1)
@@ -134,7 +148,7 @@ def plot_over_time(points, path, title):
     return _save(fig, path)
 
 
-def plot_by_group(points, groups, names, path, title):
+def plot_by_group(points: np.ndarray, groups: np.ndarray, names: Sequence[str], path: str, title: str) -> str:
     """Several videos, or a dataset: one colour per group (video or class). A legend for up to 20
     groups; beyond that each group's name is written at its centroid."""
     groups = np.asarray(groups)
@@ -154,7 +168,7 @@ def plot_by_group(points, groups, names, path, title):
     return _save(fig, path)
 
 
-def _to_canvas(points, size, margin=12):
+def _to_canvas(points, size, margin: int = 12):
     lo, hi = points.min(axis=0), points.max(axis=0)
     scale = (size - 2 * margin) / max(float((hi - lo).max()), 1e-6)
     xy = (points - lo) * scale + margin
@@ -162,7 +176,9 @@ def _to_canvas(points, size, margin=12):
     return np.round(xy).astype(np.int32)
 
 
-def trajectory_frames(frames, positions, points, height=240):
+def trajectory_frames(
+    frames: np.ndarray, positions: np.ndarray, points: np.ndarray, height: int = 240
+) -> Iterator[np.ndarray]:
     """Yield one composed RGB frame per input frame: the video on the left; on the right every
     embedding in light grey and the trajectory up to the current frame coloured by time, the
     current point in red."""
@@ -186,7 +202,9 @@ def trajectory_frames(frames, positions, points, height=240):
         yield np.concatenate([left, panel], axis=1)
 
 
-def write_trajectory_video(frames, positions, points, path, fps=25.0, height=240):
+def write_trajectory_video(
+    frames: np.ndarray, positions: np.ndarray, points: np.ndarray, path: str, fps: float = 25.0, height: int = 240
+) -> str:
     """An MP4 (or any format ``write_video`` takes) with one frame per input frame."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     return write_video(path, trajectory_frames(frames, positions, points, height), fps=max(1.0, fps), bframes=0)

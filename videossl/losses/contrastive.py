@@ -4,14 +4,16 @@ Embeddings are expected L2-normalised; similarities are dot products divided by 
 """
 
 import math
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor, nn
 
 from videossl.engine import distributed
 
 
-def nt_xent(z_a, z_b, temperature=0.1, gather=False):
+def nt_xent(z_a: Tensor, z_b: Tensor, temperature: float = 0.1, gather: bool = False) -> Tensor:
     """SimCLR's NT-Xent over the 2N embeddings of two views ``[N, D]``.
 
     Each of the 2N embeddings is an anchor; its positive is the other view of the same item and its
@@ -37,7 +39,9 @@ def nt_xent(z_a, z_b, temperature=0.1, gather=False):
     return F.cross_entropy(logits, positive)
 
 
-def info_nce_with_queue(q, k, queue, temperature=0.07, extra_negatives=None):
+def info_nce_with_queue(
+    q: Tensor, k: Tensor, queue: Tensor, temperature: float = 0.07, extra_negatives: Optional[Tensor] = None
+) -> Tensor:
     """MoCo's loss: cross-entropy over ``[q.k, q.queue (, q.extra)] / T`` with target 0.
 
     ``q``, ``k``: ``[N, D]``; ``queue``: ``[K, D]`` keys of earlier batches; ``extra_negatives``:
@@ -53,13 +57,13 @@ def info_nce_with_queue(q, k, queue, temperature=0.07, extra_negatives=None):
 class MemoryQueue(torch.nn.Module):
     """MoCo's FIFO queue of keys; under DDP every process enqueues the keys of all processes."""
 
-    def __init__(self, size, dim):
+    def __init__(self, size: int, dim: int) -> None:
         super().__init__()
         self.register_buffer("keys", F.normalize(torch.randn(size, dim), dim=1))
         self.register_buffer("pointer", torch.zeros((), dtype=torch.long))
 
     @torch.no_grad()
-    def enqueue(self, keys):
+    def enqueue(self, keys: Tensor) -> None:
         keys = distributed.gather_no_grad(keys.detach()).to(self.keys.dtype)
         size, start, count = len(self.keys), int(self.pointer), len(keys)
         kept = keys[-size:]  # more keys than slots: the older ones would be overwritten in this same step
@@ -69,7 +73,7 @@ class MemoryQueue(torch.nn.Module):
 
 
 @torch.no_grad()
-def momentum_update(online, target, momentum=0.999):
+def momentum_update(online: nn.Module, target: nn.Module, momentum: float = 0.999) -> None:
     """target <- momentum * target + (1 - momentum) * online, parameters and buffers alike
     (BatchNorm statistics are copied)."""
     for p_online, p_target in zip(online.parameters(), target.parameters()):
@@ -81,27 +85,34 @@ def momentum_update(online, target, momentum=0.999):
 class MemoryBank(torch.nn.Module):
     """One slot per dataset item (CMC, TCE): embeddings of past epochs serve as negatives."""
 
-    def __init__(self, size, dim, momentum=0.0):
+    def __init__(self, size: int, dim: int, momentum: float = 0.0) -> None:
         super().__init__()
         stdv = 1.0 / math.sqrt(dim / 3)
         self.register_buffer("memory", F.normalize(torch.rand(size, dim) * 2 * stdv - stdv, dim=1))
         self.momentum = momentum  # 0: the slot is overwritten (TCE); CMC uses 0.5
 
-    def sample_negatives(self, indices, count, generator=None):
+    def sample_negatives(self, indices: Tensor, count: int, generator: Optional[torch.Generator] = None) -> Tensor:
         """``[N, count]`` slot indices drawn uniformly, never an anchor's own slot."""
         size = len(self.memory)
         draws = torch.randint(0, size - 1, (len(indices), count), generator=generator, device=self.memory.device)
         return draws + (draws >= indices[:, None]).long()  # skip the own slot without a loop
 
     @torch.no_grad()
-    def update(self, indices, embeddings):
+    def update(self, indices: Tensor, embeddings: Tensor) -> None:
         embeddings = embeddings.detach().to(self.memory.dtype)
         if self.momentum:
             embeddings = self.memory[indices] * self.momentum + embeddings * (1 - self.momentum)
         self.memory[indices] = F.normalize(embeddings, dim=1)
 
 
-def nce_memory_bank_loss(anchor, positive, negatives, temperature=0.07, num_data=None, normalizer=None):
+def nce_memory_bank_loss(
+    anchor: Tensor,
+    positive: Tensor,
+    negatives: Tensor,
+    temperature: float = 0.07,
+    num_data: Optional[int] = None,
+    normalizer: Optional[Tensor] = None,
+) -> tuple[Tensor, Tensor]:
     """CMC's NCE loss with a memory bank.
 
     ``anchor``, ``positive``: ``[N, D]``; ``negatives``: ``[N, K, D]`` drawn from the bank.

@@ -10,10 +10,12 @@ as they are. ``width`` scales every channel count for tiny CPU versions.
 """
 
 import importlib
+from collections.abc import Sequence
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 from torchvision.models import resnet as tv_resnet
 from torchvision.models.video import resnet as tv_video
 from torchvision.ops.misc import Conv3dNormActivation
@@ -22,18 +24,20 @@ from videossl.errors import UserError
 
 tv_s3d = importlib.import_module("torchvision.models.video.s3d")
 
-BACKBONES = {}
+BackboneFactory = Callable[..., nn.Module]
+Triple = tuple[int, int, int]
+BACKBONES: dict[str, BackboneFactory] = {}
 
 
-def register(name):
-    def decorate(factory):
+def register(name: str) -> Callable[[BackboneFactory], BackboneFactory]:
+    def decorate(factory: BackboneFactory) -> BackboneFactory:
         BACKBONES[name] = factory
         return factory
 
     return decorate
 
 
-def build_backbone(name, **kwargs):
+def build_backbone(name: str, **kwargs: Any) -> nn.Module:
     """A backbone by registry name; ``kwargs`` go to its constructor and are recorded in ``config``."""
     if name not in BACKBONES:
         raise UserError(f"unknown backbone {name!r}; known: {', '.join(sorted(BACKBONES))}")
@@ -45,11 +49,11 @@ def build_backbone(name, **kwargs):
     return model
 
 
-def scaled(channels, width):
+def scaled(channels: int, width: float) -> int:
     return max(1, int(round(channels * width)))
 
 
-def _init_like_torchvision(module):
+def _init_like_torchvision(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, (nn.Conv3d, nn.Conv2d)):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -60,7 +64,7 @@ def _init_like_torchvision(module):
             nn.init.zeros_(m.bias)
 
 
-def _pool_space(x):
+def _pool_space(x: Tensor):
     """``[B, D, T, H, W]`` -> ``[B, D, T, 1, 1]``."""
     return F.adaptive_avg_pool3d(x, (x.shape[2], 1, 1))
 
@@ -73,7 +77,15 @@ def _pool_space(x):
 class VideoResNetBackbone(tv_video.VideoResNet):
     """torchvision's VideoResNet without avgpool/fc, with channel widths scaled by ``width``."""
 
-    def __init__(self, block, conv_makers, layers, stem, width=1.0, widths=(64, 128, 256, 512)):
+    def __init__(
+        self,
+        block: type[nn.Module],
+        conv_makers: Sequence[type[nn.Module]],
+        layers: Sequence[int],
+        stem: Callable[[int], nn.Module],
+        width: float = 1.0,
+        widths: Sequence[int] = (64, 128, 256, 512),
+    ) -> None:
         nn.Module.__init__(self)  # VideoResNet's own __init__ would first build the full-width network
         planes = [scaled(c, width) for c in widths]
         self.stem = stem(planes[0])
@@ -85,7 +97,7 @@ class VideoResNetBackbone(tv_video.VideoResNet):
         self.dim = planes[3] * block.expansion
         _init_like_torchvision(self)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         x = self.stem(x)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return _pool_space(x)
@@ -112,7 +124,7 @@ def _r2plus1d_stem(channels, width):
     )
 
 
-def _keep_time_in_layer4(model):
+def _keep_time_in_layer4(model: nn.Module) -> None:
     """TCLR's variant: layer4 loses its temporal stride (16 frames end in 4 time steps, not 2). Its
     first convolution becomes a 3x3x3 convolution of temporal dilation 2 and spatial stride 2, and
     its shortcut a 1x1x1 convolution of spatial stride 2 (DAVEISHAN/TCLR linear_eval/model.py for
@@ -133,7 +145,7 @@ def _keep_time_in_layer4(model):
 
 
 @register("r3d_18")
-def r3d_18(width=1.0, keep_time_in_layer4=False):
+def r3d_18(width: float = 1.0, keep_time_in_layer4: bool = False) -> nn.Module:
     model = VideoResNetBackbone(tv_video.BasicBlock, [tv_video.Conv3DSimple] * 4, [2, 2, 2, 2], _r3d_stem, width)
     if keep_time_in_layer4:
         _keep_time_in_layer4(model)
@@ -141,7 +153,7 @@ def r3d_18(width=1.0, keep_time_in_layer4=False):
 
 
 @register("r2plus1d_18")
-def r2plus1d_18(width=1.0, keep_time_in_layer4=False):
+def r2plus1d_18(width: float = 1.0, keep_time_in_layer4: bool = False) -> nn.Module:
     model = VideoResNetBackbone(
         tv_video.BasicBlock, [tv_video.Conv2Plus1D] * 4, [2, 2, 2, 2], lambda c: _r2plus1d_stem(c, width), width
     )
@@ -155,7 +167,7 @@ class HaraBasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, inplanes, planes, stride=1):
+    def __init__(self, inplanes: int, planes: int, stride: int = 1) -> None:
         super().__init__()
         self.conv1 = nn.Conv3d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm3d(planes)
@@ -168,7 +180,7 @@ class HaraBasicBlock(nn.Module):
                 nn.Conv3d(inplanes, planes, 1, stride=stride, bias=False), nn.BatchNorm3d(planes)
             )
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         return self.relu(out + (x if self.downsample is None else self.downsample(x)))
@@ -180,7 +192,7 @@ class HaraResNet3D(nn.Module):
     and stride 2 in every dimension from layer2 on, so 16 frames end in 1 time step. It is not
     torchvision's R3D-18 (3x7x7 stem, no max-pool); its key names are the release's."""
 
-    def __init__(self, layers=(2, 2, 2, 2), width=1.0):
+    def __init__(self, layers: Sequence[int] = (2, 2, 2, 2), width: float = 1.0) -> None:
         super().__init__()
         planes = [scaled(c, width) for c in (64, 128, 256, 512)]
         self.conv1 = nn.Conv3d(3, planes[0], 7, stride=(1, 2, 2), padding=3, bias=False)
@@ -196,17 +208,17 @@ class HaraResNet3D(nn.Module):
         self.dim = inplanes
         _init_like_torchvision(self)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return _pool_space(self.layer4(self.layer3(self.layer2(self.layer1(x)))))
 
 
 @register("r3d_18_hara")
-def r3d_18_hara(width=1.0):
+def r3d_18_hara(width: float = 1.0) -> nn.Module:
     return HaraResNet3D(width=width)
 
 
-def tf_same_pads(sizes, kernel, stride):
+def tf_same_pads(sizes: Sequence[int], kernel: Sequence[int], stride: Sequence[int]) -> list[int]:
     """F.pad amounts for TensorFlow's "SAME" padding of ``sizes`` (T, H, W): the output has
     ceil(n / s) positions and an odd number of padding zeros puts the extra one after."""
     pads = []
@@ -219,14 +231,14 @@ def tf_same_pads(sizes, kernel, stride):
 class Conv3dSame(nn.Conv3d):
     """``nn.Conv3d`` padded as TensorFlow's "SAME" (input-size dependent; create with padding=0)."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return super().forward(F.pad(x, tf_same_pads(x.shape[2:], self.kernel_size, self.stride)))
 
 
 class MaxPool3dSame(nn.MaxPool3d):
     """``nn.MaxPool3d`` padded as TensorFlow's "SAME" (padding never wins the maximum)."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         pads = tf_same_pads(x.shape[2:], self.kernel_size, self.stride)
         return super().forward(F.pad(x, pads, value=float("-inf")))
 
@@ -238,7 +250,7 @@ class SlowBottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, inplanes, planes, stride, temporal_kernel):
+    def __init__(self, inplanes: int, planes: int, stride: int, temporal_kernel: int) -> None:
         super().__init__()
         t = temporal_kernel
         self.conv1 = nn.Conv3d(inplanes, planes, (t, 1, 1), padding=(t // 2, 0, 0), bias=False)
@@ -257,7 +269,7 @@ class SlowBottleneck(nn.Module):
                 nn.Conv3d(inplanes, planes * 4, 1, stride=(1, stride, stride), bias=False), nn.BatchNorm3d(planes * 4)
             )
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
@@ -273,7 +285,7 @@ class SlowOnlyResNet50(nn.Module):
     is PyTorch's default (official/vision/configs/video_classification.py, the kinetics experiments'
     norm_activation, which video_ssl's configs extend)."""
 
-    def __init__(self, width=1.0, layers=(3, 4, 6, 3)):
+    def __init__(self, width: float = 1.0, layers: Sequence[int] = (3, 4, 6, 3)) -> None:
         super().__init__()
         base = scaled(64, width)
         self.stem = nn.Sequential(
@@ -297,13 +309,13 @@ class SlowOnlyResNet50(nn.Module):
         self.dim = inplanes
         _init_like_torchvision(self)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         x = self.stem(x)
         return _pool_space(self.res5(self.res4(self.res3(self.res2(x)))))
 
 
 @register("r3d_50")
-def r3d_50(width=1.0):
+def r3d_50(width: float = 1.0) -> nn.Module:
     return SlowOnlyResNet50(width)
 
 
@@ -318,7 +330,7 @@ class C3D(nn.Module):
 
     PLAN = [(64,), "pool1", (128,), "pool", (256, 256), "pool", (512, 512), "pool", (512, 512)]
 
-    def __init__(self, width=1.0):
+    def __init__(self, width: float = 1.0) -> None:
         super().__init__()
         layers, inplanes = [], 3
         for step in self.PLAN:
@@ -335,12 +347,12 @@ class C3D(nn.Module):
         self.dim = inplanes
         _init_like_torchvision(self)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return _pool_space(self.features(x))
 
 
 @register("c3d")
-def c3d(width=1.0):
+def c3d(width: float = 1.0) -> nn.Module:
     return C3D(width)
 
 
@@ -362,7 +374,7 @@ def _block_out(channels):
     return channels[0] + channels[2] + channels[4] + channels[5]
 
 
-def same_padding(kernel, stride):
+def same_padding(kernel: Sequence[int], stride: Sequence[int]) -> tuple[int, ...]:
     """F.pad amounts for I3D's "SAME" padding: k - s zeros per dimension, the odd one after (the
     original TensorFlow I3D's rule for sizes divisible by the stride), last dimension first."""
     pads = []
@@ -376,38 +388,40 @@ class SameConvUnit(nn.Module):
     """I3D's unit: SAME-padded convolution without bias, BatchNorm, ReLU. Child names ``conv3d`` and
     ``batch3d`` are those of the PyTorch I3D port VTDL releases (src/model/i3d.py, ``Unit3Dpy``)."""
 
-    def __init__(self, in_planes, out_planes, kernel=(1, 1, 1), stride=(1, 1, 1)):
+    def __init__(self, in_planes: int, out_planes: int, kernel: Triple = (1, 1, 1), stride: Triple = (1, 1, 1)) -> None:
         super().__init__()
         self.pad = same_padding(kernel, stride)
         self.conv3d = nn.Conv3d(in_planes, out_planes, kernel, stride=stride, bias=False)
         self.batch3d = nn.BatchNorm3d(out_planes)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.relu(self.batch3d(self.conv3d(F.pad(x, self.pad))))
 
 
 class SameMaxPool(nn.Module):
     """Max-pooling after zero SAME padding, partial windows kept (ceil mode), as I3D pools."""
 
-    def __init__(self, kernel, stride):
+    def __init__(self, kernel: Triple, stride: Triple) -> None:
         super().__init__()
         self.kernel, self.stride, self.pad = kernel, stride, same_padding(kernel, stride)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.max_pool3d(F.pad(x, self.pad), self.kernel, self.stride, ceil_mode=True)
 
 
 class MixedBlock(nn.Module):
     """I3D's inflated Inception block: four branches concatenated, full 3x3x3 convolutions."""
 
-    def __init__(self, in_planes, b0_out, b1_mid, b1_out, b2_mid, b2_out, b3_out):
+    def __init__(
+        self, in_planes: int, b0_out: int, b1_mid: int, b1_out: int, b2_mid: int, b2_out: int, b3_out: int
+    ) -> None:
         super().__init__()
         self.branch_0 = SameConvUnit(in_planes, b0_out)
         self.branch_1 = nn.Sequential(SameConvUnit(in_planes, b1_mid), SameConvUnit(b1_mid, b1_out, (3, 3, 3)))
         self.branch_2 = nn.Sequential(SameConvUnit(in_planes, b2_mid), SameConvUnit(b2_mid, b2_out, (3, 3, 3)))
         self.branch_3 = nn.Sequential(SameMaxPool((3, 3, 3), (1, 1, 1)), SameConvUnit(in_planes, b3_out))
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return torch.cat([self.branch_0(x), self.branch_1(x), self.branch_2(x), self.branch_3(x)], 1)
 
 
@@ -416,7 +430,7 @@ class I3D(nn.Module):
     PyTorch port VTDL trains and releases (src/model/i3d.py), so its weights load as they are:
     16 frames end in 2 time steps, 224 px in 7x7."""
 
-    def __init__(self, width=1.0):
+    def __init__(self, width: float = 1.0) -> None:
         super().__init__()
         w = lambda c: scaled(c, width)  # noqa: E731
         self.conv3d_1a_7x7 = SameConvUnit(3, w(64), (7, 7, 7), (2, 2, 2))
@@ -438,7 +452,7 @@ class I3D(nn.Module):
         self.dim = inplanes
         _init_like_torchvision(self)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         x = self.maxPool3d_2a_3x3(self.conv3d_1a_7x7(x))
         x = self.maxPool3d_3a_3x3(self.conv3d_2c_3x3(self.conv3d_2b_1x1(x)))
         for pool, name in self.stages:
@@ -450,7 +464,7 @@ class S3D(nn.Module):
     """torchvision's S3D feature extractor (its blocks and key names, so its Kinetics-400 weights load):
     16 frames end in 2 time steps, 224 px in 7x7."""
 
-    def __init__(self, width=1.0):
+    def __init__(self, width: float = 1.0) -> None:
         super().__init__()
         norm = lambda c: nn.BatchNorm3d(c, eps=0.001, momentum=0.001)  # noqa: E731 (torchvision's S3D values)
         w = lambda c: scaled(c, width)  # noqa: E731
@@ -473,17 +487,17 @@ class S3D(nn.Module):
         self.features = nn.Sequential(*layers)
         self.dim = inplanes
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return _pool_space(self.features(x))
 
 
 @register("i3d")
-def i3d(width=1.0):
+def i3d(width: float = 1.0) -> nn.Module:
     return I3D(width)
 
 
 @register("s3d")
-def s3d(width=1.0):
+def s3d(width: float = 1.0) -> nn.Module:
     return S3D(width)
 
 
@@ -501,7 +515,9 @@ class FrameResNet(tv_resnet.ResNet):
     ``[B, 3, F, H, W]`` -> ``[B, D, 1, 1, 1]``. ``tile_first_conv`` adapts RGB weights to it.
     """
 
-    def __init__(self, block, layers, width=1.0, stack_of_differences=0):
+    def __init__(
+        self, block: type[nn.Module], layers: Sequence[int], width: float = 1.0, stack_of_differences: int = 0
+    ) -> None:
         nn.Module.__init__(self)  # ResNet's own __init__ would first build the full-width network
         if stack_of_differences == 1:
             raise UserError("stack_of_differences needs at least 2 frames")
@@ -520,7 +536,7 @@ class FrameResNet(tv_resnet.ResNet):
         _init_like_torchvision(self)
         self.dim = planes[3] * block.expansion
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         b, c, t, h, w = x.shape
         if self.stack_of_differences:
             if t != self.stack_of_differences:
@@ -536,7 +552,7 @@ class FrameResNet(tv_resnet.ResNet):
         return y.view(b, steps, -1).transpose(1, 2)[..., None, None]
 
 
-def tile_first_conv(weight, stack_of_differences):
+def tile_first_conv(weight: Tensor, stack_of_differences: int) -> Tensor:
     """RGB ``conv1`` weights ``[D, 3, k, k]`` -> ``[D, 3(F-1), k, k]`` for stack-of-differences input."""
     return weight.repeat(1, stack_of_differences - 1, 1, 1)
 

@@ -24,7 +24,7 @@ import os
 import pickle
 import sys
 import zipfile
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import torch
 
@@ -32,6 +32,9 @@ from videossl.atomic import atomic_open
 from videossl.data.input_contract import InputContract
 from videossl.errors import UserError
 from videossl.models.backbones import build_backbone
+
+if TYPE_CHECKING:  # convert builds on this module
+    from videossl.models.convert import Release
 
 FORMAT = "videossl-checkpoint"
 FORMAT_VERSION = 1
@@ -43,8 +46,16 @@ SAFE_RELEASE_CLASSES = [argparse.Namespace]
 
 
 def make_checkpoint(
-    method, backbone, input_contract, heads=None, config=None, epoch=0, step=0, training_state=None, precision=None
-):
+    method: str,
+    backbone: torch.nn.Module,
+    input_contract: InputContract,
+    heads: Optional[dict] = None,
+    config: Optional[dict] = None,
+    epoch: int = 0,
+    step: int = 0,
+    training_state: Optional[dict] = None,
+    precision: Optional[dict] = None,
+) -> dict:
     """The checkpoint dict for a backbone module (``build_backbone`` output, possibly DDP-wrapped)."""
     backbone = unwrap(backbone)
     return {
@@ -72,14 +83,14 @@ def save_checkpoint(checkpoint: dict, path: str) -> str:
     return atomic_torch_save(checkpoint, path)
 
 
-def atomic_torch_save(obj, path: str) -> str:
+def atomic_torch_save(obj: Any, path: str) -> str:
     """``torch.save`` through ``videossl.atomic``: ``path`` is the old file or the complete new one."""
     with atomic_open(path, "wb") as f:
         torch.save(obj, f)
     return path
 
 
-def read_checkpoint_file(path: str, trust: bool = False):
+def read_checkpoint_file(path: str, trust: bool = False) -> Any:
     """The raw object in ``path``, loaded with ``weights_only=True`` unless ``trust`` is given."""
     if not os.path.isfile(path):
         raise UserError(f"checkpoint not found: {path}")
@@ -110,11 +121,13 @@ def read_checkpoint_file(path: str, trust: bool = False):
         raise UserError(f"{path}: not a readable checkpoint: {type(err).__name__}: {err}") from None
 
 
-def is_videossl_checkpoint(obj) -> bool:
+def is_videossl_checkpoint(obj: Any) -> bool:
     return isinstance(obj, dict) and obj.get("format") == FORMAT
 
 
-def read_release_file(path: str, trust: bool = False, source: str = "auto", arch: Optional[str] = None):
+def read_release_file(
+    path: str, trust: bool = False, source: str = "auto", arch: Optional[str] = None
+) -> tuple["Release", Optional[dict]]:
     """(``Release``, the checkpoint dict when ``path`` already is a videossl checkpoint, else None).
 
     ``path``: a file, a TensorFlow checkpoint prefix or folder (CVRL), or ``torchvision:<name>``.
@@ -189,7 +202,9 @@ def backbone_from_checkpoint(checkpoint: dict, path: str = "") -> torch.nn.Modul
     return backbone
 
 
-def load_backbone(path: str, trust: bool = False, source: str = "auto", arch: Optional[str] = None):
+def load_backbone(
+    path: str, trust: bool = False, source: str = "auto", arch: Optional[str] = None
+) -> tuple[torch.nn.Module, InputContract, dict]:
     """(backbone with its weights, InputContract, checkpoint) from the file alone."""
     checkpoint = load_checkpoint(path, trust=trust, source=source, arch=arch)
     backbone = backbone_from_checkpoint(checkpoint, path)

@@ -37,7 +37,9 @@ Formats (key names and wrapping read from the authors' code; files named relativ
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
 
 import torch
 
@@ -47,6 +49,9 @@ from videossl.models.backbones import build_backbone
 from videossl.models.checkpoint import FORMAT, FORMAT_VERSION
 
 SOURCES = ("tclr", "vtdl", "tce", "cvrl")
+StateDict = dict[str, torch.Tensor]
+StateOf = Callable[[Any], Optional[StateDict]]  # a loaded file -> its state dict, wrappers stripped
+ArchitectureOf = Callable[[StateDict], Optional[str]]  # a state dict -> the backbone its keys hold
 TORCHVISION_PREFIX = "torchvision:"
 
 
@@ -64,7 +69,7 @@ class Release:
     epoch: int = 0
 
 
-def mismatch(release):
+def mismatch(release: Release) -> tuple[list[str], list[str], list[str]]:
     """(missing, unexpected, mis-shaped) keys of ``release.state`` against its architecture, built on
     the meta device (no memory, no computation)."""
     with torch.device("meta"):
@@ -76,7 +81,7 @@ def mismatch(release):
     return missing, unexpected, wrong
 
 
-def mismatch_text(missing, unexpected, wrong):
+def mismatch_text(missing: list[str], unexpected: list[str], wrong: list[str]) -> str:
     parts = []
     for name, keys in (("missing", missing), ("unexpected", unexpected), ("with other shapes", wrong)):
         if keys:
@@ -84,13 +89,13 @@ def mismatch_text(missing, unexpected, wrong):
     return "; ".join(parts)
 
 
-def parameter_count(state):
+def parameter_count(state: StateDict) -> int:
     return sum(
         v.numel() for k, v in state.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))
     )
 
 
-def to_checkpoint(release, path):
+def to_checkpoint(release: Release, path: str) -> dict:
     """The videossl checkpoint of ``release``, or one line naming every difference from its architecture."""
     problems = mismatch_text(*mismatch(release))
     if problems:
@@ -111,7 +116,7 @@ def to_checkpoint(release, path):
     }
 
 
-def videossl_release(checkpoint):
+def videossl_release(checkpoint: dict) -> Release:
     """A videossl checkpoint seen as a ``Release`` (nothing renamed), for the same report."""
     spec = checkpoint["backbone"]
     return Release(
@@ -131,7 +136,7 @@ def videossl_release(checkpoint):
 # ---------------------------------------------------------------------------------------------
 
 
-def strip_prefix(key, prefixes):
+def strip_prefix(key: str, prefixes: Sequence[str]) -> str:
     """``key`` without any of ``prefixes`` at its start, repeatedly (``module.base_model.x`` -> ``x``)."""
     changed = True
     while changed:
@@ -142,7 +147,7 @@ def strip_prefix(key, prefixes):
     return key
 
 
-def tensors_under(obj, *names):
+def tensors_under(obj: Any, *names: str) -> Optional[StateDict]:
     """The first of ``obj[name]`` that is a dict of tensors, or ``obj`` itself when it is one."""
     if isinstance(obj, dict):
         for name in names:
@@ -154,7 +159,7 @@ def tensors_under(obj, *names):
     return None
 
 
-def split_heads(state, head_prefixes):
+def split_heads(state: StateDict, head_prefixes: Sequence[str]) -> tuple[StateDict, dict[str, StateDict]]:
     """(backbone state, {head prefix: its state with the prefix removed})."""
     backbone, heads = {}, {}
     for key, value in state.items():
@@ -166,19 +171,21 @@ def split_heads(state, head_prefixes):
     return backbone, heads
 
 
-def identify(obj, state_of, architecture_of):
+def identify(obj: Any, state_of: StateOf, architecture_of: ArchitectureOf) -> tuple[Optional[StateDict], Optional[str]]:
     """(the file's state dict with its wrappers stripped, the architecture its keys hold), or (None, None)."""
     state = state_of(obj)
     found = architecture_of(state) if state is not None else None
     return (state, found) if found is not None else (None, None)
 
 
-def _check_arch(asked, found, path):
+def _check_arch(asked, found, path: str):
     if asked and asked != found:
         raise UserError(f"{path}: holds a {found} backbone, not --arch {asked}")
 
 
-def identified(obj, path, arch, state_of, architecture_of, what):
+def identified(
+    obj: Any, path: str, arch: Optional[str], state_of: StateOf, architecture_of: ArchitectureOf, what: str
+) -> tuple[StateDict, str]:
     """``identify``, or one line saying the file is not ``what``; ``arch`` must be what it holds."""
     state, found = identify(obj, state_of, architecture_of)
     if found is None:
@@ -197,12 +204,12 @@ def _epoch(obj):
 # ---------------------------------------------------------------------------------------------
 
 
-def is_tclr(obj):
+def is_tclr(obj: Any) -> bool:
     state = tensors_under(obj, "state_dict")
     return state is not None and any(strip_prefix(k, ("module.",)).startswith("0.stem.") for k in state)
 
 
-def read_tclr(obj, path, arch=None):
+def read_tclr(obj: Any, path: str, arch: Optional[str] = None) -> Release:
     raw = tensors_under(obj, "state_dict")
     state, mlp = {}, {}
     for key, value in raw.items():
@@ -245,7 +252,7 @@ def _vtdl_state(obj):
     return None if raw is None else {strip_prefix(k, VTDL_WRAPPERS): v for k, v in raw.items()}
 
 
-def vtdl_architecture(state):
+def vtdl_architecture(state: StateDict) -> Optional[str]:
     """i3d or r3d_18_hara from the keys (VTDL's src/model/i3d.py and r3d.py), or None."""
     if "conv3d_1a_7x7.conv3d.weight" in state:
         return "i3d"
@@ -255,11 +262,11 @@ def vtdl_architecture(state):
     return None
 
 
-def is_vtdl(obj):
+def is_vtdl(obj: Any) -> bool:
     return identify(obj, _vtdl_state, vtdl_architecture)[1] is not None
 
 
-def read_vtdl(obj, path, arch=None):
+def read_vtdl(obj: Any, path: str, arch: Optional[str] = None) -> Release:
     state, found = identified(
         obj,
         path,
@@ -311,7 +318,7 @@ def _tce_state(obj):
     return {strip_prefix(k, TCE_WRAPPERS): v for k, v in raw.items()}
 
 
-def resnet_depth(state):
+def resnet_depth(state: StateDict) -> Optional[str]:
     """The torchvision 2D ResNet whose blocks the keys hold (e.g. resnet50), or None."""
     conv1 = state.get("conv1.weight")
     if conv1 is None or conv1.dim() != 4:
@@ -324,11 +331,11 @@ def resnet_depth(state):
     return RESNET_DEPTHS.get((block, tuple(counts)))
 
 
-def is_tce(obj):
+def is_tce(obj: Any) -> bool:
     return identify(obj, _tce_state, resnet_depth)[1] is not None
 
 
-def read_tce(obj, path, arch=None):
+def read_tce(obj: Any, path: str, arch: Optional[str] = None) -> Release:
     state, found = identified(
         obj,
         path,
@@ -362,7 +369,7 @@ TORCHVISION_WEIGHTS = {
 }
 
 
-def read_torchvision(name):
+def read_torchvision(name: str) -> Release:
     """``torchvision:<name>``: the supervised weights, from the torch hub cache or downloaded into it."""
     import torchvision
 
@@ -402,12 +409,12 @@ def read_torchvision(name):
 READERS = {"tclr": (is_tclr, read_tclr), "vtdl": (is_vtdl, read_vtdl), "tce": (is_tce, read_tce)}
 
 
-def detect_source(obj):
+def detect_source(obj: Any) -> Optional[str]:
     """ "tclr", "vtdl" or "tce" from the content of a released file, or None."""
     return next((source for source, (matches, _) in READERS.items() if matches(obj)), None)
 
 
-def describe_unknown(obj):
+def describe_unknown(obj: Any) -> str:
     """What a file that is no known format holds, in one line."""
     if not isinstance(obj, dict):
         return f"a {type(obj).__name__}, not a dict"
@@ -419,7 +426,7 @@ def describe_unknown(obj):
     return f"top-level keys {top}; {len(state)} tensors, first {keys}"
 
 
-def read_release(obj, path, source="auto", arch=None):
+def read_release(obj: Any, path: str, source: str = "auto", arch: Optional[str] = None) -> Release:
     """The ``Release`` in a loaded file: ``source`` "auto" detects it."""
     if source == "auto":
         source = detect_source(obj)

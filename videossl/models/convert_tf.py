@@ -16,7 +16,9 @@ at stride 2, 224 px (configs/video_ssl.py linear evaluation).
 """
 
 import os
+from typing import Callable, Optional
 
+import numpy as np
 import torch
 
 from videossl.data.input_contract import InputContract
@@ -45,14 +47,14 @@ def _index_files(folder):
     return sorted(name for name in os.listdir(folder) if name.endswith(".index"))
 
 
-def is_tf_checkpoint(path):
+def is_tf_checkpoint(path: str) -> bool:
     """A TensorFlow checkpoint prefix (``ckpt-N`` next to ``ckpt-N.index``) or a folder holding one."""
     if os.path.isdir(path):
         return os.path.isfile(os.path.join(path, "checkpoint")) or bool(_index_files(path))
     return os.path.isfile(path + ".index")
 
 
-def checkpoint_prefix(path, latest_checkpoint):
+def checkpoint_prefix(path: str, latest_checkpoint: Callable[[str], Optional[str]]) -> str:
     """The prefix to read: ``path`` itself, or in a folder the one its ``checkpoint`` file names,
     else its only ``*.index``."""
     if not os.path.isdir(path):
@@ -69,7 +71,7 @@ def checkpoint_prefix(path, latest_checkpoint):
     return os.path.join(path, indexes[0][: -len(".index")])
 
 
-def backbone_prefix(shapes):
+def backbone_prefix(shapes: dict[str, list[int]]) -> Optional[str]:
     """The variable-name prefix of the ResNet3D backbone: where a layer_with_weights-0 kernel takes
     3 input channels through a 7x7 window (the stem). ``backbone/`` wins over other paths to it."""
     prefixes = [
@@ -82,7 +84,7 @@ def backbone_prefix(shapes):
     return min(prefixes, key=lambda p: (not p.endswith("backbone/"), len(p)))
 
 
-def tf_name_map(prefix):
+def tf_name_map(prefix: str) -> dict[str, str]:
     """{TensorFlow variable name: this project's key} for the ResNet3D-50 backbone."""
     names = {f"{prefix}layer_with_weights-0/kernel{VALUE}": "stem.0.weight"}
     names.update({f"{prefix}layer_with_weights-1/{tf}{VALUE}": f"stem.1.{pt}" for tf, pt in BN_VARIABLES.items()})
@@ -100,12 +102,14 @@ def tf_name_map(prefix):
     return names
 
 
-def to_torch(name, value):
+def to_torch(name: str, value: np.ndarray) -> torch.Tensor:
     tensor = torch.from_numpy(value.copy()).float()
     return tensor.permute(4, 3, 0, 1, 2).contiguous() if tensor.dim() == 5 else tensor
 
 
-def backbone_state(read, shapes, prefix):
+def backbone_state(
+    read: Callable[[str], np.ndarray], shapes: dict[str, list[int]], prefix: str
+) -> dict[str, torch.Tensor]:
     """This project's r3d_50 state dict from the checkpoint's variables (``read(name)`` -> array).
     Backbone variables the map does not know are kept under their own names, so that the strict
     check reports them; a shortcut is present only where the block changes channels."""
@@ -123,7 +127,7 @@ def backbone_state(read, shapes, prefix):
     return state
 
 
-def read_cvrl(path, arch=None):
+def read_cvrl(path: str, arch: Optional[str] = None) -> Release:
     try:
         import tensorflow as tf
     except ImportError:

@@ -20,6 +20,7 @@ A path that is a folder is read as JPEG/PNG frames whatever the backend.
 """
 
 import os
+from typing import Optional, Union
 
 from videossl.errors import UserError, VideoReadError
 from videossl.video.base import VideoReader
@@ -33,7 +34,7 @@ BACKENDS = {"pyav": PyAVReader, "opencv": OpenCVReader, "decord": DecordReader, 
 DEFAULT_BACKEND = "pyav"
 
 
-def probe_video(path):
+def probe_video(path: Union[str, os.PathLike]) -> VideoInfo:
     """Decode a video (or list a frame folder) once; return its verified ``VideoInfo``."""
     path = os.fspath(path)
     if os.path.isdir(path):
@@ -43,7 +44,9 @@ def probe_video(path):
     return probe_with_pyav(path)
 
 
-def open_video(path, backend=DEFAULT_BACKEND, info=None, threads=1):
+def open_video(
+    path: Union[str, os.PathLike], backend: str = DEFAULT_BACKEND, info: Optional[VideoInfo] = None, threads: int = 1
+) -> VideoReader:
     """A ``VideoReader`` for a video file or a frame folder.
 
     ``info`` is the video's probe result; without it the video is probed first (a full

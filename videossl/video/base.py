@@ -1,6 +1,8 @@
 """The interface every video reader implements."""
 
 import abc
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -17,19 +19,19 @@ class VideoReader(abc.ABC):
 
     exact = True
 
-    def __init__(self, path, info: VideoInfo):
+    def __init__(self, path: str, info: VideoInfo) -> None:
         self.path = str(path)
         self.info = info
 
     @property
-    def num_frames(self):
+    def num_frames(self) -> int:
         return self.info.num_frames
 
     @property
-    def fps(self):
+    def fps(self) -> Optional[float]:
         return self.info.fps
 
-    def get_frames(self, indices):
+    def get_frames(self, indices: Sequence[int]) -> np.ndarray:
         idx = clamp_indices(indices, self.num_frames)
         wanted = np.unique(idx)
         decoded = self._decode(wanted)
@@ -39,12 +41,11 @@ class VideoReader(abc.ABC):
     def _decode(self, wanted):
         """Return {frame index: uint8 [H, W, 3] RGB} for each index in the sorted array."""
 
-    def close(self):  # noqa: B027 - readers without resources to release keep this no-op
+    def close(self) -> None:  # noqa: B027 - readers without resources to release keep this no-op
         pass
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
-        return False

@@ -11,6 +11,7 @@ import numpy as np
 
 from videossl.errors import UserError, VideoReadError
 from videossl.video.base import VideoReader
+from videossl.video.info import VideoInfo
 
 
 def _decord():
@@ -21,7 +22,7 @@ def _decord():
     return decord
 
 
-def _open(path, threads):
+def _open(path: str, threads):
     decord = _decord()
     try:
         return decord.VideoReader(path, num_threads=int(threads))
@@ -32,7 +33,7 @@ def _open(path, threads):
 class DecordReader(VideoReader):
     exact = True
 
-    def __init__(self, path, info, threads=1):
+    def __init__(self, path: str, info: VideoInfo, threads: int = 1) -> None:
         super().__init__(path, info)
         self.threads = threads
 
@@ -55,7 +56,7 @@ class DecordReader(VideoReader):
 class DecordBatchReader(VideoReader):
     exact = False  # wrong frames on streams with B-frames; see the module docstring
 
-    def __init__(self, path, info, threads=1):
+    def __init__(self, path: str, info: VideoInfo, threads: int = 1) -> None:
         super().__init__(path, info)
         self.threads = threads
 

@@ -5,6 +5,7 @@ not be the video's."""
 import os
 import re
 from collections import defaultdict
+from typing import Optional
 
 import cv2
 
@@ -17,7 +18,7 @@ FRAME_FILE = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)\.(?:jpe?g|png)$", re.I
 RGB_PREFIXES = ("img_", "frame", "image_", "img", "")
 
 
-def list_frame_files(folder):
+def list_frame_files(folder: str) -> list[str]:
     """The folder's RGB frame files in frame order; raises VideoReadError on gaps."""
     try:
         names = os.listdir(folder)
@@ -45,14 +46,14 @@ def list_frame_files(folder):
     return [os.path.join(folder, frames[n]) for n in numbers]
 
 
-def _read_image(path):
+def _read_image(path: str):
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:
         raise VideoReadError(path, "cannot decode the image")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def probe_frame_folder(folder):
+def probe_frame_folder(folder: str) -> VideoInfo:
     files = list_frame_files(folder)
     height, width = _read_image(files[0]).shape[:2]
     return VideoInfo(num_frames=len(files), fps=None, height=height, width=width, header_frames=len(files))
@@ -61,7 +62,7 @@ def probe_frame_folder(folder):
 class FrameFolderReader(VideoReader):
     exact = True
 
-    def __init__(self, path, info=None, threads=1):
+    def __init__(self, path: str, info: Optional[VideoInfo] = None, threads: int = 1) -> None:
         super().__init__(path, info if info is not None else probe_frame_folder(path))
         self._files = list_frame_files(self.path)
         if len(self._files) != self.num_frames:

@@ -1,5 +1,6 @@
 """What a full decode of a video found: the verified facts every reader relies on."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -28,7 +29,7 @@ class VideoInfo:
     keyframes: list[int] = field(default_factory=list)
     decode_error: Optional[str] = None
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         """A JSON-friendly dict; arithmetic timestamp sequences are stored as start and step."""
         d = {
             "num_frames": self.num_frames,
@@ -53,7 +54,7 @@ class VideoInfo:
         return d
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d: dict) -> "VideoInfo":
         pts = d.get("pts")
         if isinstance(pts, dict):
             pts = (pts["start"] + pts["step"] * np.arange(d["num_frames"], dtype=np.int64)).tolist()
@@ -69,7 +70,7 @@ class VideoInfo:
         )
 
 
-def clamp_indices(indices, num_frames):
+def clamp_indices(indices: Sequence[int], num_frames: int) -> np.ndarray:
     """Frame indices as an int64 array clamped into [0, num_frames - 1]."""
     if num_frames <= 0:
         raise ValueError("a video with no frames has no valid index")

@@ -9,12 +9,13 @@ import cv2
 
 from videossl.errors import VideoReadError
 from videossl.video.base import VideoReader
+from videossl.video.info import VideoInfo
 
 
 class OpenCVReader(VideoReader):
     exact = True
 
-    def __init__(self, path, info, threads=1):
+    def __init__(self, path: str, info: VideoInfo, threads: int = 1) -> None:
         super().__init__(path, info)
         self.threads = threads
 

@@ -9,9 +9,12 @@ from the start of the file and counting, which is exact by construction.
 """
 
 import bisect
+from collections.abc import Iterator
+from typing import Optional
 
 import av
 import cv2
+import numpy as np
 
 from videossl.errors import VideoReadError
 from videossl.video.base import VideoReader
@@ -26,7 +29,7 @@ _BT601 = {2, 5, 6}
 _LIMITED_RANGE = {0, 1}
 
 
-def frame_to_rgb(frame):
+def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
     """uint8 RGB ``[H, W, 3]``. SD yuv420p frames are converted by OpenCV (3.5x faster than
     swscale here, within 3 grey levels of it); anything else goes through swscale."""
     if (
@@ -40,7 +43,7 @@ def frame_to_rgb(frame):
     return frame.to_ndarray(format="rgb24")
 
 
-def _configure_threads(stream, threads):
+def _configure_threads(stream, threads) -> None:
     if threads == 1:
         stream.codec_context.thread_count = 1
     else:
@@ -48,7 +51,7 @@ def _configure_threads(stream, threads):
         stream.codec_context.thread_count = threads  # 0 lets FFmpeg choose
 
 
-def _open_container(path):
+def _open_container(path: str):
     try:
         container = av.open(str(path))
     except AV_ERRORS as err:
@@ -59,7 +62,9 @@ def _open_container(path):
     return container, container.streams.video[0]
 
 
-def decode_frames(container, stream, errors=None):
+def decode_frames(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, errors: Optional[list[str]] = None
+) -> Iterator[av.VideoFrame]:
     """Frames in display order from the container's current position.
 
     Decoding goes packet by packet: a packet that the demuxer flags as corrupt or that fails to
@@ -84,7 +89,7 @@ def decode_frames(container, stream, errors=None):
             errors.append(f"{type(err).__name__}: {err}")
 
 
-def probe_with_pyav(path, threads=0):
+def probe_with_pyav(path: str, threads: int = 0) -> VideoInfo:
     """Decode the whole video once and return its verified ``VideoInfo``."""
     container, stream = _open_container(path)
     _configure_threads(stream, threads)
@@ -123,7 +128,7 @@ class PyAVReader(VideoReader):
     # this is cheaper (contiguous windows used to cost one seek per GOP).
     SEEK_SKIP_FRAMES = 8
 
-    def __init__(self, path, info=None, threads=1):
+    def __init__(self, path: str, info: Optional[VideoInfo] = None, threads: int = 1) -> None:
         super().__init__(path, info if info is not None else probe_with_pyav(path))
         self.threads = threads
         self._container = None
@@ -138,7 +143,7 @@ class PyAVReader(VideoReader):
             _configure_threads(stream, self.threads)
         return self._container, self._container.streams.video[0]
 
-    def close(self):
+    def close(self) -> None:
         if self._container is not None:
             self._container.close()
             self._container = None
@@ -168,7 +173,7 @@ class PyAVReader(VideoReader):
             self._decode_from_start(missing, out)
         return out
 
-    def _decode_segment(self, segment, out):
+    def _decode_segment(self, segment, out) -> None:
         """Seek to the key frame before ``segment`` and decode forward. The decoded timestamps must
         run through the probed ones in order from that key frame, which must carry its own (leading
         frames of an open GOP before it are skipped); otherwise (MPEG program streams at 29.97 fps

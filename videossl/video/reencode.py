@@ -1,6 +1,7 @@
 """Re-encoding a dataset for fast, exact loading: a smaller short side, no B-frames, short GOPs."""
 
 import os
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -10,14 +11,14 @@ from videossl.video import open_video, probe_video
 from videossl.video.writer import write_video
 
 
-def resized_shape(height, width, short_side):
+def resized_shape(height: int, width: int, short_side: int) -> tuple[int, int]:
     if min(height, width) <= short_side:
         return height, width
     scale = short_side / min(height, width)
     return int(round(height * scale)) // 2 * 2, int(round(width * scale)) // 2 * 2
 
 
-def reencode_video(src, dst, short_side=128, gop=8, max_quantizer=4):
+def reencode_video(src: str, dst: str, short_side: int = 128, gop: int = 8, max_quantizer: int = 4) -> int:
     """Decode ``src`` exactly and write ``dst`` (same container type as its extension)."""
     info = probe_video(src)
     height, width = resized_shape(info.height, info.width, short_side)
@@ -38,7 +39,7 @@ def reencode_video(src, dst, short_side=128, gop=8, max_quantizer=4):
     return info.num_frames
 
 
-def reencode_one(args):
+def reencode_one(args: tuple[str, str, int, int, int]) -> tuple[str, Optional[int], Optional[str]]:
     """Worker entry: (src, dst, short_side, gop, max_quantizer) -> (src, frames or None, error or None)."""
     src, dst, short_side, gop, max_quantizer = args
     try:

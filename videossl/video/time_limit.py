@@ -10,7 +10,9 @@ never returns cannot be interrupted from inside its own process.
 
 import signal
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Optional
 
 from videossl.errors import DecodeTimeout
 
@@ -27,7 +29,7 @@ def _usable():
 
 
 @contextmanager
-def decode_time_limit(seconds, path):
+def decode_time_limit(seconds: Optional[float], path: str) -> Iterator[None]:
     if not seconds or seconds <= 0 or not _usable():
         yield
         return

@@ -6,6 +6,8 @@ synthetic data exercises the hard case. ``.mp4`` files are H.264 when libx264 is
 """
 
 import os
+from collections.abc import Iterable
+from typing import Optional, Union
 
 import av
 import numpy as np
@@ -17,7 +19,15 @@ def _even(n):
     return n - (n % 2)
 
 
-def write_video(path, frames, fps=25, bframes=2, gop=12, max_quantizer=None, codec=None):
+def write_video(
+    path: str,
+    frames: Union[np.ndarray, Iterable[np.ndarray]],
+    fps: float = 25,
+    bframes: int = 2,
+    gop: int = 12,
+    max_quantizer: Optional[int] = None,
+    codec: Optional[str] = None,
+) -> str:
     """Write uint8 RGB frames ``[T, H, W, 3]`` (an array or an iterable of arrays) to ``path``.
 
     Sizes are cropped to even numbers (yuv420p needs them). ``max_quantizer`` caps the MPEG-4
@@ -49,7 +59,7 @@ def write_video(path, frames, fps=25, bframes=2, gop=12, max_quantizer=None, cod
                 stream.codec_context.codec_tag = "XVID"
             stream.codec_context.options = options
 
-            def encode(frame):
+            def encode(frame) -> None:
                 frame = np.ascontiguousarray(np.asarray(frame, dtype=np.uint8)[:height, :width, :3])
                 for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                     container.mux(packet)
