@@ -31,6 +31,11 @@ class CVRL(Method):
 
     name = "cvrl"
     clips_per_sample = 2
+    grad_cache_refusal = (
+        "both clips of every video go through the backbone as one BatchNorm batch (SyncBN: the whole "
+        "global batch), so computing them in pieces would change the statistics and the gradients; "
+        "--checkpoint_activations is exact for it"
+    )
 
     def __init__(self, backbone, contract, temperature=0.1, hidden=2048, embedding=128, layers=3):
         super().__init__(backbone, contract)

@@ -35,6 +35,10 @@ class TCE(Method):
     ``negative_mode``: mined, release or random (tce/hard_negatives.py)."""
 
     name = "tce"
+    grad_cache_refusal = (
+        "the anchor, positive and rotated frames go through the backbone as one BatchNorm batch, so "
+        "computing them in pieces would change the statistics and the gradients"
+    )
     clips_per_sample = 3
     terms = ("nce", "rotation")
 

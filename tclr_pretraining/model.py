@@ -7,6 +7,8 @@ statistics are those of one kind of clip at a time (merging them would let batch
 global and local clips).
 """
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -36,6 +38,7 @@ class TCLR(Method):
 
     name = "tclr"
     terms = TERMS
+    grad_cache_exact = True  # every clip kind is its own BatchNorm batch (module docstring)
 
     def __init__(self, backbone, contract, num_local=4, temperature=0.1, weights=None, embedding=128):
         super().__init__(backbone, contract)
@@ -46,9 +49,12 @@ class TCLR(Method):
     def state_modules(self):
         return {"projection": self.head}
 
-    def loss(self, batch, *, update_state=True):
+    def forward_chunks(self, batch):
+        return self.clip_chunks(self.model_input(batch["clips"]))
+
+    def loss_from_chunks(self, outputs, batch, *, update_state=True):
         gather = update_state and distributed.is_distributed()  # negatives from every process
-        return tclr_loss(self.embed(self.model_input(batch["clips"])), self.temperature, self.weights, gather)
+        return tclr_loss(self.assemble(outputs, batch["clips"].shape[1]), self.temperature, self.weights, gather)
 
     def _steps(self, feature_map):
         steps = feature_map.shape[2]
@@ -63,24 +69,39 @@ class TCLR(Method):
             series = F.adaptive_avg_pool1d(series, self.num_local)  # align time steps with local clips
         return series
 
-    def embed(self, clips):
-        """Model input -> ``global`` ``[B, views, E]`` (time-averaged), ``global_steps``
+    def clip_chunks(self, clips):
+        """One piece per clip kind of the model input ``[B, views, 1 + L, C, T, H, W]``, in the
+        order view 0's global clip, its local clips, view 1's ...: a global piece returns
+        (embedding ``[B, E]``, time-step embeddings ``[B, L, E]``), a local piece its embedding."""
+        views, per_view = clips.shape[1:3]
+        return [
+            functools.partial(self._global_piece if k == 0 else self._local_piece, clips[:, v, k])
+            for v in range(views)
+            for k in range(per_view)
+        ]
+
+    def _global_piece(self, clip):
+        feature_map = self.backbone(clip)
+        series = self._steps(feature_map)
+        steps = torch.stack([self.head(series[:, :, s]) for s in range(self.num_local)], dim=1)
+        return self.head(feature_map.mean(dim=(2, 3, 4))), steps
+
+    def _local_piece(self, clip):
+        return self.head(self.backbone(clip).mean(dim=(2, 3, 4)))
+
+    @staticmethod
+    def assemble(outputs, views):
+        """The pieces' outputs -> ``global`` ``[B, views, E]`` (time-averaged), ``global_steps``
         ``[B, views, L, E]`` (the global clip's feature map, one time step at a time) and ``local``
         ``[B, views, L, E]`` (time-averaged)."""
-        views, per_view = clips.shape[1:3]
-        global_, steps, local = [], [], []
-        for v in range(views):
-            feature_map = self.backbone(clips[:, v, 0])
-            global_.append(self.head(feature_map.mean(dim=(2, 3, 4))))
-            series = self._steps(feature_map)
-            steps.append(torch.stack([self.head(series[:, :, s]) for s in range(self.num_local)], dim=1))
-            local.append(
-                torch.stack(
-                    [self.head(self.backbone(clips[:, v, k]).mean(dim=(2, 3, 4))) for k in range(1, per_view)], dim=1
-                )
-            )
+        per_view = len(outputs) // views
+        pieces = [outputs[v * per_view : (v + 1) * per_view] for v in range(views)]
         return {
-            "global": torch.stack(global_, 1),
-            "global_steps": torch.stack(steps, 1),
-            "local": torch.stack(local, 1),
+            "global": torch.stack([p[0][0] for p in pieces], 1),
+            "global_steps": torch.stack([p[0][1] for p in pieces], 1),
+            "local": torch.stack([torch.stack(p[1:], 1) for p in pieces], 1),
         }
+
+    def embed(self, clips):
+        """Model input -> the embeddings ``assemble`` describes."""
+        return self.assemble([chunk() for chunk in self.clip_chunks(clips)], clips.shape[1])

@@ -2,6 +2,7 @@
 FIFO queue of keys (MoCo), the temporal negative and temporal consistent augmentation (TCA)."""
 
 import copy
+import functools
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +30,7 @@ class VTDL(Method):
 
     name = "vtdl"
     clips_per_sample = 3
+    grad_cache_exact = True  # the anchor and the temporal negative are separate BatchNorm batches
 
     def __init__(
         self,
@@ -59,15 +61,19 @@ class VTDL(Method):
             "queue": self.queue,
         }
 
-    def loss(self, batch, *, update_state=True):
+    def forward_chunks(self, batch):
+        """The query encoder's pieces: the anchor (after TCA), then the temporal negative."""
         clips = batch["clips"].to(self.queue.keys.device)
         anchor = clips[:, 0]
         if self.tca:  # in pixel space (0-255), before the input contract's normalisation
             lam, frame_index = sample_tca(len(anchor), anchor.shape[2], self.tca_max)
             anchor = temporal_consistent_augmentation(anchor.float(), lam, frame_index.to(anchor.device))
-        q = self.embed(self.model_input(anchor))
-        n = self.embed(self.model_input(clips[:, 2])) if self.temporal_negative else None
-        k = self.embed_keys(self.model_input(clips[:, 1]), move=update_state)
+        pieces = [anchor, clips[:, 2]] if self.temporal_negative else [anchor]
+        return [functools.partial(self.embed, self.model_input(piece)) for piece in pieces]
+
+    def loss_from_chunks(self, outputs, batch, *, update_state=True):
+        q, n = outputs if self.temporal_negative else (outputs[0], None)
+        k = self.embed_keys(self.model_input(batch["clips"][:, 1].to(q.device)), move=update_state)
         loss = info_nce_with_queue(q, k, self.queue.keys.clone().detach(), self.temperature, extra_negatives=n)
         if update_state:
             self.queue.enqueue(k)  # the keys of every process, in rank order

@@ -40,6 +40,7 @@ from tqdm import tqdm
 from videossl.atomic import atomic_copy, atomic_write_json, remove_partial_writes
 from videossl.data.dataset import SkippedVideos, init_loader_worker
 from videossl.engine import distributed
+from videossl.engine.memory import average_gradients, check_grad_cache, checkpoint_stages, grad_cache_step
 from videossl.engine.method import Method
 from videossl.engine.precision import PRECISIONS, PrecisionPlan, apply_precision_plan, autocast, verify_precision
 from videossl.engine.preemption import Preempted, ResumableSampler, StopRequest
@@ -81,6 +82,18 @@ def add_engine_args(
         action=argparse.BooleanOptionalAction,
         default=False,
         help="synchronise BatchNorm statistics across processes",
+    )
+    group.add_argument(
+        "--grad_cache",
+        action="store_true",
+        help="gradient caching: the step's clips embedded without a graph, then back-propagated one "
+        "BatchNorm batch at a time (the plain step's gradients, far less memory; methods whose pieces "
+        "are separate BatchNorm batches: TCLR, VTDL)",
+    )
+    group.add_argument(
+        "--checkpoint_activations",
+        action="store_true",
+        help="keep only each backbone stage's input and recompute its activations in the backward pass",
     )
     group.add_argument("--epochs", type=int, default=epochs)
     group.add_argument("--batch_size", type=int, default=batch_size, help="over all processes")
@@ -367,6 +380,9 @@ class TrainingRun:
                 self.log("--sync_bn: SyncBatchNorm needs CUDA; on the CPU each process keeps its own statistics")
         if self.plan is not None:
             apply_precision_plan(model, self.plan, self.device)
+        if self.args.checkpoint_activations:
+            stages = checkpoint_stages(model.backbone)
+            self.log(f"activation checkpointing: {', '.join(stages)} keep only their inputs")
         if not distributed.is_distributed():
             return model
         # Buffers are not broadcast: a method keeps its queues and banks identical on every process
@@ -508,16 +524,28 @@ class TrainingRun:
             torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
         return bool(finite.item())
 
+    def forward_backward(self, net: nn.Module, batch: dict, parameters: list[nn.Parameter]) -> tuple[Tensor, dict]:
+        """The step's loss and terms, with the gradients of every process averaged into ``.grad``:
+        through DDP's forward and ``backward``, or by gradient caching (``--grad_cache``)."""
+        with autocast(self.plan, self.device):
+            if not self.args.grad_cache:
+                loss, terms = net(batch)
+                self.backward(loss)
+                return loss.detach().float(), terms
+            loss, terms = grad_cache_step(unwrap(net), batch, self.backward)
+        average_gradients(parameters)
+        return loss.float(), terms
+
+    def backward(self, loss: Tensor) -> None:
+        (self.scaler.scale(loss.float()) if self.scaler.is_enabled() else loss.float()).backward()
+
     def optimizer_step(
         self, loss: Tensor, optimizer: Optimizer, schedule: Schedule, parameters: list[nn.Parameter], epoch: int
     ) -> bool:
-        """Backward, then the update if the loss and every gradient are finite on every process;
-        returns whether it stepped. Stops the run after --max_nonfinite_steps skipped steps in a row."""
+        """The update, if the loss and every gradient are finite on every process; returns whether it
+        stepped. Stops the run after --max_nonfinite_steps skipped steps in a row."""
         if self.scaler.is_enabled():
-            self.scaler.scale(loss).backward()
             self.scaler.unscale_(optimizer)
-        else:
-            loss.backward()
         stepped = self._step_is_finite(loss, parameters)
         if stepped:
             if self.scaler.is_enabled():
@@ -577,6 +605,8 @@ class TrainingRun:
         """Choose the precision, wrap the method, then train epochs ``start`` .. ``args.epochs``,
         calling ``after_epoch(epoch, metrics)`` after each (save, test, log); returns the metrics
         of the last epoch."""
+        if self.args.grad_cache:
+            check_grad_cache(method)
         self.choose_precision(method, next(iter(loader)))
         net = self.wrap(method)
         metrics = {}
@@ -615,9 +645,7 @@ class TrainingRun:
             if skipped_videos is not None:
                 skipped_videos.update(batch.get("skipped", []))
             method.step = self.step
-            with autocast(self.plan, self.device):
-                loss, terms = net(batch)
-            loss = loss.float()
+            loss, terms = self.forward_backward(net, batch, parameters)
             tally.add(self.optimizer_step(loss, optimizer, schedule, parameters, epoch), loss, terms)
             tally.clips_seen += method.samples_in(batch) * method.clips_per_sample * self.world
             if tally.count:
