@@ -82,9 +82,9 @@ class TCLR(Method):
 
     def _global_piece(self, clip):
         feature_map = self.backbone(clip)
+        pooled = self.head(feature_map.mean(dim=(2, 3, 4)))  # before the steps: the head's BatchNorm order
         series = self._steps(feature_map)
-        steps = torch.stack([self.head(series[:, :, s]) for s in range(self.num_local)], dim=1)
-        return self.head(feature_map.mean(dim=(2, 3, 4))), steps
+        return pooled, torch.stack([self.head(series[:, :, s]) for s in range(self.num_local)], dim=1)
 
     def _local_piece(self, clip):
         return self.head(self.backbone(clip).mean(dim=(2, 3, 4)))

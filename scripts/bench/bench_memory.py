@@ -313,6 +313,9 @@ def measure(name, args):
 def with_overrides(setup, args):
     """The recipe's setup, or a smaller one (--width, --size, --batch: quick checks of this script)."""
     changes = {"width": args.width}
+    if args.modes:
+        chosen = args.modes.split(",")  # the plain step is the reference of every other row
+        changes.update(modes=tuple(m for m in setup.modes if m == "plain" or m in chosen))
     if args.size:
         changes.update(size=args.size, cpu_size=args.size)
     if args.batch:
@@ -327,6 +330,9 @@ def main(argv=None):
     parser.add_argument("--bf16", action="store_true", help="also the bf16 autocast step (CPU batches 2 and 4)")
     parser.add_argument("--device", default="meta", choices=("meta", "cuda"), help="cuda: also the allocator's peak")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument(
+        "--modes", default=None, help=f"comma-separated, of: {', '.join(MODES)} (default: all; plain always)"
+    )
     parser.add_argument("--width", type=float, default=1.0, help="backbone width (below 1: a quick check)")
     parser.add_argument("--size", type=int, default=None, help="clip size instead of the recipe's")
     parser.add_argument("--batch", type=int, default=None, help="batch instead of the recipe's")

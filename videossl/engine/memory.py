@@ -73,24 +73,30 @@ def check_grad_cache(method: nn.Module) -> None:
         raise UserError(f"--grad_cache: not available for {method.name}: {method.grad_cache_refusal}")
 
 
-def grad_cache_step(method: nn.Module, batch: dict, backward: Backward) -> tuple[Tensor, dict]:
+def grad_cache_step(
+    method: nn.Module, batch: dict, backward: Backward, forward_context: Callable[[], Any] = contextlib.nullcontext
+) -> tuple[Tensor, dict]:
     """The method's loss on ``batch`` with the plain step's parameter gradients accumulated in
     ``.grad``, holding one piece's activations at a time. ``backward(loss)`` is the engine's
-    (it scales the loss under fp16). Returns (detached loss, terms)."""
+    (it scales the loss under fp16); forward passes run inside ``forward_context()`` (autocast),
+    backward passes outside it. Returns (detached loss, terms)."""
     chunks = method.forward_chunks(batch)
     random_states, outputs = [], []
-    with torch.no_grad():
+    with torch.no_grad(), forward_context():
         for chunk in chunks:
             random_states.append(_random_state())
             outputs.append(chunk())
     leaves = [_as_leaves(output) for output in outputs]
-    loss, terms = method.loss_from_chunks(leaves, batch)
+    with forward_context():
+        loss, terms = method.loss_from_chunks(leaves, batch)
     backward(loss)
     resume_state = _random_state()
     with batchnorm_statistics_kept(method):
         for chunk, state, leaf in zip(chunks, random_states, leaves):
             _set_random_state(state)
-            pairs = [(out, cached.grad) for out, cached in zip(_tensors(chunk()), _tensors(leaf))]
+            with forward_context():
+                recomputed = _tensors(chunk())
+            pairs = [(out, cached.grad) for out, cached in zip(recomputed, _tensors(leaf))]
             pairs = [(out, grad) for out, grad in pairs if grad is not None and out.requires_grad]
             if pairs:
                 torch.autograd.backward([out for out, _ in pairs], [grad for _, grad in pairs])

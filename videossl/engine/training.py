@@ -16,6 +16,7 @@ epoch), only rank 0 logs and saves.
 """
 
 import argparse
+import functools
 import glob
 import json
 import math
@@ -527,14 +528,15 @@ class TrainingRun:
     def forward_backward(self, net: nn.Module, batch: dict, parameters: list[nn.Parameter]) -> tuple[Tensor, dict]:
         """The step's loss and terms, with the gradients of every process averaged into ``.grad``:
         through DDP's forward and ``backward``, or by gradient caching (``--grad_cache``)."""
+        if self.args.grad_cache:
+            forward_context = functools.partial(autocast, self.plan, self.device)
+            loss, terms = grad_cache_step(unwrap(net), batch, self.backward, forward_context)
+            average_gradients(parameters)
+            return loss.float(), terms
         with autocast(self.plan, self.device):
-            if not self.args.grad_cache:
-                loss, terms = net(batch)
-                self.backward(loss)
-                return loss.detach().float(), terms
-            loss, terms = grad_cache_step(unwrap(net), batch, self.backward)
-        average_gradients(parameters)
-        return loss.float(), terms
+            loss, terms = net(batch)
+        self.backward(loss)
+        return loss.detach().float(), terms
 
     def backward(self, loss: Tensor) -> None:
         (self.scaler.scale(loss.float()) if self.scaler.is_enabled() else loss.float()).backward()
