@@ -26,6 +26,7 @@ allocator's fragmentation (``--device cuda`` measures the allocator's peak).
 
 import argparse
 import dataclasses
+import functools
 import os
 import statistics
 import sys
@@ -169,8 +170,10 @@ def state_bytes(tensors):
     return sum(t.numel() * t.element_size() for t in tensors)
 
 
+@functools.cache
 def step_memory(name, mode, batch, size, device="meta", dtype=None, width=1.0):
-    """Bytes of one step after a warm-up step (so that the optimiser state exists)."""
+    """Bytes of one step after a warm-up step (so that the optimiser state exists); each
+    configuration is measured once per run."""
     grad_cache, checkpointing = MODES[mode]
     method, optimizer = build(name, device, size, checkpointing, width)
     data = batch_of(name, batch, size, device)
@@ -296,7 +299,7 @@ def measure(name, args):
     setup, rows = with_overrides(SETUPS[name], args), {}
     timing = cpu_check(name, setup, args.rounds)
     for mode in setup.modes:
-        r = step_memory(name, mode, setup.batch, setup.size, width=setup.width)
+        r = dict(step_memory(name, mode, setup.batch, setup.size, width=setup.width))
         r["total"] = r["parameters"] + r["optimizer"] + r["step_peak"]
         r["seconds"], r["difference"], r["cpu_over_meta"] = timing[mode]
         r["nonlinearity"] = linearity(name, mode, setup.size, setup.width)
