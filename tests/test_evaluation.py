@@ -12,7 +12,7 @@ from linear_eval import train as linear_train
 from nn_retrieval import complete_retrieval
 from tests.helpers import read_index, tiny_eval_args, write_index_video
 from videossl.data.input_contract import InputContract
-from videossl.eval.features import EvaluationClipBuilder
+from videossl.eval.features import ClipView, EvaluationClipBuilder
 from videossl.eval.linear_probe import accuracies, predict_videos, train_linear_probe
 from videossl.eval.retrieval import recall_at_k, retrieval
 from videossl.models.backbones import build_backbone
@@ -72,18 +72,18 @@ def test_every_video_gets_k_clips_times_crops_in_time_order(tmp_path):
     wide = str(tmp_path / "wide.avi")
     write_index_video(wide, 40, 64, 96)
     with open_video(wide) as reader:
-        clips = EvaluationClipBuilder(InputContract(frames=4, stride=3, size=48), num_clips=5, crops=3)(reader, None)[
-            "clips"
-        ]
+        clips = EvaluationClipBuilder(InputContract(frames=4, stride=3, size=48), ClipView(num_clips=5, crops=3))(
+            reader, None
+        )["clips"]
     assert clips.shape == (15, 3, 4, 48, 48) and clips.dtype == torch.uint8
     assert not torch.equal(clips[0], clips[2])  # start and end of the long side
 
     square = str(tmp_path / "square.avi")  # resized to 48x48: every crop is the whole (readable) frame
     write_index_video(square, 100, 64, 64)
     with open_video(square) as reader:
-        clips = EvaluationClipBuilder(InputContract(frames=4, stride=3, size=48), num_clips=5, crops=1)(reader, None)[
-            "clips"
-        ]
+        clips = EvaluationClipBuilder(InputContract(frames=4, stride=3, size=48), ClipView(num_clips=5, crops=1))(
+            reader, None
+        )["clips"]
     starts = []
     for clip in clips:
         frames = [read_index(clip[:, t].permute(1, 2, 0).numpy()) for t in range(4)]
@@ -181,7 +181,7 @@ def test_bgr_checkpoints_are_fed_bgr(tiny_synthetic):
     for order in ("rgb", "bgr"):
         backbone = RecordingBackbone()
         contract = InputContract(frames=4, stride=1, size=32, channel_order=order)
-        extract_features(backbone, contract, index, f"recording-{order}", num_clips=2, batch_size=4, progress=False)
+        extract_features(backbone, contract, index, f"recording-{order}", ClipView(2), batch_size=4, progress=False)
         fed[order] = torch.cat(backbone.inputs)
     assert torch.equal(fed["bgr"], fed["rgb"].flip(1)) and not torch.equal(fed["bgr"], fed["rgb"])
 
@@ -235,7 +235,7 @@ def test_an_unreadable_video_is_left_out_of_the_evaluation_and_named(tmp_path):
         InputContract(frames=4, size=32),
         index,
         "recording",
-        num_clips=2,
+        ClipView(num_clips=2),
         progress=False,
         log=messages.append,
     )
@@ -252,7 +252,7 @@ def test_a_rewritten_video_is_a_new_cache_key(tmp_path):
 
     def key():
         index = verify_frame_counts(list_index(str(tmp_path / "list.txt"), str(tmp_path)), progress=False)
-        return cache_key("random", index, InputContract(frames=4, size=32), 2, 1, "fp32")
+        return cache_key("random", index, InputContract(frames=4, size=32), ClipView(2, 1), "fp32")
 
     write_index_video(str(tmp_path / "a.avi"), 30, 32, 32)
     (tmp_path / "list.txt").write_text("a.avi 0\n")

@@ -13,6 +13,7 @@ from tests.test_evaluation import tiny_checkpoint
 from videossl.cli import run_cli
 from videossl.eval import finetune
 from videossl.eval.classifier import VideoClassifier, predict_dataset
+from videossl.eval.features import ClipView
 from videossl.eval.finetune import to_stack_of_differences
 from videossl.models.backbones import build_backbone
 from videossl.models.checkpoint import read_checkpoint_file
@@ -67,7 +68,7 @@ def test_multi_view_test_aggregates_every_view(tiny_synthetic):
     contract = InputContract(frames=4, stride=1, size=32)
     for aggregate in ("softmax_mean", "logit_sum"):
         scores, labels, unreadable = predict_dataset(
-            LabelEcho(), contract, index, num_clips=4, crops=3, batch_size=2, aggregate=aggregate, progress=False
+            LabelEcho(), contract, index, ClipView(4, 3), batch_size=2, aggregate=aggregate, progress=False
         )
         assert scores.shape == (len(index), 3) and not unreadable
         # 12 views per video, in a batch of 2 videos = 24 views -> classes 0,1,2 get 4 views each per video

@@ -11,7 +11,7 @@ import torch
 from videossl.data.indexes import list_index
 from videossl.data.input_contract import InputContract
 from videossl.data.probe_cache import verify_frame_counts
-from videossl.eval.features import extract_features, read_cache_entry
+from videossl.eval.features import ClipView, extract_features, read_cache_entry
 from videossl.models.backbones import build_backbone
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
@@ -36,7 +36,7 @@ def features(index, cache_dir, messages):
         CONTRACT,
         index,
         "random:0",
-        num_clips=2,
+        ClipView(num_clips=2),
         cache_dir=str(cache_dir),
         progress=False,
         log=messages.append,

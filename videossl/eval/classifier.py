@@ -34,7 +34,14 @@ from videossl.data.transforms import (
     stack_clips,
 )
 from videossl.engine.method import Method
-from videossl.eval.features import EvaluationClipBuilder, evaluation_loader, left_out, report_left_out
+from videossl.eval.features import (
+    DEFAULT_VIEW,
+    ClipView,
+    EvaluationClipBuilder,
+    evaluation_loader,
+    left_out,
+    report_left_out,
+)
 from videossl.eval.linear_probe import accuracies
 from videossl.types import Device
 
@@ -186,8 +193,7 @@ def predict_dataset(
     model: VideoClassifier,
     contract: InputContract,
     index: DatasetIndex,
-    num_clips: int = 10,
-    crops: int = 1,
+    view: ClipView = DEFAULT_VIEW,
     batch_size: int = 4,
     device: Device = "cpu",
     num_workers: int = 0,
@@ -195,16 +201,12 @@ def predict_dataset(
     aggregate: str = "softmax_mean",
     precision_context: Optional[Callable[[], contextlib.AbstractContextManager]] = None,
     progress: bool = True,
-    crop_fraction: float = 1.0,
-    clip_starts: str = "even",
 ) -> tuple[Tensor, Tensor, list[str]]:
     """(scores ``[N, classes]``, labels ``[N]``, unreadable paths) over every readable video of
-    ``index``: each video's ``num_clips x crops`` views (placed and cropped as
-    ``EvaluationClipBuilder`` says) aggregated as ``aggregate`` says."""
+    ``index``: each video's clips of ``view`` aggregated as ``aggregate`` says."""
     if aggregate not in AGGREGATIONS:
         raise ValueError(f"aggregate must be one of {AGGREGATIONS}")
-    builder = EvaluationClipBuilder(contract, num_clips, crops, crop_fraction, clip_starts)
-    loader = evaluation_loader(index, builder, backend, batch_size, num_workers)
+    loader = evaluation_loader(index, EvaluationClipBuilder(contract, view), backend, batch_size, num_workers)
     was_training = model.training
     model.eval()
     scores, labels, valid = [], [], []

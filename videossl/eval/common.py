@@ -14,7 +14,7 @@ from videossl.data.args import index_from_args
 from videossl.data.indexes import check_same_classes
 from videossl.data.input_contract import IMAGENET, InputContract
 from videossl.engine.training import resolve_device
-from videossl.eval.features import CLIP_STARTS, extract_features, file_fingerprint
+from videossl.eval.features import CLIP_STARTS, ClipView, extract_features, file_fingerprint
 from videossl.models.backbones import BACKBONES, RESNETS_2D, build_backbone
 from videossl.models.checkpoint import load_backbone
 
@@ -182,30 +182,22 @@ def print_table(title: str, rows: Sequence[tuple[str, Any]]) -> None:
 
 
 def subset_features(
-    args: Namespace,
-    backbone: nn.Module,
-    contract: InputContract,
-    checkpoint_id: str,
-    subset: str,
-    crops: int = 1,
-    **view: Any,
+    args: Namespace, backbone: nn.Module, contract: InputContract, checkpoint_id: str, subset: str, crops: int = 1
 ) -> dict:
-    """Features of one subset of the dataset the data flags describe (``view``: crop_fraction,
-    clip_starts)."""
+    """Features of one subset of the dataset the data flags describe, of the clips the feature
+    flags describe (--num_clips, --crop_fraction, --clip_starts) with ``crops`` crops."""
     return extract_features(
         backbone,
         contract,
         index_from_args(args, subset),
         checkpoint_id,
-        args.num_clips,
-        crops,
+        ClipView(args.num_clips, crops, args.crop_fraction, args.clip_starts),
         args.batch_size,
         resolve_device(args.device),
         args.precision,
         args.num_workers,
         args.feature_cache,
         args.video_backend,
-        **view,
     )
 
 
@@ -214,10 +206,9 @@ def train_and_test_features(
 ) -> dict[str, dict]:
     """Features of the training and test videos the data flags describe ({"train": ..., "test": ...});
     training videos use the centre crop, test videos ``test_crops`` (default ``--test_crops``)."""
-    view = dict(crop_fraction=args.crop_fraction, clip_starts=args.clip_starts)
     test_crops = args.test_crops if test_crops is None else test_crops
     features = {
-        subset: subset_features(args, backbone, contract, checkpoint_id, subset, crops, **view)
+        subset: subset_features(args, backbone, contract, checkpoint_id, subset, crops)
         for subset, crops in (("train", 1), ("test", test_crops))
     }
     check_same_classes(features["train"]["class_names"], features["test"]["class_names"])

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import time
+from dataclasses import dataclass
 from typing import Literal, Optional, Union
 
 import numpy as np
@@ -36,6 +37,7 @@ from videossl.engine.precision import DTYPES, low_precision_supported
 from videossl.errors import UserError, VideoReadError
 from videossl.models.checkpoint import atomic_torch_save
 from videossl.types import Device, Log
+from videossl.video.base import VideoReader
 
 CACHE_VERSION = 3
 logger = logging.getLogger(__name__)
@@ -45,54 +47,67 @@ CLIP_STARTS = ("even", "tclr", "middle", "windows")
 CHUNK = 64  # clips per forward pass
 
 
-class EvaluationClipBuilder:
-    """``build_sample`` for ``VideoClipDataset``: uint8 ``[K * crops, C, T, H, W]``, clips in time
-    order, crops within a clip in the order start/centre/end of the long side. ``clip_starts``:
-    ``even`` (evenly spaced from the first to the last position), ``tclr`` (TCLR's release),
-    ``middle`` (one clip from the middle frame on when it fits, else from the start) or ``windows``
-    (CoCLR's: every half-overlapping window, so the number of clips varies per video);
-    ``crop_fraction`` < 1: the centre square of that fraction of the short side (TCLR: 0.8)."""
+@dataclass(frozen=True)
+class ClipView:
+    """The clips an evaluation takes of every video: ``num_clips`` clips placed as ``clip_starts``
+    says (``even``: evenly spaced from the first to the last position; ``tclr``: TCLR's release;
+    ``middle``: one clip from the middle frame on when it fits, else from the start; ``windows``:
+    CoCLR's every half-overlapping window, so the number of clips varies per video), each as
+    ``crops`` squares of the short side resized to the clip size (1: the centre; 3: start, centre
+    and end of the long side), or with ``crop_fraction`` < 1 the centre square of that fraction of
+    the short side (TCLR: 0.8)."""
 
-    def __init__(
-        self,
-        contract: InputContract,
-        num_clips: int = 10,
-        crops: int = 1,
-        crop_fraction: float = 1.0,
-        clip_starts: str = "even",
-    ) -> None:
-        if crops not in (1, 3):
+    num_clips: int = 10
+    crops: int = 1
+    crop_fraction: float = 1.0
+    clip_starts: str = "even"
+
+    def __post_init__(self) -> None:
+        if self.crops not in (1, 3):
             raise UserError("--test_crops must be 1 or 3")
-        if not 0 < crop_fraction <= 1:
-            raise UserError(f"--crop_fraction {crop_fraction}: must be in (0, 1]")
-        if crop_fraction < 1 and crops != 1:
+        if not 0 < self.crop_fraction <= 1:
+            raise UserError(f"--crop_fraction {self.crop_fraction}: must be in (0, 1]")
+        if self.crop_fraction < 1 and self.crops != 1:
             raise UserError("--crop_fraction below 1 takes one centre crop (--test_crops 1)")
-        if clip_starts == "middle" and num_clips != 1:
-            raise UserError(f"--clip_starts middle takes one clip per video, not {num_clips} (--num_clips 1)")
-        self.contract, self.num_clips, self.crops = contract, num_clips, crops
-        self.crop_fraction, self.clip_starts = crop_fraction, clip_starts
+        if self.clip_starts == "middle" and self.num_clips != 1:
+            raise UserError(f"--clip_starts middle takes one clip per video, not {self.num_clips} (--num_clips 1)")
+
+    @property
+    def per_video(self) -> Optional[int]:
+        """The number of clips (x crops) of every video, or None where it varies (``windows``)."""
+        return None if self.clip_starts == "windows" else self.num_clips * self.crops
+
+
+DEFAULT_VIEW = ClipView()
+
+
+class EvaluationClipBuilder:
+    """``build_sample`` for ``VideoClipDataset``: uint8 ``[K * crops, C, T, H, W]`` of ``view``'s
+    clips, in time order, crops within a clip in the order start/centre/end of the long side."""
+
+    def __init__(self, contract: InputContract, view: ClipView = DEFAULT_VIEW) -> None:
+        self.contract, self.view = contract, view
         self.resize = ResizeShortSide(contract.size)
 
     @property
     def views_per_video(self) -> Optional[int]:
-        """The number of clips (x crops) of every video, or None where it varies (``windows``)."""
-        return None if self.clip_starts == "windows" else self.num_clips * self.crops
+        return self.view.per_video
 
-    def __call__(self, reader, rng):
-        c = self.contract
-        if self.clip_starts == "tclr":
-            indices = tclr_evaluation_clips(reader.num_frames, self.num_clips, c.frames, c.stride)
-        elif self.clip_starts == "middle":
+    def __call__(self, reader: VideoReader, rng: Optional[np.random.Generator]) -> dict:
+        c, view = self.contract, self.view
+        if view.clip_starts == "tclr":
+            indices = tclr_evaluation_clips(reader.num_frames, view.num_clips, c.frames, c.stride)
+        elif view.clip_starts == "middle":
             indices = middle_clip(reader.num_frames, c.frames, c.stride)[None]
-        elif self.clip_starts == "windows":
+        elif view.clip_starts == "windows":
             indices = half_overlapping_windows(reader.num_frames, c.frames, c.stride)
         else:
-            indices = sample_evenly_spaced_clips(reader.num_frames, self.num_clips, c.frames, c.stride)
+            indices = sample_evenly_spaced_clips(reader.num_frames, view.num_clips, c.frames, c.stride)
         decoded = reader.get_frames(indices.reshape(-1))  # each distinct frame decoded once
         frames = decoded.reshape(len(indices), c.frames, *decoded.shape[1:])
-        if self.crop_fraction < 1:
-            return {"clips": centre_fraction_clips(frames, c.size, self.crop_fraction)}
-        return {"clips": evaluation_clips(frames, c.size, self.crops, self.resize)}
+        if view.crop_fraction < 1:
+            return {"clips": centre_fraction_clips(frames, c.size, view.crop_fraction)}
+        return {"clips": evaluation_clips(frames, c.size, view.crops, self.resize)}
 
 
 def evaluation_clips(frames: np.ndarray, size: int, crops: int = 1, resize: Optional[ResizeShortSide] = None) -> Tensor:
@@ -214,26 +229,17 @@ def file_fingerprint(path: Optional[str]) -> str:
     return f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
-def cache_key(
-    checkpoint_id: str,
-    index: DatasetIndex,
-    contract: InputContract,
-    num_clips: int,
-    crops: int,
-    precision: str,
-    crop_fraction: float = 1.0,
-    clip_starts: str = "even",
-) -> str:
-    view = {"clips": num_clips, "crops": crops}
-    if crop_fraction != 1.0 or clip_starts != "even":  # keys of the default view stay as they were
-        view.update(crop_fraction=crop_fraction, clip_starts=clip_starts)
+def cache_key(checkpoint_id: str, index: DatasetIndex, contract: InputContract, view: ClipView, precision: str) -> str:
+    clips = {"clips": view.num_clips, "crops": view.crops}
+    if view.crop_fraction != 1.0 or view.clip_starts != "even":  # keys of the default view stay as they were
+        clips.update(crop_fraction=view.crop_fraction, clip_starts=view.clip_starts)
     payload = json.dumps(
         {
             "version": CACHE_VERSION,
             "checkpoint": checkpoint_id,
             "index": index_fingerprint(index),
             "contract": contract.to_dict(),
-            **view,
+            **clips,
             "precision": precision,
         },
         sort_keys=True,
@@ -251,8 +257,7 @@ def extract_features(
     contract: InputContract,
     index: DatasetIndex,
     checkpoint_id: str,
-    num_clips: int = 10,
-    crops: int = 1,
+    view: ClipView = DEFAULT_VIEW,
     batch_size: int = 8,
     device: Device = "cpu",
     precision: str = "fp32",
@@ -261,20 +266,18 @@ def extract_features(
     backend: str = "pyav",
     progress: bool = True,
     log: Log = print,
-    crop_fraction: float = 1.0,
-    clip_starts: str = "even",
 ) -> dict:
     """``{"maps": float16 [N, K * crops, D, T'], "labels": [N], "paths": [...], "seconds": s, "cached": bool}``.
 
     ``maps`` are the backbone's feature maps pooled over space, time kept: evaluations pool over
-    time (linear probe) or flatten (TCLR's retrieval) as their protocol says. With ``clip_starts``
+    time (linear probe) or flatten (TCLR's retrieval) as their protocol says. With ``view``'s
     ``windows`` (a varying number of clips) each video's maps are its clips' mean: ``K * crops``
     is 1. ``cache_dir=False``: neither read nor write a cache (weights that are still changing)."""
     if precision != "fp32" and not low_precision_supported(device, precision):
         raise UserError(f"--precision {precision} is not supported on {device}")
     use_cache = cache_dir is not False
     cache_dir = cache_dir or default_cache_dir()
-    key = cache_key(checkpoint_id, index, contract, num_clips, crops, precision, crop_fraction, clip_starts)
+    key = cache_key(checkpoint_id, index, contract, view, precision)
     path = os.path.join(cache_dir, f"{key}.pt")
     started = time.perf_counter()
     if use_cache and os.path.exists(path):
@@ -285,8 +288,7 @@ def extract_features(
             return with_index_labels(cached, index)
         except Exception as err:  # noqa: BLE001 - a damaged cache file is recomputed, never trusted
             log(f"warning: recomputing features, the cache file {path} is unusable ({type(err).__name__}: {err})")
-    builder = EvaluationClipBuilder(contract, num_clips, crops, crop_fraction, clip_starts)
-    loader = evaluation_loader(index, builder, backend, batch_size, num_workers)
+    loader = evaluation_loader(index, EvaluationClipBuilder(contract, view), backend, batch_size, num_workers)
     maps, valid = video_maps(backbone, contract, loader, device, precision, progress)
     keep = valid.nonzero()[:, 0]
     result = {

@@ -34,6 +34,7 @@ from videossl.eval.classifier import (
     temporal_steps,
 )
 from videossl.eval.common import add_checkpoint_args, load_model_for_eval, print_table, write_results
+from videossl.eval.features import ClipView
 from videossl.models.backbones import RESNETS_2D, build_backbone, tile_first_conv
 from videossl.models.checkpoint import load_checkpoint
 
@@ -418,21 +419,18 @@ def tester(
     split, with the recipe's views (clips, crops, test size)."""
     if args.test_size:
         contract = InputContract.from_dict({**contract.to_dict(), "size": args.test_size})
-    views = dict(
-        num_clips=args.num_clips,
-        crops=args.test_crops,
+    options = dict(
+        view=ClipView(args.num_clips, args.test_crops, recipe.crop_fraction, recipe.clip_starts),
         batch_size=args.test_batch_size,
         device=run.device,
         num_workers=args.num_workers,
         backend=args.video_backend,
         aggregate=args.aggregate,
-        crop_fraction=recipe.crop_fraction,
-        clip_starts=recipe.clip_starts,
     )
 
     def test(model: nn.Module, precision_context=None):
         classes = len(test_index.class_names)
-        return evaluate_classifier(model, contract, test_index, classes, precision_context=precision_context, **views)
+        return evaluate_classifier(model, contract, test_index, classes, precision_context=precision_context, **options)
 
     return test
 

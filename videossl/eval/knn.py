@@ -64,7 +64,7 @@ class KnnMonitor:
 
     def __call__(self, backbone: torch.nn.Module) -> tuple:
         """(top-1 in percent, seconds)."""
-        from videossl.eval.features import extract_features
+        from videossl.eval.features import ClipView, extract_features
 
         started = time.perf_counter()
         was_training = backbone.training
@@ -74,7 +74,7 @@ class KnnMonitor:
                 self.contract,
                 index,
                 "knn-monitor",
-                self.num_clips,
+                ClipView(self.num_clips),
                 device=self.device,
                 num_workers=self.args.num_workers,
                 cache_dir=False,

@@ -262,19 +262,15 @@ def vtdl_architecture(state: StateDict) -> Optional[str]:
     return None
 
 
+NOT_VTDL = "a VTDL I3D or R3D file (VTDL's C3D and R(2+1)D definitions are not supported)"
+
+
 def is_vtdl(obj: Any) -> bool:
     return identify(obj, _vtdl_state, vtdl_architecture)[1] is not None
 
 
 def read_vtdl(obj: Any, path: str, arch: Optional[str] = None) -> Release:
-    state, found = identified(
-        obj,
-        path,
-        arch,
-        _vtdl_state,
-        vtdl_architecture,
-        "a VTDL I3D or R3D file (VTDL's C3D and R(2+1)D definitions are not supported)",
-    )
+    state, found = identified(obj, path, arch, _vtdl_state, vtdl_architecture, NOT_VTDL)
     state, by_prefix = split_heads(state, tuple(VTDL_HEADS))
     heads = {VTDL_HEADS[p]: s for p, s in by_prefix.items()}
     pretraining = isinstance(obj.get("model"), dict)
@@ -331,19 +327,15 @@ def resnet_depth(state: StateDict) -> Optional[str]:
     return RESNET_DEPTHS.get((block, tuple(counts)))
 
 
+NOT_TCE = "a TCE ResNet file (no torchvision ResNet-18/34/50/101/152 keys found)"
+
+
 def is_tce(obj: Any) -> bool:
     return identify(obj, _tce_state, resnet_depth)[1] is not None
 
 
 def read_tce(obj: Any, path: str, arch: Optional[str] = None) -> Release:
-    state, found = identified(
-        obj,
-        path,
-        arch,
-        _tce_state,
-        resnet_depth,
-        "a TCE ResNet file (no torchvision ResNet-18/34/50/101/152 keys found)",
-    )
+    state, found = identified(obj, path, arch, _tce_state, resnet_depth, NOT_TCE)
     state, heads = split_heads(state, TCE_HEADS)
     heads = {"head": {p + k: v for p, s in heads.items() for k, v in s.items()}} if heads else {}
     contract = InputContract(frames=1, stride=1, size=224, **IMAGENET)
