@@ -170,3 +170,26 @@ def test_grad_cache_under_two_processes_ends_where_the_plain_ddp_run_ends(tiny_s
     run_torchrun_script(script, tiny_args(tiny_synthetic, tmp_path / "plain"), tmp_path)
     run_torchrun_script(script, tiny_args(tiny_synthetic, tmp_path / "cached", "--grad_cache"), tmp_path)
     assert_same_run(tmp_path / "plain", tmp_path / "cached")
+
+
+def _average_worker(rank, init_file, out_dir):
+    import torch.distributed as dist
+
+    from videossl.engine.memory import average_gradients
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    both, one, none = (torch.nn.Parameter(torch.zeros(3)) for _ in range(3))
+    both.grad = torch.full((3,), float(rank + 1))  # 1 and 2: mean 1.5
+    if rank == 1:
+        one.grad = torch.full((3,), 4.0)  # rank 0 counts zeros: mean 2
+    average_gradients([both, one, none])
+    torch.save([both.grad, one.grad, none.grad], os.path.join(out_dir, f"rank{rank}.pt"))
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def test_gradients_are_averaged_over_processes_even_where_some_have_none(tmp_path):
+    torch.multiprocessing.spawn(_average_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    for rank in range(2):
+        both, one, none = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
+        assert torch.equal(both, torch.full((3,), 1.5)) and torch.equal(one, torch.full((3,), 2.0)) and none is None

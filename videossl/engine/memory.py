@@ -106,19 +106,29 @@ def grad_cache_step(
 
 def average_gradients(parameters: list[nn.Parameter]) -> None:
     """DDP's gradient average, for steps that do not run through DDP's forward (``--grad_cache``):
-    one all-reduce of all gradients flattened together."""
+    one all-reduce of all gradients flattened together. A parameter with a gradient on some
+    processes only gets the average (zeros counted for the others); one with none anywhere keeps none."""
     if not distributed.is_distributed():
         return
-    grads = [p.grad for p in parameters if p.grad is not None]
-    if not grads:
+    trainable = [p for p in parameters if p.requires_grad]
+    if not trainable:
         return
-    flat = torch.cat([g.reshape(-1) for g in grads])
+    present = torch.tensor([p.grad is not None for p in trainable], dtype=torch.float32, device=trainable[0].device)
+    torch.distributed.all_reduce(present)
+    used = [p for p, count in zip(trainable, present.tolist()) if count > 0]
+    if not used:
+        return
+    flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in used])
     torch.distributed.all_reduce(flat)
     flat /= distributed.world_size()
     offset = 0
-    for g in grads:
-        g.copy_(flat[offset : offset + g.numel()].view_as(g))
-        offset += g.numel()
+    for p in used:
+        average = flat[offset : offset + p.numel()].view_as(p)
+        if p.grad is None:
+            p.grad = average.clone()
+        else:
+            p.grad.copy_(average)
+        offset += p.numel()
 
 
 def _random_state() -> dict:
