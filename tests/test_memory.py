@@ -17,6 +17,7 @@ from videossl.data.input_contract import InputContract
 from videossl.engine.memory import check_grad_cache, checkpoint_stages, grad_cache_step
 from videossl.engine.method import Method
 from videossl.errors import UserError
+from videossl.eval.classifier import VideoClassifier
 from videossl.losses.contrastive import nt_xent
 from videossl.models.backbones import build_backbone
 from vtdl.model import VTDL
@@ -138,6 +139,8 @@ def test_grad_cache_is_refused_where_it_would_change_batchnorm_statistics():
     frame = InputContract(frames=1, size=32)
     with pytest.raises(UserError, match="not available for tce: .* one BatchNorm batch"):
         check_grad_cache(TCE(build_backbone("resnet18", width=0.125), frame, size=10, total_steps=10))
+    with pytest.raises(UserError, match="not available for classifier: .* one BatchNorm batch"):
+        check_grad_cache(VideoClassifier(build_backbone("r3d_18", width=0.125), 3))
     check_grad_cache(tclr())
     check_grad_cache(vtdl())
 

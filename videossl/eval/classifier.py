@@ -78,6 +78,9 @@ class VideoClassifier(Method):
     statistics follow the new data)."""
 
     name = "classifier"
+    grad_cache_refusal = (
+        "a batch's clips go through the backbone as one BatchNorm batch; --checkpoint_activations is exact for it"
+    )
 
     def __init__(
         self,
