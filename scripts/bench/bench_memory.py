@@ -1,10 +1,11 @@
 """Memory of one pretraining step: plain, --grad_cache, --checkpoint_activations and both.
 
-    python scripts/bench/bench_memory.py [--methods tclr,cvrl] [--rounds 3] [--bf16] [--device cuda]
+    python scripts/bench/bench_memory.py [--methods tclr,cvrl,vtdl] [--rounds 3] [--bf16] [--device cuda]
 
 For TCLR's recipe (R3D-18 with the layer4 variant, 10 clips of 16 x 112 x 112 per video, Adam,
-batch 40 on one GPU) and CVRL's (R3D-50 slow-only, 2 clips of 16 x 224 x 224, SGD with momentum,
-batch 128 per GPU: 1024 over the README's 8 GPUs), in fp32:
+batch 40 on one GPU), CVRL's (R3D-50 slow-only, 2 clips of 16 x 224 x 224, SGD with momentum,
+batch 128 per GPU: 1024 over the README's 8 GPUs) and VTDL's (I3D, anchor, positive and temporal
+negative of 16 x 224 x 224, SGD with momentum, batch 8: its UCF101 script), in fp32:
 
 - parameters, optimiser state, and the peak of the tensors a step allocates (activations,
   temporaries, gradients; every tensor storage created during the step is counted from its
@@ -47,6 +48,7 @@ from tclr_pretraining.model import TCLR  # noqa: E402
 from videossl.data.input_contract import InputContract  # noqa: E402
 from videossl.engine.memory import checkpoint_stages, grad_cache_step  # noqa: E402
 from videossl.models.backbones import build_backbone  # noqa: E402
+from vtdl.model import VTDL  # noqa: E402
 
 GIB = 2**30
 MODES = {"plain": (False, False), "grad_cache": (True, False), "checkpoint": (False, True), "both": (True, True)}
@@ -75,6 +77,14 @@ SETUPS = {
         2,
         ("plain", "checkpoint"),  # --grad_cache is refused: both clips are one BatchNorm batch
     ),
+    "vtdl": Setup(
+        "VTDL: I3D, anchor + positive + temporal negative of 16x{size}x{size} per video, SGD momentum",
+        8,  # the UCF101 script's batch (one GPU)
+        224,
+        224,
+        2,
+        tuple(MODES),
+    ),
 }
 
 
@@ -86,16 +96,22 @@ def build(name, device, size, checkpointing, width=1.0):
         if name == "tclr":
             method = TCLR(build_backbone("r3d_18", width=width, keep_time_in_layer4=True), contract)
             optimizer = torch.optim.Adam(method.parameters(), lr=1e-3)
-        else:
+        elif name == "cvrl":
             method = CVRL(build_backbone("r3d_50", width=width), contract)
             optimizer = torch.optim.SGD(method.parameters(), lr=0.1, momentum=0.9)
+        else:
+            method = VTDL(build_backbone("i3d", width=width), contract, queue_size=5000)
+            if device == "meta":  # the queue's pointer cannot be read there; its write is in place (no new tensor)
+                method.queue.enqueue = lambda keys: None
+            trained = [p for p in method.parameters() if p.requires_grad]  # not the key encoder
+            optimizer = torch.optim.SGD(trained, lr=0.003, momentum=0.9)
     if checkpointing:
         checkpoint_stages(method.backbone)
     return method.train(), optimizer
 
 
 def batch_of(name, batch, size, device):
-    clips = (batch, 2, 5) if name == "tclr" else (batch, 2)
+    clips = {"tclr": (batch, 2, 5), "cvrl": (batch, 2), "vtdl": (batch, 3)}[name]
     g = torch.Generator().manual_seed(1)
     data = torch.randint(0, 256, (*clips, 3, 16, size, size), dtype=torch.uint8, generator=g)
     return {"clips": data.to(device)}
@@ -119,12 +135,15 @@ def train_step(method, optimizer, batch, grad_cache, dtype=None):
 
 
 class LiveTensorBytes(TorchDispatchMode):
-    """Bytes of the tensor storages created while active, from creation to release: now and at the peak."""
+    """Bytes of the tensor storages created while active, from creation to release: now and at the
+    peak. Storages that existed before (``existing``: weights, buffers, optimiser state, the batch)
+    are not counted when an in-place operation returns them."""
 
-    def __init__(self):
+    def __init__(self, existing=()):
         super().__init__()
         self.now = self.peak = 0
         self.storages = {}
+        self.existing = {t.untyped_storage()._cdata for t in existing}
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
@@ -135,7 +154,7 @@ class LiveTensorBytes(TorchDispatchMode):
 
     def _count(self, storage):
         key = storage._cdata
-        if key in self.storages:
+        if key in self.storages or key in self.existing:
             return
         size = storage.nbytes()
         self.storages[key] = weakref.ref(storage, lambda _, key=key, size=size: self._release(key, size))
@@ -178,12 +197,13 @@ def step_memory(name, mode, batch, size, device="meta", dtype=None, width=1.0):
     method, optimizer = build(name, device, size, checkpointing, width)
     data = batch_of(name, batch, size, device)
     train_step(method, optimizer, data, grad_cache, dtype)
-    live, saved = LiveTensorBytes(), SavedTensorBytes()
     optimizer.zero_grad(set_to_none=True)
+    optimizer_state = [v for s in optimizer.state.values() for v in s.values() if torch.is_tensor(v)]
+    existing = [*method.parameters(), *method.buffers(), *optimizer_state, data["clips"]]
+    live, saved = LiveTensorBytes(existing), SavedTensorBytes()
     with live, saved:
         train_step(method, optimizer, data, grad_cache, dtype)
     parameters = [p for p in method.parameters() if p.requires_grad]
-    optimizer_state = [v for s in optimizer.state.values() for v in s.values() if torch.is_tensor(v)]
     return {
         "parameters": state_bytes(method.parameters()) + state_bytes(method.buffers()),
         "gradients": state_bytes(parameters),
@@ -328,7 +348,7 @@ def with_overrides(setup, args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--methods", default="tclr,cvrl", help="comma-separated: tclr, cvrl")
+    parser.add_argument("--methods", default="tclr,cvrl,vtdl", help="comma-separated: tclr, cvrl, vtdl")
     parser.add_argument("--rounds", type=int, default=3, help="timed CPU steps per setting (median)")
     parser.add_argument("--bf16", action="store_true", help="also the bf16 autocast step (CPU batches 2 and 4)")
     parser.add_argument("--device", default="meta", choices=("meta", "cuda"), help="cuda: also the allocator's peak")
