@@ -7,7 +7,8 @@ batch 40 on one GPU), CVRL's (R3D-50 slow-only, 2 clips of 16 x 224 x 224, SGD w
 batch 128 per GPU: 1024 over the README's 8 GPUs) and VTDL's (I3D, anchor, positive and temporal
 negative of 16 x 224 x 224, SGD with momentum, batch 8: its UCF101 script), in fp32:
 
-- parameters, optimiser state, and the peak of the tensors a step allocates (activations,
+- parameters, optimiser state, the batch (uint8 clips on the device) and the peak of the tensors a
+  step allocates (activations,
   temporaries, gradients; every tensor storage created during the step is counted from its
   creation to its release, through a dispatch mode) with the tensors saved for backward at their
   peak (saved-tensor hooks; inside a checkpointed stage only its input is saved). Measured at the
@@ -207,6 +208,7 @@ def step_memory(name, mode, batch, size, device="meta", dtype=None, width=1.0):
     return {
         "parameters": state_bytes(method.parameters()) + state_bytes(method.buffers()),
         "gradients": state_bytes(parameters),
+        "batch": state_bytes([data["clips"]]),
         "optimizer": state_bytes(optimizer_state),
         "step_peak": live.peak,
         "saved_peak": saved.live.peak,
@@ -276,6 +278,7 @@ def report(name, setup, rows):
         "setting",
         "parameters",
         "optimiser state",
+        "batch (uint8 clips)",
         "saved for backward (peak)",
         "step peak",
         "total",
@@ -291,6 +294,7 @@ def report(name, setup, rows):
             f"`{' '.join(FLAGS[mode]) or 'plain'}`",
             gib(r["parameters"]),
             gib(r["optimizer"]),
+            gib(r["batch"]),
             gib(r["saved_peak"]),
             gib(r["step_peak"]),
             f"**{gib(r['total'])}**",
@@ -320,11 +324,11 @@ def measure(name, args):
     timing = cpu_check(name, setup, args.rounds)
     for mode in setup.modes:
         r = dict(step_memory(name, mode, setup.batch, setup.size, width=setup.width))
-        r["total"] = r["parameters"] + r["optimizer"] + r["step_peak"]
+        r["total"] = r["parameters"] + r["optimizer"] + r["batch"] + r["step_peak"]
         r["seconds"], r["difference"], r["cpu_over_meta"] = timing[mode]
         r["nonlinearity"] = linearity(name, mode, setup.size, setup.width)
         if args.bf16:
-            r["bf16 total"] = r["parameters"] + r["optimizer"] + bf16_peak(name, setup, mode)
+            r["bf16 total"] = r["parameters"] + r["optimizer"] + r["batch"] + bf16_peak(name, setup, mode)
         if args.device == "cuda":
             r["CUDA peak"] = cuda_peak(name, setup, mode)
         rows[mode] = r
