@@ -86,7 +86,7 @@ def test_corrupt_and_missing_files_are_one_clear_error(tmp_path):
     data = open(path, "rb").read()
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(data[: len(data) // 2])
-    with pytest.raises(UserError, match="not a readable checkpoint"):
+    with pytest.raises(UserError, match="truncated or damaged zip archive"):
         load_backbone(str(truncated))
     with pytest.raises(UserError, match="not found"):
         load_backbone(str(tmp_path / "nope.pt"))

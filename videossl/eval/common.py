@@ -17,6 +17,8 @@ from videossl.engine.training import resolve_device
 from videossl.eval.features import CLIP_STARTS, ClipView, extract_features, file_fingerprint
 from videossl.models.backbones import BACKBONES, RESNETS_2D, build_backbone
 from videossl.models.checkpoint import load_backbone
+from videossl.models.checkpoint_files import checkpoint_path
+from videossl.models.convert import TORCHVISION_PREFIX
 
 
 def evaluation_parser(description: Optional[str]) -> ArgumentParser:
@@ -126,6 +128,8 @@ def load_model_for_eval(args: Namespace) -> tuple[nn.Module, InputContract, str,
             f"random|{args.arch}|{args.width}|{args.seed}",
             {"saved_model": "random", "method": "none", "backbone": args.arch},
         )
+    if not args.saved_model.startswith(TORCHVISION_PREFIX):  # a folder becomes the checkpoint in it, once
+        args.saved_model = checkpoint_path(args.saved_model)
     backbone, contract, checkpoint = load_backbone(
         args.saved_model, trust=args.trust_checkpoint, source=args.checkpoint_format, arch=args.arch
     )

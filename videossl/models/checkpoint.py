@@ -22,6 +22,7 @@ refused unless the caller passes ``trust=True`` (``--trust_checkpoint``).
 import argparse
 import os
 import pickle
+import re
 import sys
 import zipfile
 from typing import TYPE_CHECKING, Any, Optional
@@ -32,6 +33,7 @@ from videossl.atomic import atomic_open
 from videossl.data.input_contract import InputContract
 from videossl.errors import UserError
 from videossl.models.backbones import build_backbone
+from videossl.models.checkpoint_files import check_file_content, checkpoint_path
 
 if TYPE_CHECKING:  # convert builds on this module
     from videossl.models.convert import Release
@@ -43,6 +45,8 @@ TRUST_HINT = "pass --trust_checkpoint only if you trust where the file comes fro
 # Plain classes that released checkpoints hold besides tensors, allowed by name in the safe load
 # (nothing else is): VTDL's train_temporal_dis.py saves its argparse options under 'opt'.
 SAFE_RELEASE_CLASSES = [argparse.Namespace]
+# torch's weights-only unpickler names the class a file asks for: "Unsupported global: GLOBAL a.B"
+UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
 
 def make_checkpoint(
@@ -94,20 +98,24 @@ def read_checkpoint_file(path: str, trust: bool = False) -> Any:
     """The raw object in ``path``, loaded with ``weights_only=True`` unless ``trust`` is given."""
     if not os.path.isfile(path):
         raise UserError(f"checkpoint not found: {path}")
+    check_file_content(path)
     try:
         with torch.serialization.safe_globals(SAFE_RELEASE_CLASSES):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        if "weights only load failed" not in str(err).lower():
-            raise UserError(f"{path}: not a readable checkpoint (corrupt?): {str(err).splitlines()[0][:200]}") from None
+        held = UNSUPPORTED_GLOBAL.search(str(err))
+        if held is None:  # not an object outside the allowlist: a damaged pickle
+            raise UserError(
+                f"{path}: not a readable checkpoint (damaged or truncated?): {unpickling_detail(err)}"
+            ) from None
         if not trust:
             raise UserError(
-                f"{path}: refused, it holds Python objects that only full unpickling can load, and "
-                f"full unpickling can run code from the file; {TRUST_HINT}"
+                f"{path}: refused, it holds Python objects ({held[1]}) that only full unpickling can load, "
+                f"and full unpickling can run code from the file; {TRUST_HINT}"
             ) from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
         raise UserError(
-            f"{path}: not a readable checkpoint (truncated or corrupt?): {str(err).splitlines()[0][:200]}"
+            f"{path}: not a readable checkpoint (damaged or truncated?): {str(err).splitlines()[0][:200]}"
         ) from None
     # reached only with trust=True: the user vouched for the file with --trust_checkpoint
     print(
@@ -119,6 +127,13 @@ def read_checkpoint_file(path: str, trust: bool = False) -> Any:
         return torch.load(path, map_location="cpu", weights_only=False)  # trusted: --trust_checkpoint
     except Exception as err:  # noqa: BLE001 - any failure of a full unpickling is one line for the user
         raise UserError(f"{path}: not a readable checkpoint: {type(err).__name__}: {err}") from None
+
+
+def unpickling_detail(err: Exception) -> str:
+    """The line of torch's weights-only error that says what went wrong (it leads with advice)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    detail = next((line for line in lines if line.startswith(("Unsupported", "WeightsUnpickler"))), lines[0])
+    return detail[:200]
 
 
 def is_videossl_checkpoint(obj: Any) -> bool:
@@ -137,6 +152,7 @@ def read_release_file(
 
     if path.startswith(convert.TORCHVISION_PREFIX):
         return convert.read_torchvision(path), None
+    path = checkpoint_path(path)
     if source == "cvrl" or convert_tf.is_tf_checkpoint(path):
         return convert_tf.read_cvrl(path, arch), None
     obj = read_checkpoint_file(path, trust=trust)
