@@ -23,7 +23,7 @@ if __package__ in (None, ""):
 
 import torch
 
-from videossl.cli import run_cli
+from videossl.cli import non_negative_float, positive_float, positive_int, run_cli
 from videossl.eval import finetune
 from videossl.eval.common import (
     evaluate_setup,
@@ -39,10 +39,16 @@ from videossl.eval.linear_probe import accuracies, predict_videos, train_linear_
 def cached_protocol(argv):
     parser = evaluation_parser(__doc__)
     parser.add_argument("--linear", action="store_true", help="freeze the backbone (without it: full finetuning)")
-    parser.add_argument("--protocol", default="cached", choices=("cached", "paper"))
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--lr", type=float, default=1e-2)
-    parser.add_argument("--weight_decay", type=float, default=1e-4)
+    parser.add_argument(
+        "--protocol",
+        default="cached",
+        choices=("cached", "paper"),
+        help="cached: one linear layer on cached features; paper: on augmented clips through the frozen "
+        "backbone (--protocol paper --help lists its flags)",
+    )
+    parser.add_argument("--epochs", type=positive_int, default=100)
+    parser.add_argument("--lr", type=positive_float, default=1e-2)
+    parser.add_argument("--weight_decay", type=non_negative_float, default=1e-4)
     args = parser.parse_args(argv)
     out_dir, contract, description, features = evaluate_setup(args, __file__)
     num_classes = len(features["train"]["class_names"])
@@ -88,7 +94,8 @@ def main(argv=None):
     mode.add_argument("--linear", action="store_true")
     mode.add_argument("--protocol", default="cached", choices=("cached", "paper"))
     known, rest = mode.parse_known_args(argv)
-    if known.linear and known.protocol == "cached":
+    asks_help = any(a in ("-h", "--help") for a in argv)
+    if known.protocol == "cached" and (known.linear or asks_help):  # --help: the linear probe's flags
         return cached_protocol(argv)
     # The paper protocol, or full finetuning without --linear: the shared finetune driver.
     args = finetune.build_parser(__doc__).parse_args(rest + (["--linear"] if known.linear else []))

@@ -1,7 +1,8 @@
 """Check a video dataset before training on it.
 
-    python scripts/check_dataset.py --dataset ucf101 --data_root data/UCF-101 \
-        --split_dir data/ucfTrainTestlist --split 1 [--min_frames 16] [--json report.json]
+    python scripts/check_dataset.py --dataset ucf101 --data_root /data/UCF101 [--split 1] [--json report.json]
+    python scripts/check_dataset.py --dataset kinetics --data_root /data/kinetics400/train \
+        --list_file /data/kinetics400/train.csv
 
 For each subset of the split it decodes every video once and prints the video and class counts
 and these problems: missing files, unreadable files (cannot be opened or decode no frame),
@@ -11,10 +12,9 @@ Mismatches of a frame or two are normal for AVIs (the training code never trusts
 count as problems only with ``--strict_header``. Exit status 1 when any problem is found.
 """
 
-import argparse
 import json
 
-from videossl.cli import run_cli
+from videossl.cli import ArgumentParser, non_negative_int, positive_int, run_cli
 from videossl.data.args import add_data_args, index_from_args
 
 SUBSETS = {
@@ -72,12 +72,17 @@ PROBLEM_KINDS = ("missing", "unreadable", "truncated", "short")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     add_data_args(parser)
     parser.add_argument("--subsets", default=None, help="comma-separated subsets (default: all of the dataset's)")
-    parser.add_argument("--min_frames", type=int, default=16, help="shorter videos are reported")
+    parser.add_argument("--min_frames", type=positive_int, default=16, help="shorter videos are reported")
     parser.add_argument("--strict_header", action="store_true", help="count header/decoded mismatches as problems")
-    parser.add_argument("--workers", type=int, default=None, help="probing processes (default: all cores)")
+    parser.add_argument(
+        "--workers",
+        type=non_negative_int,
+        default=None,
+        help="probing processes (default: all cores; 0: in this process)",
+    )
     parser.add_argument("--json", default=None, help="also write the report as JSON here")
     args = parser.parse_args(argv)
     subsets = args.subsets.split(",") if args.subsets else SUBSETS[args.dataset]

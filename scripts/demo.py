@@ -13,7 +13,6 @@
 On a CUDA machine the same command uses the GPU (every tool defaults to --device auto).
 """
 
-import argparse
 import os
 import subprocess
 import sys
@@ -29,6 +28,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from scripts.run_matrix import AXES, SCALES, evaluation_argv, prepare_data, run_seed, summarise, write_matrix  # noqa: E402
+from videossl.cli import ArgumentParser  # noqa: E402
 from videossl.data.indexes import build_index  # noqa: E402
 
 OUT = os.path.join(ROOT, "results", "demo")
@@ -143,7 +143,7 @@ def write_report(path, table, rows, pictures, commands, seconds, overhead, data)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--scale", default="demo", choices=sorted(SCALES), help="tiny: a one-minute smoke run")
     parser.add_argument("--out_dir", default=OUT)
     parser.add_argument("--num_workers", type=int, default=2)

@@ -9,11 +9,10 @@ backbone key and shape matches the architecture (else the missing, unexpected an
 Exit 0 when the evaluation tools can load it, 2 when they cannot (the same line they print).
 """
 
-import argparse
 import json
 import sys
 
-from videossl.cli import run_cli
+from videossl.cli import ArgumentParser, run_cli
 from videossl.errors import UserError
 from videossl.models.checkpoint import read_release_file
 from videossl.models.convert import SOURCES, mismatch, mismatch_text, parameter_count
@@ -55,9 +54,7 @@ def print_report(path, info):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("path")
     parser.add_argument("--checkpoint_format", default="auto", choices=("auto", "videossl") + SOURCES)
     parser.add_argument("--arch", default=None, help="checked against the backbone the file holds")

@@ -10,10 +10,9 @@ Afterwards: --data_root OUT/UCF-101 --split_dir OUT/ucfTrainTestlist --split 1 [
 OUT/ucfTrainTestlist/appearance_labels.txt].
 """
 
-import argparse
 import os
 
-from videossl.cli import run_cli
+from videossl.cli import ArgumentParser, run_cli
 from videossl.data.synthetic import BENCHMARK_MOTIONS, CLASS_NAMES, SyntheticConfig, generate_dataset
 from videossl.errors import UserError
 
@@ -29,7 +28,7 @@ def parse_size(text):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="data/synthetic")
     parser.add_argument("--classes", type=int, default=10, help=f"1-{len(CLASS_NAMES)}: the first N motion classes")
     parser.add_argument(

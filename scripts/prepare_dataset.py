@@ -13,7 +13,6 @@ PATH (e.g. `apt install unrar` or `conda install -c conda-forge p7zip`). Then ch
         --split_dir /data/UCF101/ucfTrainTestlist --split 1
 """
 
-import argparse
 import glob
 import os
 import shutil
@@ -24,7 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from videossl.cli import run_cli  # noqa: E402
+from videossl.cli import ArgumentParser, run_cli  # noqa: E402
 from videossl.errors import UserError  # noqa: E402
 
 LAYOUT = {"ucf101": ("UCF-101", "ucfTrainTestlist"), "hmdb51": ("videos", "splits")}
@@ -100,7 +99,7 @@ def copy_splits(args, dataset, splits, archive_folder):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", required=True, choices=sorted(LAYOUT))
     parser.add_argument("--archive", required=True, help="UCF101.rar or hmdb51_org.rar")
     parser.add_argument("--splits_archive", default=None, help="the official split archive (default: data/splits/)")
@@ -112,7 +111,7 @@ def main(argv=None):
     count = len(glob.glob(os.path.join(videos, "*", "*.avi")))
     print(
         f"{count} videos in {videos}\nsplit lists in {splits}\nnext: python scripts/check_dataset.py "
-        f"--dataset {args.dataset} --data_root {videos} --split_dir {splits} --split 1"
+        f"--dataset {args.dataset} --data_root {args.out}"
     )
     return 0
 

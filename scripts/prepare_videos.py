@@ -10,14 +10,13 @@ seek straight to the frames they need. Point ``--data_root`` at the new folder; 
 are unchanged. Unreadable videos are listed at the end (exit status 1), not copied.
 """
 
-import argparse
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 
 from tqdm import tqdm
 
-from videossl.cli import run_cli
+from videossl.cli import ArgumentParser, run_cli
 from videossl.data.indexes import VIDEO_EXTENSIONS
 from videossl.errors import UserError
 from videossl.video.reencode import reencode_one
@@ -31,7 +30,7 @@ def find_videos(root):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--src_root", required=True)
     parser.add_argument("--dst_root", required=True)
     parser.add_argument("--short_side", type=int, default=128)

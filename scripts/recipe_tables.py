@@ -16,6 +16,8 @@ if ROOT not in sys.path:
 from cvrl.recipe import RECIPE as CVRL  # noqa: E402
 from tce.recipe import RECIPE as TCE  # noqa: E402
 from tclr_pretraining.recipe import RECIPE as TCLR  # noqa: E402
+from videossl.atomic import atomic_open  # noqa: E402
+from videossl.cli import ArgumentParser  # noqa: E402
 from videossl.eval.conformance import EVALUATION  # noqa: E402
 from videossl.recipes import preset_argv  # noqa: E402
 from vtdl.recipe import RECIPE as VTDL  # noqa: E402
@@ -92,11 +94,14 @@ def render():
     return "\n".join(header + ["\n\n".join(tables), ""])
 
 
-def main():
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    with open(OUT, "w") as f:
+def main(argv=None):
+    parser = ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default=OUT, help="the file to write")
+    args = parser.parse_args(argv)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with atomic_open(args.out) as f:
         f.write(render())
-    print(f"written: {OUT}")
+    print(f"written: {args.out}")
     return 0
 
 

@@ -15,7 +15,6 @@ each seed's runs live in ``<scale>/seed<N>/``. A finished pretraining is reused 
 folder to train again) and an interrupted one resumes.
 """
 
-import argparse
 import json
 import os
 import statistics
@@ -30,6 +29,7 @@ if ROOT not in sys.path:
 from cvrl.recipe import RECIPE as CVRL_RECIPE  # noqa: E402
 from tce.recipe import RECIPE as TCE_RECIPE  # noqa: E402
 from tclr_pretraining.recipe import RECIPE as TCLR_RECIPE  # noqa: E402
+from videossl.cli import ArgumentParser  # noqa: E402
 from videossl.data.synthetic import APPEARANCE_LABELS, BENCHMARK_MOTIONS, SyntheticConfig, generate_dataset  # noqa: E402
 from videossl.errors import UserError  # noqa: E402
 from vtdl.recipe import RECIPE as VTDL_RECIPE  # noqa: E402
@@ -377,7 +377,7 @@ def parse_seeds(text):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--methods", default="tclr,cvrl,vtdl,tce")
     parser.add_argument("--scale", default="demo", choices=sorted(SCALES))
     parser.add_argument("--seeds", default="0", help="comma-separated pretraining (and random-init) seeds")

@@ -146,33 +146,33 @@ def test_prepare_dataset_unpacks_ucf101_into_the_expected_layout(tmp_path):
     assert not (out / ".unpacking").exists()
 
 
-def test_readme_tables_are_pasted_between_their_markers(tmp_path):
-    from scripts import readme_tables
+def test_paste_result_tables_are_pasted_between_their_markers(tmp_path):
+    from scripts import paste_result_tables
 
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "m.md").write_text("# Matrix (demo scale, 3 seeds (0, 1, 2))\n\n## motion axis\n\n| a |\n")
     readme = "intro\n<!-- table: results/m.md -->\nold table\n<!-- end table -->\nafter\n"
-    text, used = readme_tables.update(readme, root=str(tmp_path))
+    text, used = paste_result_tables.update(readme, root=str(tmp_path))
     assert used == ["results/m.md"]
     assert text == (
         "intro\n<!-- table: results/m.md -->\nMatrix (demo scale, 3 seeds (0, 1, 2))\n\n**motion axis**\n\n"
         "| a |\n<!-- end table -->\nafter\n"
     )
-    assert readme_tables.update(text, root=str(tmp_path))[0] == text  # running it again changes nothing
+    assert paste_result_tables.update(text, root=str(tmp_path))[0] == text  # running it again changes nothing
     with pytest.raises(UserError, match="not found; run the command"):
-        readme_tables.update(readme.replace("m.md", "missing.md"), root=str(tmp_path))
+        paste_result_tables.update(readme.replace("m.md", "missing.md"), root=str(tmp_path))
 
 
-def test_readme_tables_command_rewrites_the_given_readme(tmp_path, capsys):
-    # python scripts/readme_tables.py --readme FILE, with a block naming a file of this repository
-    from scripts import readme_tables
+def test_paste_result_tables_rewrites_the_given_document(tmp_path, capsys):
+    # python scripts/paste_result_tables.py --doc FILE, with a block naming a file of this repository
+    from scripts import paste_result_tables
 
     readme = tmp_path / "README.md"
     readme.write_text("top\n<!-- table: docs/recipes.md -->\nstale\n<!-- end table -->\n")
-    assert readme_tables.main(["--readme", str(readme)]) == 0
+    assert paste_result_tables.main(["--doc", str(readme)]) == 0
     text = readme.read_text()
     assert "stale" not in text and text.startswith("top\n<!-- table: docs/recipes.md -->\n")
     assert "1 table block(s) from docs/recipes.md" in capsys.readouterr().out
     readme.write_text("no blocks\n")
     with pytest.raises(UserError, match="no '<!-- table: PATH -->' block"):
-        readme_tables.main(["--readme", str(readme)])
+        paste_result_tables.main(["--doc", str(readme)])

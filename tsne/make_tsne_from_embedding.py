@@ -6,7 +6,6 @@ PCA to at most 50 dimensions, then t-SNE. Points are coloured by --labels (N int
 --names for a legend) or, without labels, by row order (time, for a video's embeddings).
 """
 
-import argparse
 import os
 import sys
 
@@ -15,7 +14,7 @@ if __package__ in (None, ""):
 
 import numpy as np
 
-from videossl.cli import run_cli
+from videossl.cli import ArgumentParser, run_cli
 from videossl.errors import UserError
 from videossl.eval.tsne import plot_by_group, plot_over_time, tsne_2d
 
@@ -30,7 +29,7 @@ def load_array(path, flag):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--embeddings", required=True, help="an N x D .npy array")
     parser.add_argument("--output", required=True, help="the PNG to write")
     parser.add_argument("--labels", default=None, help="N integer labels (.npy)")

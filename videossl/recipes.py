@@ -14,6 +14,7 @@ in every checkpoint's config.
 """
 
 import argparse
+import sys
 from argparse import Namespace
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -86,14 +87,11 @@ def add_preset_arg(parser: argparse.ArgumentParser, recipe: Recipe) -> None:
         "--preset",
         default=PAPER,
         choices=sorted(recipe.presets),
-        help="a named recipe: paper (the authors' release, docs/recipes.md) or a small CPU preset; "
-        "single flags override single values",
+        help="a named recipe: paper (the authors' release, docs/recipes.md) or a small CPU preset; single "
+        "flags override single values. The defaults --help shows are the chosen preset's "
+        "(--preset demo --help shows demo's)",
     )
-    paper = recipe.paper_values()
-    parser.set_defaults(**paper)
-    for action in parser._actions:  # argparse keeps no public list of its flags
-        if action.dest in paper:
-            action.help = f"{action.help + '; ' if action.help else ''}paper: {format_value(paper[action.dest])}"
+    parser.set_defaults(**recipe.paper_values())
 
 
 def parse_with_preset(
@@ -103,7 +101,9 @@ def parse_with_preset(
     values as defaults. ``args.preset_overrides`` holds the recipe flags whose value differs from
     the preset (given on the command line)."""
     add_preset_arg(parser, recipe)
-    known, _ = parser.parse_known_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # --help waits for the full parse below, so that it shows the chosen preset's defaults
+    known, _ = parser.parse_known_args([a for a in argv if a not in ("-h", "--help")])
     preset = recipe.values(known.preset)
     parser.set_defaults(**preset)
     args = parser.parse_args(argv)

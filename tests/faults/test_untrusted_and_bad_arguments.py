@@ -183,6 +183,44 @@ BAD_ARGUMENTS = [
         "1 video(s) per process; this method needs at least 2 per process",
     ),
     (
+        "no --data_root (pretraining)",
+        tclr_train,
+        ["--run_id", "x", "--out_dir", "OUT"],
+        "--data_root is required for --dataset ucf101: the folder holding UCF-101/<Class>/v_*.avi",
+    ),
+    (
+        "no --data_root (evaluation)",
+        complete_retrieval,
+        ["--saved_model", "TINY", "--dataset", "hmdb51"],
+        "--data_root is required for --dataset hmdb51: the folder holding videos/<class>/*.avi",
+    ),
+    ("--epochs 0", tclr_train, ["--run_id", "x", "--out_dir", "OUT", "DATA", "--epochs", "0"], "--epochs: 0 is not"),
+    (
+        "--batch_size -4",
+        cvrl_train,
+        ["--run_id", "x", "--out_dir", "OUT", "DATA", "--batch_size", "-4"],
+        "--batch_size: -4 is not a whole number >= 1",
+    ),
+    ("--lr 0", finetune_train, ["--saved_model", "TINY", "DATA", "--lr", "0"], "--lr: 0 is not a number > 0"),
+    (
+        "a linear recipe without --linear",
+        finetune_train,
+        ["--saved_model", "TINY", "DATA", "--recipe", "linear_tclr", "--out_dir", "OUT"],
+        "--recipe linear_tclr is a linear-probe recipe: add --linear",
+    ),
+    (
+        "--grad_cache in finetuning",
+        finetune_train,
+        ["--saved_model", "TINY", "DATA", "--grad_cache"],
+        "unrecognized arguments: --grad_cache",
+    ),
+    (
+        "Kinetics evaluation without a test list",
+        linear_train,
+        ["--saved_model", "TINY", "--linear", "--dataset", "kinetics", "--data_root", "EMPTY", "--list_file", "CSV"],
+        "--dataset kinetics: an evaluation needs --test_list_file",
+    ),
+    (
         "--frames larger than every video (TCLR)",
         tclr_train,
         ["--run_id", "x", "--out_dir", "OUT", "DATA", "--batch_size", "2", *tiny_pretraining("--frames", "64")],
@@ -208,6 +246,10 @@ BAD_ARGUMENTS = [
 ]
 
 
+# What only the videos' decoded frame counts tell (the probe runs once the run has started).
+CHECKED_AFTER_PROBING = {"--frames larger than every video (TCLR)", "--frames larger than every video (VTDL)"}
+
+
 @pytest.mark.parametrize("name, main, argv, expected", BAD_ARGUMENTS, ids=[case[0] for case in BAD_ARGUMENTS])
 def test_bad_arguments_end_with_one_line_naming_the_problem(
     tiny_synthetic, tmp_path, wrong_architecture, tiny_checkpoint, name, main, argv, expected, capsys
@@ -219,7 +261,9 @@ def test_bad_arguments_end_with_one_line_naming_the_problem(
         "TINY": tiny_checkpoint,
         "SPLITS": split_dir,
         "EMPTY": str(tmp_path / "empty"),
+        "CSV": str(tmp_path / "train.csv"),
     }
+    (tmp_path / "train.csv").write_text("label,youtube_id,time_start,time_end,split\nabseiling,x,0,10,train\n")
     expanded = []
     for arg in argv:
         if arg == "DATA":
@@ -231,6 +275,8 @@ def test_bad_arguments_end_with_one_line_naming_the_problem(
     assert code not in (0, None) and "Traceback" not in err, err[-2000:]
     assert expected in last, err[-2000:]
     assert "error" in last
+    if name not in CHECKED_AFTER_PROBING:
+        assert not (tmp_path / "out").exists()  # nothing written before the arguments were checked
 
 
 def test_restart_with_another_architecture_names_what_differs(tiny_synthetic, tmp_path, capsys):
@@ -250,6 +296,8 @@ def test_restart_with_another_architecture_names_what_differs(tiny_synthetic, tm
             "--restart",
             "--arch",
             "r2plus1d_18",
+            "--batch_size",
+            "2",
         ],
         capsys,
     )

@@ -1,18 +1,28 @@
 """The data flags every command shares, and the index they describe."""
 
+import glob
 import os
 from argparse import ArgumentParser, Namespace, _ArgumentGroup
 from typing import Optional, Union
 
+from videossl.cli import non_negative_float, probability
 from videossl.data.indexes import DATASETS, DatasetIndex, build_index, relabel
 from videossl.data.probe_cache import verify_frame_counts
+from videossl.errors import UserError
 from videossl.video import BACKENDS, DEFAULT_BACKEND
 from videossl.video.time_limit import DEFAULT_DECODE_TIMEOUT
 
-# The demo dataset (make demo) inside the repository, so that the default works from any folder
-# (users run the method scripts from inside their folders).
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DEMO_DATA_ROOT = os.path.join(REPO_ROOT, "data", "synthetic", "demo", "UCF-101")
+DEMO_DATA_ROOT = os.path.join(REPO_ROOT, "data", "synthetic", "demo")  # written by make demo, never a default
+# The official split lists, byte for byte: the default where a dataset's copy has none beside it.
+OFFICIAL_SPLITS = {name: os.path.join(REPO_ROOT, "data", "splits", name) for name in ("ucf101", "hmdb51")}
+DATA_LAYOUTS = {
+    "ucf101": "the folder holding UCF-101/<Class>/v_*.avi (what scripts/prepare_dataset.py writes), or UCF-101 itself",
+    "hmdb51": "the folder holding videos/<class>/*.avi (what scripts/prepare_dataset.py writes), or the class folders",
+    "kinetics": "the folder of the clips (found by name at any depth), with --list_file the subset's official CSV",
+    "list": "the folder the paths in --list_file are relative to",
+    "folder": "a folder with train/ and test/, each holding one folder of videos per class",
+}
 
 
 def add_data_args(parser: ArgumentParser, default_dataset: str = "ucf101") -> _ArgumentGroup:
@@ -20,16 +30,28 @@ def add_data_args(parser: ArgumentParser, default_dataset: str = "ucf101") -> _A
     group.add_argument("--dataset", default=default_dataset, choices=DATASETS)
     group.add_argument(
         "--data_root",
-        default=DEMO_DATA_ROOT,
-        help="folder of the videos (UCF101: the folder holding UCF-101/ or the class folders)",
+        default=None,
+        help="required: the dataset's folder; "
+        + "; ".join(f"{name}: {layout}" for name, layout in DATA_LAYOUTS.items())
+        + ". The synthetic demo set (make demo): data/synthetic/demo",
     )
     group.add_argument(
         "--split_dir",
         default=None,
-        help="folder of the official split files (default: --data_root's sibling ucfTrainTestlist for UCF101)",
+        help="folder of the official split files (default: ucfTrainTestlist or splits beside the videos if "
+        "present, else this repository's copy of the official lists in data/splits)",
     )
-    group.add_argument("--split", type=int, default=1, help="official split, 1-3")
-    group.add_argument("--list_file", default=None, help="Kinetics CSV, or a 'path [num_frames] label' list")
+    group.add_argument("--split", type=int, default=1, choices=(1, 2, 3), help="official split")
+    group.add_argument(
+        "--list_file",
+        default=None,
+        help="--dataset kinetics: the training subset's official CSV; --dataset list: 'path [num_frames] label' lines",
+    )
+    group.add_argument(
+        "--test_list_file",
+        default=None,
+        help="the same for the test videos of an evaluation (Kinetics: the validation CSV, validate.csv)",
+    )
     group.add_argument("--skip_missing", action="store_true", help="go on without videos that are not on disk")
     group.add_argument(
         "--labels",
@@ -41,7 +63,7 @@ def add_data_args(parser: ArgumentParser, default_dataset: str = "ucf101") -> _A
     group.add_argument("--video_backend", default=DEFAULT_BACKEND, choices=sorted(BACKENDS))
     group.add_argument(
         "--decode_timeout",
-        type=float,
+        type=non_negative_float,
         default=DEFAULT_DECODE_TIMEOUT,
         help="seconds one video may take to decode before it is skipped as unreadable (0: no limit)",
     )
@@ -58,20 +80,64 @@ def add_flip_arg(parser: Union[ArgumentParser, _ArgumentGroup]) -> None:
     not where left and right are the classes: the synthetic set's MoveRight flipped is MoveLeft."""
     parser.add_argument(
         "--flip_prob",
-        type=float,
+        type=probability,
         default=0.5,
         help="probability of a horizontal flip per clip (0 where classes are mirror images)",
     )
 
 
+def check_data_args(args: Namespace, evaluation: bool = False) -> None:
+    """The data flags that can be checked before anything runs or is written: one line naming the
+    flag and the layout it expects. An ``evaluation`` needs test videos too."""
+    if not args.data_root:
+        raise UserError(
+            f"--data_root is required for --dataset {args.dataset}: {DATA_LAYOUTS[args.dataset]} "
+            f"(the synthetic demo set, made by make demo: --data_root {DEMO_DATA_ROOT})"
+        )
+    if not os.path.isdir(args.data_root):
+        raise UserError(f"--data_root {args.data_root!r} is not a folder ({DATA_LAYOUTS[args.dataset]})")
+    if args.split_dir and not os.path.isdir(args.split_dir):
+        raise UserError(f"--split_dir {args.split_dir!r} is not a folder")
+    if args.dataset in ("kinetics", "list") and not args.list_file:
+        raise UserError(f"--dataset {args.dataset} needs --list_file ({DATA_LAYOUTS[args.dataset]})")
+    for flag in ("list_file", "test_list_file"):
+        path = getattr(args, flag, None)
+        if path and not os.path.isfile(path):
+            raise UserError(f"--{flag} {path!r}: no such file")
+    if getattr(args, "labels", None) and not os.path.isfile(args.labels):
+        raise UserError(f"--labels {args.labels!r}: no such file")
+    if evaluation:
+        subset_list_file(args, "test")
+
+
 def default_split_dir(args: Namespace) -> str:
-    if args.split_dir:
-        return args.split_dir
+    """--split_dir, else the split lists beside the videos, else this repository's official copy."""
+    if args.split_dir or args.dataset not in OFFICIAL_SPLITS:
+        return args.split_dir or args.data_root
+    root = os.path.abspath(args.data_root)
+    parent = os.path.dirname(root)
     if args.dataset == "ucf101":
-        root = args.data_root.rstrip("/")
-        parent = os.path.dirname(root) if os.path.basename(root) == "UCF-101" else root
-        return os.path.join(parent, "ucfTrainTestlist")
-    return args.data_root
+        candidates = [os.path.join(root, "ucfTrainTestlist"), os.path.join(parent, "ucfTrainTestlist")]
+        found = [c for c in candidates if os.path.isfile(os.path.join(c, "classInd.txt"))]
+    else:
+        candidates = [os.path.join(folder, name) for folder in (root, parent) for name in HMDB51_SPLIT_FOLDERS]
+        found = [c for c in candidates + [root] if glob.glob(os.path.join(glob.escape(c), "*_test_split1.txt"))]
+    return found[0] if found else OFFICIAL_SPLITS[args.dataset]
+
+
+HMDB51_SPLIT_FOLDERS = ("splits", "testTrainMulti_7030_splits")
+
+
+def subset_list_file(args: Namespace, subset: str) -> Optional[str]:
+    """The list of ``subset`` for the datasets that come as lists: the test videos have their own."""
+    if subset != "test" or args.dataset not in ("kinetics", "list"):
+        return args.list_file
+    if not args.test_list_file:
+        raise UserError(
+            f"--dataset {args.dataset}: an evaluation needs --test_list_file, the list of the test videos "
+            f"(Kinetics: validate.csv); --list_file is the training videos'"
+        )
+    return args.test_list_file
 
 
 def index_from_args(
@@ -83,6 +149,7 @@ def index_from_args(
     progress: bool = True,
 ) -> DatasetIndex:
     """Build the index the flags describe; with ``verify``, probe frame counts (cached)."""
+    check_data_args(args)
     index = build_index(
         args.dataset,
         args.data_root,
@@ -90,7 +157,7 @@ def index_from_args(
         args.split,
         subset,
         skip_missing=args.skip_missing if skip_missing is None else skip_missing,
-        list_file=args.list_file,
+        list_file=subset_list_file(args, subset),
     )
     index.decode_timeout = args.decode_timeout
     if getattr(args, "labels", None):

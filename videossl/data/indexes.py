@@ -227,8 +227,8 @@ def parse_ucf101_split(split_dir: str, split: int = 1, subset: str = "train") ->
 def ucf101_index(
     data_root: str, split_dir: str, split: int = 1, subset: str = "train", skip_missing: bool = False
 ) -> DatasetIndex:
-    class_names, parsed = parse_ucf101_split(split_dir, split, subset)
     _check_dir(data_root, "--data_root", "the UCF101 videos")
+    class_names, parsed = parse_ucf101_split(split_dir, split, subset)
     root = ucf101_video_root(data_root)
     resolver = PathResolver(root)
     entries = [(resolver.resolve(rel), label, rel, None) for rel, label in parsed]
@@ -277,11 +277,19 @@ def parse_hmdb51_split(split_dir: str, split: int = 1, subset: str = "train") ->
 def hmdb51_index(
     data_root: str, split_dir: str, split: int = 1, subset: str = "train", skip_missing: bool = False
 ) -> DatasetIndex:
-    class_names, parsed, unused = parse_hmdb51_split(split_dir, split, subset)
     _check_dir(data_root, "--data_root", "the HMDB51 class folders")
-    resolver = PathResolver(data_root)
+    class_names, parsed, unused = parse_hmdb51_split(split_dir, split, subset)
+    root = hmdb51_video_root(data_root)
+    resolver = PathResolver(root)
     entries = [(resolver.resolve(rel), label, rel, None) for rel, label in parsed]
-    return _finish("hmdb51", subset, split, data_root, class_names, entries, skip_missing, unused=unused)
+    return _finish("hmdb51", subset, split, root, class_names, entries, skip_missing, unused=unused)
+
+
+def hmdb51_video_root(data_root: str) -> str:
+    """The folder holding the 51 class folders: ``data_root`` or its ``videos`` child (the layout of
+    scripts/prepare_dataset.py)."""
+    nested = os.path.join(data_root, "videos")
+    return nested if os.path.isdir(nested) else data_root
 
 
 # ----------------------------------------------------------------------------------------------

@@ -11,16 +11,19 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from videossl.cli import ArgumentParser, non_negative_int, positive_float, positive_int
 from videossl.data.args import add_data_args, add_flip_arg, index_from_args
 from videossl.data.dataset import VideoClipDataset, collate_samples
 from videossl.data.input_contract import INPUT_MODES, STANDARDIZE, InputContract
 from videossl.engine import distributed
 from videossl.engine.method import Method
 from videossl.engine.schedules import MultiStep, Schedule
-from videossl.engine.training import TrainingRun, add_engine_args, check_run_config
+from videossl.engine.training import TrainingRun, add_engine_args, check_batch, check_run_config
 from videossl.eval.knn import KnnMonitor
 from videossl.recipes import Recipe, describe
 
+# Contrastive methods need in-batch negatives and BatchNorm statistics over more than one video.
+MIN_VIDEOS_PER_PROCESS = 2
 # What a --restart must never silently change, for any method (each script adds its own keys).
 COMMON_KEYS_THAT_MATTER = (
     "arch",
@@ -39,12 +42,14 @@ def pretraining_parser(description: str, script_folder: str, archs: Sequence[str
     """Flags shared by the pretraining scripts: run id and output folder, backbone, model input,
     data, engine. The flags a method's recipe holds get their defaults from it
     (``videossl.recipes.parse_with_preset``)."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=description)
     parser.add_argument("--run_id", default="dummy", help="names the checkpoint and log folders")
     parser.add_argument("--out_dir", default=script_folder, help="holds ss_saved_models/<run_id> and logs/<run_id>")
     parser.add_argument("--arch", choices=archs)
-    parser.add_argument("--width", type=float, default=1.0, help="channel multiplier (0.125 for a tiny CPU model)")
-    parser.add_argument("--size", type=int, help="crop side in pixels")
+    parser.add_argument(
+        "--width", type=positive_float, default=1.0, help="channel multiplier (0.125 for a tiny CPU model)"
+    )
+    parser.add_argument("--size", type=positive_int, help="crop side in pixels")
     model_input = parser.add_argument_group("model input (recorded in the checkpoint's input contract)")
     model_input.add_argument("--channel_order", default="rgb", choices=("rgb", "bgr"))
     model_input.add_argument("--input_mode", default="rgb", choices=INPUT_MODES, help="residual: frame differences")
@@ -59,7 +64,7 @@ def pretraining_parser(description: str, script_folder: str, archs: Sequence[str
     add_engine_args(parser, epochs=None, batch_size=None, lr=None)
     parser.add_argument(
         "--knn_every",
-        type=int,
+        type=non_negative_int,
         help="every N epochs (and after the last), a weighted kNN (k 20, temperature 0.07) of the "
         "test videos against the training videos on the backbone's features (--labels: "
         "another label axis); 0: off",
@@ -99,6 +104,9 @@ def start_run(args: argparse.Namespace, recipe: Recipe, keys_that_matter: Sequen
     ``<out_dir>/logs/<run_id>``) and the configuration recorded next to the checkpoints and in
     them (the resolved recipe included); a --restart with a configuration that differs where it
     matters is refused."""
+    # the data flags, the layout and the batch, before the run's folders exist
+    videos = len(index_from_args(args, "train", verify=False))
+    check_batch(args.batch_size, int(os.environ.get("WORLD_SIZE", "1")), MIN_VIDEOS_PER_PROCESS, videos)
     checkpoint_dir = os.path.join(args.out_dir, "ss_saved_models", args.run_id)
     log_dir = os.path.join(args.out_dir, "logs", args.run_id)
     config = dict(vars(args), method=recipe.method)
@@ -115,7 +123,7 @@ def training_loader(run: TrainingRun, args: argparse.Namespace, build_sample: Ca
     at least 2 videos per process (checked before any model is built)."""
     index = index_from_args(args, "train", progress=run.is_main)
     dataset = VideoClipDataset(index, build_sample, backend=args.video_backend, seed=args.seed)
-    return run.loader(dataset, args.batch_size, collate_samples, min_per_process=2)
+    return run.loader(dataset, args.batch_size, collate_samples, min_per_process=MIN_VIDEOS_PER_PROCESS)
 
 
 def monitor_knn(run: TrainingRun, monitor: Optional[KnnMonitor], backbone: nn.Module, epoch: int) -> None:

@@ -39,6 +39,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from videossl.atomic import atomic_copy, atomic_write_json, remove_partial_writes
+from videossl.cli import non_negative_int, positive_float, positive_int
 from videossl.data.dataset import SkippedVideos, init_loader_worker
 from videossl.engine import distributed
 from videossl.engine.memory import average_gradients, check_grad_cache, checkpoint_stages, grad_cache_step
@@ -67,8 +68,14 @@ class CheckpointWriteError(UserError):
 
 
 def add_engine_args(
-    parser: ArgumentParser, epochs: Optional[int], batch_size: Optional[int], lr: Optional[float]
+    parser: ArgumentParser,
+    epochs: Optional[int],
+    batch_size: Optional[int],
+    lr: Optional[float],
+    grad_cache: bool = True,
 ) -> _ArgumentGroup:
+    """The engine's flags; ``grad_cache=False`` leaves out --grad_cache (for a tool that cannot
+    split its step into separate BatchNorm batches)."""
     group = parser.add_argument_group("training engine")
     group.add_argument("--device", default="auto", help="auto (cuda if available, else cpu), cpu, cuda, cuda:N")
     group.add_argument(
@@ -84,40 +91,48 @@ def add_engine_args(
         default=False,
         help="synchronise BatchNorm statistics across processes",
     )
+    add_memory_args(parser, group, grad_cache)
+    group.add_argument("--epochs", type=positive_int, default=epochs)
+    group.add_argument("--batch_size", type=positive_int, default=batch_size, help="over all processes")
+    group.add_argument("--lr", type=positive_float, default=lr)
+    group.add_argument("--num_workers", type=non_negative_int, default=4, help="data-loader processes")
+    group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--restart", action="store_true", help="resume from the newest complete checkpoint of --run_id")
+    group.add_argument("--save_every", type=positive_int, default=1, help="epochs between checkpoints")
+    group.add_argument("--keep_checkpoints", type=positive_int, default=3, help="how many recent checkpoints to keep")
     group.add_argument(
-        "--grad_cache",
-        action="store_true",
-        help="gradient caching: the step's clips embedded without a graph, then back-propagated one "
-        "BatchNorm batch at a time (the plain step's gradients, far less memory; methods whose pieces "
-        "are separate BatchNorm batches: TCLR, VTDL)",
+        "--max_nonfinite_steps",
+        type=positive_int,
+        default=20,
+        help="stop after this many steps in a row with a non-finite loss or gradient",
     )
+    group.add_argument("--log_every", type=positive_int, default=10, help="steps between TensorBoard points")
+    group.add_argument(
+        "--dist_timeout",
+        type=positive_float,
+        default=300.0,
+        help="seconds a process waits for the others in a collective before it stops (DDP)",
+    )
+    return group
+
+
+def add_memory_args(parser: ArgumentParser, group: _ArgumentGroup, grad_cache: bool) -> None:
+    """The exact memory savings (videossl/engine/memory.py)."""
+    if grad_cache:
+        group.add_argument(
+            "--grad_cache",
+            action="store_true",
+            help="gradient caching: the step's clips embedded without a graph, then back-propagated one "
+            "BatchNorm batch at a time (the plain step's gradients, far less memory; methods whose pieces "
+            "are separate BatchNorm batches: TCLR, VTDL)",
+        )
+    else:
+        parser.set_defaults(grad_cache=False)
     group.add_argument(
         "--checkpoint_activations",
         action="store_true",
         help="keep only each backbone stage's input and recompute its activations in the backward pass",
     )
-    group.add_argument("--epochs", type=int, default=epochs)
-    group.add_argument("--batch_size", type=int, default=batch_size, help="over all processes")
-    group.add_argument("--lr", type=float, default=lr)
-    group.add_argument("--num_workers", type=int, default=4)
-    group.add_argument("--seed", type=int, default=0)
-    group.add_argument("--restart", action="store_true", help="resume from the newest complete checkpoint of --run_id")
-    group.add_argument("--save_every", type=int, default=1, help="epochs between checkpoints")
-    group.add_argument("--keep_checkpoints", type=int, default=3, help="how many recent checkpoints to keep")
-    group.add_argument(
-        "--max_nonfinite_steps",
-        type=int,
-        default=20,
-        help="stop after this many steps in a row with a non-finite loss or gradient",
-    )
-    group.add_argument("--log_every", type=int, default=10, help="steps between TensorBoard points")
-    group.add_argument(
-        "--dist_timeout",
-        type=float,
-        default=300.0,
-        help="seconds a process waits for the others in a collective before it stops (DDP)",
-    )
-    return group
 
 
 def resolve_device(name: Optional[str]) -> torch.device:
@@ -236,6 +251,23 @@ class EpochTally:
         return asdict(self)
 
 
+def check_batch(batch_size: int, world: int, min_per_process: int = 1, samples: Optional[int] = None) -> int:
+    """The per-process batch of ``batch_size`` over ``world`` processes, or ``UserError``: not
+    divisible, fewer than ``min_per_process`` per process, or more than the ``samples`` there are."""
+    if batch_size % world:
+        raise UserError(f"--batch_size {batch_size} is not divisible by the {world} processes")
+    per_process = batch_size // world
+    if per_process < min_per_process:
+        raise UserError(
+            f"--batch_size {batch_size} over {world} process(es) is {per_process} video(s) per process; "
+            f"this method needs at least {min_per_process} per process (BatchNorm statistics, in-batch "
+            f"negatives): use --batch_size {min_per_process * world} or more"
+        )
+    if samples is not None and samples < batch_size:
+        raise UserError(f"the dataset has {samples} samples, fewer than one batch of {batch_size}")
+    return per_process
+
+
 class TrainingRun:
     def __init__(
         self, args: Namespace, name: str, checkpoint_dir: str, log_dir: str, config: Optional[dict] = None
@@ -306,17 +338,7 @@ class TrainingRun:
     ) -> DataLoader:
         """``min_per_process``: the fewest samples one process can train on (2 for the contrastive
         methods: their BatchNorm heads and in-batch negatives need more than one)."""
-        if batch_size % self.world:
-            raise UserError(f"--batch_size {batch_size} is not divisible by the {self.world} processes")
-        per_process = batch_size // self.world
-        if per_process < min_per_process:
-            raise UserError(
-                f"--batch_size {batch_size} over {self.world} process(es) is {per_process} video(s) per process; "
-                f"this method needs at least {min_per_process} per process (BatchNorm statistics, in-batch "
-                f"negatives): use --batch_size {min_per_process * self.world} or more"
-            )
-        if drop_last and len(dataset) < batch_size:
-            raise UserError(f"the dataset has {len(dataset)} samples, fewer than one batch of {batch_size}")
+        per_process = check_batch(batch_size, self.world, min_per_process, len(dataset) if drop_last else None)
         sampler = ResumableSampler(
             dataset, num_replicas=self.world, rank=self.rank, shuffle=shuffle, seed=self.args.seed, drop_last=drop_last
         )

@@ -2,7 +2,7 @@
 
 import os
 import sys
-from argparse import ArgumentParser, Namespace, RawDescriptionHelpFormatter, _ArgumentGroup
+from argparse import Namespace, _ArgumentGroup
 from collections.abc import Sequence
 from typing import Any, Optional
 
@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from videossl.atomic import atomic_write_json
-from videossl.data.args import index_from_args
+from videossl.cli import ArgumentParser, non_negative_int, positive_float, positive_int, probability
+from videossl.data.args import check_data_args, index_from_args
 from videossl.data.indexes import check_same_classes
 from videossl.data.input_contract import IMAGENET, InputContract
 from videossl.engine.training import resolve_device
@@ -26,7 +27,7 @@ def evaluation_parser(description: Optional[str]) -> ArgumentParser:
 
     from videossl.data.args import add_data_args
 
-    parser = ArgumentParser(description=description, formatter_class=RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=description)
     parser.add_argument("--run_id", default="dummy", help="names the output folder")
     add_checkpoint_args(parser)
     add_feature_args(parser)
@@ -58,7 +59,7 @@ def add_checkpoint_args(parser: ArgumentParser, seed: bool = True) -> _ArgumentG
         default=None,
         help="the backbone of --saved_model random; for a checkpoint, checked against what it holds",
     )
-    group.add_argument("--width", type=float, default=1.0, help="with --saved_model random")
+    group.add_argument("--width", type=positive_float, default=1.0, help="with --saved_model random")
     group.add_argument(
         "--random_init",
         action="store_true",
@@ -76,11 +77,11 @@ def add_checkpoint_args(parser: ArgumentParser, seed: bool = True) -> _ArgumentG
 
 def add_feature_args(parser: ArgumentParser, num_clips: int = 10) -> _ArgumentGroup:
     group = parser.add_argument_group("features")
-    group.add_argument("--num_clips", type=int, default=num_clips, help="evenly spaced clips per video")
+    group.add_argument("--num_clips", type=positive_int, default=num_clips, help="evenly spaced clips per video")
     group.add_argument("--test_crops", type=int, default=1, choices=(1, 3))
     group.add_argument(
         "--crop_fraction",
-        type=float,
+        type=probability,
         default=1.0,
         help="below 1: the centre square of this fraction of the short side, resized (TCLR: 0.8)",
     )
@@ -90,7 +91,7 @@ def add_feature_args(parser: ArgumentParser, num_clips: int = 10) -> _ArgumentGr
         choices=CLIP_STARTS,
         help="where the clips start: evenly spaced, or as TCLR's evaluation places them",
     )
-    group.add_argument("--batch_size", type=int, default=8, help="videos per batch")
+    group.add_argument("--batch_size", type=positive_int, default=8, help="videos per batch")
     group.add_argument("--device", default="auto")
     group.add_argument(
         "--precision",
@@ -98,7 +99,7 @@ def add_feature_args(parser: ArgumentParser, num_clips: int = 10) -> _ArgumentGr
         choices=("fp32", "bf16", "fp16"),
         help="of the forward passes (no gradients are involved)",
     )
-    group.add_argument("--num_workers", type=int, default=2)
+    group.add_argument("--num_workers", type=non_negative_int, default=2, help="data-loader processes")
     group.add_argument("--feature_cache", default=None, help="feature cache folder (default: $VIDEOSSL_CACHE/features)")
     group.add_argument("--out_dir", default=None, help="where results.json and pictures go")
     return group
@@ -211,6 +212,7 @@ def train_and_test_features(
     """Features of the training and test videos the data flags describe ({"train": ..., "test": ...});
     training videos use the centre crop, test videos ``test_crops`` (default ``--test_crops``)."""
     test_crops = args.test_crops if test_crops is None else test_crops
+    check_data_args(args, evaluation=True)
     features = {
         subset: subset_features(args, backbone, contract, checkpoint_id, subset, crops)
         for subset, crops in (("train", 1), ("test", test_crops))

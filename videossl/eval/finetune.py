@@ -16,7 +16,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from videossl.data.args import add_data_args, add_flip_arg, index_from_args
+from videossl.cli import ArgumentParser, non_negative_float, positive_int, probability
+from videossl.data.args import add_data_args, add_flip_arg, check_data_args, index_from_args
 from videossl.data.dataset import VideoClipDataset, collate_samples
 from videossl.data.indexes import DatasetIndex, check_same_classes
 from videossl.data.input_contract import InputContract
@@ -194,7 +195,7 @@ KEYS_THAT_MATTER = ("saved_model", "linear", "recipe", "dataset", "split", "fram
 
 
 def build_parser(description: Optional[str], linear_default: bool = False) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=description)
     parser.add_argument("--run_id", default="dummy", help="names the output folder")
     parser.add_argument(
         "--out_dir", default=None, help="checkpoints, logs and results.json (default: <tool folder>/results/<run_id>)"
@@ -219,16 +220,16 @@ def build_parser(description: Optional[str], linear_default: bool = False) -> ar
     add_checkpoint_args(parser, seed=False)
     group = parser.add_argument_group("recipe overrides (default: the recipe's value)")
     group.add_argument("--optimizer", default=None, choices=("sgd", "adam"))
-    group.add_argument("--weight_decay", type=float, default=None)
-    group.add_argument("--dropout", type=float, default=None)
-    group.add_argument("--frames", type=int, default=None, help="frames per clip (default: the checkpoint's)")
-    group.add_argument("--stride", type=int, default=None)
-    group.add_argument("--size", type=int, default=None, help="crop size (default: the checkpoint's)")
+    group.add_argument("--weight_decay", type=non_negative_float, default=None)
+    group.add_argument("--dropout", type=probability, default=None)
+    group.add_argument("--frames", type=positive_int, default=None, help="frames per clip (default: the checkpoint's)")
+    group.add_argument("--stride", type=positive_int, default=None)
+    group.add_argument("--size", type=positive_int, default=None, help="crop size (default: the checkpoint's)")
     group.add_argument(
-        "--test_size", type=int, default=None, help="test crop size (default: the recipe's, else --size)"
+        "--test_size", type=positive_int, default=None, help="test crop size (default: the recipe's, else --size)"
     )
     add_flip_arg(group)
-    group.add_argument("--num_clips", type=int, default=None, help="evenly spaced test clips per video")
+    group.add_argument("--num_clips", type=positive_int, default=None, help="evenly spaced test clips per video")
     group.add_argument("--test_crops", type=int, default=None, choices=(1, 3))
     group.add_argument("--aggregate", default=None, choices=AGGREGATIONS)
     group.add_argument(
@@ -243,10 +244,11 @@ def build_parser(description: Optional[str], linear_default: bool = False) -> ar
         default=None,
         help="L2-normalise the pooled feature before the linear layer (CVRL's linear protocol)",
     )
-    group.add_argument("--eval_every", type=int, default=5, help="epochs between tests (and at the end)")
-    group.add_argument("--test_batch_size", type=int, default=4, help="test videos per batch")
+    group.add_argument("--eval_every", type=positive_int, default=5, help="epochs between tests (and at the end)")
+    group.add_argument("--test_batch_size", type=positive_int, default=4, help="test videos per batch")
     add_data_args(parser)
-    add_engine_args(parser, epochs=None, batch_size=None, lr=None)
+    # one BatchNorm batch per step: --grad_cache could not be exact, so it is not offered
+    add_engine_args(parser, epochs=None, batch_size=None, lr=None, grad_cache=False)
     return parser
 
 
@@ -255,6 +257,12 @@ def resolve_recipe(args: Namespace) -> Recipe:
     name = args.recipe or ("linear" if args.linear else "tclr")
     if args.linear and name not in LINEAR_RECIPES:
         raise UserError(f"--recipe {name} is a finetuning recipe; with --linear use {' or '.join(LINEAR_RECIPES)}")
+    if not args.linear and name in LINEAR_RECIPES:
+        finetuning = sorted(set(RECIPES) - set(LINEAR_RECIPES))
+        raise UserError(
+            f"--recipe {name} is a linear-probe recipe: add --linear to train only the linear layer, "
+            f"or finetune the whole network with --recipe {' or '.join(finetuning)}"
+        )
     recipe = RECIPES[name]
     args.recipe = name
     for key in (
@@ -379,6 +387,7 @@ def run_classification(args: Namespace, tool_file: str) -> int:
     out_dir = args.out_dir or os.path.join(os.path.dirname(os.path.abspath(tool_file)), "results", args.run_id)
     checkpoint_dir, log_dir = os.path.join(out_dir, "checkpoints"), os.path.join(out_dir, "logs")
     mode = "linear probe (paper protocol)" if args.linear else "finetune"
+    check_data_args(args, evaluation=True)
     train_index = index_from_args(args, "train")
     test_index = index_from_args(args, "test")
     check_same_classes(train_index.class_names, test_index.class_names)

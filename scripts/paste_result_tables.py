@@ -1,15 +1,14 @@
-"""Paste the result tables the scripts wrote into the README, between their markers.
+"""Paste the result tables the scripts wrote into a document, between their markers.
 
-    python scripts/readme_tables.py [--readme README.md]
+    python scripts/paste_result_tables.py [--doc docs/benchmark.md]
 
-Each block of the README between ``<!-- table: PATH -->`` and ``<!-- end table -->`` is replaced by
+Each block of the document between ``<!-- table: PATH -->`` and ``<!-- end table -->`` is replaced by
 the tables (the Markdown from the first table on) of the file PATH, relative to the repository:
 ``results/demo/matrix.md`` (``make demo``) and ``results/matrix/demo/matrix.md``
 (``scripts/run_matrix.py --seeds 0,1,2``). The file's title line, which names the scale and the
 seeds, stays with the table. A missing results file is one clear error; nothing is half written.
 """
 
-import argparse
 import os
 import re
 import sys
@@ -19,14 +18,14 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from videossl.atomic import atomic_open  # noqa: E402
-from videossl.cli import run_cli  # noqa: E402
+from videossl.cli import ArgumentParser, run_cli  # noqa: E402
 from videossl.errors import UserError  # noqa: E402
 
 BLOCK = re.compile(r"(<!-- table: (?P<path>[^ ]+) -->\n)(?P<body>.*?)(<!-- end table -->)", re.S)
 
 
 def plain(line):
-    """Headings of a results file as plain and bold lines (the README has its own headings)."""
+    """Headings of a results file as plain and bold lines (the document has its own headings)."""
     if line.startswith("## "):
         return f"**{line[3:]}**"
     if line.startswith("# "):
@@ -41,8 +40,8 @@ def table_text(path):
         return "\n".join(plain(line) for line in f.read().strip().splitlines()) + "\n"
 
 
-def update(readme_text, root=ROOT):
-    """``readme_text`` with every marked block replaced; (new text, [paths used])."""
+def update(doc_text, root=ROOT):
+    """``doc_text`` with every marked block replaced; (new text, [paths used])."""
     used = []
 
     def replace(match):
@@ -50,20 +49,20 @@ def update(readme_text, root=ROOT):
         used.append(path)
         return match.group(1) + table_text(os.path.join(root, path)) + match.group(4)
 
-    return BLOCK.sub(replace, readme_text), used
+    return BLOCK.sub(replace, doc_text), used
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--readme", default=os.path.join(ROOT, "README.md"))
+    parser = ArgumentParser(description=__doc__)
+    parser.add_argument("--doc", default=os.path.join(ROOT, "docs", "benchmark.md"), help="the document to update")
     args = parser.parse_args(argv)
-    with open(args.readme) as f:
+    with open(args.doc) as f:
         text, used = update(f.read())
     if not used:
-        raise UserError(f"{args.readme}: no '<!-- table: PATH -->' block")
-    with atomic_open(args.readme) as f:
+        raise UserError(f"{args.doc}: no '<!-- table: PATH -->' block")
+    with atomic_open(args.doc) as f:
         f.write(text)
-    print(f"{args.readme}: {len(used)} table block(s) from {', '.join(used)}")
+    print(f"{args.doc}: {len(used)} table block(s) from {', '.join(used)}")
     return 0
 
 
