@@ -152,7 +152,7 @@ RECIPE = Recipe(
         knn_monitor_setting("tasks/pretrain.py"),
     ],
     presets={
-        # make demo / scripts/run_matrix.py: a tiny R3D-18 on 32 px clips of frame differences (README).
+        # make demo / scripts/run_matrix.py: a tiny R3D-18 on 32 px clips of frame differences (docs/benchmark.md).
         # lr 0.64 x 16 / 1024 = 0.01 with the summed loss: the step size of the earlier demo recipe
         # (0.32 x 16 / 256 with half the loss).
         "demo": {

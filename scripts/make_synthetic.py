@@ -12,7 +12,7 @@ OUT/ucfTrainTestlist/appearance_labels.txt].
 
 import os
 
-from videossl.cli import ArgumentParser, run_cli
+from videossl.cli import ArgumentParser, positive_int, probability, run_cli
 from videossl.data.synthetic import BENCHMARK_MOTIONS, CLASS_NAMES, SyntheticConfig, generate_dataset
 from videossl.errors import UserError
 
@@ -30,19 +30,21 @@ def parse_size(text):
 def main(argv=None):
     parser = ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="data/synthetic")
-    parser.add_argument("--classes", type=int, default=10, help=f"1-{len(CLASS_NAMES)}: the first N motion classes")
+    parser.add_argument(
+        "--classes", type=positive_int, default=10, help=f"1-{len(CLASS_NAMES)}: the first N motion classes"
+    )
     parser.add_argument(
         "--motions",
         default="",
         help="comma-separated motion classes instead (benchmark: the "
         "benchmark's 14, as scripts/run_matrix.py's demo scale)",
     )
-    parser.add_argument("--videos_per_class", type=int, default=40)
-    parser.add_argument("--frames", type=int, default=32)
+    parser.add_argument("--videos_per_class", type=positive_int, default=40)
+    parser.add_argument("--frames", type=positive_int, default=32)
     parser.add_argument("--size", default="64x64", help="WIDTHxHEIGHT")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--format", default="avi", choices=("avi", "mp4"))
-    parser.add_argument("--test_fraction", type=float, default=0.3, help="share of groups held out for testing")
+    parser.add_argument("--test_fraction", type=probability, default=0.3, help="share of groups held out for testing")
     args = parser.parse_args(argv)
     if not 1 <= args.classes <= len(CLASS_NAMES):
         raise UserError(f"--classes must be between 1 and {len(CLASS_NAMES)}")

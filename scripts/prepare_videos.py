@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from tqdm import tqdm
 
-from videossl.cli import ArgumentParser, run_cli
+from videossl.cli import ArgumentParser, non_negative_int, positive_int, run_cli
 from videossl.data.indexes import VIDEO_EXTENSIONS
 from videossl.errors import UserError
 from videossl.video.reencode import reencode_one
@@ -33,10 +33,10 @@ def main(argv=None):
     parser = ArgumentParser(description=__doc__)
     parser.add_argument("--src_root", required=True)
     parser.add_argument("--dst_root", required=True)
-    parser.add_argument("--short_side", type=int, default=128)
-    parser.add_argument("--gop", type=int, default=8, help="frames between key frames")
-    parser.add_argument("--max_quantizer", type=int, default=4, help="MPEG-4 quality cap, 2 (best) to 31")
-    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--short_side", type=positive_int, default=128)
+    parser.add_argument("--gop", type=positive_int, default=8, help="frames between key frames")
+    parser.add_argument("--max_quantizer", type=positive_int, default=4, help="MPEG-4 quality cap, 2 (best) to 31")
+    parser.add_argument("--workers", type=non_negative_int, default=os.cpu_count())
     parser.add_argument("--overwrite", action="store_true", help="re-encode files that already exist")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.src_root):

@@ -61,7 +61,7 @@ SCALES = {
 
 # Every method pretrains with its `demo` preset (its recipe.py says what and why): frame differences
 # with per-clip standardisation, which the synthetic set needs for instance discrimination to learn
-# motion rather than the random backgrounds (README, TCLR section), and no horizontal flips: the
+# motion rather than the random backgrounds (docs/benchmark.md, TCLR), and no horizontal flips: the
 # synthetic classes come in mirror pairs (MoveRight flipped is MoveLeft), so a flipped view would
 # teach that two classes are one. TCE sees single frames, where the motion classes are invisible.
 METHODS = {

@@ -118,7 +118,7 @@ RECIPE = Recipe(
         knn_monitor_setting("pretrain.py"),
     ],
     presets={
-        # scripts/run_matrix.py: a tiny ResNet-18 on 32 px frames, each standardised (README).
+        # scripts/run_matrix.py: a tiny ResNet-18 on 32 px frames, each standardised (docs/benchmark.md).
         "demo": {
             "knn_every": 15,
             "width": 0.125,

@@ -1,6 +1,7 @@
-"""The README's commands, run as written, in its order, in a copy of the repository.
+"""The documented commands, run as written, in reading order, in a copy of the repository.
 
-Every command of README.md's ``bash`` blocks and every command in its tables runs with:
+Every command of the ``bash`` blocks and tables of README.md, then of docs/data.md and
+docs/methods.md (each command once), runs with:
 
 - DATA_PATHS: /data/UCF101, /data/HMDB51, /data/kinetics400 and ~/Downloads stand for small trees
   made here in the official layouts: UCF101's 101 classes and official split lists with one
@@ -12,9 +13,10 @@ Every command of README.md's ``bash`` blocks and every command in its tables run
 - TINY: flags appended per script (one epoch, batch 2, the demo preset, one or two clips, no loader
   workers, --skip_missing for the absent videos); the README's own flags stay;
 - torchrun: one process (the multi-process path has its own tests, tests/test_engine.py);
-- NOT_RUN: the commands that are not run here, each with its reason.
+- NOT_RUN: the commands that are not run here, each with its reason; SLOW: the ones that run only
+  under ``pytest -m slow``.
 
-A README command that no longer runs fails ``test_every_readme_command_runs_as_written``.
+A documented command that no longer runs fails ``test_every_documented_command_runs_as_written``.
 """
 
 import argparse
@@ -24,6 +26,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 
 import pytest
@@ -47,6 +50,8 @@ TINY = {
     },
     "scripts/check_dataset.py": ["--skip_missing"],
     "scripts/prepare_dataset.py": [],
+    "scripts/prepare_videos.py": ["--workers", "1"],
+    "scripts/make_synthetic.py": ["--videos_per_class", "2", "--frames", "16"],
     "scripts/inspect_checkpoint.py": [],
     "linear_eval/train.py": [
         "--num_clips",
@@ -77,6 +82,8 @@ TINY = {
 }
 # The cached linear probe takes none of the training flags.
 CACHED_LINEAR = ["--num_clips", "1", "--epochs", "5", *SMALL]
+# Commands whose input is the release's own full-size clip; run by pytest -m slow.
+SLOW = {"fine_tune_rgb_model_best.pth.tar": "I3D on 64-frame clips at 224 px: about a minute on two CPU cores"}
 EXPECTED_EXIT = {"scripts/check_dataset.py": 1}  # it reports the videos left absent here as missing
 NOT_RUN = {
     "pip ": "installs packages: the environment under test is installed already",
@@ -133,10 +140,21 @@ def kind(command):
     return "run", None
 
 
-def test_every_readme_command_is_run_or_has_a_reason():
-    with open(os.path.join(REPO, "README.md")) as f:
-        commands = readme_commands(f.read())
-    assert len(commands) >= 25
+DOCUMENTS = ("README.md", "docs/data.md", "docs/methods.md")  # the documents with commands, in reading order
+
+
+def documented_commands(root):
+    """Every command of DOCUMENTS, in order, each once."""
+    commands = []
+    for name in DOCUMENTS:
+        with open(os.path.join(root, name)) as f:
+            commands += [c for c in readme_commands(f.read()) if c not in commands]
+    return commands
+
+
+def test_every_documented_command_is_run_or_has_a_reason():
+    commands = documented_commands(REPO)
+    assert len(commands) >= 35
     env = {"PWD": REPO}
     for command in commands:
         if kind(command)[0] == "run":
@@ -292,27 +310,36 @@ def user_machine(tmp_path_factory):
     return checkout, paths
 
 
-def test_every_readme_command_runs_as_written(user_machine):
-    checkout, paths = user_machine
-    with open(checkout / "README.md") as f:
-        commands = readme_commands(f.read())
+def run_documented(checkout, paths, slow):
+    """Run the documented commands (the SLOW ones only, or all others), in order; the count run."""
     env_vars = {"PWD": str(checkout)}
     env = dict(os.environ, PYTHONPATH="", VIDEOSSL_CACHE=str(checkout.parent / "cache"), MPLBACKEND="Agg")
     ran = 0
-    for command in commands:
-        if kind(command)[0] == "skip":
+    for command in documented_commands(checkout):
+        if kind(command)[0] == "skip" or (any(s in command for s in SLOW) != slow and "=" not in command.split()[0]):
             continue
-        for readme_path, here in paths.items():
-            command = command.replace(readme_path, here)
+        for documented_path, here in paths.items():
+            command = command.replace(documented_path, here)
         folder, argv = split_command(command, env_vars)
         if argv is None:
             continue
         script = os.path.normpath(os.path.join(folder, argv[1])) if argv[1] != "-c" else None
+        started = time.time()
         result = subprocess.run(argv, cwd=checkout / folder, env=env, capture_output=True, text=True, timeout=600)
         expected = EXPECTED_EXIT.get(script, 0)
         assert result.returncode == expected and "Traceback" not in result.stderr, (
-            f"README command failed (exit {result.returncode}, expected {expected}):\n  {command}\n"
+            f"documented command failed (exit {result.returncode}, expected {expected}):\n  {command}\n"
             f"{result.stdout[-1500:]}\n{result.stderr[-3000:]}"
         )
         ran += 1
-    assert ran >= 20
+        print(f"{time.time() - started:6.1f} s  {command[:110]}")
+    return ran
+
+
+def test_every_documented_command_runs_as_written(user_machine):
+    assert run_documented(*user_machine, slow=False) >= 30
+
+
+@pytest.mark.slow
+def test_the_slow_documented_commands_run_as_written(user_machine):
+    assert run_documented(*user_machine, slow=True) == len(SLOW)

@@ -42,6 +42,15 @@ def test_tsne_keeps_separated_groups_apart_and_refuses_too_few_points():
         tsne_2d(np.full((6, 3), np.nan))
 
 
+@pytest.mark.parametrize("pca_variance", [None, 0.85])
+def test_identical_embeddings_are_drawn_at_one_point_not_a_crash(pca_variance, capsys):
+    # a collapsed model: PCA's explained-variance ratios were NaN and scikit-learn's t-SNE ended the
+    # process with a segmentation fault
+    points, kl = tsne_2d(np.tile(np.linspace(-1, 1, 128), (6, 1)), pca_variance=pca_variance)
+    assert points.shape == (6, 2) and not points.any() and kl == 0.0
+    assert "all 6 embeddings are the same point" in capsys.readouterr().err
+
+
 def decoded_frames(path):
     with av.open(path) as container:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]

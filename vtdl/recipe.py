@@ -128,7 +128,7 @@ RECIPE = Recipe(
         knn_monitor_setting(TRAIN),
     ],
     presets={
-        # scripts/run_matrix.py: a tiny R3D-18 on 32 px clips of frame differences (README).
+        # scripts/run_matrix.py: a tiny R3D-18 on 32 px clips of frame differences (docs/benchmark.md).
         "demo": {
             "knn_every": 10,
             "arch": "r3d_18",

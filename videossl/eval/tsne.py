@@ -7,6 +7,7 @@ PCA (at most 50 components) and then t-SNE to two dimensions.
 """
 
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Optional
 
@@ -112,6 +113,14 @@ def tsne_2d(
         )
     if not np.isfinite(x).all():
         raise UserError("the embeddings contain NaN or infinite values")
+    if x.std(axis=0).sum() <= 1e-9 * max(1.0, float(np.abs(x).max())):
+        # PCA divides by the total variance and scikit-learn's t-SNE can crash the process on such input
+        print(
+            f"warning: all {n} embeddings are the same point (a collapsed or untrained model, or a still "
+            f"video): nothing to lay out, every point is drawn at the origin",
+            file=sys.stderr,
+        )
+        return np.zeros((n, 2), np.float32), 0.0
     if pca_variance is not None:
         pca = PCA(svd_solver="full", random_state=seed).fit(x)
         x = pca.transform(x)[:, : max(2, components_for_variance(pca.explained_variance_ratio_, pca_variance))]
