@@ -269,16 +269,23 @@ def test_vtdl_finetuned_file_loads_by_its_keys_not_its_arch_field(tmp_path, arch
 # ---- TCE (csiro-robotics/TCE) ------------------------------------------------------------------
 
 
-def test_tce_pretraining_release_with_its_rotation_head_loads_strictly(tmp_path):
-    # network/model.py PreTrainNet in DataParallel, saved by pretrain.py
-    torch.manual_seed(3)
+def tce_pretrain_net(seed):
+    """TCE's network/model.py PreTrainNet: a ResNet without its classifier, the contrastive and
+    rotation heads."""
+    torch.manual_seed(seed)
     net = nn.Module()
     net.backbone = perturbed(torchvision.models.resnet18())
-    del net.backbone.fc  # TCE's network/resnet.py has no classifier
+    del net.backbone.fc
     net.fc_contrastive = nn.Linear(512, 128)
     net.fc_rotation_1, net.bn_rotation_1 = nn.Linear(512, 200), nn.BatchNorm1d(200)
     net.fc_rotation_2, net.bn_rotation_2 = nn.Linear(200, 200), nn.BatchNorm1d(200)
     net.fc_rotation_3 = nn.Linear(200, 4)
+    return net
+
+
+def test_tce_pretraining_release_with_its_rotation_head_loads_strictly(tmp_path):
+    # network/model.py PreTrainNet in DataParallel, saved by pretrain.py
+    net = tce_pretrain_net(3)
     path = str(tmp_path / "ckpt_epoch_50.pth")
     torch.save(
         {
@@ -311,6 +318,77 @@ def test_tce_pretraining_release_with_its_rotation_head_loads_strictly(tmp_path)
     from videossl.eval.tsne import linear_embedding_head  # TCE's t-SNE space: the release's own embedding
 
     assert torch.equal(linear_embedding_head(checkpoint).weight, net.fc_contrastive.weight)
+
+
+def tce_checkpoint_as_pretrain_saves_it(path, net, config):
+    """pretrain.py's save at commit 0da560c7 (lines 206-215): the yacs config object, the
+    DataParallel state dict, the optimizer's and the NCE loss's state, the epoch."""
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.03, momentum=0.9)
+    nce = {"params": torch.tensor([8192, 0.07, -1.0, 0.5]), "memory_bank": torch.randn(16, 128)}
+    state = {"config": config, "state_dict": nn.DataParallel(net).state_dict(), "optimizer": optimizer.state_dict()}
+    torch.save({**state, "NCELoss": nce, "epoch": 50}, path)
+    return path
+
+
+def yacs_like_config(node):
+    """A config shaped like TCE's config/default.py (nested nodes, lists, strings, numbers), frozen."""
+    config = node()
+    config.TRAIN = node()
+    config.TRAIN.PRETRAINING = node()
+    config.TRAIN.PRETRAINING.SAVEDIR = "/scratch/tce"
+    config.TRAIN.PRETRAINING.LEARNING_RATE = 0.03
+    config.DATASET = node()
+    config.DATASET.PRETRAINING = node()
+    config.DATASET.PRETRAINING.MEAN = [0.485, 0.456, 0.406]
+    return config
+
+
+def test_tce_checkpoint_with_its_yacs_config_loads_in_the_safe_path(tmp_path, capsys):
+    from yacs.config import CfgNode  # a test dependency ([dev]); the loader never imports it
+
+    net = tce_pretrain_net(5)
+    config = yacs_like_config(CfgNode)
+    config.freeze()
+    path = tce_checkpoint_as_pretrain_saves_it(str(tmp_path / "ckpt_epoch_50.pth"), net, config)
+    backbone, _, checkpoint = load_backbone(path)  # no --trust_checkpoint: nothing is unpickled beyond data
+    torch.save({"state_dict": nn.DataParallel(net).state_dict()}, str(tmp_path / "weights_only.pth"))
+    reference, _, _ = load_backbone(str(tmp_path / "weights_only.pth"))
+    assert backbone.name == "resnet18" and checkpoint["epoch"] == 50
+    for key, value in reference.state_dict().items():
+        assert torch.equal(backbone.state_dict()[key], value)
+    assert inspect_checkpoint.main([path]) == 0 and "refused" not in capsys.readouterr().err
+
+
+def test_a_yacs_config_loads_as_plain_data_where_yacs_is_not_installed(tmp_path, monkeypatch):
+    import types
+
+    from videossl.models.checkpoint import read_checkpoint_file
+
+    class CfgNode(dict):  # the pickle names yacs.config.CfgNode, as the real one's does
+        def __getattr__(self, key):
+            try:
+                return self[key]
+            except KeyError:
+                raise AttributeError(key) from None
+
+        def __setattr__(self, key, value):
+            self[key] = value
+
+    CfgNode.__module__, CfgNode.__qualname__ = "yacs.config", "CfgNode"
+    fake = types.ModuleType("yacs.config")
+    fake.CfgNode = CfgNode
+    monkeypatch.setitem(sys.modules, "yacs", types.ModuleType("yacs"))
+    monkeypatch.setitem(sys.modules, "yacs.config", fake)
+    config = yacs_like_config(CfgNode)
+    object.__setattr__(config, "__immutable__", True)  # what a frozen node pickles beside its keys
+    path = tce_checkpoint_as_pretrain_saves_it(str(tmp_path / "ckpt_epoch_50.pth"), tce_pretrain_net(6), config)
+    monkeypatch.delitem(sys.modules, "yacs.config")  # the loading machine has no yacs
+    monkeypatch.delitem(sys.modules, "yacs")
+    loaded = read_checkpoint_file(path)["config"]
+    assert type(loaded) is dict and type(loaded["TRAIN"]["PRETRAINING"]) is dict
+    assert loaded["TRAIN"]["PRETRAINING"]["LEARNING_RATE"] == 0.03
+    assert loaded["DATASET"]["PRETRAINING"]["MEAN"] == [0.485, 0.456, 0.406]
+    assert "yacs.config" not in sys.modules
 
 
 def test_tce_release_is_a_2d_resnet(tmp_path):

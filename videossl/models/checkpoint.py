@@ -25,6 +25,7 @@ import pickle
 import re
 import sys
 import zipfile
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Optional
 
 import torch
@@ -42,9 +43,38 @@ FORMAT = "videossl-checkpoint"
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("method", "backbone", "input_contract")
 TRUST_HINT = "pass --trust_checkpoint only if you trust where the file comes from"
-# Plain classes that released checkpoints hold besides tensors, allowed by name in the safe load
-# (nothing else is): VTDL's train_temporal_dis.py saves its argparse options under 'opt'.
-SAFE_RELEASE_CLASSES = [argparse.Namespace]
+
+
+class YacsConfigNode:
+    """Stands in for ``yacs.config.CfgNode`` in the safe load (TCE's pretrain.py saves its yacs
+    config beside the weights). A node loads as an OrderedDict, the mapping torch's safe unpickler
+    fills, so nothing of yacs is imported or run; ``plain_data`` then makes it a dict."""
+
+    def __new__(cls, *args: Any) -> OrderedDict:
+        node = OrderedDict()
+        vars(node)[YACS_NODE] = True
+        return node
+
+
+YacsConfigNode.__module__, YacsConfigNode.__name__, YacsConfigNode.__qualname__ = "yacs.config", "CfgNode", "CfgNode"
+YACS_NODE = "_videossl_yacs_node"
+# Classes that released checkpoints hold besides tensors, allowed by name in the safe load (nothing
+# else is): VTDL's train_temporal_dis.py saves its argparse options under 'opt', TCE's pretrain.py
+# its yacs config under 'config'.
+SAFE_RELEASE_CLASSES = [argparse.Namespace, YacsConfigNode]
+
+
+def plain_data(obj: Any) -> Any:
+    """``obj`` with every loaded yacs node made a plain dict (containers are walked, tensors kept)."""
+    if isinstance(obj, OrderedDict) and vars(obj).get(YACS_NODE):
+        return {key: plain_data(value) for key, value in obj.items()}
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if isinstance(value, (dict, list)):
+                obj[key] = plain_data(value)
+    elif isinstance(obj, list):
+        return [plain_data(value) for value in obj]
+    return obj
 # torch's weights-only unpickler names the class a file asks for: "Unsupported global: GLOBAL a.B"
 UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
@@ -101,7 +131,7 @@ def read_checkpoint_file(path: str, trust: bool = False) -> Any:
     check_file_content(path)
     try:
         with torch.serialization.safe_globals(SAFE_RELEASE_CLASSES):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return plain_data(torch.load(path, map_location="cpu", weights_only=True))
     except pickle.UnpicklingError as err:
         held = UNSUPPORTED_GLOBAL.search(str(err))
         if held is None:  # not an object outside the allowlist: a damaged pickle
