@@ -108,8 +108,10 @@ RECIPE = Recipe(
         ),
         Setting(
             "schedule",
-            "linear warm-up 1787 of 71488 steps (5 of 200 epochs), then cosine to 0",
-            PRETRAIN_YAML + " (warmup.linear.warmup_steps, decay_steps)",
+            "cosine to 0 over all 71488 steps from step 0; linear warm-up from 0 over the first 1787 steps (5 of 200 "
+            "epochs) to the cosine's value at step 1787 (0.9985 of the peak), where it hands over",
+            PRETRAIN_YAML + " (warmup.linear.warmup_steps, decay_steps); Model Garden "
+            "official/modeling/optimization/lr_schedule.py LinearWarmup, CosineDecayWithOffset (offset 0) at 00b830c7",
             flag="warmup_epochs",
             value=5,
         ),

@@ -143,14 +143,20 @@ def test_schedules():
         plateau.end_epoch(loss)
     assert lrs == pytest.approx([0.01, 0.05, 0.1, 0.5, 1, 1, 1, 0.1, 0.1, 0.1])
 
+    # Model Garden's: the cosine runs over all 6 steps from step 0; the warm-up climbs from 0 to
+    # the cosine's value at step 2 and hands over there (the peak is never reached)
     cosine = WarmupCosine(opt(), warmup_epochs=1, total_epochs=3, steps_per_epoch=2)
     seen = [cosine.lr]
-    for _ in range(5):
+    for _ in range(6):
         cosine.after_step()
         seen.append(cosine.lr)
+    at_2 = 0.5 * (1 + math.cos(math.pi * 2 / 6))
     assert seen == pytest.approx(
-        [0.5, 1.0, 1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5, 0.5 * (1 + math.cos(3 * math.pi / 4))]
+        [0.0, at_2 / 2, at_2, 0.5, 0.5 * (1 + math.cos(math.pi * 4 / 6)), 0.5 * (1 + math.cos(math.pi * 5 / 6)), 0.0]
     )
+    # without a warm-up it is the plain cosine
+    plain = WarmupCosine(opt(), warmup_epochs=0, total_epochs=2, steps_per_epoch=2)
+    assert [plain.lr, (plain.after_step(), plain.lr)[1]] == pytest.approx([1.0, 0.5 * (1 + math.cos(math.pi / 4))])
 
     steps = MultiStep(opt(), milestones=[2, 4], gamma=0.1)
     got = []

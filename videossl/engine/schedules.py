@@ -72,7 +72,12 @@ class WarmupPlateau(Schedule):
 
 
 class WarmupCosine(Schedule):
-    """CVRL: linear warm-up over ``warmup_epochs``, then cosine decay to 0, updated every step."""
+    """CVRL (Model Garden's schedules): a cosine over all ``total_epochs`` from step 0, with a linear
+    warm-up from 0 over the first ``warmup_epochs`` that ends at the cosine's value there (the
+    warm-up hands over at the global step, so the peak itself is never reached); per step.
+    Model Garden: official/modeling/optimization/lr_schedule.py, LinearWarmup (the warm-up's end
+    value is the wrapped schedule at warmup_steps) and CosineDecayWithOffset (offset 0), at
+    tensorflow/models 00b830c7; warmup_learning_rate defaults to 0 (configs/learning_rate_config.py)."""
 
     def __init__(self, optimizer: Optimizer, warmup_epochs: int, total_epochs: int, steps_per_epoch: int) -> None:
         super().__init__(optimizer)
@@ -81,12 +86,14 @@ class WarmupCosine(Schedule):
         self.step = 0
         self._set()
 
+    def cosine(self, step: int) -> float:
+        return 0.5 * (1 + math.cos(math.pi * min(step, self.total_steps) / self.total_steps))
+
     def _set(self) -> None:
         if self.step < self.warmup_steps:
-            self.factor = (self.step + 1) / self.warmup_steps
+            self.factor = self.step / self.warmup_steps * self.cosine(self.warmup_steps)
         else:
-            progress = (self.step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps)
-            self.factor = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+            self.factor = self.cosine(self.step)
         self._apply()
 
     def start_epoch(self, epoch: int) -> None:
