@@ -19,14 +19,17 @@ def mining_threshold(step, total_steps, mode="mined", low=-1.0, high=1.0, rate=5
     return low + (high - low) * (1.0 - math.exp(sign * rate * step / total_steps))
 
 
-def mine_negatives(anchor, bank, own, count, threshold, generator=None):
+def mine_negatives(anchor, bank, own, count, threshold, generator=None, release_reshape=False):
     """Slot indices ``[N, count]``: for each anchor ``[N, D]``, the ``count`` bank entries most
     similar to it among those below ``threshold`` (its own slot ``own`` never), hardest first;
     when fewer qualify, the rest are drawn uniformly (with replacement) from the other slots that
-    are neither its own nor already taken (loss/NCEAverage.py, NCEAverageKineticsMining)."""
+    are neither its own nor already taken (loss/NCEAverage.py, NCEAverageKineticsMining).
+    ``release_reshape``: score against ``bank.view(D, -1)`` as the release does (a reshape of the
+    ``[size, D]`` bank, not its transpose: column j is not entry j), for ``--negatives release``."""
     n, size = len(anchor), len(bank)
     rows = torch.arange(n, device=bank.device)
-    similarity = anchor.float() @ bank.float().T  # [N, size]
+    scored = bank.float().reshape(bank.shape[1], -1) if release_reshape else bank.float().T
+    similarity = anchor.float() @ scored  # [N, size]
     allowed = similarity < threshold
     allowed[rows, own] = False
     scores = similarity.masked_fill(~allowed, -math.inf)

@@ -73,7 +73,14 @@ class TCE(Method):
             drawn = bank.sample_negatives(indices, self.negatives)
         else:  # the release counts steps from 1 over the whole run
             threshold = mining_threshold(self.step + 1, self.total_steps, self.negative_mode)
-            drawn = mine_negatives(a.detach(), bank.memory, indices, self.negatives, threshold)
+            drawn = mine_negatives(
+                a.detach(),
+                bank.memory,
+                indices,
+                self.negatives,
+                threshold,
+                release_reshape=self.negative_mode == "release",
+            )
         known = float(normalizer) > 0
         nce, batch_normalizer = nce_memory_bank_loss(
             a.float(), p.float(), bank.memory[drawn], self.temperature, self.size, normalizer if known else None

@@ -93,8 +93,10 @@ RECIPE = Recipe(
             flag="negatives",
             value="mined",
             difference="exp(-tr s / total), the evident intent: the threshold rises from -1 to 0.987 and hard "
-            "negatives are mined; the own slot is never a negative; `--negatives release` runs the "
-            "released formula (random negatives, what produced the published numbers)",
+            "negatives are mined by cosine similarity (anchor @ bank.T); the own slot is never a negative. The "
+            "release scores anchor @ memory_bank.view(feat_dim, -1) (loss/NCEAverage.py:122 at 0da560c7), a "
+            "reshape that pairs anchors with scrambled columns, not bank entries. `--negatives release` runs "
+            "the released formula and that reshape (almost all random negatives: what produced the published numbers)",
         ),
         Setting(
             "optimiser",

@@ -73,6 +73,24 @@ def test_mining_takes_the_hardest_entries_below_the_threshold_never_the_own_slot
     assert 7 not in many.unique().tolist() and len(many.unique()) == 7
 
 
+def test_release_mode_scores_the_reshaped_bank_as_the_release_does():
+    # NCEAverage.py:122 multiplies by memory_bank.view(feat_dim, -1): column j mixes pieces of
+    # several entries. With everything below the threshold, the top scores follow that reshape.
+    g = torch.Generator().manual_seed(1)
+    bank = torch.nn.functional.normalize(torch.randn(6, 3, generator=g), dim=1)
+    anchor = torch.nn.functional.normalize(torch.randn(1, 3, generator=g), dim=1)
+    own = torch.tensor([5])
+    reshaped = (anchor @ bank.reshape(3, -1))[0]
+    reshaped[5] = -float("inf")
+    transposed = (anchor @ bank.T)[0]
+    transposed[5] = -float("inf")
+    assert reshaped.argsort(descending=True)[:3].tolist() != transposed.argsort(descending=True)[:3].tolist()
+    release = mine_negatives(anchor, bank, own, 3, threshold=10.0, release_reshape=True)
+    mined = mine_negatives(anchor, bank, own, 3, threshold=10.0)
+    assert release[0].tolist() == reshaped.argsort(descending=True)[:3].tolist()
+    assert mined[0].tolist() == transposed.argsort(descending=True)[:3].tolist()
+
+
 def test_nce_memory_bank_loss_equals_the_cmc_formula_by_hand():
     g = torch.Generator().manual_seed(0)
     anchor = torch.nn.functional.normalize(torch.randn(8, 16, generator=g), dim=1)
