@@ -1,6 +1,8 @@
 """TCE as a method: a 2D ResNet applied per frame, a 128-d embedding head, a 4-way rotation head,
 the memory bank of past embeddings (CMC's NCE with mined negatives, tce/hard_negatives.py)."""
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -35,10 +37,7 @@ class TCE(Method):
     ``negative_mode``: mined, release or random (tce/hard_negatives.py)."""
 
     name = "tce"
-    grad_cache_refusal = (
-        "the anchor, positive and rotated frames go through the backbone as one BatchNorm batch, so "
-        "computing them in pieces would change the statistics and the gradients"
-    )
+    grad_cache_exact = True  # three pieces, each its own BatchNorm batch
     clips_per_sample = 3
     terms = ("nce", "rotation")
 
@@ -65,8 +64,19 @@ class TCE(Method):
     def state_modules(self):
         return {"projection": self.head, "rotation": self.rotation_head, "memory": self.memory}
 
-    def loss(self, batch, *, update_state=True):
-        a, p, rotation_logits = self.embed(self.model_input(batch["clips"]))
+    def forward_chunks(self, batch):
+        """The anchor, positive and rotated frames, each through the backbone as its own batch, as
+        the release's three forward passes (pretrain.py:71-73 at 0da560c7): each is its own
+        BatchNorm batch."""
+        frames = self.model_input(batch["clips"])  # [B, 3, C, 1, H, W]
+        return [
+            functools.partial(self.embed, frames[:, 0]),
+            functools.partial(self.embed, frames[:, 1]),
+            functools.partial(self.rotation_logits, frames[:, 2]),
+        ]
+
+    def loss_from_chunks(self, outputs, batch, *, update_state=True):
+        a, p, rotation_logits = outputs
         indices = torch.as_tensor(batch["index"], device=a.device)
         bank, normalizer = self.memory.bank, self.memory.normalizer
         if self.negative_mode == "random":
@@ -94,12 +104,11 @@ class TCE(Method):
         return nce + self.rotation_weight * rotation, {"nce": nce.detach(), "rotation": rotation.detach()}
 
     def embed(self, frames):
-        """Model input ``[B, 3, C, 1, H, W]`` -> (anchor embedding, positive embedding, rotation
-        logits of the rotated anchor); embeddings L2-normalised."""
-        b = frames.shape[0]
-        features = self.backbone(frames.flatten(0, 1)).flatten(1).view(b, 3, -1)
-        anchor, positive = (F.normalize(self.head(features[:, k]), dim=1) for k in range(2))
-        return anchor, positive, self.rotation_head(features[:, 2])
+        """Frames ``[B, C, 1, H, W]`` -> L2-normalised embeddings ``[B, D]``."""
+        return F.normalize(self.head(self.backbone(frames).flatten(1)), dim=1)
+
+    def rotation_logits(self, frames):
+        return self.rotation_head(self.backbone(frames).flatten(1))
 
 
 class TCEMemory(nn.Module):

@@ -107,6 +107,12 @@ RECIPE = Recipe(
         ),
         Setting("learning rate", "0.03", CONFIG + " (TRAIN.PRETRAINING.LEARNING_RATE)", flag="lr", value=0.03),
         Setting("schedule", "x0.1 at epoch 25", CONFIG + " (DECAY_EPOCHS)", flag="milestones", value="25"),
+        Setting(
+            "BatchNorm batches",
+            "the anchor, pair and rotated frames in three forward passes, each its own BatchNorm batch",
+            "pretrain.py:71-73 (at 0da560c7)",
+            project="tce/model.py forward_chunks: the same three passes (tests/test_memory.py)",
+        ),
         Setting("batch", "100", CONFIG + " (TRAIN.PRETRAINING.BATCH_SIZE)", flag="batch_size", value=100),
         Setting("epochs", "50", CONFIG + " (TRAIN.PRETRAINING.EPOCHS)", flag="epochs", value=50),
         Setting(

@@ -105,6 +105,28 @@ class DropoutPairs(Method):
         return nt_xent(torch.nn.functional.dropout(first, 0.2), second, 0.5), {}  # the loss draws too
 
 
+def tce():
+    torch.manual_seed(0)
+    return TCE(build_backbone("resnet18", width=0.125), InputContract(frames=1, size=32), size=10, total_steps=10)
+
+
+def tce_batch():
+    g = torch.Generator().manual_seed(1)
+    frames = torch.randint(0, 256, (4, 3, 3, 1, 32, 32), dtype=torch.uint8, generator=g)
+    return {"clips": frames, "index": torch.tensor([0, 3, 5, 7]), "rotation": torch.tensor([0, 1, 2, 3])}
+
+
+def test_tces_three_frame_kinds_are_three_batchnorm_batches_and_grad_cache_gives_the_plain_step():
+    plain, cached, batch = tce(), tce(), tce_batch()
+    assert_same_step(plain, cached, plain_step(plain, batch), cached_step(cached, batch))
+    assert int(plain.backbone.bn1.num_batches_tracked) == 3  # anchor, positive, rotated: three passes
+    separate = tce().backbone.train()  # the statistics of three separate passes, not one joint one
+    frames = plain.model_input(batch["clips"])
+    for k in range(3):
+        separate(frames[:, k])
+    assert torch.allclose(plain.backbone.bn1.running_var, separate.bn1.running_var)
+
+
 def test_grad_cache_replays_each_pieces_random_draws():
     batch = {"clips": torch.randn(5, 2, 6, generator=torch.Generator().manual_seed(3))}
     plain, cached = DropoutPairs(), DropoutPairs()
@@ -136,13 +158,11 @@ def test_grad_cache_is_refused_where_it_would_change_batchnorm_statistics():
     contract = InputContract(frames=16, size=32)
     with pytest.raises(UserError, match="--grad_cache: not available for cvrl: both clips .* one BatchNorm batch"):
         check_grad_cache(CVRL(build_backbone("r3d_18", width=0.125), contract, hidden=8, layers=1))
-    frame = InputContract(frames=1, size=32)
-    with pytest.raises(UserError, match="not available for tce: .* one BatchNorm batch"):
-        check_grad_cache(TCE(build_backbone("resnet18", width=0.125), frame, size=10, total_steps=10))
     with pytest.raises(UserError, match="not available for classifier: .* one BatchNorm batch"):
         check_grad_cache(VideoClassifier(build_backbone("r3d_18", width=0.125), 3))
     check_grad_cache(tclr())
     check_grad_cache(vtdl())
+    check_grad_cache(tce())
 
 
 def tiny_args(tiny_synthetic, out_dir, *extra):
