@@ -80,14 +80,14 @@ def test_queue_equals_a_naive_fifo_even_for_batches_larger_than_itself(size, bat
         assert queue.keys.tolist() == naive and int(queue.pointer) == pointer
 
 
-def test_momentum_update_blends_parameters_and_copies_buffers():
+def test_momentum_update_blends_parameters_and_leaves_the_targets_statistics():
     online, target = torch.nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
     with torch.no_grad():
         online.weight.fill_(2.0), target.weight.fill_(1.0), online.running_mean.fill_(5.0)
+        target.running_mean.fill_(-1.0)
     momentum_update(online, target, momentum=0.9)
-    assert torch.allclose(target.weight, torch.full((3,), 1.1)) and torch.equal(
-        target.running_mean, online.running_mean
-    )
+    assert torch.allclose(target.weight, torch.full((3,), 1.1))
+    assert torch.equal(target.running_mean, torch.full((3,), -1.0))  # the release moves parameters only
 
 
 def naive_nce(anchor, positive, negatives, t, num_data, z):

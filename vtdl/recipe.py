@@ -72,8 +72,9 @@ RECIPE = Recipe(
         ),
         Setting(
             "query/key encoders",
-            "momentum key encoder 0.999",
-            TRAIN + " (--alpha, moment_update)",
+            "momentum key encoder 0.999, parameters only (its BatchNorm layers in training mode keep their own "
+            "statistics)",
+            TRAIN + " (--alpha; moment_update, lines 184-187, and set_bn_train, lines 413-419, at 3f2b782b)",
             flag="momentum_encoder",
             value=0.999,
         ),

@@ -74,12 +74,11 @@ class MemoryQueue(torch.nn.Module):
 
 @torch.no_grad()
 def momentum_update(online: nn.Module, target: nn.Module, momentum: float = 0.999) -> None:
-    """target <- momentum * target + (1 - momentum) * online, parameters and buffers alike
-    (BatchNorm statistics are copied)."""
+    """target <- momentum * target + (1 - momentum) * online, for the parameters only: the target's
+    BatchNorm statistics are its own, kept by its own forward passes in training mode (VTDL's
+    moment_update, src/train_temporal_dis.py:184-187 at 3f2b782b; MoCo does the same)."""
     for p_online, p_target in zip(online.parameters(), target.parameters()):
         p_target.mul_(momentum).add_(p_online.detach(), alpha=1 - momentum)
-    for b_online, b_target in zip(online.buffers(), target.buffers()):
-        b_target.copy_(b_online)
 
 
 class MemoryBank(torch.nn.Module):
