@@ -107,6 +107,14 @@ def test_resume_after_epoch_1_ends_with_the_same_weights_as_an_uninterrupted_run
     ]
 
 
+def test_kept_epochs_are_written_and_never_removed(tmp_path):
+    # VTDL's paper preset keeps the epochs its release finetunes from (--keep_epochs 45,48)
+    args = engine_args(tmp_path, "--epochs", "5", "--save_every", "3", "--keep_checkpoints", "1", "--keep_epochs", "2")
+    train(tmp_path, args)
+    kept = sorted(name for name in os.listdir(tmp_path / "ckpt") if name.startswith("checkpoint_epoch"))
+    assert kept == ["checkpoint_epoch0002.pt", "checkpoint_epoch0005.pt"]  # epoch 3 was removed as stale
+
+
 def test_restart_skips_a_corrupt_newest_checkpoint_and_says_so(tmp_path, capsys):
     train(tmp_path, engine_args(tmp_path), epochs_to_run=1)
     (tmp_path / "ckpt" / "last.pt").write_bytes(b"not a checkpoint")  # as if the disk failed mid-write

@@ -77,6 +77,8 @@ def knn_monitor_setting(source: str) -> Setting:
 def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value))
     return str(value)
 
 

@@ -119,6 +119,16 @@ RECIPE = Recipe(
         ),
         Setting("epochs", "240", TRAIN + " (--epochs)", flag="epochs", value=240),
         Setting(
+            "the checkpoints the published finetuning starts from",
+            "ckpt_epoch_45 (UCF101) and ckpt_epoch_48 (HMDB51), before the first lr decay at 120: the release's "
+            "finetuning commands load them (82.3 / 52.9 come from these, not from epoch 240)",
+            "readme.md:109 (HMDB51), readme.md:131 (UCF101) at 3f2b782b",
+            flag="keep_epochs",
+            value=(45, 48),
+            project="`--keep_epochs 45,48`: checkpoint_epoch0045.pt and checkpoint_epoch0048.pt are kept; "
+            "finetune from them to compare with the published numbers",
+        ),
+        Setting(
             "precision",
             "fp32 (apex only with --amp, not in the scripts)",
             TRAIN + ", " + SCRIPTS,

@@ -101,6 +101,12 @@ def add_engine_args(
     group.add_argument("--save_every", type=positive_int, default=1, help="epochs between checkpoints")
     group.add_argument("--keep_checkpoints", type=positive_int, default=3, help="how many recent checkpoints to keep")
     group.add_argument(
+        "--keep_epochs",
+        type=epoch_list,
+        default=(),
+        help="comma-separated epochs whose checkpoint_epochNNNN.pt is always written and never removed",
+    )
+    group.add_argument(
         "--max_nonfinite_steps",
         type=positive_int,
         default=20,
@@ -133,6 +139,17 @@ def add_memory_args(parser: ArgumentParser, group: _ArgumentGroup, grad_cache: b
         action="store_true",
         help="keep only each backbone stage's input and recompute its activations in the backward pass",
     )
+
+
+def epoch_list(text: str) -> tuple[int, ...]:
+    """'45,48' -> (45, 48): an argparse type."""
+    try:
+        epochs = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of epochs") from None
+    if any(epoch < 1 for epoch in epochs):
+        raise argparse.ArgumentTypeError(f"{text!r}: epochs count from 1")
+    return epochs
 
 
 def resolve_device(name: Optional[str]) -> torch.device:
@@ -507,7 +524,8 @@ class TrainingRun:
             training_state=training_state,
             precision=self.plan.to_dict() if self.plan else None,
         )
-        end_of_epoch = position is None and (epochs_done % self.args.save_every == 0 or epochs_done == self.args.epochs)
+        due = epochs_done % self.args.save_every == 0 or epochs_done in (self.args.epochs, *self.args.keep_epochs)
+        end_of_epoch = position is None and due
         last = self._write_checkpoint(checkpoint, epochs_done, end_of_epoch, is_best)
         distributed.barrier()
         return last
@@ -522,7 +540,8 @@ class TrainingRun:
                 target = os.path.join(self.checkpoint_dir, CHECKPOINT_PATTERN.format(epochs_done))
                 atomic_copy(last, target)
                 old = sorted(glob.glob(os.path.join(self.checkpoint_dir, "checkpoint_epoch*.pt")), key=checkpoint_epoch)
-                for stale in old[: -self.args.keep_checkpoints] if self.args.keep_checkpoints > 0 else []:
+                old = [path for path in old if checkpoint_epoch(path) not in self.args.keep_epochs]
+                for stale in old[: -self.args.keep_checkpoints]:
                     os.remove(stale)
             if is_best:
                 target = os.path.join(self.checkpoint_dir, "best.pt")

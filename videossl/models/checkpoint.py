@@ -75,6 +75,8 @@ def plain_data(obj: Any) -> Any:
     elif isinstance(obj, list):
         return [plain_data(value) for value in obj]
     return obj
+
+
 # torch's weights-only unpickler names the class a file asks for: "Unsupported global: GLOBAL a.B"
 UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
