@@ -35,7 +35,6 @@ from videossl.engine import pretraining as engine
 from videossl.engine.optim import LARS, kernel_decay_groups, scaled_lr
 from videossl.engine.schedules import WarmupCosine
 from videossl.models.backbones import build_backbone
-from videossl.recipes import parse_with_preset
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEYS_THAT_MATTER = engine.COMMON_KEYS_THAT_MATTER + ("stride", "head_hidden")
@@ -63,7 +62,7 @@ def build_optimizer(model, args, lr):
 
 
 def main(argv=None):
-    args = parse_with_preset(build_parser(), RECIPE, argv)
+    args = engine.parse_args(build_parser(), RECIPE, argv)
     run = engine.start_run(args, RECIPE, KEYS_THAT_MATTER)
     builder = CVRLSampleBuilder(
         cvrl_pair_augmentations(args.size, args.flip_prob), frames=args.frames, stride=args.stride

@@ -36,7 +36,6 @@ from videossl.cli import run_cli
 from videossl.data.input_contract import IMAGENET
 from videossl.engine import pretraining as engine
 from videossl.models.backbones import RESNETS_2D, build_backbone
-from videossl.recipes import parse_with_preset
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEYS_THAT_MATTER = engine.COMMON_KEYS_THAT_MATTER + ("frame_gap",)
@@ -59,7 +58,7 @@ def build_parser():
 
 
 def main(argv=None):
-    args = parse_with_preset(build_parser(), RECIPE, argv)
+    args = engine.parse_args(build_parser(), RECIPE, argv)
     run = engine.start_run(args, RECIPE, KEYS_THAT_MATTER)
     builder = TCESampleBuilder(args.size, args.frame_gap, flip_p=args.flip_prob)
     loader = engine.training_loader(run, args, builder)

@@ -33,7 +33,6 @@ from videossl.engine import pretraining as engine
 from videossl.engine.schedules import WarmupPlateau
 from videossl.errors import UserError
 from videossl.models.backbones import build_backbone
-from videossl.recipes import parse_with_preset
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEYS_THAT_MATTER = engine.COMMON_KEYS_THAT_MATTER + ("num_local",)
@@ -65,7 +64,7 @@ def parse_warmup(text):
 
 
 def main(argv=None):
-    args = parse_with_preset(build_parser(), RECIPE, argv)
+    args = engine.parse_args(build_parser(), RECIPE, argv)
     try:
         weights = parse_loss_weights(args.loss_weights)
     except ValueError as err:

@@ -12,6 +12,7 @@ from linear_eval import train as linear_train
 from nn_retrieval import complete_retrieval
 from tests.helpers import read_index, tiny_eval_args, write_index_video
 from videossl.data.input_contract import InputContract
+from videossl.errors import UserError
 from videossl.eval.features import ClipView, EvaluationClipBuilder
 from videossl.eval.linear_probe import accuracies, predict_videos, train_linear_probe
 from videossl.eval.retrieval import recall_at_k, retrieval
@@ -260,3 +261,17 @@ def test_a_rewritten_video_is_a_new_cache_key(tmp_path):
     assert key() == first
     write_video(str(tmp_path / "a.avi"), np.zeros((30, 32, 32, 3), np.uint8))
     assert key() != first
+
+
+def test_features_too_large_for_float16_are_kept_in_float32_and_nan_is_an_error():
+    # a degenerate checkpoint's features (about 7e13 here) turned into inf in the float16 cache, and
+    # every score was chance without a word
+    from videossl.eval.features import compact
+
+    small = torch.randn(2, 3, 4)
+    assert compact(small).dtype == torch.float16
+    large = small * 7e13
+    kept = compact(large)
+    assert kept.dtype == torch.float32 and torch.equal(kept, large)
+    with pytest.raises(UserError, match="features are NaN or infinite"):
+        compact(torch.tensor([1.0, float("nan")]))

@@ -110,7 +110,7 @@ def test_a_tiny_run_lowers_the_loss_and_its_checkpoint_loads(tiny_synthetic, tmp
     assert str(folder) in capsys.readouterr().out
 
 
-def test_restart_after_epoch_1_matches_an_uninterrupted_run(tiny_synthetic, tmp_path):
+def test_restart_after_epoch_1_matches_an_uninterrupted_run(tiny_synthetic, tmp_path, capsys):
     train_gen_all_step.main(tiny_args(tiny_synthetic, tmp_path / "straight", "--epochs", "2"))
     train_gen_all_step.main(tiny_args(tiny_synthetic, tmp_path / "resumed", "--epochs", "1"))
     with pytest.raises(UserError, match="already holds checkpoints"):  # no silent overwrite
@@ -119,7 +119,9 @@ def test_restart_after_epoch_1_matches_an_uninterrupted_run(tiny_synthetic, tmp_
         train_gen_all_step.main(
             tiny_args(tiny_synthetic, tmp_path / "resumed", "--epochs", "2", "--restart", "--size", "48")
         )
-    train_gen_all_step.main(tiny_args(tiny_synthetic, tmp_path / "resumed", "--epochs", "2", "--restart"))
+    # --run_id and --restart alone continue the run with the flags it recorded (the release's usage)
+    resumed = ["--run_id", "tiny", "--out_dir", str(tmp_path / "resumed"), "--restart", "--epochs", "2"]
+    train_gen_all_step.main(resumed)
     a = torch.load(tmp_path / "straight" / "ss_saved_models" / "tiny" / "last.pt", weights_only=True)
     b = torch.load(tmp_path / "resumed" / "ss_saved_models" / "tiny" / "last.pt", weights_only=True)
     assert a["epoch"] == b["epoch"] == 2
@@ -127,6 +129,10 @@ def test_restart_after_epoch_1_matches_an_uninterrupted_run(tiny_synthetic, tmp_
         assert torch.equal(value, b["backbone"]["state_dict"][name]), name
     for name, value in a["heads"]["projection"].items():
         assert torch.equal(value, b["heads"]["projection"][name]), name
+    train_gen_all_step.main(resumed)  # a finished run: says so, trains nothing
+    assert "nothing to train: the run has done its 2 epochs" in capsys.readouterr().out
+    with pytest.raises(UserError, match="--restart: there is no run 'other'"):
+        train_gen_all_step.main(["--run_id", "other", "--out_dir", str(tmp_path / "resumed"), "--restart"])
 
 
 def test_two_processes_under_torchrun_complete(tiny_synthetic, tmp_path):

@@ -83,3 +83,18 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {message} ({self.prog} --help lists the flags)\n")
+
+
+def given_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
+    """The destinations of the flags ``argv`` gives explicitly (parsed with every default hidden)."""
+    defaults = {action: action.default for action in parser._actions}  # argparse keeps no public list
+    set_defaults = parser._defaults
+    try:
+        for action in defaults:
+            action.default = SUPPRESS
+        parser._defaults = {}
+        return set(vars(parser.parse_known_args(list(argv))[0]))
+    finally:
+        parser._defaults = set_defaults
+        for action, default in defaults.items():
+            action.default = default

@@ -31,7 +31,6 @@ from videossl.data.augmentations import vtdl_clip_augmentation
 from videossl.data.input_contract import IMAGENET
 from videossl.engine import pretraining as engine
 from videossl.models.backbones import build_backbone
-from videossl.recipes import parse_with_preset
 from vtdl.dataset import VTDLSampleBuilder
 from vtdl.model import VTDL
 from vtdl.recipe import RECIPE
@@ -58,7 +57,7 @@ def build_parser():
 
 
 def main(argv=None):
-    args = parse_with_preset(build_parser(), RECIPE, argv)
+    args = engine.parse_args(build_parser(), RECIPE, argv)
     if args.queue_size is None:
         args.queue_size = DEFAULT_QUEUE.get(args.dataset, 5000)
     run = engine.start_run(args, RECIPE, KEYS_THAT_MATTER)

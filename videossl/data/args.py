@@ -91,8 +91,8 @@ def check_data_args(args: Namespace, evaluation: bool = False) -> None:
     flag and the layout it expects. An ``evaluation`` needs test videos too."""
     if not args.data_root:
         raise UserError(
-            f"--data_root is required for --dataset {args.dataset}: {DATA_LAYOUTS[args.dataset]} "
-            f"(the synthetic demo set, made by make demo: --data_root {DEMO_DATA_ROOT})"
+            f"--data_root is required for --dataset {args.dataset}: {DATA_LAYOUTS[args.dataset]}. "
+            f"The synthetic demo set, once make demo has made it: --data_root {DEMO_DATA_ROOT}"
         )
     if not os.path.isdir(args.data_root):
         raise UserError(f"--data_root {args.data_root!r} is not a folder ({DATA_LAYOUTS[args.dataset]})")

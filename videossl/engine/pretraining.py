@@ -3,7 +3,9 @@ configuration, and the epoch loop with logging and checkpoints. A method script 
 readable sequence (flags -> run -> dataset -> method -> optimiser -> ``pretrain``)."""
 
 import argparse
+import json
 import os
+import sys
 from collections.abc import Sequence
 from typing import Callable, Optional
 
@@ -11,16 +13,17 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from videossl.cli import ArgumentParser, non_negative_int, positive_float, positive_int
+from videossl.cli import ArgumentParser, given_flags, non_negative_int, positive_float, positive_int
 from videossl.data.args import add_data_args, add_flip_arg, index_from_args
 from videossl.data.dataset import VideoClipDataset, collate_samples
 from videossl.data.input_contract import INPUT_MODES, STANDARDIZE, InputContract
 from videossl.engine import distributed
 from videossl.engine.method import Method
 from videossl.engine.schedules import MultiStep, Schedule
-from videossl.engine.training import TrainingRun, add_engine_args, check_batch, check_run_config
+from videossl.engine.training import RUN_CONFIG, TrainingRun, add_engine_args, check_batch, check_run_config
+from videossl.errors import UserError
 from videossl.eval.knn import KnnMonitor
-from videossl.recipes import Recipe, describe
+from videossl.recipes import Recipe, describe, parse_with_preset
 
 # Contrastive methods need in-batch negatives and BatchNorm statistics over more than one video.
 MIN_VIDEOS_PER_PROCESS = 2
@@ -72,6 +75,44 @@ def pretraining_parser(description: str, script_folder: str, archs: Sequence[str
     return parser
 
 
+def run_folders(args: argparse.Namespace) -> tuple[str, str]:
+    """(checkpoint folder, TensorBoard folder) of the run the flags name."""
+    return (os.path.join(args.out_dir, "ss_saved_models", args.run_id), os.path.join(args.out_dir, "logs", args.run_id))
+
+
+def parse_args(
+    parser: argparse.ArgumentParser, recipe: Recipe, argv: Optional[Sequence[str]] = None
+) -> argparse.Namespace:
+    """The flags, the recipe's preset as defaults (``videossl.recipes.parse_with_preset``). With
+    --restart, the run's recorded flags (run_config.json) stand in for every flag not given again:
+    ``--run_id EXP --restart`` continues the run as it was started."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_with_preset(parser, recipe, argv)
+    if not args.restart:
+        return args
+    folder = run_folders(args)[0]
+    path = os.path.join(folder, RUN_CONFIG)
+    if not os.path.isdir(folder):
+        raise UserError(f"--restart: there is no run {args.run_id!r} in {os.path.dirname(folder)}")
+    if not os.path.isfile(path):  # a run folder from elsewhere: its flags must be given again
+        return args
+    with open(path) as f:
+        recorded = json.load(f)
+    given = given_flags(parser, argv)
+    restored = {k: v for k, v in recorded.items() if hasattr(args, k) and k not in given and k != "restart"}
+    for key, value in restored.items():
+        setattr(args, key, tuple(value) if isinstance(value, list) else value)
+    print(
+        f"--restart: the flags of run {args.run_id} as recorded in {path}"
+        + (
+            f", except {', '.join('--' + k for k in sorted(given - {'restart', 'run_id', 'out_dir'}))}"
+            if given - {"restart", "run_id", "out_dir"}
+            else ""
+        )
+    )
+    return args
+
+
 def add_step_decay_args(group: argparse._ArgumentGroup) -> None:
     """SGD's weight decay and the epochs where the learning rate drops x0.1 (VTDL, TCE; defaults
     from their recipes)."""
@@ -107,8 +148,7 @@ def start_run(args: argparse.Namespace, recipe: Recipe, keys_that_matter: Sequen
     # the data flags, the layout and the batch, before the run's folders exist
     videos = len(index_from_args(args, "train", verify=False))
     check_batch(args.batch_size, int(os.environ.get("WORLD_SIZE", "1")), MIN_VIDEOS_PER_PROCESS, videos)
-    checkpoint_dir = os.path.join(args.out_dir, "ss_saved_models", args.run_id)
-    log_dir = os.path.join(args.out_dir, "logs", args.run_id)
+    checkpoint_dir, log_dir = run_folders(args)
     config = dict(vars(args), method=recipe.method)
     run = TrainingRun(args, recipe.method, checkpoint_dir, log_dir, config)
     if run.is_main:
@@ -150,6 +190,10 @@ def pretrain(
     """Say what is trained (``details``: the method's own settings), then ``run.fit``: after each
     epoch log the loss terms, run the kNN monitor when due and save the checkpoints."""
     args = run.args
+    if start >= args.epochs:
+        run.log(f"nothing to train: the run has done its {args.epochs} epochs; pass --epochs N to train it further")
+        run.close()
+        return
     run.log(
         f"{run.name.upper()}: {len(loader.dataset)} training videos, {args.arch} (width {args.width}), "
         f"{run.world} process(es) on {run.device}, batch {args.batch_size}, epochs {start + 1}-{args.epochs}"

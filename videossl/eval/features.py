@@ -267,7 +267,8 @@ def extract_features(
     progress: bool = True,
     log: Log = print,
 ) -> dict:
-    """``{"maps": float16 [N, K * crops, D, T'], "labels": [N], "paths": [...], "seconds": s, "cached": bool}``.
+    """``{"maps": [N, K * crops, D, T'] (float16, or float32 where needed), "labels": [N], "paths": [...],
+    "seconds": s, "cached": bool}``.
 
     ``maps`` are the backbone's feature maps pooled over space, time kept: evaluations pool over
     time (linear probe) or flatten (TCLR's retrieval) as their protocol says. With ``view``'s
@@ -316,7 +317,8 @@ def video_maps(
     precision: str,
     progress: bool = True,
 ) -> tuple[Tensor, Tensor]:
-    """(float16 ``[N, views, D, T']`` maps of every video of the loader, ``[N]`` bool readable)."""
+    """(``[N, views, D, T']`` maps of every video of the loader, float16 where they fit, ``[N]``
+    bool readable)."""
     device = torch.device(device)
     backbone = backbone.to(device).eval()
     views = loader.dataset.builder.views_per_video or 1
@@ -326,9 +328,21 @@ def video_maps(
     for batch in tqdm(loader, desc=desc, disable=not progress, leave=False, mininterval=interval):
         clips = batch["clips"].split(CHUNK)
         out = torch.cat([backbone_maps(backbone, contract, chunk, device, precision) for chunk in clips])
-        maps.append(per_video(out, batch["counts"], views).to(torch.float16).cpu())
+        maps.append(compact(per_video(out, batch["counts"], views)).cpu())
         valid.append(batch["valid"])
-    return torch.cat(maps), torch.cat(valid)
+    return torch.cat(maps), torch.cat(valid)  # float32 as soon as one batch needed it
+
+
+def compact(maps: Tensor) -> Tensor:
+    """``maps`` as float16 where they fit (half the cache), else float32; NaN or infinite features
+    are one clear error (they would make every score chance without a word)."""
+    if not torch.isfinite(maps).all():
+        raise UserError(
+            "the backbone's features are NaN or infinite: the checkpoint has diverged, or its weights do "
+            "not suit this input (try --precision fp32)"
+        )
+    half = maps.to(torch.float16)
+    return half if torch.isfinite(half).all() else maps.float()
 
 
 def maps_checksum(maps: Tensor) -> str:
