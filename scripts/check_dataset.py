@@ -13,9 +13,15 @@ count as problems only with ``--strict_header``. Exit status 1 when any problem 
 """
 
 import json
+import os
+import sys
 
-from videossl.cli import ArgumentParser, non_negative_int, positive_int, run_cli
-from videossl.data.args import add_data_args, index_from_args
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # this checkout's code, whatever else is installed
+    sys.path.insert(0, ROOT)
+
+from videossl.cli import ArgumentParser, non_negative_int, positive_int, run_cli  # noqa: E402
+from videossl.data.args import add_data_args, index_from_args  # noqa: E402
 
 SUBSETS = {
     "ucf101": ("train", "test"),

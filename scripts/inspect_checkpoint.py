@@ -10,12 +10,17 @@ Exit 0 when the evaluation tools can load it, 2 when they cannot (the same line 
 """
 
 import json
+import os
 import sys
 
-from videossl.cli import ArgumentParser, run_cli
-from videossl.errors import UserError
-from videossl.models.checkpoint import read_release_file
-from videossl.models.convert import SOURCES, mismatch, mismatch_text, parameter_count
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # this checkout's code, whatever else is installed
+    sys.path.insert(0, ROOT)
+
+from videossl.cli import ArgumentParser, run_cli  # noqa: E402
+from videossl.errors import UserError  # noqa: E402
+from videossl.models.checkpoint import read_release_file  # noqa: E402
+from videossl.models.convert import SOURCES, mismatch, mismatch_text, parameter_count  # noqa: E402
 
 
 def report(release):

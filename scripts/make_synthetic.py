@@ -11,10 +11,15 @@ OUT/ucfTrainTestlist/appearance_labels.txt].
 """
 
 import os
+import sys
 
-from videossl.cli import ArgumentParser, positive_int, probability, run_cli
-from videossl.data.synthetic import BENCHMARK_MOTIONS, CLASS_NAMES, SyntheticConfig, generate_dataset
-from videossl.errors import UserError
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # this checkout's code, whatever else is installed
+    sys.path.insert(0, ROOT)
+
+from videossl.cli import ArgumentParser, positive_int, probability, run_cli  # noqa: E402
+from videossl.data.synthetic import BENCHMARK_MOTIONS, CLASS_NAMES, SyntheticConfig, generate_dataset  # noqa: E402
+from videossl.errors import UserError  # noqa: E402
 
 
 def parse_size(text):

@@ -7,10 +7,10 @@
 
 The split lists are the official ones shipped in data/splits/ (byte for byte); --splits_archive
 unpacks the official split archive instead. .rar needs one of `unrar`, `7z` or `bsdtar` on the
-PATH (e.g. `apt install unrar` or `conda install -c conda-forge p7zip`). Then check the result:
+PATH (e.g. `apt install unrar` or `conda install -c conda-forge p7zip`). Every tool then takes the
+--out folder as --data_root (it finds the videos and the split lists inside it); check the result:
 
-    python scripts/check_dataset.py --dataset ucf101 --data_root /data/UCF101/UCF-101 \\
-        --split_dir /data/UCF101/ucfTrainTestlist --split 1
+    python scripts/check_dataset.py --dataset ucf101 --data_root /data/UCF101
 """
 
 import glob

@@ -14,12 +14,16 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 
-from tqdm import tqdm
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # this checkout's code, whatever else is installed
+    sys.path.insert(0, ROOT)
 
-from videossl.cli import ArgumentParser, non_negative_int, positive_int, run_cli
-from videossl.data.indexes import VIDEO_EXTENSIONS
-from videossl.errors import UserError
-from videossl.video.reencode import reencode_one
+from tqdm import tqdm  # noqa: E402
+
+from videossl.cli import ArgumentParser, non_negative_int, positive_int, run_cli  # noqa: E402
+from videossl.data.indexes import VIDEO_EXTENSIONS  # noqa: E402
+from videossl.errors import UserError  # noqa: E402
+from videossl.video.reencode import reencode_one  # noqa: E402
 
 
 def find_videos(root):
