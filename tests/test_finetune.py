@@ -254,7 +254,7 @@ def test_vtdl_temporal_conv_head_is_the_releases_pool_and_convolution():
     assert torch.allclose(head(maps), by_hand, atol=1e-6)
 
 
-def test_vtdl_finetune_recipe_runs_with_its_head_and_one_middle_test_clip(tiny_synthetic, tmp_path):
+def test_vtdl_finetune_recipe_runs_with_its_head_and_one_middle_test_clip(tiny_synthetic, tmp_path, capsys):
     checkpoint = tiny_checkpoint(tmp_path)
     args = finetune_args(
         tiny_synthetic,
@@ -272,6 +272,8 @@ def test_vtdl_finetune_recipe_runs_with_its_head_and_one_middle_test_clip(tiny_s
         "1",
     )
     assert finetune_train.main(args) == 0
+    banner = capsys.readouterr().out.split("\n")[0]  # the recipe line says which values the flags changed
+    assert "overridden: --epochs 1, --batch_size 3, --frames 16)" in banner  # size: the checkpoint's, no recipe value
     results = json.load(open(tmp_path / "vtdl" / "results.json"))
     assert results["recipe"] == "vtdl" and results["clip_starts"] == "middle" and results["num_clips"] == 1
     saved = read_checkpoint_file(str(tmp_path / "vtdl" / "checkpoints" / "last.pt"))

@@ -252,6 +252,36 @@ def build_parser(description: Optional[str], linear_default: bool = False) -> ar
     return parser
 
 
+# The recipe values a flag can override (the learning rate too, scaled by the batch where the recipe says so).
+RECIPE_FLAGS = (
+    "optimizer",
+    "weight_decay",
+    "dropout",
+    "epochs",
+    "batch_size",
+    "frames",
+    "stride",
+    "size",
+    "test_size",
+    "num_clips",
+    "test_crops",
+    "aggregate",
+    "update_bn_stats",
+    "normalize_features",
+)
+
+
+def overridden(args: Namespace, recipe: Recipe) -> str:
+    """``, overridden: --frames 16, ...`` for the recipe values the flags changed (recipe values
+    that follow the checkpoint, None in the recipe, are not overrides)."""
+    changed = [
+        f"--{key} {getattr(args, key)}"
+        for key in RECIPE_FLAGS
+        if getattr(recipe, key) is not None and getattr(args, key) != getattr(recipe, key)
+    ]
+    return f", overridden: {', '.join(changed)}" if changed else ""
+
+
 def resolve_recipe(args: Namespace) -> Recipe:
     """Fill every unset flag from the recipe; returns the recipe used."""
     name = args.recipe or ("linear" if args.linear else "tclr")
@@ -265,22 +295,7 @@ def resolve_recipe(args: Namespace) -> Recipe:
         )
     recipe = RECIPES[name]
     args.recipe = name
-    for key in (
-        "optimizer",
-        "weight_decay",
-        "dropout",
-        "epochs",
-        "batch_size",
-        "frames",
-        "stride",
-        "size",
-        "test_size",
-        "num_clips",
-        "test_crops",
-        "aggregate",
-        "update_bn_stats",
-        "normalize_features",
-    ):
+    for key in RECIPE_FLAGS:
         if getattr(args, key) is None:
             setattr(args, key, getattr(recipe, key))
     if args.lr is None:
@@ -412,7 +427,7 @@ def run_classification(args: Namespace, tool_file: str) -> int:
     schedule = build_schedule(recipe, optimizer, args.epochs, len(loader))
     start = run.resume(model, optimizer, schedule)
     run.log(
-        f"{mode} ({args.recipe} recipe: {recipe.source}): {len(dataset)} training videos, "
+        f"{mode} ({args.recipe} recipe: {recipe.source}{overridden(args, recipe)}): {len(dataset)} training videos, "
         f"{len(train_index.class_names)} classes, {description['backbone']} from {description['saved_model']}, "
         f"epochs {start + 1}-{args.epochs}, batch {args.batch_size}, lr {args.lr}"
     )
