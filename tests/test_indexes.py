@@ -161,3 +161,26 @@ def test_folder_index(tmp_path):
 def test_wrong_data_root_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="is not a folder"):
         build_index("ucf101", str(tmp_path / "nope"), UCF, 1, "train")
+
+
+def test_split_lists_are_found_beside_the_videos_or_taken_from_the_repository(tmp_path):
+    from argparse import Namespace
+
+    from videossl.data.args import OFFICIAL_SPLITS, default_split_dir
+
+    def split_dir(dataset, root, given=None):
+        return default_split_dir(Namespace(dataset=dataset, data_root=str(root), split_dir=given))
+
+    (tmp_path / "UCF101" / "UCF-101").mkdir(parents=True)
+    assert split_dir("ucf101", tmp_path / "UCF101") == OFFICIAL_SPLITS["ucf101"]  # none beside: the official copy
+    (tmp_path / "UCF101" / "ucfTrainTestlist").mkdir()
+    (tmp_path / "UCF101" / "ucfTrainTestlist" / "classInd.txt").write_text("1 A\n")
+    beside = str(tmp_path / "UCF101" / "ucfTrainTestlist")
+    assert split_dir("ucf101", tmp_path / "UCF101") == beside  # the folder prepare_dataset.py wrote
+    assert split_dir("ucf101", tmp_path / "UCF101" / "UCF-101") == beside  # or its UCF-101 folder
+    (tmp_path / "HMDB51" / "videos").mkdir(parents=True)
+    assert split_dir("hmdb51", tmp_path / "HMDB51") == OFFICIAL_SPLITS["hmdb51"]
+    (tmp_path / "HMDB51" / "splits").mkdir()
+    (tmp_path / "HMDB51" / "splits" / "brush_hair_test_split1.txt").write_text("a.avi 1\n")
+    assert split_dir("hmdb51", tmp_path / "HMDB51" / "videos") == str(tmp_path / "HMDB51" / "splits")
+    assert split_dir("hmdb51", tmp_path / "HMDB51", given="/given") == "/given"

@@ -16,6 +16,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 DEMO_DATA_ROOT = os.path.join(REPO_ROOT, "data", "synthetic", "demo")  # written by make demo, never a default
 # The official split lists, byte for byte: the default where a dataset's copy has none beside it.
 OFFICIAL_SPLITS = {name: os.path.join(REPO_ROOT, "data", "splits", name) for name in ("ucf101", "hmdb51")}
+HMDB51_SPLIT_FOLDERS = ("splits", "testTrainMulti_7030_splits")  # prepare_dataset.py's, the archive's
 DATA_LAYOUTS = {
     "ucf101": "the folder holding UCF-101/<Class>/v_*.avi (what scripts/prepare_dataset.py writes), or UCF-101 itself",
     "hmdb51": "the folder holding videos/<class>/*.avi (what scripts/prepare_dataset.py writes), or the class folders",
@@ -123,9 +124,6 @@ def default_split_dir(args: Namespace) -> str:
         candidates = [os.path.join(folder, name) for folder in (root, parent) for name in HMDB51_SPLIT_FOLDERS]
         found = [c for c in candidates + [root] if glob.glob(os.path.join(glob.escape(c), "*_test_split1.txt"))]
     return found[0] if found else OFFICIAL_SPLITS[args.dataset]
-
-
-HMDB51_SPLIT_FOLDERS = ("splits", "testTrainMulti_7030_splits")
 
 
 def subset_list_file(args: Namespace, subset: str) -> Optional[str]:
