@@ -75,7 +75,7 @@ def test_vid_writes_one_output_frame_per_input_frame_showing_that_frame(tmp_path
     assert os.path.getsize(tmp_path / "out" / "trajectory.png") > 1000
     embeddings = np.load(tmp_path / "out" / "trajectory_embeddings.npy")
     assert embeddings.shape[0] == 24  # one embedding per frame (step 1)
-    results = json.load(open(tmp_path / "out" / "trajectory_results.json"))
+    results = json.load(open(tmp_path / "out" / "results.json"))
     assert results["metrics"]["points"] == 24 and results["backbone"] == name
 
 
@@ -107,7 +107,7 @@ def test_several_inputs_tce_aliases_and_random_2d_baseline(tmp_path):
     )
     assert os.path.getsize(out) > 1000
     assert np.load(str(tmp_path / "two_embeddings.npy")).shape[0] == 12  # 6 per video
-    results = json.load(open(tmp_path / "two_results.json"))
+    results = json.load(open(tmp_path / "results.json"))
     assert results["contract"]["frames"] == 1 and results["contract"]["size"] == 224
 
 
@@ -134,7 +134,7 @@ def test_dataset_mode_plots_one_point_per_test_video(tiny_synthetic, tmp_path):
         )
         == 0
     )
-    results = json.load(open(tmp_path / "dataset_results.json"))
+    results = json.load(open(tmp_path / "results.json"))
     assert results["subset"] == "test" and results["metrics"]["points"] == 6  # 3 classes x 2 test videos
     assert os.path.getsize(out) > 1000
 

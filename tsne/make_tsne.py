@@ -17,8 +17,7 @@ through the checkpoint's 128-d embedding head and L2-normalises it, and PCA keep
 that explain --pca_variance (default 0.85 there) of the variance; --space backbone (the default
 for every other checkpoint) uses the pooled backbone feature and PCA to 50 dimensions.
 Writes the picture(s), <name>_embeddings.npy (the N x D embeddings, for
-make_tsne_from_embedding.py) and <name>_results.json next to --output (default:
-tsne/results/<run_id>/tsne.png, or video.mp4 with --vid).
+make_tsne_from_embedding.py) and results.json next to --output (default: tsne/results/<run_id>/).
 """
 
 import os
@@ -190,8 +189,7 @@ def main(argv=None):
         "outputs": paths,
     }
     written = [p for p in (paths["png"], paths["video"], paths["embeddings"]) if p]
-    stem = os.path.splitext(os.path.basename(paths["png"]))[0]  # beside its picture: two runs in one folder keep both
-    written.append(write_results(os.path.dirname(os.path.abspath(paths["png"])), results, f"{stem}_results.json"))
+    written.append(write_results(os.path.dirname(os.path.abspath(paths["png"])), results))
     for path in written:
         print(f"wrote: {path}")
     return 0

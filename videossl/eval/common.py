@@ -169,10 +169,10 @@ def report_feature_times(features: dict[str, dict]) -> None:
         print(f"{subset} features: {f['seconds']:.1f} s ({'cache' if f['cached'] else 'extracted'})")
 
 
-def write_results(out_dir: str, results: dict, name: str = "results.json") -> str:
+def write_results(out_dir: str, results: dict) -> str:
     os.makedirs(out_dir, exist_ok=True)
     results = dict(results, command=" ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]))
-    return atomic_write_json(os.path.join(out_dir, name), results, indent=2, default=str)
+    return atomic_write_json(os.path.join(out_dir, "results.json"), results, indent=2, default=str)
 
 
 def print_table(title: str, rows: Sequence[tuple[str, Any]]) -> None:
