@@ -40,8 +40,10 @@ from videossl.video.writer import write_video
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRETRAINING = ("tclr_pretraining/train_gen_all_step.py", "cvrl/train.py", "vtdl/train.py", "tce/train.py")
-TRAINING_EVAL = ["--epochs", "1", "--batch_size", "2", "--test_batch_size", "2", "--eval_every", "1"]
 SMALL = ["--num_workers", "0", "--skip_missing"]
+# a classifier trained for one epoch on small clips (the releases' own clips are far larger)
+CLASSIFIER = ["--num_clips", "1", "--precision", "fp32", "--frames", "8", "--size", "32", "--epochs", "1"]
+CLASSIFIER += ["--batch_size", "2", "--test_batch_size", "2", "--eval_every", "1", *SMALL]
 NO_KNN = ["--knn_every", "0"]  # the demo preset's kNN monitor needs test videos, which Kinetics lists lack here
 TINY = {
     **{
@@ -53,30 +55,8 @@ TINY = {
     "scripts/prepare_videos.py": ["--workers", "1"],
     "scripts/make_synthetic.py": ["--videos_per_class", "2", "--frames", "16"],
     "scripts/inspect_checkpoint.py": [],
-    "linear_eval/train.py": [
-        "--num_clips",
-        "1",
-        "--precision",
-        "fp32",
-        "--frames",
-        "8",
-        "--size",
-        "32",
-        *TRAINING_EVAL,
-        *SMALL,
-    ],
-    "finetune/train.py": [
-        "--num_clips",
-        "1",
-        "--precision",
-        "fp32",
-        "--frames",
-        "8",
-        "--size",
-        "32",
-        *TRAINING_EVAL,
-        *SMALL,
-    ],
+    "linear_eval/train.py": CLASSIFIER,
+    "finetune/train.py": CLASSIFIER,
     "nn_retrieval/complete_retrieval.py": ["--num_clips", "1", *SMALL],
     "tsne/make_tsne.py": ["--num_clips", "1", "--step", "8", "--perplexity", "2", *SMALL],
 }
