@@ -42,6 +42,15 @@ def test_tsne_keeps_separated_groups_apart_and_refuses_too_few_points():
         tsne_2d(np.full((6, 3), np.nan))
 
 
+def test_tces_release_pca_search_can_stop_below_the_threshold():
+    from videossl.eval.tsne import components_for_variance
+
+    ratios = np.full(100, 0.01)  # each component explains 1%
+    assert components_for_variance(ratios, 0.85) == 85
+    # the release's bisection: 50, 75, 87, 81, 84 dimensions, then the bounds are within 5%: it keeps 84
+    assert components_for_variance(ratios, 0.85, "release") == 84
+
+
 @pytest.mark.parametrize("pca_variance", [None, 0.85])
 def test_identical_embeddings_are_drawn_at_one_point_not_a_crash(pca_variance, capsys):
     # a collapsed model: PCA's explained-variance ratios were NaN and scikit-learn's t-SNE ended the

@@ -71,6 +71,13 @@ def build_parser():
         help="PCA to the components explaining this fraction of the variance (default: 0.85 in the "
         "embedding space, else 50 components)",
     )
+    parser.add_argument(
+        "--pca_search",
+        default="exact",
+        choices=("exact", "release"),
+        help="with --pca_variance: the fewest components that reach it, or TCE's bisection, which can "
+        "stop a little below it",
+    )
     return parser
 
 
@@ -118,7 +125,7 @@ def videos_mode(args, backbone, contract, device, paths, head=None, pca_variance
         if first is None:
             first = (frames, fps, positions)
     embeddings = np.concatenate(embeddings)
-    points, kl = tsne_2d(embeddings, args.seed, args.perplexity, pca_variance)
+    points, kl = tsne_2d(embeddings, args.seed, args.perplexity, pca_variance, args.pca_search)
     names = [os.path.basename(os.path.normpath(v)) for v in args.input]
     if len(args.input) == 1:
         plot_over_time(points, paths["png"], f"{names[0]}: t-SNE of embeddings over time")
@@ -135,7 +142,7 @@ def dataset_mode(args, backbone, contract, checkpoint_id, paths, head=None, pca_
         raise UserError("--vid needs --input VIDEO (a dataset has no single trajectory)")
     features = subset_features(args, backbone, contract, checkpoint_id, args.subset)
     embeddings = embed(pooled(features["maps"]).mean(dim=1).numpy(), head)
-    points, kl = tsne_2d(embeddings, args.seed, args.perplexity, pca_variance)
+    points, kl = tsne_2d(embeddings, args.seed, args.perplexity, pca_variance, args.pca_search)
     plot_by_group(
         points,
         features["labels"].numpy(),

@@ -159,7 +159,10 @@ EVALUATION = Recipe(
             "the 128-d L2-normalised embedding, PCA to 85% of the variance, then t-SNE",
             "csiro-robotics/TCE utils/tsne_utils.py (fit_pca threshold 0.85), visualise_tsne.py",
             project="make_tsne --space embedding (the default for TCE checkpoints): the checkpoint's embedding head, "
-            "L2-normalised, PCA to 85% (sklearn's smallest such number of components)",
+            "L2-normalised, PCA to the fewest components that explain 85%",
+            difference="the release bisects the number of components to within 5% of the dimensions and keeps the "
+            "last one tried (utils/tsne_utils.py:107-146 at 0da560c7), which can explain less than 85%; "
+            "`--pca_search release` runs that search",
         ),
     ],
 )

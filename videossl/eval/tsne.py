@@ -94,7 +94,11 @@ def embed_video_over_time(
 
 
 def tsne_2d(
-    embeddings: np.ndarray, seed: int = 0, perplexity: float = 30.0, pca_variance: Optional[float] = None
+    embeddings: np.ndarray,
+    seed: int = 0,
+    perplexity: float = 30.0,
+    pca_variance: Optional[float] = None,
+    pca_search: str = "exact",
 ) -> tuple[np.ndarray, float]:
     """``[N, D]`` -> (``[N, 2]`` t-SNE coordinates, KL divergence). PCA first: to at most 50
     dimensions (the usual recipe: faster and less noisy), or with ``pca_variance`` to the fewest
@@ -123,7 +127,8 @@ def tsne_2d(
         return np.zeros((n, 2), np.float32), 0.0
     if pca_variance is not None:
         pca = PCA(svd_solver="full", random_state=seed).fit(x)
-        x = pca.transform(x)[:, : max(2, components_for_variance(pca.explained_variance_ratio_, pca_variance))]
+        keep = components_for_variance(pca.explained_variance_ratio_, pca_variance, pca_search)
+        x = pca.transform(x)[:, : max(2, keep)]
     else:
         components = min(50, n, x.shape[1])
         if components < x.shape[1]:
@@ -134,9 +139,28 @@ def tsne_2d(
     return points.astype(np.float32), float(tsne.kl_divergence_)
 
 
-def components_for_variance(ratios: np.ndarray, fraction: float) -> int:
-    """The fewest leading PCA components whose explained-variance ``ratios`` add up to ``fraction``."""
-    return int(min(np.searchsorted(np.cumsum(ratios), fraction - 1e-12) + 1, len(ratios)))
+def components_for_variance(ratios: np.ndarray, fraction: float, search: str = "exact") -> int:
+    """The leading PCA components to keep for ``fraction`` of the variance (``ratios``: all of them).
+
+    ``exact``: the fewest whose explained variance reaches ``fraction``. ``release``: TCE's bisection
+    (utils/tsne_utils.py:107-146, fit_pca, at 0da560c7) over the fraction of the dimensions, with a
+    tolerance of 5% of them: it keeps the last count it tried, which can explain less than
+    ``fraction``."""
+    cumulative = np.cumsum(ratios)
+    if search == "exact":
+        return int(min(np.searchsorted(cumulative, fraction - 1e-12) + 1, len(ratios)))
+    dims, lower, upper, previous, done = len(ratios), 0.0, 1.0, -1, False
+    while not done:
+        count = int(dims * (0.5 * (upper - lower) + lower))
+        if count == previous:
+            count, done = int(upper * dims), True
+        previous = count
+        if (cumulative[count - 1] if count else 0.0) < fraction:
+            lower = count / dims
+        else:
+            upper = count / dims
+        done = done or upper - lower < 0.05
+    return count
 
 
 def _save(fig, path: str):
