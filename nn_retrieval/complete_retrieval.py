@@ -26,6 +26,7 @@ from videossl.eval.common import (
     report_feature_times,
     write_results,
 )
+from videossl.eval.features import CLIP_STARTS
 from videossl.eval.pictures import retrieval_strip
 from videossl.eval.retrieval import DEFAULT_KS, PROTOCOL_VIEWS, PROTOCOLS, retrieval
 
@@ -33,6 +34,12 @@ from videossl.eval.retrieval import DEFAULT_KS, PROTOCOL_VIEWS, PROTOCOLS, retri
 def main(argv=None):
     parser = evaluation_parser(__doc__)
     parser.add_argument("--protocol", default="tclr", choices=PROTOCOLS)
+    parser.add_argument(
+        "--gallery_clip_starts",
+        default=None,
+        choices=CLIP_STARTS,
+        help="the gallery's (training videos') clips, when not as --clip_starts (coclr: random, one clip)",
+    )
     parser.add_argument("--picture_queries", type=int, default=6, help="queries shown in retrieval.png (0: none)")
     known, _ = parser.parse_known_args(argv)
     parser.set_defaults(**PROTOCOL_VIEWS.get(known.protocol, {}))
@@ -64,6 +71,7 @@ def main(argv=None):
         "crops": args.test_crops,
         "crop_fraction": args.crop_fraction,
         "clip_starts": args.clip_starts,
+        "gallery_clip_starts": args.gallery_clip_starts or args.clip_starts,
         "contract": contract.to_dict(),
         **features_record(features),
     }

@@ -68,6 +68,18 @@ def test_coclr_windows_are_half_overlapping_from_frame_0():
     assert half_overlapping_windows(10, 4, stride=2)[0].tolist() == [0, 2, 4, 6]
 
 
+def test_coclr_gallery_clip_is_one_random_window_as_in_training_mode():
+    from videossl.data.sampling import random_window
+
+    # frame_sampler in training mode (lmdb_dataset.py:123-131): start uniform in [0, N - 32)
+    starts = {int(random_window(80, 32, 1, np.random.default_rng(seed))[0, 0]) for seed in range(400)}
+    assert starts == set(range(48))
+    assert (np.diff(random_window(80, 32, 1, np.random.default_rng(0))[0]) == 1).all()
+    # a short video: one clip shifted by a random offset below the stride, padded with frame 0 on the left
+    short = {tuple(random_window(9, 4, 3, np.random.default_rng(seed))[0]) for seed in range(50)}
+    assert short == {(0, 0, 3, 6), (0, 1, 4, 7), (0, 2, 5, 8)}
+
+
 def test_a_varying_number_of_clips_is_averaged_per_video():
     from videossl.eval.features import per_video
 
@@ -87,4 +99,7 @@ def test_coclr_retrieval_runs_on_every_window(tiny_synthetic, tmp_path):
     assert complete_retrieval.main(args) == 0
     results = json.load(open(tmp_path / "coclr" / "results.json"))
     assert results["protocol"] == "coclr" and results["clip_starts"] == "windows"
+    assert results["gallery_clip_starts"] == "random"  # the gallery: one random clip per training video
     assert 0 <= results["metrics"]["R@1"] <= 100
+    assert complete_retrieval.main(args) == 0  # the same seeded clips again: the same numbers
+    assert json.load(open(tmp_path / "coclr" / "results.json"))["metrics"] == results["metrics"]

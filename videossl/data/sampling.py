@@ -106,3 +106,19 @@ def half_overlapping_windows(num_frames: int, frames: int, stride: int = 1) -> n
         return clip[None]
     starts = np.arange(0, num_frames - reach + 1, max(reach // 2 - 1, 1))
     return starts[:, None] + steps[None]
+
+
+def random_window(num_frames: int, frames: int, stride: int, rng: np.random.Generator) -> np.ndarray:
+    """CoCLR's training-mode clip (dataset/lmdb_dataset.py:123-131, frame_sampler, at 45f200e0): one
+    window of ``frames`` frames at ``stride``, its start uniform over ``[0, num_frames - frames x
+    stride)``; a video no longer than that gives one clip shifted by a random offset below
+    ``stride``, its missing leading frames frame 0. int64 ``[1, frames]``."""
+    reach = frames * stride
+    steps = np.arange(frames) * stride
+    if num_frames - reach <= 0:
+        present = steps + rng.integers(stride)
+        present = present[present < num_frames]
+        clip = np.zeros(frames, dtype=np.int64)
+        clip[frames - len(present) :] = present
+        return clip[None]
+    return (steps + rng.integers(num_frames - reach))[None]

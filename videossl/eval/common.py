@@ -190,13 +190,19 @@ def subset_features(
     args: Namespace, backbone: nn.Module, contract: InputContract, checkpoint_id: str, subset: str, crops: int = 1
 ) -> dict:
     """Features of one subset of the dataset the data flags describe, of the clips the feature
-    flags describe (--num_clips, --crop_fraction, --clip_starts) with ``crops`` crops."""
+    flags describe (--num_clips, --crop_fraction, --clip_starts) with ``crops`` crops; the
+    training videos of a retrieval gallery take --gallery_clip_starts where it is set (CoCLR's:
+    one random clip per video)."""
+    starts, clips = args.clip_starts, args.num_clips
+    if subset == "train" and getattr(args, "gallery_clip_starts", None):
+        starts = args.gallery_clip_starts
+        clips = 1 if starts in ("random", "middle") else clips
     return extract_features(
         backbone,
         contract,
         index_from_args(args, subset),
         checkpoint_id,
-        ClipView(args.num_clips, crops, args.crop_fraction, args.clip_starts),
+        ClipView(clips, crops, args.crop_fraction, starts, seed=args.seed),
         args.batch_size,
         resolve_device(args.device),
         args.precision,

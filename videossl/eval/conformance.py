@@ -57,12 +57,16 @@ EVALUATION = Recipe(
         ),
         Setting(
             "retrieval `coclr`: clips",
-            "every window of seq_len x ds frames (32 x 1 by default) from frame 0 on, "
+            "queries (test set, test mode): every window of seq_len x ds frames (32 x 1 by default) from frame 0 on, "
             "starts seq_len x ds // 2 - 1 apart (about half overlapping), as many as fit; a shorter video gives one "
-            "clip padded with frame 0 on the left; the feature is the mean over all of them",
-            "TengdaHan/CoCLR dataset/lmdb_dataset.py (frame_sampler, test mode), eval/main_classifier.py",
-            project="`--clip_starts windows`: the same windows of the checkpoint's frames and stride, averaged per "
-            "video",
+            "clip padded with frame 0 on the left; the feature is the mean over all of them. Gallery (training set, "
+            "training mode, window False): one clip at a random start",
+            "TengdaHan/CoCLR dataset/lmdb_dataset.py:111-132 (frame_sampler), eval/main_classifier.py:574-590 "
+            "(test_retrieval's datasets) at 45f200e0",
+            project="queries: `--clip_starts windows`, the same windows of the checkpoint's frames and stride, "
+            "averaged per video; gallery: `--gallery_clip_starts random`, one clip per training video at a start "
+            "drawn as the release's training mode draws it (dataset/lmdb_dataset.py:123-131 at 45f200e0), seeded "
+            "per video by --seed",
         ),
         Setting(
             "retrieval `coclr`: crop",

@@ -29,6 +29,7 @@ from videossl.data.probe_cache import file_stamp
 from videossl.data.sampling import (
     half_overlapping_windows,
     middle_clip,
+    random_window,
     sample_evenly_spaced_clips,
     tclr_evaluation_clips,
 )
@@ -43,7 +44,7 @@ CACHE_VERSION = 3
 logger = logging.getLogger(__name__)
 
 
-CLIP_STARTS = ("even", "tclr", "middle", "windows")
+CLIP_STARTS = ("even", "tclr", "middle", "windows", "random")
 CHUNK = 64  # clips per forward pass
 
 
@@ -52,7 +53,9 @@ class ClipView:
     """The clips an evaluation takes of every video: ``num_clips`` clips placed as ``clip_starts``
     says (``even``: evenly spaced from the first to the last position; ``tclr``: TCLR's release;
     ``middle``: one clip from the middle frame on when it fits, else from the start; ``windows``:
-    CoCLR's every half-overlapping window, so the number of clips varies per video), each as
+    CoCLR's every half-overlapping window, so the number of clips varies per video; ``random``:
+    one clip at a start drawn per video from ``seed`` and the video's place in the index, CoCLR's
+    gallery clip), each as
     ``crops`` squares of the short side resized to the clip size (1: the centre; 3: start, centre
     and end of the long side), or with ``crop_fraction`` < 1 the centre square of that fraction of
     the short side (TCLR: 0.8)."""
@@ -61,6 +64,7 @@ class ClipView:
     crops: int = 1
     crop_fraction: float = 1.0
     clip_starts: str = "even"
+    seed: int = 0  # of the ``random`` starts
 
     def __post_init__(self) -> None:
         if self.crops not in (1, 3):
@@ -69,8 +73,10 @@ class ClipView:
             raise UserError(f"--crop_fraction {self.crop_fraction}: must be in (0, 1]")
         if self.crop_fraction < 1 and self.crops != 1:
             raise UserError("--crop_fraction below 1 takes one centre crop (--test_crops 1)")
-        if self.clip_starts == "middle" and self.num_clips != 1:
-            raise UserError(f"--clip_starts middle takes one clip per video, not {self.num_clips} (--num_clips 1)")
+        if self.clip_starts in ("middle", "random") and self.num_clips != 1:
+            raise UserError(
+                f"--clip_starts {self.clip_starts} takes one clip per video, not {self.num_clips} (--num_clips 1)"
+            )
 
     @property
     def per_video(self) -> Optional[int]:
@@ -101,6 +107,8 @@ class EvaluationClipBuilder:
             indices = middle_clip(reader.num_frames, c.frames, c.stride)[None]
         elif view.clip_starts == "windows":
             indices = half_overlapping_windows(reader.num_frames, c.frames, c.stride)
+        elif view.clip_starts == "random":
+            indices = random_window(reader.num_frames, c.frames, c.stride, rng)
         else:
             indices = sample_evenly_spaced_clips(reader.num_frames, view.num_clips, c.frames, c.stride)
         decoded = reader.get_frames(indices.reshape(-1))  # each distinct frame decoded once
@@ -146,7 +154,7 @@ class EvaluationDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         try:
-            sample = self.clips.load(i, None)
+            sample = self.clips.load(i, np.random.default_rng([self.builder.view.seed, i]))
             sample["valid"] = True
         except VideoReadError as err:
             logger.warning("left out of the evaluation: %s", err)
@@ -233,6 +241,8 @@ def cache_key(checkpoint_id: str, index: DatasetIndex, contract: InputContract, 
     clips = {"clips": view.num_clips, "crops": view.crops}
     if view.crop_fraction != 1.0 or view.clip_starts != "even":  # keys of the default view stay as they were
         clips.update(crop_fraction=view.crop_fraction, clip_starts=view.clip_starts)
+    if view.clip_starts == "random":
+        clips.update(seed=view.seed)
     payload = json.dumps(
         {
             "version": CACHE_VERSION,

@@ -6,8 +6,9 @@ Protocols (what differs between the published evaluations):
   0.8 x short side resized to 112; per-video feature = mean over the clips of the backbone map
   before temporal pooling, flattened (D x T'); L2-normalised; cosine similarity.
 - ``coclr`` (TengdaHan/CoCLR eval/main_classifier.py test_retrieval, dataset/lmdb_dataset.py):
-  the mean over every half-overlapping window of the video of the time-pooled feature; queries
-  and gallery are each centred on their own mean, then L2-normalised.
+  a query is the mean over every half-overlapping window of the video of the time-pooled feature,
+  a gallery video one random clip (the training set read in training mode); queries and gallery
+  are each centred on their own mean, then L2-normalised.
 - ``pooled``: mean over clips of the time-pooled feature, L2-normalised (no centring).
 
 Recall@k: a query is a hit when any of its k nearest gallery videos has its class. Ties in
@@ -27,7 +28,7 @@ DEFAULT_KS = (1, 5, 10, 20, 50)
 # The clips each protocol's features come from (flags left at their defaults take these values).
 PROTOCOL_VIEWS = {
     "tclr": {"num_clips": 9, "crop_fraction": 0.8, "clip_starts": "tclr"},
-    "coclr": {"clip_starts": "windows"},
+    "coclr": {"clip_starts": "windows", "gallery_clip_starts": "random"},
 }
 
 
