@@ -102,14 +102,8 @@ def parse_args(
     restored = {k: v for k, v in recorded.items() if hasattr(args, k) and k not in given and k != "restart"}
     for key, value in restored.items():
         setattr(args, key, tuple(value) if isinstance(value, list) else value)
-    print(
-        f"--restart: the flags of run {args.run_id} as recorded in {path}"
-        + (
-            f", except {', '.join('--' + k for k in sorted(given - {'restart', 'run_id', 'out_dir'}))}"
-            if given - {"restart", "run_id", "out_dir"}
-            else ""
-        )
-    )
+    others = sorted(given - {"restart", "run_id", "out_dir"})
+    print(f"--restart: the flags recorded in {path}" + (f", except --{', --'.join(others)}" if others else ""))
     return args
 
 
