@@ -46,6 +46,17 @@ positive_float = _number(float, 0.0, False, "a number > 0")
 non_negative_float = _number(float, 0.0, True, "a number >= 0")
 
 
+def epoch_list(text: str) -> tuple[int, ...]:
+    """'45,48' -> (45, 48): an argparse type."""
+    try:
+        epochs = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ArgumentTypeError(f"{text!r} is not a comma-separated list of epochs") from None
+    if any(epoch < 1 for epoch in epochs):
+        raise ArgumentTypeError(f"{text!r}: epochs count from 1")
+    return epochs
+
+
 def probability(text: str) -> float:
     """A number in [0, 1] (probabilities, fractions)."""
     value = non_negative_float(text)

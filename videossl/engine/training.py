@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from videossl.atomic import atomic_copy, atomic_write_json, remove_partial_writes
-from videossl.cli import non_negative_int, positive_float, positive_int
+from videossl.cli import epoch_list, non_negative_int, positive_float, positive_int
 from videossl.data.dataset import SkippedVideos, init_loader_worker
 from videossl.engine import distributed
 from videossl.engine.memory import average_gradients, check_grad_cache, checkpoint_stages, grad_cache_step
@@ -130,7 +130,7 @@ def add_memory_args(parser: ArgumentParser, group: _ArgumentGroup, grad_cache: b
             action="store_true",
             help="gradient caching: the step's clips embedded without a graph, then back-propagated one "
             "BatchNorm batch at a time (the plain step's gradients, far less memory; methods whose pieces "
-            "are separate BatchNorm batches: TCLR, VTDL)",
+            "are separate BatchNorm batches: TCLR, VTDL, TCE)",
         )
     else:
         parser.set_defaults(grad_cache=False)
@@ -139,17 +139,6 @@ def add_memory_args(parser: ArgumentParser, group: _ArgumentGroup, grad_cache: b
         action="store_true",
         help="keep only each backbone stage's input and recompute its activations in the backward pass",
     )
-
-
-def epoch_list(text: str) -> tuple[int, ...]:
-    """'45,48' -> (45, 48): an argparse type."""
-    try:
-        epochs = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of epochs") from None
-    if any(epoch < 1 for epoch in epochs):
-        raise argparse.ArgumentTypeError(f"{text!r}: epochs count from 1")
-    return epochs
 
 
 def resolve_device(name: Optional[str]) -> torch.device:
