@@ -35,9 +35,12 @@ RECIPE = Recipe(
         Setting(
             "augmentation",
             "one flip for anchor and positive (p 0.5); per frame: one channel copied into all "
-            "three (p 0.5), colour jitter 0.5/0.5/0.5/0.25 in random order; scale to 224 x 224",
-            TRANSFORMS + "; datasets/pretraining/augmentation.py",
-            project="tce/dataset.py: the same (the flip and scale first, then the colour operations)",
+            "three (p 0.5), colour jitter 0.5/0.5/0.5/0.25 in random order; then scale to 224 x 224 by nearest "
+            "neighbour",
+            "datasets/pretraining/__init__.py:17-27 (PretrainTransforms); datasets/pretraining/augmentation.py:21 "
+            "(Scale, Image.NEAREST); at 0da560c7",
+            project="tce/dataset.py: the same order, the colour on each frame at its own size, then PIL's "
+            "nearest-neighbour scale (tests/test_tce.py)",
         ),
         Setting("horizontal flip probability", "0.5", TRANSFORMS, flag="flip_prob", value=0.5),
         Setting("input frames", "RGB frames", TRANSFORMS, flag="input_mode", value="rgb"),

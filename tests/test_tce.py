@@ -27,7 +27,7 @@ def test_positive_is_the_next_frame_and_the_third_frame_the_rotated_anchor(tmp_p
     path = str(tmp_path / "v.avi")
     write_index_video(path, 40, 64, 64)
     identity = lambda clip, rng: clip  # noqa: E731 - keeps the frame numbers readable
-    builder = TCESampleBuilder(64, frame_gap=1, geometry=identity, colour=identity)
+    builder = TCESampleBuilder(64, frame_gap=1, flip=identity, colour=identity)
     with open_video(path) as reader:
         for seed in range(8):
             sample = builder(reader, np.random.default_rng(seed))
@@ -35,6 +35,27 @@ def test_positive_is_the_next_frame_and_the_third_frame_the_rotated_anchor(tmp_p
             anchor, positive = (read_index(clips[k, :, 0].permute(1, 2, 0).numpy()) for k in range(2))
             assert positive == anchor + 1  # the next frame, never the same one
             assert torch.equal(clips[2], torch.rot90(clips[0], sample["rotation"], dims=(-2, -1)))
+
+
+def test_colour_runs_at_the_frames_own_size_then_a_nearest_neighbour_scale(tmp_path):
+    # the release: flip, grey, jitter on the decoded frame, then Scale(224, Image.NEAREST)
+    from PIL import Image
+
+    path = str(tmp_path / "v.avi")
+    write_index_video(path, 12, 48, 80)
+    seen = []
+
+    def colour(clip, rng):
+        seen.append(tuple(clip.shape[-2:]))
+        return clip
+
+    builder = TCESampleBuilder(32, frame_gap=1, flip=lambda clip, rng: clip, colour=colour)
+    with open_video(path) as reader:
+        clips = builder(reader, np.random.default_rng(0))["clips"]
+        frame = reader.get_frames([int(read_index(clips[0, :, 0].permute(1, 2, 0).numpy()))])[0]
+    assert seen == [(48, 80)] * 3 and clips.shape[-2:] == (32, 32)
+    pil = np.asarray(Image.fromarray(frame).resize((32, 32), Image.NEAREST))
+    assert np.array_equal(clips[0, :, 0].permute(1, 2, 0).numpy(), pil)  # PIL's nearest, pixel for pixel
 
 
 def test_mining_threshold_rises_from_minus_one_and_the_released_formula_stays_below_it():

@@ -145,15 +145,15 @@ def left_bright_clip(frames=4, size=48):
 
 def flip_recipes(flip_p):
     from cvrl.augmentation import cvrl_pair_augmentations
-    from tce.dataset import tce_shared_geometry
     from videossl.data.augmentations import vtdl_clip_augmentation
+    from videossl.data.transforms import RandomHorizontalFlip
     from videossl.eval.classifier import finetune_augmentation
 
     return {
         "tclr": tclr_clip_augmentation(32, flip_p),
         "cvrl": cvrl_pair_augmentations(32, flip_p)[0],
         "vtdl": vtdl_clip_augmentation(32, flip_p),
-        "tce": tce_shared_geometry(32, flip_p),
+        "tce": RandomHorizontalFlip(flip_p),  # TCE's builder flips with exactly this
         "finetune": finetune_augmentation(32, flip_p),
     }
 

@@ -121,8 +121,10 @@ class OneOf:
 # ----------------------------------------------------------------------------------------------
 
 
-def _resize(clip, size):
+def _resize(clip, size, nearest=False):
     size = [size, size] if isinstance(size, int) else list(size)
+    if nearest:  # PIL's Image.NEAREST: the source pixel under each target pixel's centre
+        return TF.resize(clip, size, interpolation=InterpolationMode.NEAREST_EXACT, antialias=False)
     return TF.resize(clip, size, interpolation=InterpolationMode.BILINEAR, antialias=True)
 
 
@@ -203,13 +205,14 @@ def crop_positions(height: int, width: int, size: int, num_crops: int) -> list[t
 
 
 class Resize:
-    """Every frame resized to ``size`` x ``size`` (the aspect ratio is not kept)."""
+    """Every frame resized to ``size`` x ``size`` (the aspect ratio is not kept); ``nearest``: as
+    PIL's nearest-neighbour resampling, else antialiased bilinear."""
 
-    def __init__(self, size: Size) -> None:
-        self.size = size
+    def __init__(self, size: Size, nearest: bool = False) -> None:
+        self.size, self.nearest = size, nearest
 
     def __call__(self, clip, rng=None):
-        return _resize(clip, self.size)
+        return _resize(clip, self.size, self.nearest)
 
 
 def hflip(clip: Tensor) -> Tensor:
