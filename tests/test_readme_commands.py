@@ -149,6 +149,8 @@ def split_command(command, env):
         env[name] = value
         return "", None
     folder = ""
+    if command.startswith("(") and command.endswith(")"):  # a subshell: the cd stays inside it
+        command = command[1:-1]
     if command.startswith("cd "):
         folder, command = command[3:].split(" && ", 1)
     argv = shlex.split(command)
