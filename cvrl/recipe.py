@@ -172,4 +172,5 @@ RECIPE = Recipe(
             "standardize": "per_clip",
         }
     },
+    release="cvrl",
 )

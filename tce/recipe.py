@@ -141,4 +141,5 @@ RECIPE = Recipe(
             "flip_prob": 0.0,
         }
     },
+    release="tce",
 )

@@ -136,4 +136,5 @@ RECIPE = Recipe(
             "flip_prob": 0.0,
         }
     },
+    release="tclr",
 )

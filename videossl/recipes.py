@@ -14,6 +14,7 @@ in every checkpoint's config.
 """
 
 import argparse
+import re
 import sys
 from argparse import Namespace
 from collections.abc import Sequence
@@ -21,6 +22,88 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 PAPER = "paper"
+
+
+@dataclass(frozen=True)
+class Release:
+    """An authors' repository pinned at one commit; cited paths are relative to ``root`` in it.
+    ``file_commits`` pins single files elsewhere, for a repository whose stored copies of those
+    files come from other commits."""
+
+    alias: str
+    repo: str
+    commit: str
+    root: str = ""
+    file_commits: dict[str, str] = field(default_factory=dict)
+
+    def path_in_repo(self, path: str) -> str:
+        return f"{self.root}/{path}" if self.root else path
+
+    def commit_of(self, path: str) -> str:
+        return self.file_commits.get(path, self.commit)
+
+    def url(self, path: str, first: int, last: int) -> str:
+        lines = f"L{first}" if first == last else f"L{first}-L{last}"
+        return f"https://github.com/{self.repo}/blob/{self.commit_of(path)}/{self.path_in_repo(path)}#{lines}"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """``[alias:]path:first[-last] [(name, name)]``: lines of a release that hold the cited value;
+    every name appears within those lines (scripts/check_recipe_sources.py verifies it)."""
+
+    release: Release
+    path: str
+    first: int
+    last: int
+    names: tuple[str, ...]
+
+    def markdown(self, show_alias: bool = False) -> str:
+        lines = str(self.first) if self.first == self.last else f"{self.first}-{self.last}"
+        label = (f"{self.release.alias}:" if show_alias else "") + f"{self.path}:{lines}"
+        names = f" ({', '.join(self.names)})" if self.names else ""
+        return f"[{label}]({self.release.url(self.path, self.first, self.last)}){names}"
+
+
+TF_MODELS = "tensorflow/models"
+RELEASES = {
+    r.alias: r
+    for r in (
+        Release("tclr", "DAVEISHAN/TCLR", "850efa942e2343837d36f9e5036311087b1b4c91"),
+        Release(
+            "vtdl",
+            "FingerRec/Self-Supervised-Temporal-Discriminative-Representation-Learning-for-Video-Action-Recognition",
+            "3f2b782b91809d44c9ad066965b7034eee4116b2",
+        ),
+        Release("tce", "csiro-robotics/TCE", "0da560c7c8616fc124dce0b5b35cd3ebae20bb81"),
+        Release("coclr", "TengdaHan/CoCLR", "45f200e0b7c1c75ae1f230c1fabb04cac105ff30"),
+        # Model Garden: video_ssl's own files (cvrl) and the shared ones they use (garden)
+        Release("cvrl", TF_MODELS, "db1ad783fb5c1a2d3d9fa5c2ea4ce1f7d471cfe9", "official/projects/video_ssl"),
+        Release("garden", TF_MODELS, "00b830c7ca641413f37e5147cf059c89f79b0e8e"),
+    )
+}
+
+REFERENCE = re.compile(
+    r"(?:(?P<alias>[a-z]+):)?(?P<path>[\w./-]+\.[\w]+):(?P<first>\d+)(?:-(?P<last>\d+))?(?: \((?P<names>[^()]*)\))?"
+)
+
+
+def parse_references(source: str, releases: dict[str, Release], default: Optional[str]) -> list[Reference]:
+    """The references of a setting's ``source`` ("; "-separated); ValueError for anything else."""
+    refs = []
+    for part in source.split("; "):
+        m = REFERENCE.fullmatch(part)
+        if m is None:
+            raise ValueError(f"not a reference [alias:]path:line[-line] [(names)]: {part!r}")
+        alias = m["alias"] or default
+        if alias not in releases:
+            raise ValueError(f"{part!r}: no release {alias!r} (known: {', '.join(sorted(releases))})")
+        first, last = int(m["first"]), int(m["last"] or m["first"])
+        if not 1 <= first <= last:
+            raise ValueError(f"{part!r}: bad line range")
+        names = tuple(n for n in (m["names"] or "").split(", ") if n)
+        refs.append(Reference(releases[alias], m["path"], first, last, names))
+    return refs
 
 
 @dataclass(frozen=True)
@@ -47,6 +130,7 @@ class Recipe:
     method: str
     settings: list[Setting]
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {flag: value} over the paper values
+    release: Optional[str] = None  # the alias in RELEASES that sources without one refer to
 
     def __post_init__(self):
         self.presets = {PAPER: {}, **self.presets}
@@ -55,6 +139,9 @@ class Recipe:
             unknown = sorted(set(values) - set(flags))
             if unknown:
                 raise ValueError(f"{self.method} preset {name!r} sets flags the recipe does not hold: {unknown}")
+
+    def references(self, setting: Setting) -> list[Reference]:
+        return parse_references(setting.source, RELEASES, self.release)
 
     def paper_values(self) -> dict[str, Any]:
         return {s.flag: s.value for s in self.settings if s.flag is not None}

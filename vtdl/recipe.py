@@ -155,4 +155,5 @@ RECIPE = Recipe(
             "standardize": "per_clip",
         }
     },
+    release="vtdl",
 )
