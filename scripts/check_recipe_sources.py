@@ -23,7 +23,7 @@ from tce.recipe import RECIPE as TCE  # noqa: E402
 from tclr_pretraining.recipe import RECIPE as TCLR  # noqa: E402
 from videossl.cli import ArgumentParser  # noqa: E402
 from videossl.eval.conformance import EVALUATION  # noqa: E402
-from videossl.recipes import RELEASES  # noqa: E402
+from videossl.recipes import RELEASES, parse_references  # noqa: E402
 from vtdl.recipe import RECIPE as VTDL  # noqa: E402
 
 RECIPES = (TCLR, CVRL, VTDL, TCE, EVALUATION)
@@ -69,12 +69,15 @@ def check(clones, recipes=RECIPES):
     """(counts per (alias, outcome), failure lines)."""
     counts, failures, cache = Counter(), [], {}
     for recipe in recipes:
-        for setting in recipe.settings:
+        sources = [(s.element, s.source) for s in recipe.settings]
+        if recipe.reproduces_source:
+            sources.append(("the published number", recipe.reproduces_source))
+        for element, source in sources:
             try:
-                refs = recipe.references(setting)
+                refs = parse_references(source, RELEASES, recipe.release)
             except ValueError as e:
                 counts[recipe.release or "evaluation", "failed"] += 1
-                failures.append(f"{recipe.method} / {setting.element}: {e}")
+                failures.append(f"{recipe.method} / {element}: {e}")
                 continue
             for ref in refs:
                 alias = ref.release.alias
@@ -84,7 +87,7 @@ def check(clones, recipes=RECIPES):
                 why = check_reference(ref, clones[alias], cache)
                 counts[alias, "failed" if why else "ok"] += 1
                 if why:
-                    failures.append(f"{recipe.method} / {setting.element}: {alias}:{ref.path}:{ref.first} -- {why}")
+                    failures.append(f"{recipe.method} / {element}: {alias}:{ref.path}:{ref.first} -- {why}")
     return counts, failures
 
 

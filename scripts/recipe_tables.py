@@ -19,7 +19,7 @@ from tclr_pretraining.recipe import RECIPE as TCLR  # noqa: E402
 from videossl.atomic import atomic_open  # noqa: E402
 from videossl.cli import ArgumentParser  # noqa: E402
 from videossl.eval.conformance import EVALUATION  # noqa: E402
-from videossl.recipes import RELEASES, preset_argv  # noqa: E402
+from videossl.recipes import RELEASES, parse_references, preset_argv  # noqa: E402
 from vtdl.recipe import RECIPE as VTDL  # noqa: E402
 
 COMMANDS = {
@@ -35,15 +35,17 @@ def cell(text):
     return str(text).replace("|", "\\|")
 
 
-def source_cell(recipe, setting):
-    show_alias = recipe.release is None
-    return "; ".join(ref.markdown(show_alias) for ref in recipe.references(setting))
+def source_cell(recipe, setting_or_source):
+    """The references of a setting (or of a source string) as markdown links."""
+    source = getattr(setting_or_source, "source", setting_or_source)
+    refs = parse_references(source, RELEASES, recipe.release)
+    return cell("; ".join(ref.markdown(recipe.release is None) for ref in refs))
 
 
 def release_text(alias):
     release = RELEASES[alias]
     where = f", folder `{release.root}`" if release.root else ""
-    pinned = f" (single files at the commits their links name)" if release.file_commits else ""
+    pinned = " (single files at the commits their links name)" if release.file_commits else ""
     return f"[{release.repo}](https://github.com/{release.repo}) at commit `{release.commit[:12]}`{where}{pinned}"
 
 
@@ -53,6 +55,9 @@ def method_table(recipe):
         f"## {name}",
         "",
         f"Release: {release_text(recipe.release)}. Command with every default below: `{command}`.",
+        "",
+        f"The `paper` preset is meant to reproduce: {recipe.reproduces}"
+        + (f" ({source_cell(recipe, recipe.reproduces_source)})." if recipe.reproduces_source else "."),
         "",
         "| element | published value | source | project default | status |",
         "|---|---|---|---|---|",

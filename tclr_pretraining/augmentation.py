@@ -4,6 +4,7 @@ from videossl.data.transforms import (
     ColorJitter,
     Compose,
     Grayscale,
+    InChannelOrder,
     OneOf,
     RandomChannelDrop,
     RandomErase,
@@ -12,30 +13,44 @@ from videossl.data.transforms import (
     RandomSquareCrop,
 )
 
+FACTORS = (0.75, 1.25)
 
-def tclr_clip_augmentation(size=112, flip_p=0.5):
-    """Square crop (U(0.6, 1) x short side) -> flip -> colour ops with their own probabilities ->
-    greyscale with gamma, or one channel zeroed -> an erased box (9-18 px at 112, scaled with size).
-    Output uint8 RGB ``[T, C, H, W]``; TCLR's BGR order and [0, 1] range are applied on the model's
-    device by the run's ``InputContract``. The flip comes before the colour operations it commutes
-    with."""
-    factors = (0.75, 1.25)
+
+def tclr_colour_operations():
+    """The release's colour block: contrast (p .25, first or last with equal odds), then hue,
+    saturation and brightness (p .3 each, in that order); then greyscale with gamma (p .175, the
+    gamma 3 times in 4) or one channel zeroed (p .125)."""
+    contrast = ColorJitter(contrast=FACTORS, random_order=False)
+    hsb = ColorJitter(
+        hue=0.1,
+        saturation=FACTORS,
+        brightness=FACTORS,
+        op_p=0.3,
+        random_order=False,
+        order=("hue", "saturation", "brightness"),
+    )
+    return Compose(
+        [
+            OneOf([(0.125, Compose([contrast, hsb])), (0.125, Compose([hsb, contrast])), (0.75, hsb)]),
+            OneOf(
+                [(0.175, Compose([Grayscale(), RandomGamma(p=0.75, gamma=FACTORS)])), (0.125, RandomChannelDrop(p=1.0))]
+            ),
+        ]
+    )
+
+
+def tclr_clip_augmentation(size=112, flip_p=0.5, channel_order="rgb"):
+    """Square crop (U(0.6, 1) x short side) -> flip -> the colour operations on the channels in the
+    model's ``channel_order`` (the release's BGR frames went through RGB operations as they were)
+    -> an erased box (9-18 px at 112, scaled with size). Output uint8 RGB ``[T, C, H, W]``; the
+    BGR order and [0, 1] range are applied on the model's device by the run's ``InputContract``.
+    The flip comes before the colour operations it commutes with."""
     erase = (max(1, round(size * 9 / 112)), max(1, round(size * 18 / 112)))
     return Compose(
         [
             RandomSquareCrop(size, side=(0.6, 1.0)),
             RandomHorizontalFlip(flip_p),
-            ColorJitter(
-                brightness=factors,
-                contrast=factors,
-                saturation=factors,
-                hue=0.1,
-                op_p={"contrast": 0.25, "hue": 0.3, "saturation": 0.3, "brightness": 0.3},
-                random_order=False,
-            ),
-            OneOf(
-                [(0.175, Compose([Grayscale(), RandomGamma(p=0.75, gamma=factors)])), (0.125, RandomChannelDrop(p=1.0))]
-            ),
+            InChannelOrder(channel_order, tclr_colour_operations()),
             RandomErase(p=0.5, size=erase),
         ]
     )

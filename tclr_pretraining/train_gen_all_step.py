@@ -28,7 +28,7 @@ from tclr_pretraining.dataset import TCLRSampleBuilder
 from tclr_pretraining.losses import TERMS, parse_loss_weights
 from tclr_pretraining.model import TCLR
 from tclr_pretraining.recipe import RECIPE
-from videossl.cli import run_cli
+from videossl.cli import non_negative_int, run_cli
 from videossl.engine import pretraining as engine
 from videossl.engine.schedules import WarmupPlateau
 from videossl.errors import UserError
@@ -43,6 +43,9 @@ def build_parser():
     tclr = parser.add_argument_group("TCLR")
     tclr.add_argument("--frames", type=int, help="frames per clip (the window is frames x num_local)")
     tclr.add_argument("--num_local", type=int)
+    tclr.add_argument(
+        "--min_video_frames", type=non_negative_int, help="leave out training videos shorter than this (0: keep all)"
+    )
     tclr.add_argument("--temperature", type=float)
     tclr.add_argument("--weight_decay", type=float)
     tclr.add_argument("--patience", type=int, help="epochs without a new best loss before lr / 10")
@@ -71,9 +74,11 @@ def main(argv=None):
         raise UserError(str(err)) from None
     run = engine.start_run(args, RECIPE, KEYS_THAT_MATTER)
     builder = TCLRSampleBuilder(
-        tclr_clip_augmentation(args.size, args.flip_prob), clip_frames=args.frames, num_local=args.num_local
+        tclr_clip_augmentation(args.size, args.flip_prob, args.channel_order),
+        clip_frames=args.frames,
+        num_local=args.num_local,
     )
-    loader = engine.training_loader(run, args, builder)
+    loader = engine.training_loader(run, args, builder, min_frames=args.min_video_frames)
 
     backbone = build_backbone(args.arch, width=args.width, keep_time_in_layer4=True)
     contract = engine.input_contract(args, stride=2)

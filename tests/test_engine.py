@@ -145,11 +145,20 @@ def test_schedules():
 
     plateau = WarmupPlateau(opt(), warmup=(0.01, 0.05, 0.1, 0.5, 1), patience=2)
     lrs = []
-    for epoch, loss in enumerate([5, 4, 3, 2, 1, 1, 1, 0.5, 0.6, 0.7]):
+    for epoch, loss in enumerate([5, 4, 3, 2, 1, 1.5, 1.2, 0.5, 0.6, 0.7]):
         plateau.start_epoch(epoch)
         lrs.append(plateau.lr)
         plateau.end_epoch(loss)
     assert lrs == pytest.approx([0.01, 0.05, 0.1, 0.5, 1, 1, 1, 0.1, 0.1, 0.1])
+    # TCLR's linear evaluation counts every epoch without a new best since the last drop; its
+    # pretraining only those in a row (a new best at epoch 2 resets that count); equal losses do neither
+    for in_a_row, expected in ((False, [1, 1, 1, 1, 0.1, 0.1, 0.1]), (True, [1] * 7)):
+        plateau, lrs = WarmupPlateau(opt(), warmup=(), patience=2, in_a_row=in_a_row), []
+        for epoch, loss in enumerate([5, 6, 4, 7, 3, 3, 3]):
+            plateau.start_epoch(epoch)
+            lrs.append(plateau.lr)
+            plateau.end_epoch(loss)
+        assert lrs == pytest.approx(expected)
 
     # Model Garden's: the cosine runs over all 6 steps from step 0; the warm-up climbs from 0 to
     # the cosine's value at step 2 and hands over there (the peak is never reached)

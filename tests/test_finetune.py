@@ -2,9 +2,11 @@
 the recipes, the command lines and their errors."""
 
 import json
+import re
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from finetune import train as finetune_train
 from linear_eval import train as linear_train
@@ -250,8 +252,14 @@ def test_vtdl_temporal_conv_head_is_the_releases_pool_and_convolution():
     assert head.conv.kernel_size == (7,) and head.conv.bias is None  # (7, 1, 1), no bias, at 64 frames
     maps = torch.randn(2, 4, 8)
     pooled = (maps[..., :-1] + maps[..., 1:]) / 2  # AvgPool3d((2, 7, 7), stride 1) of a 7 x 7 map
-    by_hand = torch.einsum("cdk,bdk->bc", head.conv.weight, pooled)  # one output step: the mean is itself
-    assert torch.allclose(head(maps), by_hand, atol=1e-6)
+    # the release's Unit3Dpy: 'SAME' (3 zeros before and after in time), a (7, 1, 1) Conv3d, then
+    # the mean over the 7 output steps
+    padded = torch.cat([torch.zeros(2, 4, 3), pooled, torch.zeros(2, 4, 3)], dim=-1)
+    steps = [torch.einsum("cdk,bdk->bc", head.conv.weight, padded[..., t : t + 7]) for t in range(7)]
+    assert torch.allclose(head(maps), torch.stack(steps).mean(0), atol=1e-6)
+    weight3d = head.conv.weight[..., None, None]  # the released [classes, 1024, 7, 1, 1] layout
+    release = F.conv3d(F.pad(pooled[..., None, None], (0, 0, 0, 0, 3, 3)), weight3d).squeeze(-1).squeeze(-1)
+    assert torch.allclose(head(maps), release.mean(2), atol=1e-6)
 
 
 def test_vtdl_finetune_recipe_runs_with_its_head_and_one_middle_test_clip(tiny_synthetic, tmp_path, capsys):
@@ -278,3 +286,29 @@ def test_vtdl_finetune_recipe_runs_with_its_head_and_one_middle_test_clip(tiny_s
     assert results["recipe"] == "vtdl" and results["clip_starts"] == "middle" and results["num_clips"] == 1
     saved = read_checkpoint_file(str(tmp_path / "vtdl" / "checkpoints" / "last.pt"))
     assert set(saved["heads"]["classifier"]) == {"conv.weight"}
+
+
+def test_linear_tclr_tests_at_its_epochs_ends_below_its_lr_floor_and_reports_the_best(tiny_synthetic, tmp_path, capsys):
+    checkpoint = tiny_checkpoint(tmp_path)
+    base = [*tiny_eval_args(tiny_synthetic, checkpoint), "--batch_size", "3", "--linear", "--protocol", "paper"]
+    base += ["--recipe", "linear_tclr"]
+
+    def run(name, *extra):
+        assert linear_train.main([*base, "--out_dir", str(tmp_path / name), *extra]) == 0
+        tested = [line for line in capsys.readouterr().out.splitlines() if "test top-1" in line]
+        return tested, json.load(open(tmp_path / name / "results.json"))
+
+    # tested after the scheduled epoch 2 and after the last; only the scheduled test counts as the best
+    tested, results = run("selected", "--epochs", "3", "--test_epochs", "2")
+    assert [line.split(":")[0] for line in tested] == ["epoch 2/3", "epoch 3/3"]
+    at_2 = float(re.search(r"test top-1 ([\d.]+)", tested[0]).group(1))
+    assert results["reported"] == "best" and results["best"] == pytest.approx(at_2, abs=0.005)
+    assert results["metrics"]["epoch"] == 3 and results["test_epochs"] == [2]
+    # the recipe's own schedule: epochs 7 and 12-50; an lr below 1e-5 ends the run after that epoch, tested
+    tested, results = run("floor", "--epochs", "5", "--lr", "5e-6")
+    assert len(tested) == 1 and tested[0].startswith("epoch 1/5") and "the run ends here" in tested[0]
+    assert results["metrics"]["epoch"] == 1 and results["best"] is None  # epoch 1 is not a scheduled test
+    assert results["test_epochs"] == [7, *range(12, 51)]
+    # --restart of the ended run trains nothing more: it tests the last model again
+    tested, again = run("floor", "--epochs", "5", "--lr", "5e-6", "--restart")
+    assert again["metrics"]["epoch"] == 1 and again["metrics"]["top1"] == pytest.approx(results["metrics"]["top1"])

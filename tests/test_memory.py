@@ -166,7 +166,8 @@ def test_grad_cache_is_refused_where_it_would_change_batchnorm_statistics():
 
 
 def tiny_args(tiny_synthetic, out_dir, *extra):
-    return tiny_run_args(tiny_synthetic, str(out_dir), {"batch_size": 4, "lr": 1e-3}, "--epochs", "1", *extra)
+    flags = {"batch_size": 4, "lr": 1e-3, "min_video_frames": 0}
+    return tiny_run_args(tiny_synthetic, str(out_dir), flags, "--epochs", "1", *extra)
 
 
 def final_weights(out_dir):

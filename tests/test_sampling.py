@@ -46,6 +46,16 @@ def test_tclr_local_clips_tile_the_global_window(n, rng):
                 assert local[j].min() <= global_clip[4 * j] and global_clip[4 * j + 3] <= local[j].max()
 
 
+def test_tclr_short_window_is_padded_as_the_release_pads():
+    # 57 frames (the shortest video the release keeps): the window starts at 0; the global clip
+    # collects frames 0, 4, ..., 56 (15 of them) and appends the collected ones reversed without the
+    # last (52); the last local clip collects 48..56 and appends 55, 54, ..., 49
+    global_clip, local = sample_global_and_local_clips(57, np.random.default_rng(0))
+    assert global_clip.tolist() == [*range(0, 57, 4), 52]
+    assert local[:3].tolist() == [list(range(16 * j, 16 * j + 16)) for j in range(3)]
+    assert local[3].tolist() == [*range(48, 57), *range(55, 48, -1)]
+
+
 def test_cvrl_gap_weights_are_the_release_cdf_differences():
     from cvrl.sampling import decreasing_gap_weights
 

@@ -94,11 +94,13 @@ def test_model_outputs_unit_embeddings_with_four_time_steps():
 
 
 def tiny_args(tiny_synthetic, out_dir, *extra):
-    return tiny_run_args(tiny_synthetic, str(out_dir), {"batch_size": 2, "lr": 1e-3}, *extra)
+    return tiny_run_args(tiny_synthetic, str(out_dir), {"batch_size": 2, "lr": 1e-3, "min_video_frames": 0}, *extra)
 
 
 def test_a_tiny_run_lowers_the_loss_and_its_checkpoint_loads(tiny_synthetic, tmp_path, capsys):
-    assert train_gen_all_step.main(tiny_args(tiny_synthetic, tmp_path, "--epochs", "6")) == 0
+    # 2 local clips of 8 frames: the 16-frame window fits the 20-frame videos
+    window = ["--frames", "8", "--num_local", "2"]
+    assert train_gen_all_step.main(tiny_args(tiny_synthetic, tmp_path, "--epochs", "6", *window)) == 0
     folder = tmp_path / "ss_saved_models" / "tiny"
     assert {"last.pt", "best.pt", "run_config.json"} <= set(os.listdir(folder))
     checkpoint = torch.load(folder / "last.pt", weights_only=True)

@@ -168,3 +168,56 @@ def test_flip_prob_reaches_every_recipe(flip_p, mirrored):
             clip = transform(left_bright_clip(), np.random.default_rng(seed)).float().sum(dim=(0, 1, 2))  # [W]
             flips += int(clip[: clip.numel() // 4].mean() < clip[-clip.numel() // 4 :].mean())
         assert flips == mirrored, name
+
+
+class ScriptedRng:
+    """A generator that returns the given draws in order (what each call gets is the test's script)."""
+
+    def __init__(self, draws):
+        self.draws = list(draws)
+
+    def random(self):
+        return self.draws.pop(0)
+
+    def uniform(self, low, high):
+        value = self.draws.pop(0)
+        assert low <= value <= high
+        return value
+
+
+@pytest.mark.parametrize("branch", ["contrast first", "contrast last", "no contrast"])
+def test_tclr_colour_operations_run_in_the_release_order(branch):
+    from tclr_pretraining.augmentation import tclr_colour_operations
+
+    clip = still_clip()
+    u = {"contrast first": 0.05, "contrast last": 0.2, "no contrast": 0.9}[branch]
+    hsb = [0.1, 0.05, 0.2, 1.2, 0.1, 0.8]  # hue (p .3) +0.05, saturation x1.2, brightness x0.8
+    contrast = [0.0, 1.2]  # x1.2 (its own p is 1: the branch decides)
+    greyscale = [0.1, 0.5, 0.9]  # u 0.1 < .175: greyscale, then gamma (0.5 < .75) 0.9
+    draws = {
+        "contrast first": [u, *contrast, *hsb, *greyscale],
+        "contrast last": [u, *hsb, *contrast, *greyscale],
+        "no contrast": [u, *hsb, *greyscale],
+    }[branch]
+    rng = ScriptedRng(draws)
+    got = tclr_colour_operations()(clip, rng)
+    assert not rng.draws
+    expected = clip
+    if branch == "contrast first":
+        expected = T.adjust_contrast(expected, 1.2)
+    expected = T.adjust_brightness(T.adjust_saturation(T.adjust_hue(expected, 0.05), 1.2), 0.8)
+    if branch == "contrast last":
+        expected = T.adjust_contrast(expected, 1.2)
+    expected = T.adjust_gamma(T.to_grayscale(expected), 0.9)
+    assert torch.equal(got, expected)
+
+
+def test_colour_operations_on_bgr_frames_use_the_swapped_channels():
+    red = torch.zeros(1, 3, 2, 2, dtype=torch.uint8)
+    red[:, 0] = 255  # RGB red; read as BGR it is blue, whose grey level is 0.114 x 255
+    assert T.InChannelOrder("rgb", T.Grayscale())(red, None).unique().tolist() == [76]  # 0.299 x 255
+    bgr = T.InChannelOrder("bgr", T.Grayscale())(red, None)
+    assert bgr.unique().tolist() == [29] and bgr.shape == red.shape
+    # channel-symmetric operations are unchanged
+    clip = still_clip()
+    assert torch.equal(T.InChannelOrder("bgr", T.Grayscale())(T.to_grayscale(clip), None), T.to_grayscale(clip))

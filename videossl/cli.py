@@ -47,14 +47,31 @@ non_negative_float = _number(float, 0.0, True, "a number >= 0")
 
 
 def epoch_list(text: str) -> tuple[int, ...]:
-    """'45,48' -> (45, 48): an argparse type."""
+    """'45,48' -> (45, 48), '7,12-14' -> (7, 12, 13, 14): an argparse type."""
+    epochs = []
     try:
-        epochs = tuple(int(part) for part in text.split(",") if part.strip())
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            first, _, last = part.partition("-")
+            epochs += range(int(first), int(last or first) + 1)
     except ValueError:
-        raise ArgumentTypeError(f"{text!r} is not a comma-separated list of epochs") from None
+        raise ArgumentTypeError(f"{text!r} is not a comma-separated list of epochs (ranges as 12-50)") from None
+    epochs = tuple(epochs)
     if any(epoch < 1 for epoch in epochs):
         raise ArgumentTypeError(f"{text!r}: epochs count from 1")
     return epochs
+
+
+def epoch_ranges(epochs: Sequence[int]) -> str:
+    """(7, 12, 13, 14) -> '7,12-14', the form ``epoch_list`` reads."""
+    parts, run = [], []
+    for epoch in sorted(epochs):
+        if run and epoch != run[-1] + 1:
+            parts.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+            run = []
+        run.append(epoch)
+    if run:
+        parts.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ",".join(parts)
 
 
 def probability(text: str) -> float:

@@ -78,8 +78,38 @@ RELEASES = {
         Release("tce", "csiro-robotics/TCE", "0da560c7c8616fc124dce0b5b35cd3ebae20bb81"),
         Release("coclr", "TengdaHan/CoCLR", "45f200e0b7c1c75ae1f230c1fabb04cac105ff30"),
         # Model Garden: video_ssl's own files (cvrl) and the shared ones they use (garden)
-        Release("cvrl", TF_MODELS, "db1ad783fb5c1a2d3d9fa5c2ea4ce1f7d471cfe9", "official/projects/video_ssl"),
-        Release("garden", TF_MODELS, "00b830c7ca641413f37e5147cf059c89f79b0e8e"),
+        Release(
+            "cvrl",
+            TF_MODELS,
+            "db1ad783fb5c1a2d3d9fa5c2ea4ce1f7d471cfe9",
+            "official/projects/video_ssl",
+            {
+                "README.md": "0225b135a24a7c8901a64bdb9391c91289ca303c",
+                "configs/experiments/cvrl_linear_eval_k600.yaml": "15762ae3a80ffeb47f73ebb8734ad54904e5b65e",
+                "configs/video_ssl.py": "00d83f37e2de5852699ed339d0c51085ab065651",
+                "dataloaders/video_ssl_input.py": "00b830c7ca641413f37e5147cf059c89f79b0e8e",
+                "losses/losses.py": "0225b135a24a7c8901a64bdb9391c91289ca303c",
+                "modeling/video_ssl_model.py": "00b830c7ca641413f37e5147cf059c89f79b0e8e",
+                "ops/video_ssl_preprocess_ops.py": "0225b135a24a7c8901a64bdb9391c91289ca303c",
+                "tasks/pretrain.py": "00b830c7ca641413f37e5147cf059c89f79b0e8e",
+                "tasks/linear_eval.py": "00d83f37e2de5852699ed339d0c51085ab065651",
+            },
+        ),
+        Release(
+            "garden",
+            TF_MODELS,
+            "00b830c7ca641413f37e5147cf059c89f79b0e8e",
+            "",
+            {
+                "official/modeling/optimization/configs/learning_rate_config.py": (
+                    "00d83f37e2de5852699ed339d0c51085ab065651"
+                ),
+                "official/vision/configs/common.py": "00d83f37e2de5852699ed339d0c51085ab065651",
+                "official/vision/dataloaders/video_input.py": "00d83f37e2de5852699ed339d0c51085ab065651",
+                "official/vision/modeling/backbones/resnet_3d.py": "00d83f37e2de5852699ed339d0c51085ab065651",
+                "official/vision/tasks/video_classification.py": "00d83f37e2de5852699ed339d0c51085ab065651",
+            },
+        ),
     )
 }
 
@@ -131,6 +161,9 @@ class Recipe:
     settings: list[Setting]
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {flag: value} over the paper values
     release: Optional[str] = None  # the alias in RELEASES that sources without one refer to
+    # the published number the paper preset is meant to reproduce (dataset, protocol, metric, value) and its source
+    reproduces: str = ""
+    reproduces_source: str = ""
 
     def __post_init__(self):
         self.presets = {PAPER: {}, **self.presets}
@@ -139,9 +172,6 @@ class Recipe:
             unknown = sorted(set(values) - set(flags))
             if unknown:
                 raise ValueError(f"{self.method} preset {name!r} sets flags the recipe does not hold: {unknown}")
-
-    def references(self, setting: Setting) -> list[Reference]:
-        return parse_references(setting.source, RELEASES, self.release)
 
     def paper_values(self) -> dict[str, Any]:
         return {s.flag: s.value for s in self.settings if s.flag is not None}

@@ -65,7 +65,7 @@ def pretraining_args(faulty_dataset, out_dir, batch_size):
 
 
 METHOD_ARGS = {
-    "tclr": (tclr_train, ["--frames", "8", "--num_local", "2"]),
+    "tclr": (tclr_train, ["--frames", "8", "--num_local", "2", "--min_video_frames", "0"]),
     "cvrl": (cvrl_train, ["--arch", "r3d_18", "--frames", "4", "--head_hidden", "32", "--warmup_epochs", "0"]),
     "vtdl": (vtdl_train, ["--arch", "r3d_18", "--frames", "4", "--stride", "2", "--queue_size", "8"]),
     "tce": (tce_train, ["--arch", "resnet18", "--bank_negatives", "4"]),

@@ -20,7 +20,7 @@ EPOCHS = 3
 
 
 def tclr_args(tiny_synthetic, out_dir, *extra):
-    flags = {"run_id": "run", "frames": 8, "num_local": 2, "batch_size": 2, "epochs": EPOCHS}
+    flags = {"run_id": "run", "frames": 8, "num_local": 2, "batch_size": 2, "epochs": EPOCHS, "min_video_frames": 0}
     return tiny_run_args(tiny_synthetic, str(out_dir), flags, *extra)
 
 

@@ -35,8 +35,16 @@ def clip_span(frames: int, stride: int) -> int:
 
 
 def clip_indices(start: int, frames: int, stride: int, num_frames: int, pad: str = "loop") -> np.ndarray:
-    """Indices of one clip starting at ``start``, padded into the video."""
-    return pad_indices(start + stride * np.arange(frames), num_frames, pad)
+    """Indices of one clip starting at ``start``, padded into the video (``pad``: a PAD_MODES
+    mode, or "mirror_clip": the clip's own frames that exist, then the same in reverse without the
+    last, as TCLR's release pads; loop when none exists)."""
+    wanted = start + stride * np.arange(frames)
+    if pad != "mirror_clip":
+        return pad_indices(wanted, num_frames, pad)
+    valid = int((wanted < num_frames).sum())
+    if valid == 0:
+        return pad_indices(wanted, num_frames, "loop")
+    return wanted[pad_indices(np.arange(frames), valid, "mirror")]
 
 
 def random_start(num_frames: int, span: int, rng: np.random.Generator) -> int:
@@ -74,15 +82,7 @@ def tclr_evaluation_clips(num_frames: int, num_clips: int = 9, frames: int = 16,
     last = num_frames - frames * stride - 10
     starts = np.linspace(0, last, num_clips).astype(np.int64)  # int(): truncation towards zero
     starts = np.where(starts < 0, np.arange(num_clips), starts)
-    clips = []
-    for start in starts:
-        wanted = start + stride * np.arange(frames)
-        valid = int((wanted < num_frames).sum())
-        if valid == 0:
-            clips.append(pad_indices(wanted, num_frames, "loop"))
-        else:  # the release appends the collected frames reversed (without the last): a mirror
-            clips.append(wanted[pad_indices(np.arange(frames), valid, "mirror")])
-    return np.stack(clips)
+    return np.stack([clip_indices(start, frames, stride, num_frames, "mirror_clip") for start in starts])
 
 
 def middle_clip(num_frames: int, frames: int, stride: int = 1, pad: str = "loop") -> np.ndarray:

@@ -343,6 +343,7 @@ class ColorJitter:
     Strengths follow torchvision (factor in [1 - s, 1 + s], hue shift in [-h, h] turns) or are
     given as (low, high) pairs. ``op_p`` is the probability of each operation (a number for all);
     ``over_clip`` takes the contrast mean over the whole clip instead of per frame (CVRL).
+    ``order``: the fixed order (without ``random_order``) of the operations it applies.
     ``only_one``: one of the configured operations is applied, the last of the (random) order, so
     with ``random_order`` each is equally likely (what VTDL's released jitter does: each operation
     is applied to the original frame and only the last one of its shuffled order is kept).
@@ -360,6 +361,7 @@ class ColorJitter:
         random_order: bool = True,
         over_clip: bool = False,
         only_one: bool = False,
+        order: Sequence[str] = OPS,
     ) -> None:
         self.ranges = {
             "brightness": _range(brightness) if brightness else None,
@@ -371,9 +373,12 @@ class ColorJitter:
         self.random_order = random_order
         self.over_clip = over_clip
         self.only_one = only_one
+        if sorted(order) != sorted(set(order)) or not set(order) <= set(self.OPS):
+            raise ValueError(f"order must name each of {self.OPS} at most once, got {order}")
+        self.order = list(order)
 
     def __call__(self, clip, rng):
-        order = list(self.OPS)
+        order = list(self.order)
         if self.random_order:
             order = [order[i] for i in rng.permutation(len(order))]
         if self.only_one:
@@ -392,6 +397,22 @@ class ColorJitter:
             else:
                 clip = adjust_hue(clip, value)
         return clip
+
+
+class InChannelOrder:
+    """``transform`` on the clip's channels in ``order``: "rgb" as they are, "bgr" reversed and back
+    after. Colour operations written for RGB act differently on BGR frames (the grey weights, the
+    hue circle): this reproduces a release that fed BGR frames to them."""
+
+    def __init__(self, order: str, transform: Transform) -> None:
+        if order not in ("rgb", "bgr"):
+            raise ValueError(f"channel order must be rgb or bgr, got {order!r}")
+        self.order, self.transform = order, transform
+
+    def __call__(self, clip, rng):
+        if self.order == "rgb":
+            return self.transform(clip, rng)
+        return self.transform(clip.flip(-3), rng).flip(-3)
 
 
 class Grayscale:

@@ -152,10 +152,23 @@ def start_run(args: argparse.Namespace, recipe: Recipe, keys_that_matter: Sequen
     return run
 
 
-def training_loader(run: TrainingRun, args: argparse.Namespace, build_sample: Callable) -> DataLoader:
+def training_loader(
+    run: TrainingRun, args: argparse.Namespace, build_sample: Callable, min_frames: int = 0
+) -> DataLoader:
     """The loader of the training split (--dataset, --split ...) with the method's sample builder;
-    at least 2 videos per process (checked before any model is built)."""
+    at least 2 videos per process (checked before any model is built). Videos the probe found
+    shorter than ``min_frames`` are left out, and counted."""
     index = index_from_args(args, "train", progress=run.is_main)
+    is_short = [r.num_frames is not None and r.num_frames < min_frames for r in index.records]
+    short = [r for r, drop in zip(index.records, is_short) if drop]
+    if short:
+        index.records = [r for r, drop in zip(index.records, is_short) if not drop]
+        run.log(
+            f"left out {len(short)} of {len(index) + len(short)} videos shorter than {min_frames} frames "
+            f"(--min_video_frames; e.g. {short[0].path}): {len(index)} remain"
+        )
+        if not index.records:
+            raise UserError(f"every training video is shorter than {min_frames} frames: lower --min_video_frames")
     dataset = VideoClipDataset(index, build_sample, backend=args.video_backend, seed=args.seed)
     return run.loader(dataset, args.batch_size, collate_samples, min_per_process=MIN_VIDEOS_PER_PROCESS)
 

@@ -43,8 +43,10 @@ class Schedule:
 
 
 class WarmupPlateau(Schedule):
-    """TCLR: warm-up factors per epoch (x0.01, 0.05, 0.1, 0.5, 1), then the learning rate is divided
-    by ``1 / factor`` after ``patience`` epochs without a new best training loss."""
+    """TCLR: warm-up factors per epoch (x0.01, 0.05, 0.1, 0.5, 1), then the learning rate is
+    multiplied by ``factor`` after ``patience`` epochs without a new best training loss: in a row
+    (``in_a_row``, TCLR's pretraining), or in all since the last drop (TCLR's linear evaluation,
+    whose count a new best does not reset)."""
 
     def __init__(
         self,
@@ -52,9 +54,10 @@ class WarmupPlateau(Schedule):
         warmup: Sequence[float] = (0.01, 0.05, 0.1, 0.5, 1.0),
         patience: int = 9,
         factor: float = 0.1,
+        in_a_row: bool = True,
     ) -> None:
         super().__init__(optimizer)
-        self.warmup, self.patience, self.decay = list(warmup), patience, factor
+        self.warmup, self.patience, self.decay, self.in_a_row = list(warmup), patience, factor, in_a_row
         self.best, self.bad_epochs, self.plateau_factor = math.inf, 0, 1.0
 
     def start_epoch(self, epoch: int) -> None:
@@ -62,8 +65,10 @@ class WarmupPlateau(Schedule):
         self._apply()
 
     def end_epoch(self, loss: float) -> None:
-        if loss < self.best:
-            self.best, self.bad_epochs = loss, 0
+        if loss <= self.best:  # an equal loss neither counts nor resets (both releases)
+            if loss < self.best and self.in_a_row:
+                self.bad_epochs = 0
+            self.best = loss
             return
         self.bad_epochs += 1
         if self.bad_epochs >= self.patience:

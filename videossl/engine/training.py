@@ -635,8 +635,8 @@ class TrainingRun:
         after_epoch: Optional[Callable[[int, dict], None]] = None,
     ) -> dict:
         """Choose the precision, wrap the method, then train epochs ``start`` .. ``args.epochs``,
-        calling ``after_epoch(epoch, metrics)`` after each (save, test, log); returns the metrics
-        of the last epoch."""
+        calling ``after_epoch(epoch, metrics)`` after each (save, test, log; it returns True to end
+        the run there); returns the metrics of the last epoch."""
         if self.args.grad_cache:
             check_grad_cache(method)
         self.choose_precision(method, next(iter(loader)))
@@ -645,8 +645,8 @@ class TrainingRun:
         try:
             for epoch in range(start, self.args.epochs):
                 metrics = self.train_epoch(epoch, loader, net, optimizer, schedule)
-                if after_epoch is not None:
-                    after_epoch(epoch, metrics)
+                if after_epoch is not None and after_epoch(epoch, metrics) is True:
+                    break
         except Exception as err:
             if not (distributed.is_distributed() and distributed.is_communication_failure(err)):
                 raise

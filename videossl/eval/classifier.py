@@ -54,18 +54,21 @@ HEADS = ("linear", "temporal_conv")
 class TemporalConvHead(nn.Module):
     """VTDL's I3D classifier (src/model/i3d.py, ``with_classifier``): the space-pooled map averaged
     over windows of 2 time steps (stride 1: the release's (2, 7, 7) pooling of a 7 x 7 map),
-    dropout, a bias-free convolution over the remaining ``steps - 1`` steps to the classes (kernel
-    7 at 64 frames), averaged over time. ``maps``: ``[B, D, steps]``."""
+    dropout, a bias-free convolution to the classes with kernel ``steps - 1`` (7 at 64 frames) and
+    TensorFlow 'SAME' zero padding (the release's Unit3Dpy default), so one output per remaining
+    step, averaged over time. ``maps``: ``[B, D, steps]``."""
 
     def __init__(self, dim: int, num_classes: int, steps: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.dropout = nn.Dropout(dropout)
-        self.conv = nn.Conv1d(dim, num_classes, kernel_size=max(steps - 1, 1), bias=False)
+        kernel = max(steps - 1, 1)
+        self.padding = ((kernel - 1) // 2, kernel - 1 - (kernel - 1) // 2)  # 'SAME': the odd zero after
+        self.conv = nn.Conv1d(dim, num_classes, kernel_size=kernel, bias=False)
 
     def forward(self, maps: Tensor) -> Tensor:
         if maps.shape[-1] > 1:
             maps = F.avg_pool1d(maps, kernel_size=2, stride=1)
-        return self.conv(self.dropout(maps)).mean(dim=-1)
+        return self.conv(F.pad(self.dropout(maps), self.padding)).mean(dim=-1)
 
 
 class VideoClassifier(Method):
