@@ -148,6 +148,22 @@ RECIPE = Recipe(
             value="sgd",
         ),
         Setting(
+            "gradient across replicas",
+            "the loss is not divided by the number of replicas R, while the optimizer sums the replicas' gradients "
+            "(Model Garden's classification task divides for that reason): a step on R replicas takes R x the "
+            "gradient of the mean loss, the l2 term included, which for SGD with momentum equals R x the learning "
+            "rate. The release's configs do not give R (a TPU run's replica count is set at launch)",
+            "tasks/pretrain.py:134 (num_replicas = tf.distribute.get_strategy); "
+            "tasks/pretrain.py:148-149 (loss = all_losses, scaled_loss = loss); "
+            "tasks/pretrain.py:158 (grads = tape.gradient); "
+            "garden:official/vision/tasks/video_classification.py:296-298 (allreduce performs sum, "
+            "scaled_loss = loss / num_replicas)",
+            project="the gradient of the mean loss on any number of processes (as R = 1); a published run on R "
+            "replicas is `--lr` 0.32 x R (exact for SGD with momentum)",
+            difference="the replica count of the published runs is not in the release, so the gradient does not "
+            "depend on the number of processes and the --lr equivalent is named instead",
+        ),
+        Setting(
             "learning rate",
             f"0.32 at global batch {REFERENCE_BATCH} (scaled as 0.32 x batch / {REFERENCE_BATCH})",
             f"{PRETRAIN_YAML}:61-63 (cosine:, initial_learning_rate: 0.32); "

@@ -76,6 +76,7 @@ def test_a_restart_never_unpickles_a_planted_checkpoint(tiny_synthetic, tmp_path
     folder.mkdir(parents=True)
     malicious_checkpoint(folder / "last.pt", marker)
     argv = ["--run_id", "run", "--out_dir", str(tmp_path), *data_args(tiny_synthetic), "--restart", "--batch_size", "2"]
+    argv += ["--min_video_frames", "0"] if script is tclr_train else []  # the tiny videos have 20 frames
     code, output = cli(script.main, argv, capsys, with_stdout=True)
     assert code == 2 and "no complete checkpoint" in output.strip().splitlines()[-1]
     assert "skipping" in output and "refused" in output  # the planted file was seen and refused
@@ -223,8 +224,17 @@ BAD_ARGUMENTS = [
     (
         "--frames larger than every video (TCLR)",
         tclr_train,
-        ["--run_id", "x", "--out_dir", "OUT", "DATA", "--batch_size", "2", *tiny_pretraining("--frames", "64")],
+        [
+            *["--run_id", "x", "--out_dir", "OUT", "DATA", "--batch_size", "2", "--min_video_frames", "0"],
+            *tiny_pretraining("--frames", "64"),
+        ],
         "every train video is shorter than one clip: a clip has 64 frames",
+    ),
+    (
+        "every video shorter than --min_video_frames (TCLR)",
+        tclr_train,
+        ["--run_id", "x", "--out_dir", "OUT", "DATA", "--batch_size", "2", *tiny_pretraining()],
+        "every training video is shorter than 57 frames: lower --min_video_frames",
     ),
     (
         "--frames larger than every video (VTDL)",
@@ -247,7 +257,11 @@ BAD_ARGUMENTS = [
 
 
 # What only the videos' decoded frame counts tell (the probe runs once the run has started).
-CHECKED_AFTER_PROBING = {"--frames larger than every video (TCLR)", "--frames larger than every video (VTDL)"}
+CHECKED_AFTER_PROBING = {
+    "--frames larger than every video (TCLR)",
+    "--frames larger than every video (VTDL)",
+    "every video shorter than --min_video_frames (TCLR)",
+}
 
 
 @pytest.mark.parametrize("name, main, argv, expected", BAD_ARGUMENTS, ids=[case[0] for case in BAD_ARGUMENTS])
