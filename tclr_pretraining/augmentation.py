@@ -1,17 +1,7 @@
 """TCLR's clip augmentation recipe, composed from the shared clip-consistent transforms."""
 
-from videossl.data.transforms import (
-    ColorJitter,
-    Compose,
-    Grayscale,
-    InChannelOrder,
-    OneOf,
-    RandomChannelDrop,
-    RandomErase,
-    RandomGamma,
-    RandomHorizontalFlip,
-    RandomSquareCrop,
-)
+from videossl.data.augmentations import tclr_colour_block
+from videossl.data.transforms import Compose, InChannelOrder, RandomErase, RandomHorizontalFlip, RandomSquareCrop
 
 FACTORS = (0.75, 1.25)
 
@@ -20,22 +10,8 @@ def tclr_colour_operations():
     """The release's colour block: contrast (p .25, first or last with equal odds), then hue,
     saturation and brightness (p .3 each, in that order); then greyscale with gamma (p .175, the
     gamma 3 times in 4) or one channel zeroed (p .125)."""
-    contrast = ColorJitter(contrast=FACTORS, random_order=False)
-    hsb = ColorJitter(
-        hue=0.1,
-        saturation=FACTORS,
-        brightness=FACTORS,
-        op_p=0.3,
-        random_order=False,
-        order=("hue", "saturation", "brightness"),
-    )
-    return Compose(
-        [
-            OneOf([(0.125, Compose([contrast, hsb])), (0.125, Compose([hsb, contrast])), (0.75, hsb)]),
-            OneOf(
-                [(0.175, Compose([Grayscale(), RandomGamma(p=0.75, gamma=FACTORS)])), (0.125, RandomChannelDrop(p=1.0))]
-            ),
-        ]
+    return tclr_colour_block(
+        FACTORS, 0.1, p_contrast=0.25, p_each=0.3, p_grey=0.175, p_channel_drop=0.125, gamma=FACTORS
     )
 
 

@@ -373,6 +373,11 @@ class TrainingRun:
             x = x.contiguous(memory_format=torch.channels_last_3d)
         return x
 
+    @property
+    def resumed_mid_epoch(self) -> bool:
+        """Whether the checkpoint resumed from was written within an epoch (a stop signal)."""
+        return self._position is not None
+
     def choose_precision(self, method: Method, batch: dict) -> PrecisionPlan:
         """Verify (or reuse the resumed run's) precision on rank 0 and share it with every process.
         Only rank 0 runs the method here, with ``update_state=False`` (no communication, no side

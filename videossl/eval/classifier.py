@@ -15,17 +15,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from videossl.data.augmentations import vtdl_clip_augmentation
+from videossl.data.augmentations import tclr_colour_block, vtdl_clip_augmentation
 from videossl.data.indexes import DatasetIndex
 from videossl.data.input_contract import InputContract
 from videossl.data.sampling import sample_random_clip
 from videossl.data.transforms import (
-    ColorJitter,
     Compose,
-    Grayscale,
-    Maybe,
+    InChannelOrder,
     RandomErase,
-    RandomGamma,
     RandomHorizontalFlip,
     RandomResizedCrop,
     RandomSquareCrop,
@@ -147,12 +144,15 @@ def temporal_steps(backbone: nn.Module, contract: InputContract) -> int:
 TRAIN_CROPS = ("square", "resized", "tclr_linear", "vtdl")
 
 
-def finetune_augmentation(size: int, flip_p: float = 0.5, crop: str = "square") -> Transform:
+def finetune_augmentation(
+    size: int, flip_p: float = 0.5, crop: str = "square", channel_order: str = "rgb"
+) -> Transform:
     """The training clips' augmentation. ``square``: a square of U(0.6, 1) x the short side and a
     flip (this project's finetuning); ``resized``: CVRL's linear protocol, a random resized crop of
     area 0.3-1 and aspect 0.5-2 and a flip; ``tclr_linear``: TCLR's linear evaluation
-    (linear_eval/dl_linear.py), the square crop with its mild colour operations, greyscale, flip
-    and erasing; ``vtdl``: VTDL's clip augmentation (its finetuning uses its pretraining transform)."""
+    (linear_eval/dl_linear.py), the square crop with its mild colour operations (on the channels in
+    the checkpoint's ``channel_order``, as the release's BGR frames went through them), greyscale,
+    flip and erasing; ``vtdl``: VTDL's clip augmentation (its finetuning uses its pretraining transform)."""
     if crop == "vtdl":
         return vtdl_clip_augmentation(size, flip_p)
     if crop == "resized":
@@ -160,18 +160,13 @@ def finetune_augmentation(size: int, flip_p: float = 0.5, crop: str = "square") 
     if crop == "tclr_linear":
         mild = (0.9, 1.1)
         erase = (max(1, round(size * 9 / 112)), max(1, round(size * 18 / 112)))
+        colour = tclr_colour_block(
+            mild, 0.05, p_contrast=0.125, p_each=0.15, p_grey=0.1, p_channel_drop=0.0, gamma=(0.85, 1.15)
+        )
         return Compose(
             [
                 RandomSquareCrop(size, side=(0.6, 1.0)),
-                ColorJitter(
-                    brightness=mild,
-                    contrast=mild,
-                    saturation=mild,
-                    hue=0.05,
-                    random_order=False,
-                    op_p={"contrast": 0.125, "hue": 0.15, "saturation": 0.15, "brightness": 0.15},
-                ),
-                Maybe(0.1, Compose([Grayscale(), RandomGamma(p=0.75, gamma=(0.85, 1.15))])),
+                InChannelOrder(channel_order, colour),  # the release's BGR frames through RGB operations
                 RandomHorizontalFlip(flip_p),
                 RandomErase(p=0.25, size=erase),
             ]

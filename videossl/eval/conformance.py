@@ -160,8 +160,8 @@ EVALUATION = Recipe(
             "random_array[3] < 0.3/2, random_array[0] > 0.125/2 and random_array[0] < 0.25/2); "
             f"{LIN_LOADER}:164-174 (random_array[4] > 0.9, to_grayscale, random_array[5] > 0.25, adjust_gamma, "
             "random_array[6] > 0.5, hflip, random_array[7] < 0.5/2, erase)",
-            project="videossl/eval/classifier.py finetune_augmentation('tclr_linear'): the same, the colour "
-            "operations in a fixed order",
+            project="videossl/eval/classifier.py finetune_augmentation('tclr_linear'): the same (contrast first or "
+            "last, then hue, saturation, brightness, on the channels in the checkpoint's order: BGR for TCLR's)",
         ),
         Setting(
             "linear `linear_tclr`: test",

@@ -445,7 +445,8 @@ def run_classification(args: Namespace, tool_file: str) -> int:
     if run.is_main:
         check_run_config(checkpoint_dir, config, KEYS_THAT_MATTER, args.restart)
     distributed.barrier()
-    builder = TrainClipBuilder(contract, finetune_augmentation(contract.size, args.flip_prob, recipe.train_crop))
+    augmentation = finetune_augmentation(contract.size, args.flip_prob, recipe.train_crop, contract.channel_order)
+    builder = TrainClipBuilder(contract, augmentation)
     dataset = VideoClipDataset(train_index, builder, backend=args.video_backend, seed=args.seed)
     loader = run.loader(dataset, args.batch_size, collate_samples)
     optimizer = build_optimizer(args, model, recipe)
@@ -525,7 +526,8 @@ def train_and_test(
         run.save(done, model, optimizer, schedule, accuracy=counted)
         return stop
 
-    if start and (start >= args.epochs or below_min_lr(optimizer, recipe.min_lr)):
+    finished = start >= args.epochs or below_min_lr(optimizer, recipe.min_lr)
+    if start and finished and not run.resumed_mid_epoch:  # a stopped epoch is trained to its end first
         run.log(f"the run ended after epoch {start}: testing its last model")
         run.choose_precision(model, next(iter(loader)))  # the resumed run's
         run_test(start)
