@@ -222,11 +222,13 @@ RECIPE = Recipe(
         ),
         Setting(
             "epochs",
-            "1000 (the loop's bound; the run is stopped by hand, best.pt kept by training loss)",
+            "1000 (the loop's bound; the run is stopped by hand; each new lowest training loss is saved as its own "
+            "model_best_e<epoch> file)",
             f"{PARAMS}:6 (num_epochs = 1000); {TRAIN}:215 (for epoch in range, params.num_epochs); "
             f"{TRAIN}:233-240 (if loss < best_score, model_best_e)",
             flag="epochs",
             value=1000,
+            project="`--epochs 1000`; best.pt is the newest lowest-loss checkpoint (the newest model_best file)",
         ),
         Setting(
             "precision",

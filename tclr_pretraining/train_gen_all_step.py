@@ -35,7 +35,7 @@ from videossl.errors import UserError
 from videossl.models.backbones import build_backbone
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-KEYS_THAT_MATTER = engine.COMMON_KEYS_THAT_MATTER + ("num_local",)
+KEYS_THAT_MATTER = engine.COMMON_KEYS_THAT_MATTER + ("num_local", "min_video_frames")
 
 
 def build_parser():

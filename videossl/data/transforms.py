@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
+from PIL import Image
 from torch import Tensor
 from torchvision.transforms import InterpolationMode
 
@@ -319,10 +320,13 @@ def adjust_saturation(clip: Tensor, factor: float) -> Tensor:
 
 
 def adjust_hue(clip: Tensor, shift: float) -> Tensor:
-    """Rotate the hue by ``shift`` turns (-0.5..0.5) in 8-bit HSV, as PIL and torchvision do on images."""
-    hsv = cv2.cvtColor(_to_hwc(clip), cv2.COLOR_RGB2HSV_FULL)
-    hsv[..., 0] += np.uint8(int(round(shift * 255)) % 256)  # uint8 arithmetic wraps: hue is circular
-    return _from_hwc(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL), clip.shape[0])
+    """Rotate the hue by ``shift`` turns (-0.5..0.5) exactly as torchvision does on PIL images (the
+    releases' path): PIL's 8-bit HSV, the shift truncated to whole 1/255 turns, wrapping."""
+    hsv = Image.fromarray(_to_hwc(clip), "RGB").convert("HSV")  # every frame at once: per pixel
+    h, s, v = hsv.split()
+    turned = np.asarray(h, dtype=np.uint8) + np.uint8(int(shift * 255) % 256)  # uint8 arithmetic wraps
+    rgb = Image.merge("HSV", (Image.fromarray(turned, "L"), s, v)).convert("RGB")
+    return _from_hwc(np.array(rgb), clip.shape[0])
 
 
 def to_grayscale(clip: Tensor) -> Tensor:

@@ -219,7 +219,8 @@ def check_run_config(folder: str, config: dict, keys_that_matter: Iterable[str],
     if restart and os.path.exists(path):
         with open(path) as f:
             saved = json.load(f)
-        differ = [k for k in keys_that_matter if saved.get(k) != config.get(k)]
+        # a key an older run did not record (a flag added since) cannot be compared
+        differ = [k for k in keys_that_matter if k in saved and saved[k] != config.get(k)]
         if differ:
             details = ", ".join(f"{k}: {saved.get(k)!r} -> {config.get(k)!r}" for k in differ)
             raise UserError(
