@@ -103,13 +103,23 @@ def low_precision_supported(device: Device, dtype_name: str) -> bool:
             except (AttributeError, RuntimeError):
                 return False
         return False
-    if dtype_name == "fp16":
-        return device.type == "cuda"
+    if dtype_name == "fp16":  # on the CPU: slow, but the CUDA path's arithmetic (GradScaler included)
+        return device.type == "cuda" or (device.type == "cpu" and _cpu_autocasts_to(torch.float16))
     return True
 
 
+def _cpu_autocasts_to(dtype: torch.dtype) -> bool:
+    try:
+        with torch.autocast("cpu", dtype=dtype):
+            return torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == dtype
+    except RuntimeError:
+        return False
+
+
 def candidate_dtype(device: Device) -> Optional[str]:
-    for name in ("bf16", "fp16"):
+    """What ``auto`` tries: bf16, else fp16 on CUDA (never fp16 on the CPU, where it is emulated)."""
+    names = ("bf16", "fp16") if torch.device(device).type == "cuda" else ("bf16",)
+    for name in names:
         if low_precision_supported(device, name):
             return name
     return None

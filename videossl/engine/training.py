@@ -82,7 +82,8 @@ def add_engine_args(
         "--precision",
         default="auto",
         choices=PRECISIONS,
-        help="auto verifies bf16 (fp16 on GPUs without bf16) against fp32 before trusting it",
+        help="auto verifies bf16 (fp16 on GPUs without bf16) against fp32 before trusting it; bf16 and fp16 run "
+        "unverified (fp16 with a GradScaler; on the CPU fp16 is slow, for testing the GPU path)",
     )
     group.add_argument("--no_channels_last", action="store_true", help="keep NCDHW memory instead of channels_last_3d")
     group.add_argument(
@@ -302,6 +303,7 @@ class TrainingRun:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=False)
         self.step = 0
         self.nonfinite_total = 0
+        self.scaler_overflows = 0  # fp16 steps skipped because the scaled gradients overflowed
         self._nonfinite_in_a_row = 0
         self._nonfinite_since = 0
         self.last_checkpoint = None
@@ -453,6 +455,7 @@ class TrainingRun:
         set_rng_state(state["rng"])
         self.step = checkpoint["step"]
         self.nonfinite_total = state.get("nonfinite_total", 0)
+        self.scaler_overflows = state.get("scaler_overflows", 0)
         self.best_loss = state.get("best_loss", math.inf)
         self.best_accuracy = state.get("best_accuracy", -math.inf)
         self.history = list(state.get("history", []))
@@ -503,6 +506,7 @@ class TrainingRun:
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
             "rng": rng_state(),
             "nonfinite_total": self.nonfinite_total,
+            "scaler_overflows": self.scaler_overflows,
             "best_loss": self.best_loss,
             "best_accuracy": self.best_accuracy,
             "history": self.history,
@@ -551,15 +555,16 @@ class TrainingRun:
 
     # ---- the loop ----------------------------------------------------------------------------
 
-    def _step_is_finite(self, loss, parameters):
-        """Loss and every gradient finite, decided the same on every process (one skipping while
-        another steps would make their weights drift apart)."""
+    def _finite(self, loss, parameters) -> tuple[bool, bool]:
+        """(the loss is finite, every gradient is finite), decided the same on every process (one
+        skipping while another steps would make their weights drift apart)."""
         grads = [p.grad.detach().float().abs().sum() for p in parameters if p.grad is not None]
-        total = loss.detach().float().abs() + (torch.stack(grads).sum() if grads else 0.0)
-        finite = torch.isfinite(total).to(torch.float32).reshape(1)
+        total = torch.stack(grads).sum() if grads else torch.zeros((), device=loss.device)
+        finite = torch.stack([torch.isfinite(loss.detach().float()), torch.isfinite(total)]).to(torch.float32)
         if distributed.is_distributed():
             torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
-        return bool(finite.item())
+        loss_finite, grads_finite = finite.tolist()
+        return bool(loss_finite), bool(grads_finite)
 
     def forward_backward(self, net: nn.Module, batch: dict, parameters: list[nn.Parameter]) -> tuple[Tensor, dict]:
         """The step's loss and terms, with the gradients of every process averaged into ``.grad``:
@@ -584,7 +589,8 @@ class TrainingRun:
         stepped. Stops the run after --max_nonfinite_steps skipped steps in a row."""
         if self.scaler.is_enabled():
             self.scaler.unscale_(optimizer)
-        stepped = self._step_is_finite(loss, parameters)
+        loss_finite, grads_finite = self._finite(loss, parameters)
+        stepped = loss_finite and grads_finite
         if stepped:
             if self.scaler.is_enabled():
                 self.scaler.step(optimizer)
@@ -592,6 +598,11 @@ class TrainingRun:
                 optimizer.step()
             schedule.after_step()
             self._nonfinite_in_a_row = 0
+        elif loss_finite and self.scaler.is_enabled() and self.scaler.get_scale() >= 1.0:
+            # fp16: the scaled gradients overflowed; GradScaler halves its scale (update below) and the
+            # step is skipped, as on any fp16 run's first steps. Not a divergence while the scale is >= 1.
+            self.scaler_overflows += 1
+            self.scalar("train/fp16_scale_overflows", self.scaler_overflows)
         else:
             self._count_nonfinite_step(epoch)
         if self.scaler.is_enabled():
