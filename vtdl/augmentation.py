@@ -13,9 +13,10 @@ def temporal_consistent_augmentation(clips, lam, frame_index):
     return (1 - lam) * clips + lam * still[:, :, None]
 
 
-def sample_tca(batch_size, frames, tca_max=0.1, generator=None):
-    """(lam, frame indices): lam = tca_max x U[0, 1) for the batch, one random frame per clip.
-    Drawn from torch's global generator by default, which the engine seeds per epoch and saves
-    in checkpoints (a resumed run draws the same values)."""
+def sample_tca(batch_size, frames, tca_max=0.1, generator=None, device=None):
+    """(lam, frame indices on ``device``): lam = tca_max x U[0, 1) for the batch, one random frame
+    per clip. Drawn from torch's global generators by default (the CPU one for lam, the device's
+    for the indices), which the engine seeds per epoch and saves in checkpoints (a resumed run
+    draws the same values)."""
     lam = tca_max * torch.rand((), generator=generator).item()
-    return lam, torch.randint(0, frames, (batch_size,), generator=generator)
+    return lam, torch.randint(0, frames, (batch_size,), generator=generator, device=device)

@@ -66,8 +66,8 @@ class VTDL(Method):
         clips = batch["clips"].to(self.queue.keys.device)
         anchor = clips[:, 0]
         if self.tca:  # in pixel space (0-255), before the input contract's normalisation
-            lam, frame_index = sample_tca(len(anchor), anchor.shape[2], self.tca_max)
-            anchor = temporal_consistent_augmentation(anchor.float(), lam, frame_index.to(anchor.device))
+            lam, frame_index = sample_tca(len(anchor), anchor.shape[2], self.tca_max, device=anchor.device)
+            anchor = temporal_consistent_augmentation(anchor.float(), lam, frame_index)
         pieces = [anchor, clips[:, 2]] if self.temporal_negative else [anchor]
         return [functools.partial(self.embed, self.model_input(piece)) for piece in pieces]
 

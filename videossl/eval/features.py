@@ -7,6 +7,7 @@ their frame counts) and the protocol (clips, crops, contract, precision), so a c
 reuses stale features.
 """
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -387,7 +388,8 @@ def backbone_maps(
     device = torch.device(device)
     dtype = DTYPES.get(precision)
     x = contract.prepare(clips, device)
-    with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+    low_precision = torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+    with low_precision:
         out = backbone(x)[..., 0, 0]
     return out.float()
 
