@@ -275,3 +275,14 @@ def test_features_too_large_for_float16_are_kept_in_float32_and_nan_is_an_error(
     assert kept.dtype == torch.float32 and torch.equal(kept, large)
     with pytest.raises(UserError, match="features are NaN or infinite"):
         compact(torch.tensor([1.0, float("nan")]))
+
+
+def test_compiled_feature_extraction_gives_the_same_retrieval(tiny_synthetic, tmp_path, capsys):
+    checkpoint = tiny_checkpoint(tmp_path)
+    metrics = {}
+    for name, extra in (("eager", []), ("compiled", ["--compile"])):
+        args = eval_args(tiny_synthetic, tmp_path / name, checkpoint, "--protocol", "pooled", *extra)
+        assert complete_retrieval.main([*args, "--feature_cache", str(tmp_path / f"cache_{name}")]) == 0
+        metrics[name] = json.load(open(tmp_path / name / "results.json"))["metrics"]
+    assert "compiling the backbone" in capsys.readouterr().out
+    assert metrics["compiled"] == metrics["eager"]

@@ -145,3 +145,16 @@ def test_two_processes_under_torchrun_complete(tiny_synthetic, tmp_path):
     )
     checkpoint = torch.load(tmp_path / "ss_saved_models" / "tiny" / "last.pt", weights_only=True)
     assert checkpoint["epoch"] == 1 and checkpoint["config"]["batch_size"] == 4
+
+
+def test_compile_trains_the_same_model_and_keeps_the_checkpoint_keys(tiny_synthetic, tmp_path):
+    window = ["--frames", "8", "--num_local", "2", "--epochs", "1"]
+    for name, extra in (("eager", []), ("compiled", ["--compile"])):
+        assert train_gen_all_step.main(tiny_args(tiny_synthetic, tmp_path / name, *window, *extra)) == 0
+    eager, compiled = (
+        torch.load(tmp_path / name / "ss_saved_models" / "tiny" / "last.pt", weights_only=True)
+        for name in ("eager", "compiled")
+    )
+    assert list(compiled["backbone"]["state_dict"]) == list(eager["backbone"]["state_dict"])  # no _orig_mod.
+    for key, value in eager["backbone"]["state_dict"].items():
+        assert torch.allclose(compiled["backbone"]["state_dict"][key].float(), value.float(), rtol=1e-3, atol=1e-4), key

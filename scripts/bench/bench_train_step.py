@@ -1,6 +1,8 @@
-"""R3D-18 training steps per second on this machine: fp32 eager, plain bf16, and --precision auto.
+"""R3D-18 training steps per second on this machine: fp32 eager, plain bf16, and --precision auto;
+with --compile, torch.compile against eager for TCLR and CVRL.
 
     python scripts/bench/bench_train_step.py [--steps 3 --batch 4 --frames 16 --size 112 --threads N]
+    python scripts/bench/bench_train_step.py --compile [--steps 5 --batch 2 --frames 16 --size 64 --width 0.5]
 
 For torchvision's standard R3D-18 and TCLR's layer4 variant (16x112x112 clips, batch 4, a linear
 head with cross-entropy, SGD): clips/s of full training steps (forward, backward, optimiser),
@@ -9,6 +11,13 @@ the achieved FLOP/s as a share of a large bf16 matrix product's rate measured in
 Only configurations whose gradients match fp32 (every module within ``LOCAL_TOLERANCE`` of fp32 in
 the per-module check, every parameter finite and within ``END_TO_END_TOLERANCE`` end to end) may
 be quoted as speed-ups (last column).
+
+``--compile``: each method's real training step (TCLR: R3D-18 with its layer4 variant, 4 local
+clips; CVRL: R3D-50 slow-only with its 3-layer head) in fp32, eager and with the backbone compiled
+as ``--compile`` does it: the compile time (the first compiled step less an eager step), the
+median step time of each and their ratio, and the worst weight-gradient error of the compiled
+step against eager on the same batch and weights (``gradient_errors``; it must be far inside the
+precision check's ``LOCAL_TOLERANCE``).
 """
 
 import argparse
@@ -20,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from videossl.data.input_contract import InputContract
 from videossl.engine.precision import (
     END_TO_END_TOLERANCE,
     LOCAL_TOLERANCE,
@@ -98,6 +108,78 @@ def time_steps(model, x, labels, plan, steps):
     return statistics.median(times)
 
 
+def compile_methods(args):
+    """(name, method factory, batch): the two methods --compile is measured on."""
+    from cvrl.model import CVRL
+    from tclr_pretraining.model import TCLR
+
+    contract = InputContract(frames=args.frames, size=args.size)
+    g = torch.Generator().manual_seed(1)
+
+    def clips(*shape):
+        return torch.randint(0, 256, (*shape, 3, args.frames, args.size, args.size), dtype=torch.uint8, generator=g)
+
+    def tclr():
+        torch.manual_seed(0)
+        return TCLR(build_backbone("r3d_18", width=args.width, keep_time_in_layer4=True), contract)
+
+    def cvrl():
+        torch.manual_seed(0)
+        return CVRL(build_backbone("r3d_50", width=args.width), contract, hidden=int(2048 * args.width))
+
+    return [("TCLR", tclr, {"clips": clips(args.batch, 2, 5)}), ("CVRL", cvrl, {"clips": clips(args.batch, 2)})]
+
+
+def method_step(method, batch, optimizer=None):
+    method.zero_grad(set_to_none=True)
+    torch.manual_seed(5)
+    loss, _ = method.loss(batch)
+    loss.backward()
+    if optimizer is not None:
+        optimizer.step()
+    return {n: p.grad.detach().clone() for n, p in method.named_parameters() if p.grad is not None}
+
+
+def timed_steps(method, batch, steps):
+    optimizer = torch.optim.SGD(method.parameters(), lr=1e-6)
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        method_step(method, batch, optimizer)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def compile_table(args):
+    print(
+        f"--compile against eager, fp32, batch {args.batch} x {args.frames}x{args.size}x{args.size}, width "
+        f"{args.width}, {args.threads} threads, torch {torch.__version__}; median of {args.steps} steps\n"
+    )
+    rows = []
+    for name, make, batch in compile_methods(args):
+        eager = make()
+        state = {k: v.clone() for k, v in eager.state_dict().items()}
+        reference = method_step(eager, batch)
+        eager.load_state_dict(state)
+        eager_times = timed_steps(eager, batch, args.steps + 1)[1:]  # the first warms the kernel caches
+        compiled = make()
+        compiled.load_state_dict(state)
+        compiled.backbone.compile()
+        started = time.perf_counter()
+        grads = method_step(compiled, batch)  # compiles the forward and the backward
+        first = time.perf_counter() - started
+        weights = {k: v for k, v in grads.items() if k.endswith("weight") and v.dim() > 1}
+        worst = max(gradient_errors(weights, {k: reference[k] for k in weights}).values())
+        compiled_times = timed_steps(compiled, batch, args.steps)
+        e, c = statistics.median(eager_times), statistics.median(compiled_times)
+        rows.append((name, first - e, e, c, e / c, worst))
+    print("| method | compile time (s) | eager step (s) | compiled step (s) | speed-up | worst grad error vs eager |")
+    print("|---|---|---|---|---|---|")
+    for name, compile_s, e, c, ratio, worst in rows:
+        print(f"| {name} | {compile_s:.1f} | {e:.3f} | {c:.3f} | {ratio:.2f}x | {worst:.2g} |")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=3)
@@ -106,8 +188,11 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=112)
     parser.add_argument("--width", type=float, default=1.0)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--compile", action="store_true", help="measure torch.compile against eager (TCLR, CVRL)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.compile:
+        return compile_table(args)
 
     peak = matmul_flops(torch.bfloat16)
     print(

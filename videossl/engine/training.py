@@ -140,6 +140,22 @@ def add_memory_args(parser: ArgumentParser, group: _ArgumentGroup, grad_cache: b
         action="store_true",
         help="keep only each backbone stage's input and recompute its activations in the backward pass",
     )
+    add_compile_arg(group)
+
+
+def add_compile_arg(group: _ArgumentGroup) -> None:
+    group.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the backbone (in place: checkpoints are unchanged); the first steps include the "
+        "compile time (docs/performance.md)",
+    )
+
+
+def compile_backbone(backbone: nn.Module, log: Log = print) -> None:
+    """``--compile``: the backbone compiled in place, so that its state-dict keys stay as they are."""
+    log(f"compiling the backbone with torch.compile (torch {torch.__version__}); the first batches take longer")
+    backbone.compile()
 
 
 def resolve_device(name: Optional[str]) -> torch.device:
@@ -420,6 +436,8 @@ class TrainingRun:
         if self.args.checkpoint_activations:
             stages = checkpoint_stages(model.backbone)
             self.log(f"activation checkpointing: {', '.join(stages)} keep only their inputs")
+        if getattr(self.args, "compile", False):
+            compile_backbone(model.backbone, self.log)
         if not distributed.is_distributed():
             return model
         # Buffers are not broadcast: a method keeps its queues and banks identical on every process

@@ -14,7 +14,7 @@ from videossl.cli import ArgumentParser, non_negative_int, positive_float, posit
 from videossl.data.args import check_data_args, index_from_args
 from videossl.data.indexes import check_same_classes
 from videossl.data.input_contract import IMAGENET, InputContract
-from videossl.engine.training import resolve_device
+from videossl.engine.training import add_compile_arg, compile_backbone, resolve_device
 from videossl.eval.features import CLIP_STARTS, ClipView, extract_features, file_fingerprint
 from videossl.models.backbones import BACKBONES, RESNETS_2D, build_backbone
 from videossl.models.checkpoint import load_backbone
@@ -100,6 +100,7 @@ def add_feature_args(parser: ArgumentParser, num_clips: int = 10) -> _ArgumentGr
         help="of the forward passes (no gradients are involved)",
     )
     group.add_argument("--num_workers", type=non_negative_int, default=2, help="data-loader processes")
+    add_compile_arg(group)
     group.add_argument("--feature_cache", default=None, help="feature cache folder (default: $VIDEOSSL_CACHE/features)")
     group.add_argument("--out_dir", default=None, help="where results.json and pictures go")
     return group
@@ -194,6 +195,8 @@ def subset_features(
     training videos of a retrieval gallery take --gallery_clip_starts where it is set (CoCLR's:
     one random clip per video)."""
     starts, clips = args.clip_starts, args.num_clips
+    if getattr(args, "compile", False) and not getattr(backbone, "_compiled_call_impl", None):
+        compile_backbone(backbone)
     if subset == "train" and getattr(args, "gallery_clip_starts", None):
         starts = args.gallery_clip_starts
         clips = 1 if starts in ("random", "middle") else clips
