@@ -163,3 +163,13 @@ def test_a_parameter_whose_true_gradient_is_zero_is_not_an_error():
     assert errors["tiny.weight"] < 1e-3  # measured against 1e-3 x the median weight-gradient norm
     low["fc.bias"] = torch.full((10,), float("nan"))
     assert gradient_errors(low, reference)["fc.bias"] == math.inf  # but it must be finite
+
+
+def test_the_precision_check_runs_on_the_first_samples_of_a_large_batch():
+    from videossl.engine.precision import first_samples
+
+    batch = {"clips": torch.zeros(40, 3, 2), "index": torch.arange(40), "skipped": [3, 9], "step": torch.tensor(5)}
+    small = first_samples(batch, 8)
+    assert small["clips"].shape == (8, 3, 2) and small["index"].tolist() == list(range(8))
+    assert small["skipped"] == [3, 9] and int(small["step"]) == 5  # not per sample: as it is
+    assert first_samples(batch, 64)["clips"].shape[0] == 40

@@ -23,9 +23,11 @@ downloads nothing (its videos are made here). Writes ``gpu_check.json`` and ``gp
 
 import argparse
 import contextlib
+import gc
 import importlib
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -43,6 +45,7 @@ BUDGET_SECONDS = 360
 # Dense bf16 tensor-core peaks (FLOP/s) by a part of the device name; others use a measured matmul.
 BF16_PEAKS = {
     "H100 SXM": 989e12,
+    "H100 80GB HBM3": 989e12,  # how an H100 SXM names itself
     "H100 PCIe": 756e12,
     "H100": 756e12,
     "A100": 312e12,
@@ -86,7 +89,7 @@ class Sizes:
         self.fp16_scale = 2.0**8 if tiny else 2.0**16  # GradScaler's own start on a GPU; fewer halvings on a CPU
         self.warmup, self.timed = (1, 2) if tiny else (3, 8)
         self.videos, self.workers = (3, (0, 1)) if tiny else (24, (1, 4, 8))
-        self.loader_samples = 3 if tiny else 24
+        self.loader_samples = 3 if tiny else 6  # per worker
 
 
 # ---- environment ------------------------------------------------------------------------------
@@ -131,10 +134,11 @@ def cpu_name() -> str:
 
 
 def bf16_peak(device, env: dict) -> tuple:
-    """(FLOP/s, where the number comes from)."""
+    """(FLOP/s, where the number comes from): the first entry of BF16_PEAKS whose words are in the
+    device name (so that "A10" is not an A10G, nor "A40" an RTX A4000)."""
     name = env.get("gpu", "")
     for part, peak in BF16_PEAKS.items():
-        if part in name:
+        if re.search(rf"(?<![\w]){re.escape(part)}(?![\w])", name):
             return peak, f"the {part}'s dense bf16 peak"
     return measured_matmul_rate(device), "a bf16 matmul measured here"
 
@@ -193,21 +197,26 @@ def clips_per_sample(batch: dict) -> int:
     return int(shape[1] * (shape[2] if len(shape) == 7 else 1))
 
 
-def forward_flops(method, batch) -> float:
-    """Multiply-adds x 2 of the conv and linear layers in one forward of the loss."""
+def step_flops(method, batch) -> float:
+    """FLOPs of a training step: multiply-adds x 2 of the conv and linear layers in one forward of
+    the loss, x 3 for layers that are trained (forward and a backward of twice the forward), x 1
+    for those that are not (VTDL's key encoder)."""
     import torch
     from torch import nn
 
     total = [0.0]
 
     def count(module, args, out):
+        if not isinstance(module, (nn.Conv3d, nn.Conv2d, nn.Linear)):
+            return
+        passes = 3 if module.weight.requires_grad else 1
         if isinstance(module, (nn.Conv3d, nn.Conv2d)):
             kernel = 1
             for k in module.kernel_size:
                 kernel *= k
-            total[0] += 2.0 * out.numel() * module.in_channels // module.groups * kernel
+            total[0] += passes * 2.0 * out.numel() * module.in_channels // module.groups * kernel
         elif isinstance(module, nn.Linear):
-            total[0] += 2.0 * out.numel() * module.in_features
+            total[0] += passes * 2.0 * out.numel() * module.in_features
 
     handles = [m.register_forward_hook(count) for m in method.modules()]
     with torch.no_grad():
@@ -257,82 +266,137 @@ def median_step_seconds(method, optimizer, batch, device, sizes: Sizes, **option
     return statistics.median(times)
 
 
-def fitting_batch(name: str, sizes: Sizes, device):
+def free_memory() -> None:
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def auto_plan(name: str, sizes: Sizes, device):
+    """``--precision auto``'s plan on this device, checked on 8 samples as the engine does."""
+    from videossl.engine.precision import first_samples, verify_precision
+
+    method, _, batch = build_method(name, sizes, device, min(8, sizes.batch[name]))
+    started = time.perf_counter()
+    plan = verify_precision(method, lambda m, b: m.loss(b, update_state=False)[0], first_samples(batch, 8), device)
+    return plan, time.perf_counter() - started
+
+
+def engine_like(name: str, sizes: Sizes, device, batch: int, plan):
+    """(method, optimiser, batch) as a run trains: the plan's fp32 islands and channels_last_3d."""
+    import torch
+
+    from videossl.engine.precision import apply_precision_plan
+
+    method, optimizer, data = build_method(name, sizes, device, batch)
+    apply_precision_plan(method, plan, device)
+    if any(isinstance(m, torch.nn.Conv3d) for m in method.modules()):
+        method = method.to(memory_format=torch.channels_last_3d)
+    return method, optimizer, data
+
+
+def fitting_batch(name: str, sizes: Sizes, device, plan):
     """The recipe's per-GPU batch, halved until a step fits in memory: (method, optimiser, batch)."""
     import torch
 
     batch = sizes.batch[name]
     while True:
-        method, optimizer, data = build_method(name, sizes, device, batch)
+        method, optimizer, data = engine_like(name, sizes, device, batch, plan)
         try:
-            train_step(method, optimizer, data, device)
+            train_step(method, optimizer, data, device, **plan_options(plan, device))
             return method, optimizer, data
         except torch.OutOfMemoryError:
-            del method, optimizer, data
-            torch.cuda.empty_cache()
-            if batch <= 2:
-                raise
-            batch //= 2
+            pass  # freed below, outside the except: its traceback holds the step's tensors
+        del method, optimizer, data
+        free_memory()
+        if batch <= 2:
+            raise RuntimeError(f"{name}: no batch of 2 or more fits this GPU")
+        batch //= 2
+
+
+def plan_options(plan, device) -> dict:
+    import torch
+
+    scaler = torch.amp.GradScaler(device.type) if plan.needs_grad_scaler else None
+    return {"dtype": plan.autocast_dtype, "scaler": scaler}
 
 
 def throughput_row(name: str, sizes: Sizes, device, peak: float) -> dict:
-    from videossl.engine.precision import verify_precision
-
-    method, optimizer, batch = fitting_batch(name, sizes, device)
-    seconds = median_step_seconds(method, optimizer, batch, device, sizes)
+    plan, check_seconds = auto_plan(name, sizes, device)
+    free_memory()
+    method, optimizer, batch = fitting_batch(name, sizes, device, plan)
+    seconds = median_step_seconds(method, optimizer, batch, device, sizes, **plan_options(plan, device))
     clips = len(batch["clips"]) * clips_per_sample(batch)
-    flops = 3 * forward_flops(method, batch)  # forward + backward (twice the forward)
-    started = time.perf_counter()
-    plan = verify_precision(method, lambda m, b: m.loss(b, update_state=False)[0], batch, device, "auto")
+    flops = step_flops(method, batch)
+    del method, optimizer
+    free_memory()
     return {
         "method": name,
         "batch": len(batch["clips"]),
         "clip": f"{sizes.frames}x{sizes.size[name]}x{sizes.size[name]}" if name != "tce" else f"1x{sizes.size[name]}",
+        "precision": plan.dtype,
         "step_seconds": seconds,
         "clips_per_second": clips / seconds,
         "videos_per_second": len(batch["clips"]) / seconds,
         "mfu": flops / seconds / peak,
         "auto_precision": plan.summary(),
-        "auto_check_seconds": time.perf_counter() - started,
+        "auto_check_seconds": check_seconds,
     }
 
 
 # ---- memory, fp16, compile ----------------------------------------------------------------------
 
 
-def memory_rows(sizes: Sizes, device) -> list:
+def cuda_step_peak(name: str, mode: str, batch: int, size: int, width: float, device):
+    """``max_memory_allocated`` of one fp32 step after a warm-up step, or None when it does not fit."""
     import torch
-    from bench_memory import MODES, batch_of, build, step_memory
+    from bench_memory import MODES, batch_of, build
+
+    grad_cache, checkpointing = MODES[mode]
+    free_memory()
+    peak = None
+    try:
+        method, optimizer = build(name, "cuda", size, checkpointing, width)
+        data = batch_of(name, batch, size, "cuda")
+        train_step(method, optimizer, data, device, grad_cache=grad_cache)
+        synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        train_step(method, optimizer, data, device, grad_cache=grad_cache)
+        synchronize(device)
+        peak = torch.cuda.max_memory_allocated(device)
+    except torch.OutOfMemoryError:
+        pass  # freed below, outside the except
+    method = optimizer = data = None
+    free_memory()
+    return peak
+
+
+def memory_rows(sizes: Sizes, device) -> list:
+    from bench_memory import MODES, step_memory
 
     rows = []
     for name, batch in sizes.memory_batch.items():
         size = sizes.size[name]
-        for mode, (grad_cache, checkpointing) in MODES.items():
+        for mode in MODES:
             counted = step_memory(name, mode, batch, size, width=sizes.width)
             predicted = counted["parameters"] + counted["optimizer"] + counted["batch"] + counted["step_peak"]
             if device.type == "cuda":
-                torch.cuda.empty_cache()
-                method, optimizer = build(name, "cuda", size, checkpointing, sizes.width)
-                data = batch_of(name, batch, size, "cuda")
-                train_step(method, optimizer, data, device, grad_cache=grad_cache)
-                synchronize(device)
-                torch.cuda.reset_peak_memory_stats(device)
-                train_step(method, optimizer, data, device, grad_cache=grad_cache)
-                synchronize(device)
-                measured, how = torch.cuda.max_memory_allocated(device), "max_memory_allocated"
-                del method, optimizer, data
+                measured, how = cuda_step_peak(name, mode, batch, size, sizes.width, device), "max_memory_allocated"
             else:  # no allocator to ask on the CPU: the same count on real tensors
                 cpu = step_memory(name, mode, batch, size, "cpu", width=sizes.width)
                 measured, how = cpu["parameters"] + cpu["optimizer"] + cpu["batch"] + cpu["step_peak"], "CPU count"
             rows.append(
                 {
                     "method": name,
+                    "gib_measured": "out of memory" if measured is None else f"{measured / 2**30:.2f}",
                     "batch": batch,
                     "mode": mode,
                     "measured_bytes": measured,
                     "how": how,
                     "predicted_bytes": predicted,
-                    "ratio": measured / predicted,
+                    "ratio": measured / predicted if measured else None,
                 }
             )
     return rows
@@ -425,29 +489,34 @@ def fp16_rows(sizes: Sizes, device) -> list:
     return rows
 
 
-def compile_rows(sizes: Sizes, device) -> list:
+def compile_rows(sizes: Sizes, device, deadline: float) -> list:
     rows = []
     for name in ("tclr",) if sizes.tiny else ("tclr", "cvrl"):  # (a compile takes 20-40 s on a CPU)
-        method, optimizer, batch = build_method(name, sizes, device, 2)
-        eager = median_step_seconds(method, optimizer, batch, device, sizes)
-        method.backbone.compile()
-        synchronize(device)
-        started = time.perf_counter()
-        train_step(method, optimizer, batch, device)
-        synchronize(device)
-        first = time.perf_counter() - started
-        compiled = median_step_seconds(method, optimizer, batch, device, sizes)
-        rows.append(
-            {
-                "method": name,
-                "batch": 2,
-                "compile_seconds": first - eager,
-                "eager_step_seconds": eager,
-                "compiled_step_seconds": compiled,
-                "speedup": eager / compiled,
-            }
-        )
+        if time.perf_counter() > deadline:
+            rows.append({"method": name, "failed": "skipped: the time budget was used up"})
+        else:
+            rows.append(guarded(name, compile_row, name, sizes, device))
     return rows
+
+
+def compile_row(name: str, sizes: Sizes, device) -> dict:
+    method, optimizer, batch = build_method(name, sizes, device, 2)
+    eager = median_step_seconds(method, optimizer, batch, device, sizes)
+    method.backbone.compile()
+    synchronize(device)
+    started = time.perf_counter()
+    train_step(method, optimizer, batch, device)
+    synchronize(device)
+    first = time.perf_counter() - started
+    compiled = median_step_seconds(method, optimizer, batch, device, sizes)
+    return {
+        "method": name,
+        "batch": 2,
+        "compile_seconds": first - eager,
+        "eager_step_seconds": eager,
+        "compiled_step_seconds": compiled,
+        "speedup": eager / compiled,
+    }
 
 
 # ---- loader and evaluation ----------------------------------------------------------------------
@@ -489,15 +558,18 @@ def video_index(folder: str, sizes: Sizes):
 
 
 def samples_per_second(index, builder, workers: int, samples: int) -> float:
+    """Samples/s once every worker has delivered one (their start is not counted)."""
     from torch.utils.data import DataLoader
 
-    from videossl.data.dataset import VideoClipDataset, collate_samples
+    from videossl.data.dataset import VideoClipDataset, collate_samples, worker_options
 
     dataset = VideoClipDataset(index, builder)
-    repeated = _Repeat(dataset, [i % len(dataset) for i in range(samples + 1)])
-    loader = DataLoader(repeated, batch_size=1, num_workers=workers, collate_fn=collate_samples)
+    skipped = max(workers, 1)
+    repeated = _Repeat(dataset, [i % len(dataset) for i in range(samples + skipped)])
+    loader = DataLoader(repeated, batch_size=1, collate_fn=collate_samples, **worker_options(workers))
     iterator = iter(loader)
-    next(iterator)  # the workers' start
+    for _ in range(skipped):
+        next(iterator)
     start = time.perf_counter()
     count = sum(1 for _ in iterator)
     return count / (time.perf_counter() - start)
@@ -520,7 +592,7 @@ def loader_rows(sizes: Sizes, folder: str, demand: dict) -> list:
     index, rows = video_index(folder, sizes), []
     for name in ("tclr", "cvrl", "vtdl", "tce"):
         builder = sample_builder(name, sizes)
-        rates = {w: samples_per_second(index, builder, w, sizes.loader_samples) for w in sizes.workers}
+        rates = {w: samples_per_second(index, builder, w, sizes.loader_samples * max(w, 1)) for w in sizes.workers}
         needed = demand.get(name)
         enough = [w for w, rate in rates.items() if needed and rate >= needed]
         verdict = (
@@ -581,18 +653,20 @@ def markdown(result: dict) -> str:
     sections = {
         "methods": [
             ("method", "method"),
+            ("precision (auto)", "precision"),
             ("batch", "batch"),
             ("clip", "clip"),
             ("clips/s", "clips_per_second"),
             ("step (s)", "step_seconds"),
             ("MFU", "mfu"),
             ("--precision auto", "auto_precision"),
+            ("note", "failed"),
         ],
         "memory": [
             ("method", "method"),
             ("batch", "batch"),
             ("step", "mode"),
-            ("measured GiB", lambda r: r["measured_bytes"] / 2**30),
+            ("measured GiB", "gib_measured"),
             ("counted GiB (bench_memory.py)", lambda r: r["predicted_bytes"] / 2**30),
             ("measured / counted", "ratio"),
             ("measured by", "how"),
@@ -617,6 +691,7 @@ def markdown(result: dict) -> str:
             ("eager step (s)", "eager_step_seconds"),
             ("compiled step (s)", "compiled_step_seconds"),
             ("speed-up", "speedup"),
+            ("note", "failed"),
         ],
     }
     for name, columns in sections.items():
@@ -633,16 +708,26 @@ def markdown(result: dict) -> str:
 # ---- the run ------------------------------------------------------------------------------------
 
 
-def run_sections(args, device, sizes: Sizes, deadline: float) -> dict:
-    """Every section in order of importance; one past the time budget is skipped and says so."""
+def guarded(what: str, function, *args):
+    """``function(*args)``, or a row saying why it failed (one failure must not lose the rest)."""
+    try:
+        return function(*args)
+    except Exception as err:  # noqa: BLE001 - reported in the table, the check goes on
+        free_memory()
+        return {"method": what, "failed": f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"}
+
+
+def run_sections(args, device, sizes: Sizes, deadline: float, save) -> dict:
+    """Every section in order of importance, each saved as soon as it ends (``save(result)``); one
+    that would start past the time budget is skipped and says so, one that fails says why."""
     result = {"environment": environment(device)}
     peak, source = bf16_peak(device, result["environment"])
     result["peak"] = f"{peak / 1e12:.1f} TFLOP/s ({source})"
     demand = {}
 
     def methods():
-        rows = [throughput_row(name, sizes, device, peak) for name in ("tclr", "cvrl", "vtdl", "tce")]
-        demand.update({row["method"]: row["videos_per_second"] for row in rows})
+        rows = [guarded(name, throughput_row, name, sizes, device, peak) for name in ("tclr", "cvrl", "vtdl", "tce")]
+        demand.update({row["method"]: row["videos_per_second"] for row in rows if "failed" not in row})
         return rows
 
     with tempfile.TemporaryDirectory() as videos:
@@ -652,15 +737,17 @@ def run_sections(args, device, sizes: Sizes, deadline: float) -> dict:
             "fp16": lambda: fp16_rows(sizes, device),
             "loader": lambda: loader_rows(sizes, videos, demand),
             "evaluation": lambda: evaluation_row(sizes, device),
-            "compile": lambda: compile_rows(sizes, device),
+            "compile": lambda: compile_rows(sizes, device, deadline),
         }
         for name, section in sections.items():
             if time.perf_counter() > deadline:
                 result[name] = f"skipped: the {args.budget:.0f} s budget was used up"
                 continue
             started = time.perf_counter()
-            result[name] = section()
+            rows = guarded(name, section)
+            result[name] = f"failed: {rows['failed']}" if isinstance(rows, dict) and "failed" in rows else rows
             print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+            save(result)
     return result
 
 
@@ -692,15 +779,18 @@ def main(argv=None) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    result = run_sections(args, device, Sizes(args.tiny), started + args.budget)
-    result["seconds"] = time.perf_counter() - started
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "gpu_check.json"), "w") as f:
-        json.dump(result, f, indent=1, default=str)
-    text = markdown(result)
-    with open(os.path.join(args.out, "gpu_check.md"), "w") as f:
-        f.write(text)
-    print(text)
+
+    def save(result):
+        result["seconds"] = time.perf_counter() - started
+        with open(os.path.join(args.out, "gpu_check.json"), "w") as f:
+            json.dump(result, f, indent=1, default=str)
+        with open(os.path.join(args.out, "gpu_check.md"), "w") as f:
+            f.write(markdown(result))
+
+    result = run_sections(args, device, Sizes(args.tiny), started + args.budget, save)
+    save(result)
+    print(markdown(result))
     print(f"written: {os.path.join(args.out, 'gpu_check.json')}, gpu_check.md")
     return 0
 

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Iterable
 from typing import Callable, Optional
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
@@ -150,11 +151,16 @@ class SkippedVideos:
 
 
 def init_loader_worker(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: one decoding thread per worker, no oversubscription."""
+    """DataLoader ``worker_init_fn``: one torch thread per worker, no oversubscription (OpenCV's
+    single thread is set before the fork: ``worker_options``)."""
     torch.set_num_threads(1)
-    try:
-        import cv2
 
-        cv2.setNumThreads(1)
-    except ImportError:
-        pass
+
+def worker_options(workers: int) -> dict:
+    """A DataLoader's ``num_workers`` and ``worker_init_fn``. With workers, OpenCV gets one thread
+    in this process, which the forked workers inherit: set in a worker instead, after this process
+    had used OpenCV's thread pool, it hangs the worker (tests/test_dataset_workers.py)."""
+    if not workers:
+        return {"num_workers": 0, "worker_init_fn": None}
+    cv2.setNumThreads(1)
+    return {"num_workers": workers, "worker_init_fn": init_loader_worker}

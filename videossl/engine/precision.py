@@ -96,7 +96,7 @@ def low_precision_supported(device: Device, dtype_name: str) -> bool:
     device = torch.device(device)
     if dtype_name == "bf16":
         if device.type == "cuda":
-            return torch.cuda.is_bf16_supported()
+            return cuda_has_native_bf16()
         if device.type == "cpu":
             try:
                 return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
@@ -106,6 +106,26 @@ def low_precision_supported(device: Device, dtype_name: str) -> bool:
     if dtype_name == "fp16":  # on the CPU: slow, but the CUDA path's arithmetic (GradScaler included)
         return device.type == "cuda" or (device.type == "cpu" and _cpu_autocasts_to(torch.float16))
     return True
+
+
+def cuda_has_native_bf16() -> bool:
+    """bf16 in hardware (Ampere and newer): older GPUs emulate it, slower than fp32."""
+    try:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # a PyTorch without the argument counts emulation: ask the hardware
+        return torch.cuda.get_device_capability()[0] >= 8
+
+
+def first_samples(batch: Any, count: int) -> Any:
+    """The first ``count`` samples of a collated batch (its tensors' first dimension; the rest as
+    it is): the precision check's batch, which keeps its memory small at a paper-size batch."""
+    if not isinstance(batch, dict):
+        return batch
+    size = len(batch["clips"]) if torch.is_tensor(batch.get("clips")) else None
+    return {
+        k: v[:count] if torch.is_tensor(v) and v.dim() > 0 and size is not None and len(v) == size else v
+        for k, v in batch.items()
+    }
 
 
 def _cpu_autocasts_to(dtype: torch.dtype) -> bool:

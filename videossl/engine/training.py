@@ -40,11 +40,18 @@ from tqdm import tqdm
 
 from videossl.atomic import atomic_copy, atomic_write_json, remove_partial_writes
 from videossl.cli import epoch_list, non_negative_int, positive_float, positive_int
-from videossl.data.dataset import SkippedVideos, init_loader_worker
+from videossl.data.dataset import SkippedVideos, worker_options
 from videossl.engine import distributed
 from videossl.engine.memory import average_gradients, check_grad_cache, checkpoint_stages, grad_cache_step
 from videossl.engine.method import Method
-from videossl.engine.precision import PRECISIONS, PrecisionPlan, apply_precision_plan, autocast, verify_precision
+from videossl.engine.precision import (
+    PRECISIONS,
+    PrecisionPlan,
+    apply_precision_plan,
+    autocast,
+    first_samples,
+    verify_precision,
+)
 from videossl.engine.preemption import Preempted, ResumableSampler, StopRequest
 from videossl.engine.run_lock import RunLock
 from videossl.engine.schedules import Schedule
@@ -65,6 +72,9 @@ class ProcessGroupFailed(UserError):
 
 class CheckpointWriteError(UserError):
     """A checkpoint could not be written (disk full, permissions): the previous one is kept."""
+
+
+PRECISION_CHECK_SAMPLES = 8  # of the first batch, for --precision auto's check
 
 
 def add_engine_args(
@@ -372,12 +382,11 @@ class TrainingRun:
             dataset,
             batch_size=per_process,
             sampler=sampler,
-            num_workers=workers,
             collate_fn=collate_fn,
             pin_memory=self.device.type == "cuda",
             drop_last=drop_last,
-            worker_init_fn=init_loader_worker if workers else None,
             persistent_workers=False,
+            **worker_options(workers),
         )  # fresh workers each epoch see dataset.set_epoch
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
@@ -405,11 +414,11 @@ class TrainingRun:
             plan = PrecisionPlan(**self._resumed_plan)
         else:
             plan = [None]
-            if self.is_main:
+            if self.is_main:  # on a few samples: the check holds every module's activations twice
                 plan[0] = verify_precision(
                     method,
                     lambda m, b: m(b, update_state=False)[0],
-                    batch,
+                    first_samples(batch, PRECISION_CHECK_SAMPLES),
                     self.device,
                     self.args.precision,
                     seed=self.args.seed,

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from videossl.data.dataset import VideoClipDataset, init_loader_worker
+from videossl.data.dataset import VideoClipDataset, worker_options
 from videossl.data.indexes import DatasetIndex, video_names
 from videossl.data.input_contract import InputContract
 from videossl.data.probe_cache import file_stamp
@@ -177,9 +177,8 @@ def evaluation_loader(
         EvaluationDataset(index, builder, backend),
         batch_size=batch_size,
         shuffle=False,
-        num_workers=num_workers,
         collate_fn=collate_views,
-        worker_init_fn=init_loader_worker if num_workers else None,
+        **worker_options(num_workers),
     )
 
 
