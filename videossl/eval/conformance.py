@@ -144,8 +144,9 @@ EVALUATION = Recipe(
         ),
         Setting(
             "linear `linear_tclr`: training clips",
-            "16 frames at skip 2 at a random start; square crop U(0.6, 1) x "
-            "short side; contrast p .125, hue p .15 (+-0.05), saturation p .15, brightness p .15 (factors 0.9-1.1); "
+            "16 frames at skip 2 at a random start; square crop of side int(240 f), f ~ U(0.6, 1) (240: UCF101's "
+            "frame height, a constant); contrast p .125 (first or last), hue p .15 (+-0.05), saturation p .15, "
+            "brightness p .15 (factors 0.9-1.1), on BGR frames read as RGB; "
             "greyscale p .1 then gamma 0.85-1.15 p .75; flip p .5; a 9-18 px box erased p .25",
             f"{LIN_TRAIN}:205 (baseline_dataloader_train_strong); "
             f"{LIN_PARAMS}:2 (num_frames = 16); {LIN_PARAMS}:12 (fix_skip = 2); "
@@ -161,7 +162,9 @@ EVALUATION = Recipe(
             f"{LIN_LOADER}:164-174 (random_array[4] > 0.9, to_grayscale, random_array[5] > 0.25, adjust_gamma, "
             "random_array[6] > 0.5, hflip, random_array[7] < 0.5/2, erase)",
             project="videossl/eval/classifier.py finetune_augmentation('tclr_linear'): the same (contrast first or "
-            "last, then hue, saturation, brightness, on the channels in the checkpoint's order: BGR for TCLR's)",
+            "last, then hue, saturation, brightness, on the channels in the checkpoint's order: BGR for TCLR's), "
+            "the crop's side f x the short side",
+            difference="the release's 240 assumes UCF101's frames; the crop follows each video's own short side",
         ),
         Setting(
             "linear `linear_tclr`: test",
