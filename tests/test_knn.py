@@ -1,6 +1,9 @@
 """The weighted kNN classifier against a hand-worked case, and the online monitor in a pretraining run."""
 
+import dataclasses
+import json
 import math
+import os
 
 import torch
 
@@ -45,6 +48,8 @@ def test_the_monitor_logs_knn_top1_into_the_history(tiny_synthetic, tmp_path, ca
                 "2",
                 "--knn_every",
                 "2",
+                "--knn_subset",
+                "3",
                 "--num_workers",
                 "0",
                 "--precision",
@@ -54,6 +59,10 @@ def test_the_monitor_logs_knn_top1_into_the_history(tiny_synthetic, tmp_path, ca
         == 0
     )
     history = read_checkpoint_file(str(tmp_path / "ss_saved_models" / "knn" / "last.pt"))["training_state"]["history"]
+    # on a fixed subset of 3 videos per split, one of each class, stored beside the checkpoints
+    stored = json.load(open(tmp_path / "ss_saved_models" / "knn" / "knn_subset.json"))
+    assert [len(stored[s]) for s in ("train", "test")] == [3, 3]
+    assert len({os.path.basename(os.path.dirname(p)) for p in stored["train"]}) == 3
     # due after epoch 2 and after the last one (3), not after epoch 1
     assert ["knn_top1" in h for h in history] == [False, True, True]
     assert all(0 <= h["knn_top1"] <= 100 and h["knn_seconds"] > 0 for h in history[1:])
@@ -64,3 +73,23 @@ def test_the_monitor_logs_knn_top1_into_the_history(tiny_synthetic, tmp_path, ca
     assert bench_knn_monitor.main([str(tmp_path)]) == 0
     row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ss_saved_models/knn |")][0]
     assert row.split("|")[2:4] == [" 3 ", " 2 "]  # 3 epochs, 2 kNN runs
+
+
+def test_the_monitors_subset_is_class_balanced_fixed_and_stored(tiny_synthetic, tmp_path):
+    from videossl.data.indexes import build_index
+    from videossl.eval.knn import balanced_subset, fixed_subsets
+
+    root, split_dir = tiny_synthetic
+    index = build_index("ucf101", root, split_dir, 1, "train")  # 3 classes
+    subset = balanced_subset(index, 5, seed=0)
+    counts = sorted(sum(r.label == c for r in subset.records) for c in range(3))
+    assert len(subset) == 5 and counts[-1] - counts[0] <= 1 and counts[0] >= 1
+    shuffled = dataclasses.replace(index, records=list(reversed(index.records)))
+    assert {r.path for r in balanced_subset(shuffled, 5, seed=0).records} == {r.path for r in subset.records}
+    assert balanced_subset(index, 0, seed=0) is index and balanced_subset(index, 100, seed=0) is index
+    # stored with the run, and read back on a restart (whatever the seed then)
+    stored = str(tmp_path / "knn_subset.json")
+    first = fixed_subsets({"train": index}, 4, 0, stored)
+    again = fixed_subsets({"train": index}, 4, 99, stored)
+    assert [r.path for r in again["train"].records] == [r.path for r in first["train"].records]
+    assert json.load(open(stored))["train"] == [r.path for r in first["train"].records]

@@ -22,7 +22,7 @@ from videossl.engine.method import Method
 from videossl.engine.schedules import MultiStep, Schedule
 from videossl.engine.training import RUN_CONFIG, TrainingRun, add_engine_args, check_batch, check_run_config
 from videossl.errors import UserError
-from videossl.eval.knn import KnnMonitor
+from videossl.eval.knn import KNN_SUBSET_FILE, KnnMonitor
 from videossl.recipes import Recipe, describe, parse_with_preset
 
 # Contrastive methods need in-batch negatives and BatchNorm statistics over more than one video.
@@ -71,6 +71,13 @@ def pretraining_parser(description: str, script_folder: str, archs: Sequence[str
         help="every N epochs (and after the last), a weighted kNN (k 20, temperature 0.07) of the "
         "test videos against the training videos on the backbone's features (--labels: "
         "another label axis); 0: off",
+    )
+    parser.add_argument(
+        "--knn_subset",
+        type=non_negative_int,
+        default=0,
+        help="the kNN monitor on this many videos of each split, class-balanced and fixed for the run "
+        "(stored as knn_subset.json beside the checkpoints); 0: every video (on Kinetics, e.g. 5000)",
     )
     return parser
 
@@ -206,7 +213,12 @@ def pretrain(
         f"{run.world} process(es) on {run.device}, batch {args.batch_size}, epochs {start + 1}-{args.epochs}"
         + (f", {details}" if details else "")
     )
-    monitor = KnnMonitor(args, method.contract, run.device) if args.knn_every and run.is_main else None
+    subset_file = os.path.join(run.checkpoint_dir, KNN_SUBSET_FILE)
+    monitor = (
+        KnnMonitor(args, method.contract, run.device, subset_file=subset_file)
+        if args.knn_every and run.is_main
+        else None
+    )
 
     def after_epoch(epoch, metrics) -> None:
         shown = " ".join(f"{name} {metrics[name]:.4f}" for name in method.terms if name in metrics)

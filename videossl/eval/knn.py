@@ -6,18 +6,52 @@ it: cosine similarities of L2-normalised features, the ``k`` most similar traini
 with weight ``exp(similarity / temperature)``, the class with the largest summed weight wins.
 """
 
+import dataclasses
+import json
+import os
 import time
 from argparse import Namespace
+from collections import defaultdict
+from typing import Optional
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from videossl.atomic import atomic_write_json
+from videossl.data.indexes import DatasetIndex
 from videossl.data.input_contract import InputContract
 from videossl.errors import UserError
 from videossl.types import Device
 
 KNN_K = 20
 KNN_TEMPERATURE = 0.07
+KNN_SUBSET_FILE = "knn_subset.json"
+
+
+def balanced_subset(index: DatasetIndex, count: int, seed: int) -> DatasetIndex:
+    """At most ``count`` videos of ``index``, drawn class by class in turn (so the classes' counts
+    differ by one at most, as far as their videos allow), with ``seed``, from the paths in sorted
+    order: the same subset whatever order the list had. ``count`` 0: the whole index."""
+    if not count or count >= len(index):
+        return index
+    rng = np.random.default_rng(seed)
+    by_class = defaultdict(list)
+    for record in sorted(index.records, key=lambda r: r.path):
+        by_class[record.label].append(record)
+    pools = {label: [videos[i] for i in rng.permutation(len(videos))] for label, videos in sorted(by_class.items())}
+    chosen = []
+    while len(chosen) < count:
+        for label in pools:
+            if pools[label] and len(chosen) < count:
+                chosen.append(pools[label].pop())
+    keep = {id(r) for r in chosen}
+    return dataclasses.replace(index, records=[r for r in index.records if id(r) in keep])
+
+
+def stored_subset(index: DatasetIndex, paths: list) -> DatasetIndex:
+    wanted = set(paths)
+    return dataclasses.replace(index, records=[r for r in index.records if r.path in wanted])
 
 
 def weighted_knn(
@@ -47,11 +81,32 @@ def video_features(features: dict) -> torch.Tensor:
     return features["maps"].float().mean(dim=(1, 3))
 
 
+def fixed_subsets(indexes: dict, count: int, seed: int, path: Optional[str]) -> dict:
+    """``balanced_subset`` of each split, the same for the whole run: read from ``path`` when a
+    run stored it there (a restart), else drawn and stored."""
+    if path and os.path.exists(path):
+        with open(path) as f:
+            stored = json.load(f)
+        return {subset: stored_subset(index, stored[subset]) for subset, index in indexes.items()}
+    chosen = {subset: balanced_subset(index, count, seed) for subset, index in indexes.items()}
+    if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        atomic_write_json(path, {subset: [r.path for r in index.records] for subset, index in chosen.items()})
+    return chosen
+
+
 class KnnMonitor:
     """kNN top-1 of the held-out (test) videos against the training videos, on features of the
     backbone being trained, through the shared feature extraction (never cached: the weights change)."""
 
-    def __init__(self, args: Namespace, contract: InputContract, device: Device, num_clips: int = 1) -> None:
+    def __init__(
+        self,
+        args: Namespace,
+        contract: InputContract,
+        device: Device,
+        num_clips: int = 1,
+        subset_file: Optional[str] = None,
+    ) -> None:
         from videossl.data.args import index_from_args
 
         try:
@@ -60,6 +115,8 @@ class KnnMonitor:
             raise UserError(
                 f"--knn_every needs labelled training and test videos (a dataset with a split): {err}"
             ) from None
+        if getattr(args, "knn_subset", 0):
+            self.indexes = fixed_subsets(self.indexes, args.knn_subset, args.seed, subset_file)
         self.args, self.contract, self.device, self.num_clips = args, contract, device, num_clips
 
     def __call__(self, backbone: torch.nn.Module) -> tuple:
