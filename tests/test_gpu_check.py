@@ -33,7 +33,10 @@ def test_the_tiny_check_runs_every_section_on_the_cpu(tmp_path):
     assert classifier["last_layer"] < 0.02 and cached["worst_weight_gradient_error"] < 1e-2
     assert all(row["verdict"].startswith(("keeps up", "loader-bound")) for row in report["loader"])
     assert "fp32" in report["evaluation"]["clips_per_second"]
-    assert report["compile"][0]["method"] == "tclr" and report["compile"][0]["speedup"] > 0
+    compiled = report["compile"][0]
+    assert compiled["method"] == "tclr" and compiled["speedup"] > 0
+    # the compiled step trains what eager trains (0.035 here end to end at toy size; a wrong graph errs by ~1)
+    assert compiled["worst_gradient_error"] < 0.2
 
 
 def test_it_says_in_one_line_why_it_cannot_run(tmp_path):

@@ -23,6 +23,8 @@ downloads nothing (its videos are made here). Writes ``gpu_check.json`` and ``gp
 
 import argparse
 import contextlib
+import dataclasses
+import functools
 import gc
 import importlib
 import json
@@ -140,22 +142,12 @@ def bf16_peak(device, env: dict) -> tuple:
     for part, peak in BF16_PEAKS.items():
         if re.search(rf"(?<![\w]){re.escape(part)}(?![\w])", name):
             return peak, f"the {part}'s dense bf16 peak"
-    return measured_matmul_rate(device), "a bf16 matmul measured here"
-
-
-def measured_matmul_rate(device) -> float:
     import torch
+    from bench_train_step import matmul_flops
 
-    n = 4096 if device.type == "cuda" else 512
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
-    a @ b
-    synchronize(device)
-    start = time.perf_counter()
-    for _ in range(10):
-        a @ b
-    synchronize(device)
-    return 2 * n**3 * 10 / (time.perf_counter() - start)
+    if device.type == "cuda":
+        return matmul_flops(torch.bfloat16, 4096, 10, device), "a bf16 matmul measured here"
+    return matmul_flops(torch.float32, 512, 10, device), "an fp32 matmul measured here"
 
 
 def synchronize(device) -> None:
@@ -195,35 +187,6 @@ def build_method(name: str, sizes: Sizes, device, batch: int = 0):
 def clips_per_sample(batch: dict) -> int:
     shape = batch["clips"].shape
     return int(shape[1] * (shape[2] if len(shape) == 7 else 1))
-
-
-def step_flops(method, batch) -> float:
-    """FLOPs of a training step: multiply-adds x 2 of the conv and linear layers in one forward of
-    the loss, x 3 for layers that are trained (forward and a backward of twice the forward), x 1
-    for those that are not (VTDL's key encoder)."""
-    import torch
-    from torch import nn
-
-    total = [0.0]
-
-    def count(module, args, out):
-        if not isinstance(module, (nn.Conv3d, nn.Conv2d, nn.Linear)):
-            return
-        passes = 3 if module.weight.requires_grad else 1
-        if isinstance(module, (nn.Conv3d, nn.Conv2d)):
-            kernel = 1
-            for k in module.kernel_size:
-                kernel *= k
-            total[0] += passes * 2.0 * out.numel() * module.in_channels // module.groups * kernel
-        elif isinstance(module, nn.Linear):
-            total[0] += passes * 2.0 * out.numel() * module.in_features
-
-    handles = [m.register_forward_hook(count) for m in method.modules()]
-    with torch.no_grad():
-        method.loss(batch, update_state=False)
-    for handle in handles:
-        handle.remove()
-    return total[0]
 
 
 def train_step(method, optimizer, batch, device, grad_cache=False, scaler=None, dtype=None) -> float:
@@ -324,12 +287,14 @@ def plan_options(plan, device) -> dict:
 
 
 def throughput_row(name: str, sizes: Sizes, device, peak: float) -> dict:
+    from bench_train_step import step_flops
+
     plan, check_seconds = auto_plan(name, sizes, device)
     free_memory()
     method, optimizer, batch = fitting_batch(name, sizes, device, plan)
     seconds = median_step_seconds(method, optimizer, batch, device, sizes, **plan_options(plan, device))
     clips = len(batch["clips"]) * clips_per_sample(batch)
-    flops = step_flops(method, batch)
+    flops = step_flops(method, functools.partial(method.loss, batch, update_state=False))
     del method, optimizer
     free_memory()
     return {
@@ -349,26 +314,18 @@ def throughput_row(name: str, sizes: Sizes, device, peak: float) -> dict:
 # ---- memory, fp16, compile ----------------------------------------------------------------------
 
 
-def cuda_step_peak(name: str, mode: str, batch: int, size: int, width: float, device):
-    """``max_memory_allocated`` of one fp32 step after a warm-up step, or None when it does not fit."""
+def cuda_step_peak(name: str, mode: str, batch: int, size: int, width: float):
+    """``bench_memory.py``'s ``max_memory_allocated`` of the step, or None when it does not fit."""
     import torch
-    from bench_memory import MODES, batch_of, build
+    from bench_memory import SETUPS, cuda_peak
 
-    grad_cache, checkpointing = MODES[mode]
+    setup = dataclasses.replace(SETUPS[name], batch=batch, size=size, width=width)
     free_memory()
     peak = None
     try:
-        method, optimizer = build(name, "cuda", size, checkpointing, width)
-        data = batch_of(name, batch, size, "cuda")
-        train_step(method, optimizer, data, device, grad_cache=grad_cache)
-        synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        train_step(method, optimizer, data, device, grad_cache=grad_cache)
-        synchronize(device)
-        peak = torch.cuda.max_memory_allocated(device)
+        peak = cuda_peak(name, setup, mode)
     except torch.OutOfMemoryError:
-        pass  # freed below, outside the except
-    method = optimizer = data = None
+        pass  # freed below, outside the except: its traceback holds the step's tensors
     free_memory()
     return peak
 
@@ -383,7 +340,7 @@ def memory_rows(sizes: Sizes, device) -> list:
             counted = step_memory(name, mode, batch, size, width=sizes.width)
             predicted = counted["parameters"] + counted["optimizer"] + counted["batch"] + counted["step_peak"]
             if device.type == "cuda":
-                measured, how = cuda_step_peak(name, mode, batch, size, sizes.width, device), "max_memory_allocated"
+                measured, how = cuda_step_peak(name, mode, batch, size, sizes.width), "max_memory_allocated"
             else:  # no allocator to ask on the CPU: the same count on real tensors
                 cpu = step_memory(name, mode, batch, size, "cpu", width=sizes.width)
                 measured, how = cpu["parameters"] + cpu["optimizer"] + cpu["batch"] + cpu["step_peak"], "CPU count"
@@ -500,22 +457,13 @@ def compile_rows(sizes: Sizes, device, deadline: float) -> list:
 
 
 def compile_row(name: str, sizes: Sizes, device) -> dict:
-    method, optimizer, batch = build_method(name, sizes, device, 2)
-    eager = median_step_seconds(method, optimizer, batch, device, sizes)
-    method.backbone.compile()
-    synchronize(device)
-    started = time.perf_counter()
-    train_step(method, optimizer, batch, device)
-    synchronize(device)
-    first = time.perf_counter() - started
-    compiled = median_step_seconds(method, optimizer, batch, device, sizes)
+    from bench_train_step import compare_compiled
+
+    batch = build_method(name, sizes, "cpu", 2)[2]
     return {
         "method": name,
         "batch": 2,
-        "compile_seconds": first - eager,
-        "eager_step_seconds": eager,
-        "compiled_step_seconds": compiled,
-        "speedup": eager / compiled,
+        **compare_compiled(lambda: build_method(name, sizes, device, 2)[0], batch, sizes.timed, device),
     }
 
 
@@ -691,6 +639,7 @@ def markdown(result: dict) -> str:
             ("eager step (s)", "eager_step_seconds"),
             ("compiled step (s)", "compiled_step_seconds"),
             ("speed-up", "speedup"),
+            ("gradients vs eager", "worst_gradient_error"),
             ("note", "failed"),
         ],
     }

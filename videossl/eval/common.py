@@ -114,8 +114,16 @@ def default_contract(arch: str) -> InputContract:
     return InputContract(frames=16, stride=2, size=112)
 
 
-def load_model_for_eval(args: Namespace) -> tuple[nn.Module, InputContract, str, dict]:
-    """(backbone in eval mode, InputContract, checkpoint id for the cache, description dict)."""
+def load_model_for_eval(args: Namespace, compile_it: bool = True) -> tuple[nn.Module, InputContract, str, dict]:
+    """(backbone in eval mode, InputContract, checkpoint id for the cache, description dict); with
+    --compile and ``compile_it``, the backbone compiled (finetuning leaves that to the engine)."""
+    backbone, contract, checkpoint_id, description = load_backbone_for_eval(args)
+    if compile_it and getattr(args, "compile", False):
+        compile_backbone(backbone)
+    return backbone, contract, checkpoint_id, description
+
+
+def load_backbone_for_eval(args: Namespace) -> tuple[nn.Module, InputContract, str, dict]:
     if args.saved_model == "random":
         if args.arch not in BACKBONES:
             from videossl.errors import UserError
@@ -195,8 +203,6 @@ def subset_features(
     training videos of a retrieval gallery take --gallery_clip_starts where it is set (CoCLR's:
     one random clip per video)."""
     starts, clips = args.clip_starts, args.num_clips
-    if getattr(args, "compile", False) and not getattr(backbone, "_compiled_call_impl", None):
-        compile_backbone(backbone)
     if subset == "train" and getattr(args, "gallery_clip_starts", None):
         starts = args.gallery_clip_starts
         clips = 1 if starts in ("random", "middle") else clips

@@ -363,7 +363,7 @@ def checkpoint_classifier(args: Namespace) -> Optional[dict]:
 
 
 def build_model(args: Namespace, recipe: Recipe, num_classes: int) -> tuple[VideoClassifier, InputContract, dict]:
-    backbone, contract, _, description = load_model_for_eval(args)
+    backbone, contract, _, description = load_model_for_eval(args, compile_it=False)  # the engine compiles
     if recipe.stack_of_differences:
         backbone = to_stack_of_differences(backbone, args.frames)
     contract = adapt_contract(contract, args)
