@@ -1,9 +1,10 @@
 """Exact video reading behind one interface.
 
 ``open_video(path, backend)`` returns a ``VideoReader`` whose ``get_frames(indices)`` decodes
-only the requested frames as uint8 RGB ``[T, H, W, 3]``. ``probe_video(path)`` decodes a video
-once and returns its verified ``VideoInfo`` (true frame count, timestamps, key frames); pass it
-to ``open_video`` so that readers need not decode the whole video again.
+only the requested frames as uint8 RGB ``[T, H, W, 3]``. ``probe_video(path)`` returns a video's
+verified ``VideoInfo`` (true frame count, timestamps, key frames) from its packets, or by decoding
+it once where packets cannot be trusted; pass it to ``open_video`` so that readers need not probe
+the video again.
 
 Backends (see ``scripts/bench/bench_loader.py`` for their speed):
 
@@ -28,20 +29,32 @@ from videossl.video.decord_reader import DecordBatchReader, DecordReader
 from videossl.video.frame_folder import FrameFolderReader, list_frame_files, probe_frame_folder
 from videossl.video.info import VideoInfo, clamp_indices
 from videossl.video.opencv_reader import OpenCVReader
-from videossl.video.pyav_reader import PyAVReader, probe_with_pyav
+from videossl.video.pyav_reader import PyAVReader, probe_packets, probe_with_pyav
 
 BACKENDS = {"pyav": PyAVReader, "opencv": OpenCVReader, "decord": DecordReader, "decord_batch": DecordBatchReader}
 DEFAULT_BACKEND = "pyav"
+PROBES = ("packets", "decode")  # --probe: packets where they are sure to be the frames, or always decode
 
 
-def probe_video(path: Union[str, os.PathLike]) -> VideoInfo:
-    """Decode a video (or list a frame folder) once; return its verified ``VideoInfo``."""
+def probe_video(path: Union[str, os.PathLike], probe: str = "packets") -> VideoInfo:
+    """A video's verified ``VideoInfo``: from its packets when ``probe`` is "packets" and they are
+    sure to be its frames, else from one full decode; a frame folder is listed. ``info.probe``
+    says which (and why packets were not enough)."""
     path = os.fspath(path)
     if os.path.isdir(path):
         return probe_frame_folder(path)
     if not os.path.exists(path):
         raise VideoReadError(path, "no such file")
-    return probe_with_pyav(path)
+    if probe not in PROBES:
+        raise UserError(f"unknown probe {probe!r}; choose from {', '.join(PROBES)}")
+    why = "asked for"
+    if probe == "packets":
+        info, why = probe_packets(path)
+        if info is not None:
+            return info
+    info = probe_with_pyav(path)
+    info.probe = f"decoded ({why})"
+    return info
 
 
 def open_video(
@@ -65,6 +78,7 @@ def open_video(
 __all__ = [
     "BACKENDS",
     "DEFAULT_BACKEND",
+    "PROBES",
     "VideoInfo",
     "VideoReadError",
     "VideoReader",

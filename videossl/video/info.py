@@ -9,7 +9,8 @@ import numpy as np
 
 @dataclass
 class VideoInfo:
-    """Facts about one video, verified by decoding it once from start to end.
+    """Facts about one video, from its packets where they are sure to be its frames, else
+    verified by decoding it once from start to end.
 
     ``num_frames`` is the number of frames the decoder really produced (container headers
     over-report it on many AVIs). ``pts`` holds each frame's presentation timestamp in display
@@ -28,6 +29,7 @@ class VideoInfo:
     pts: Optional[list[int]] = None
     keyframes: list[int] = field(default_factory=list)
     decode_error: Optional[str] = None
+    probe: str = "decoded"  # "packets", or "decoded (why packets were not enough)"
 
     def to_dict(self) -> dict:
         """A JSON-friendly dict; arithmetic timestamp sequences are stored as start and step."""
@@ -39,6 +41,7 @@ class VideoInfo:
             "header_frames": self.header_frames,
             "keyframes": list(self.keyframes),
             "decode_error": self.decode_error,
+            "probe": self.probe,
         }
         if self.pts is None:
             d["pts"] = None
@@ -67,6 +70,7 @@ class VideoInfo:
             pts=pts,
             keyframes=list(d.get("keyframes") or []),
             decode_error=d.get("decode_error"),
+            probe=d.get("probe") or "decoded",
         )
 
 
