@@ -90,6 +90,7 @@ def main(argv=None):
         help="probing processes (default: all cores; 0: in this process)",
     )
     parser.add_argument("--json", default=None, help="also write the report as JSON here")
+    parser.set_defaults(probe="decode")  # a check decodes every packet: damaged ones show only then
     args = parser.parse_args(argv)
     subsets = args.subsets.split(",") if args.subsets else SUBSETS[args.dataset]
     reports = [check_subset(args, subset) for subset in subsets]

@@ -22,7 +22,7 @@ from tsne import make_tsne
 from videossl.data import dataset as dataset_module
 from videossl.data.dataset import SkippedVideos, VideoClipDataset, collate_samples
 from videossl.data.indexes import build_index
-from videossl.data.probe_cache import ProbeCache, cache_file_for, verify_frame_counts
+from videossl.data.probe_cache import ProbeCache, cache_folder_for, verify_frame_counts
 from videossl.data.sampling import sample_random_clip
 from videossl.video import open_video
 from vtdl import train as vtdl_train
@@ -206,4 +206,4 @@ def test_a_file_whose_open_blocks_forever_times_out_in_the_probe_and_is_not_cach
     assert time.perf_counter() - started < 20
     assert "longer than 1 s" in index.records[0].error
     # a time-out says nothing about the file: the next run tries again instead of trusting a cached verdict
-    assert ProbeCache(cache_file_for(index.root)).lookup(index.records[0].path) is None
+    assert ProbeCache(cache_folder_for(index.root)).lookup(index.records[0].path) is None

@@ -88,17 +88,25 @@ print(features(index, {str(tmp_path)!r}, [])["cache_file"])
 
 
 def test_a_damaged_or_old_probe_cache_is_probed_again(tiny_synthetic, tmp_path, capsys):
-    from videossl.data.probe_cache import cache_file_for
+    from videossl.data.probe_cache import ProbeCache, cache_folder_for
 
     index = verify_frame_counts(index_of(tiny_synthetic), cache_dir=str(tmp_path), workers=0, progress=False)
     counts = [record.num_frames for record in index.records]
-    path = cache_file_for(index.root, str(tmp_path))
+    folder = cache_folder_for(index.root, str(tmp_path))
+    [path] = ProbeCache(folder).files()
     text = open(path).read()
     capsys.readouterr()
-    damaged = {"truncated": text[: len(text) // 2], "another version": text.replace('"pts"', '"timestamps"')}
-    for name, content in damaged.items():
+    damaged = {
+        "cut mid-line (a killed probe)": (text[: len(text) // 2], 0),
+        "a garbled line": ("{not json\n" + text, 1),
+        "another version": (text.replace('"v": 2', '"v": 1'), 0),
+    }
+    for name, (content, warnings_expected) in damaged.items():
         open(path, "w").write(content)
         again = verify_frame_counts(index_of(tiny_synthetic), cache_dir=str(tmp_path), workers=0, progress=False)
         assert [record.num_frames for record in again.records] == counts, name
         warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning")]
-        assert len(warnings) == (1 if name == "truncated" else 0), name
+        assert len(warnings) == warnings_expected, name
+        merged = ProbeCache(folder, warn=False)
+        [path] = merged.files()  # merged into one file again, without the damaged lines
+        assert len(merged.entries) == len(counts) and not merged.damaged, name

@@ -9,7 +9,7 @@ from videossl.cli import non_negative_float, probability
 from videossl.data.indexes import DATASETS, DatasetIndex, build_index, relabel
 from videossl.data.probe_cache import verify_frame_counts
 from videossl.errors import UserError
-from videossl.video import BACKENDS, DEFAULT_BACKEND
+from videossl.video import BACKENDS, DEFAULT_BACKEND, PROBES
 from videossl.video.time_limit import DEFAULT_DECODE_TIMEOUT
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -67,6 +67,13 @@ def add_data_args(parser: ArgumentParser, default_dataset: str = "ucf101") -> _A
         type=non_negative_float,
         default=DEFAULT_DECODE_TIMEOUT,
         help="seconds one video may take to decode before it is skipped as unreadable (0: no limit)",
+    )
+    group.add_argument(
+        "--probe",
+        default="packets",
+        choices=PROBES,
+        help="how frame counts are verified once per video: from the container's packets, decoding only "
+        "where packets may not be the frames (default), or by decoding every video",
     )
     group.add_argument(
         "--cache_dir",
@@ -161,5 +168,6 @@ def index_from_args(
     if getattr(args, "labels", None):
         index = relabel(index, args.labels)
     if verify:
-        verify_frame_counts(index, cache_dir=args.cache_dir, workers=workers, progress=progress)
+        probe = getattr(args, "probe", "packets")
+        verify_frame_counts(index, cache_dir=args.cache_dir, workers=workers, progress=progress, probe=probe)
     return index
