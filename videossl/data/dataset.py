@@ -12,6 +12,8 @@ a row, never an endless loop). Each sample lists the videos skipped on its way u
 worker processes with ``SkippedVideos``.
 """
 
+import dataclasses
+import gc
 import logging
 from collections.abc import Iterable
 from typing import Callable, Optional
@@ -22,6 +24,7 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 from videossl.data.indexes import DatasetIndex, video_names
+from videossl.data.record_table import RecordTable
 from videossl.errors import UserError, VideoReadError
 from videossl.types import Log
 from videossl.video import DEFAULT_BACKEND, open_video
@@ -68,7 +71,7 @@ class VideoClipDataset(Dataset):
         if len(index) == 0:
             raise ValueError("the index holds no videos")
         check_samples_fit(index, getattr(build_sample, "frames_needed", None))
-        self.index = index
+        self.index = flat_index(index)
         # replacements come from the videos the probe could read (all of them before verification)
         readable = [i for i, r in enumerate(index.records) if r.error is None]
         self.replacements = np.asarray(readable or range(len(index)))
@@ -122,6 +125,13 @@ class VideoClipDataset(Dataset):
         )
 
 
+def flat_index(index: DatasetIndex) -> DatasetIndex:
+    """The index with its records in flat arrays (``RecordTable``): what loader workers read."""
+    if isinstance(index.records, RecordTable):
+        return index
+    return dataclasses.replace(index, records=RecordTable(index.records))
+
+
 def collate_samples(batch: list[dict]) -> dict:
     """``default_collate`` for the tensors, with the ``skipped`` lists concatenated."""
     skipped = [j for sample in batch for j in sample.pop("skipped", [])]
@@ -159,8 +169,13 @@ def init_loader_worker(worker_id: int) -> None:
 def worker_options(workers: int) -> dict:
     """A DataLoader's ``num_workers`` and ``worker_init_fn``. With workers, OpenCV gets one thread
     in this process, which the forked workers inherit: set in a worker instead, after this process
-    had used OpenCV's thread pool, it hangs the worker (tests/test_dataset_workers.py)."""
+    had used OpenCV's thread pool, it hangs the worker (tests/test_dataset_workers.py). The objects
+    alive now are moved out of the garbage collector's reach (``gc.freeze``)."""
     if not workers:
         return {"num_workers": 0, "worker_init_fn": None}
     cv2.setNumThreads(1)
+    # The objects alive now are never collected in a worker: a collection would write to every one
+    # of them and so copy all their memory pages into the worker.
+    gc.collect()
+    gc.freeze()
     return {"num_workers": workers, "worker_init_fn": init_loader_worker}

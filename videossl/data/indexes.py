@@ -78,7 +78,8 @@ class DatasetIndex:
 
     @property
     def labels(self) -> list[int]:
-        return [r.label for r in self.records]
+        column = getattr(self.records, "labels", None)  # a RecordTable keeps them as an array
+        return column.tolist() if column is not None else [r.label for r in self.records]
 
     def readable(self) -> list[VideoRecord]:
         """The records whose probe succeeded (all records before verification)."""
