@@ -148,7 +148,7 @@ class EvaluationDataset(torch.utils.data.Dataset):
 
     def __init__(self, index: DatasetIndex, builder: EvaluationClipBuilder, backend: str) -> None:
         self.clips = VideoClipDataset(index, builder, backend=backend)
-        self.builder, self.index = builder, index
+        self.builder, self.index = builder, self.clips.index  # the flat copy: workers read only arrays
 
     def __len__(self) -> int:
         return len(self.clips)
