@@ -18,6 +18,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from videossl.cli import run_cli
+from videossl.engine.training import resolve_device
 from videossl.eval.common import (
     evaluate_setup,
     evaluation_parser,
@@ -52,6 +53,7 @@ def main(argv=None):
         features["train"]["labels"],
         args.protocol,
         DEFAULT_KS,
+        device=resolve_device(args.device),
     )
     rows = [(f"R@{k}", value) for k, value in recall.items()]
     rows += [

@@ -9,6 +9,7 @@ import torch
 
 from tclr_pretraining import train_gen_all_step as tclr_train
 from videossl.eval.knn import weighted_knn
+from videossl.eval.retrieval import nearest_neighbours
 from videossl.models.checkpoint import read_checkpoint_file
 
 
@@ -25,6 +26,23 @@ def test_weighted_knn_by_hand():
     assert weighted_knn(train, labels, query, 2, k=3, temperature=1.0).tolist() == [0]
     # k = 1 is the nearest neighbour, whatever the temperature
     assert weighted_knn(train, labels, query, 2, k=1, temperature=1.0).tolist() == [1]
+
+
+def test_chunks_bounded_by_the_similarity_budget_give_the_whole_matrix_s_answers():
+    """Queries in chunks of one (budget 40 < 2 x 23 training videos) against the whole matrix at once,
+    and against a naive loop that breaks ties by gallery order; features are rounded so that ties occur."""
+    g = torch.Generator().manual_seed(0)
+    train = torch.randn(23, 4, generator=g).round()
+    labels = torch.randint(0, 3, (23,), generator=g)
+    test = torch.randn(9, 4, generator=g).round()
+    whole = weighted_knn(train, labels, test, 3, k=5, budget=10**9)
+    assert torch.equal(weighted_knn(train, labels, test, 3, k=5, budget=40), whole)
+    neighbours = nearest_neighbours(test, train, 6, budget=40)
+    assert torch.equal(neighbours, nearest_neighbours(test, train, 6, budget=10**9))
+    for q, row in zip(test, neighbours):
+        sims = (train @ q).tolist()
+        naive = sorted(range(len(train)), key=lambda i: (-sims[i], i))[:6]
+        assert row.tolist() == naive
 
 
 def test_the_monitor_logs_knn_top1_into_the_history(tiny_synthetic, tmp_path, capsys):

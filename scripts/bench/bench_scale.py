@@ -22,7 +22,10 @@ written): a network file system's latency per file is not in these numbers.
 """
 
 import argparse
+import contextlib
 import csv
+import io
+import json
 import os
 import shutil
 import statistics
@@ -180,24 +183,37 @@ def seconds_to_first_batch(data_root: str, csv_path: str, cache: str) -> float:
     return time.perf_counter() - start
 
 
-def worker_memory(index, flat: bool = True) -> dict:
-    """Each loader worker's (RSS, USS) at its first and its last sample of one epoch over ``index``."""
-    import torch
-    from torch.utils.data import DataLoader
+ONE_EPOCH = """
+import json, sys
+sys.path.insert(0, {root!r})
+from argparse import Namespace
+from torch.utils.data import DataLoader
+from scripts.bench.bench_scale import frames_and_memory
+from videossl.data.args import index_from_args
+from videossl.data.dataset import VideoClipDataset, collate_samples, worker_options
+args = Namespace(dataset="kinetics", data_root={data_root!r}, list_file={csv!r}, test_list_file=None, split_dir=None,
+                 split=1, skip_missing=True, labels=None, decode_timeout=120.0, cache_dir={cache!r}, probe="packets")
+index = index_from_args(args, "train", progress=False)
+dataset = VideoClipDataset(index, frames_and_memory)
+if not {flat!r}:
+    dataset.index = index  # per-video objects, as before the record table
+del index
+loader = DataLoader(dataset, batch_size=32, shuffle=True, collate_fn=collate_samples, **worker_options(2))
+first, last = {{}}, {{}}
+for batch in loader:
+    for worker, rss, uss in zip(batch["worker"].tolist(), batch["rss"].tolist(), batch["uss"].tolist()):
+        first.setdefault(worker, (rss, uss))
+        last[worker] = (rss, uss)
+print(json.dumps({{worker: (first[worker], last[worker]) for worker in sorted(first)}}))
+"""
 
-    from videossl.data.dataset import VideoClipDataset, collate_samples, worker_options
 
-    dataset = VideoClipDataset(index, frames_and_memory)
-    if not flat:
-        dataset.index = index  # per-video objects, as before the record table
-    loader = DataLoader(dataset, batch_size=32, shuffle=True, collate_fn=collate_samples, **worker_options(2))
-    first, last = {}, {}
-    for batch in tqdm(loader, desc="one epoch", leave=False):
-        for worker, rss, uss in zip(batch["worker"].tolist(), batch["rss"].tolist(), batch["uss"].tolist()):
-            first.setdefault(worker, (rss, uss))
-            last[worker] = (rss, uss)
-    del torch
-    return {worker: (first[worker], last[worker]) for worker in sorted(first)}
+def worker_memory(data_root: str, csv_path: str, cache: str, flat: bool = True) -> dict:
+    """Each loader worker's (RSS, USS) at its first and its last sample of one epoch, in a fresh
+    process that loads the index as the training commands do (probe cache present)."""
+    code = ONE_EPOCH.format(root=ROOT, data_root=data_root, csv=csv_path, cache=cache, flat=flat)
+    done = subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True, text=True)
+    return {int(worker): values for worker, values in json.loads(done.stdout.splitlines()[-1]).items()}
 
 
 def folder_bytes(folder: str) -> int:
@@ -207,7 +223,11 @@ def folder_bytes(folder: str) -> int:
 def measure_size(out_dir: str, n: int, distinct: list[str], cores: int) -> dict:
     root = os.path.join(out_dir, f"n{n}")
     csv_path = write_dataset(root, n, distinct)
-    build = lambda: kinetics_index(root, csv_path, "train")  # noqa: E731
+
+    def build():
+        with contextlib.redirect_stdout(io.StringIO()):  # the count of missing clips, once per build
+            return kinetics_index(root, csv_path, "train")
+
     row = {"n": n, "index_s": median_seconds(build)}
     index = build()
     row["listed"], row["on_disk"] = n, len(index)
@@ -229,7 +249,7 @@ def measure_size(out_dir: str, n: int, distinct: list[str], cores: int) -> dict:
     row["table_bytes"] = RecordTable(verified.records).nbytes() / len(index)
     row["first_cold_s"] = seconds_to_first_batch(root, csv_path, tempfile.mkdtemp(dir=out_dir, prefix="cache-"))
     row["first_cached_s"] = seconds_to_first_batch(root, csv_path, cache)
-    row["memory"] = worker_memory(verified)
+    row["memory"] = worker_memory(root, csv_path, cache)
     row["cache"] = cache
     return row
 
@@ -330,12 +350,7 @@ def main(argv=None) -> int:
     costs = {"benchmark clip": probe_costs(distinct[:100]), "Kinetics-like clip": probe_costs(kinetics)}
     rows = [measure_size(args.out_dir, n, distinct, cores_here) for n in sizes]
     largest = os.path.join(args.out_dir, f"n{sizes[-1]}")
-    index = verify_frame_counts(
-        kinetics_index(largest, os.path.join(largest, "train.csv"), "train"),
-        cache_dir=rows[-1]["cache"],
-        progress=False,
-    )
-    baseline = worker_memory(index, flat=False)
+    baseline = worker_memory(largest, os.path.join(largest, "train.csv"), rows[-1]["cache"], flat=False)
     print(
         f"\nMachine: {machine()}; clips: 250 frames of 128x96 (benchmark), 300 of 340x256 (Kinetics-like); "
         "loader: 2 workers, batch 32, 4 frames per clip."

@@ -362,7 +362,9 @@ def maps_checksum(maps: Tensor) -> str:
 def read_cache_entry(path: str, key: str) -> dict:
     """A cache entry, or ``ValueError`` when it is not the complete entry of ``key`` (truncated,
     written for another key or format version, altered)."""
-    cached = torch.load(path, map_location="cpu", weights_only=True)
+    # memory-mapped: the maps stay in the page cache, which the system can reclaim, instead of the
+    # process's own memory (Kinetics-sized caches are gigabytes)
+    cached = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     if not isinstance(cached, dict) or cached.get("key") != key:
         raise ValueError("written for another key or cache version")
     if len(cached["maps"]) != len(cached["paths"]) or maps_checksum(cached["maps"]) != cached.get("checksum"):

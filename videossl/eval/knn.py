@@ -27,6 +27,10 @@ from videossl.types import Device
 KNN_K = 20
 KNN_TEMPERATURE = 0.07
 KNN_SUBSET_FILE = "knn_subset.json"
+# Similarities held at once (a chunk of queries x every training or gallery video, float32): about
+# 0.5 GB with a sort's values and indices, whatever the number of videos (Kinetics-400's 240k: 139
+# queries per chunk).
+SIMILARITY_BUDGET = 2**25
 
 
 def balanced_subset(index: DatasetIndex, count: int, seed: int) -> DatasetIndex:
@@ -61,19 +65,24 @@ def weighted_knn(
     num_classes: int,
     k: int = KNN_K,
     temperature: float = KNN_TEMPERATURE,
-    chunk: int = 1024,
+    budget: int = SIMILARITY_BUDGET,
+    device: Optional[Device] = None,
 ) -> torch.Tensor:
-    """Predicted classes ``[M]`` of ``test_features`` ``[M, D]`` from ``train_features`` ``[N, D]``."""
-    train = F.normalize(train_features.float(), dim=1)
+    """Predicted classes ``[M]`` of ``test_features`` ``[M, D]`` from ``train_features`` ``[N, D]``, in
+    chunks of at most ``budget`` similarities on ``device`` (default: the training features')."""
+    device = torch.device(device) if device is not None else train_features.device
+    train = F.normalize(train_features.to(device).float(), dim=1)
+    labels = train_labels.to(device)
     k = min(k, len(train))
+    rows = max(1, budget // max(1, len(train)))
     predictions = []
-    for start in range(0, len(test_features), chunk):
-        test = F.normalize(test_features[start : start + chunk].float(), dim=1)
+    for start in range(0, len(test_features), rows):
+        test = F.normalize(test_features[start : start + rows].to(device).float(), dim=1)
         similarity, neighbours = (test @ train.T).topk(k, dim=1)
-        votes = torch.zeros(len(test), num_classes)
-        votes.scatter_add_(1, train_labels[neighbours], (similarity / temperature).exp())
-        predictions.append(votes.argmax(dim=1))
-    return torch.cat(predictions)
+        votes = torch.zeros(len(test), num_classes, device=device)
+        votes.scatter_add_(1, labels[neighbours], (similarity / temperature).exp())
+        predictions.append(votes.argmax(dim=1).cpu())
+    return torch.cat(predictions) if predictions else torch.zeros(0, dtype=torch.long)
 
 
 def video_features(features: dict) -> torch.Tensor:
@@ -147,6 +156,7 @@ class KnnMonitor:
             features["train"]["labels"],
             video_features(features["test"]),
             len(features["train"]["class_names"]),
+            device=self.device,
         )
         top1 = 100.0 * (predicted == features["test"]["labels"]).float().mean().item()
         return top1, time.perf_counter() - started

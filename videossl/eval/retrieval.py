@@ -16,12 +16,15 @@ similarity are broken by gallery order, so results are deterministic.
 """
 
 from collections.abc import Sequence
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from videossl.eval.features import flattened, pooled
+from videossl.eval.knn import SIMILARITY_BUDGET
+from videossl.types import Device
 
 PROTOCOLS = ("tclr", "coclr", "pooled")
 DEFAULT_KS = (1, 5, 10, 20, 50)
@@ -45,15 +48,21 @@ def normalise_for_retrieval(query: Tensor, gallery: Tensor, protocol: str) -> tu
     return F.normalize(query, dim=1), F.normalize(gallery, dim=1)
 
 
-def nearest_neighbours(query: Tensor, gallery: Tensor, k: int, chunk: int = 1024) -> Tensor:
-    """Indices ``[Q, k]`` of the k most similar gallery rows (dot product), ties by gallery order."""
+def nearest_neighbours(
+    query: Tensor, gallery: Tensor, k: int, budget: int = SIMILARITY_BUDGET, device: Optional[Device] = None
+) -> Tensor:
+    """Indices ``[Q, k]`` of the k most similar gallery rows (dot product), ties by gallery order.
+    Queries go in chunks of at most ``budget`` similarities, on ``device`` (default: the gallery's)."""
+    device = torch.device(device) if device is not None else gallery.device
+    gallery = gallery.to(device)
     k = min(k, gallery.shape[0])
+    rows = max(1, budget // max(1, gallery.shape[0]))
     out = []
-    for start in range(0, query.shape[0], chunk):
-        sims = query[start : start + chunk] @ gallery.T  # [q, G]
+    for start in range(0, query.shape[0], rows):
+        sims = query[start : start + rows].to(device) @ gallery.T  # [q, G]
         order = torch.sort(-sims, dim=1, stable=True).indices  # stable: equal similarities keep gallery order
-        out.append(order[:, :k])
-    return torch.cat(out)
+        out.append(order[:, :k].cpu())
+    return torch.cat(out) if out else torch.zeros((0, k), dtype=torch.long)
 
 
 def recall_at_k(
@@ -62,11 +71,12 @@ def recall_at_k(
     gallery: Tensor,
     gallery_labels: Tensor,
     ks: Sequence[int] = DEFAULT_KS,
-    chunk: int = 1024,
+    budget: int = SIMILARITY_BUDGET,
+    device: Optional[Device] = None,
 ) -> tuple[dict[int, float], Tensor]:
     """{k: percentage of queries with their class among the k nearest}; k above the gallery size is
     capped at it. Also returns the neighbour indices for pictures."""
-    neighbours = nearest_neighbours(query, gallery, max(ks), chunk)
+    neighbours = nearest_neighbours(query, gallery, max(ks), budget, device)
     hits = gallery_labels[neighbours] == query_labels[:, None]  # [Q, kmax]
     return {k: 100.0 * hits[:, :k].any(dim=1).float().mean().item() for k in ks}, neighbours
 
@@ -78,8 +88,9 @@ def retrieval(
     gallery_labels: Tensor,
     protocol: str = "tclr",
     ks: Sequence[int] = DEFAULT_KS,
+    device: Optional[Device] = None,
 ) -> tuple[dict[int, float], Tensor]:
     q = video_features(query_maps, protocol)
     g = video_features(gallery_maps, protocol)
     q, g = normalise_for_retrieval(q, g, protocol)
-    return recall_at_k(q, query_labels, g, gallery_labels, ks)
+    return recall_at_k(q, query_labels, g, gallery_labels, ks, device=device)
