@@ -105,3 +105,22 @@ def test_probe_decode_does_not_take_packet_results_from_the_cache(dataset, tmp_p
     again = CountingProbe(monkeypatch)
     index = verify_frame_counts(folder_index(dataset), cache_dir=cache, workers=0, progress=False)
     assert again.paths == [] and {r.info.probe for r in index.records} == {"decoded (asked for)"}
+
+
+def test_under_torchrun_a_decoding_probe_takes_no_packet_result_from_another_process(dataset, tmp_path, monkeypatch):
+    cache = str(tmp_path / "cache")
+    verify_frame_counts(folder_index(dataset), cache_dir=cache, workers=0, progress=False)  # from packets
+    monkeypatch.setattr(probe_cache, "REFRESH_SECONDS", 0.0)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    decoding = CountingProbe(monkeypatch)
+    verify_frame_counts(folder_index(dataset), cache_dir=cache, workers=0, progress=False, probe="decode")
+    assert sorted(decoding.paths) == sorted(r.path for r in folder_index(dataset).records)
+
+
+def test_a_cache_folder_that_cannot_be_written_costs_a_warning_not_the_run(dataset, tmp_path, capsys):
+    blocked = tmp_path / "not_a_folder"
+    blocked.write_text("a file where the cache folder would be")
+    index = verify_frame_counts(folder_index(dataset), cache_dir=str(blocked), workers=0, progress=False)
+    assert all(r.num_frames == 10 + int(r.name[2:]) for r in index.records)
+    assert capsys.readouterr().err.count("cannot write the probe cache") == 1

@@ -77,8 +77,8 @@ def write_dataset(root: str, n: int, distinct: list[str]) -> str:
     csv_path = os.path.join(root, "train.csv")
     if os.path.exists(csv_path):
         return csv_path
-    missing = set(rng.choice(n, int(n * MISSING), replace=False).tolist())
-    broken = set(rng.choice(sorted(set(range(n)) - missing), int(n * BROKEN), replace=False).tolist())
+    missing = set(rng.choice(n, max(1, int(n * MISSING)), replace=False).tolist())
+    broken = set(rng.choice(sorted(set(range(n)) - missing), max(1, int(n * BROKEN)), replace=False).tolist())
     rows = []
     for i in tqdm(range(n), desc=f"writing {n} clips", leave=False):
         label = labels[i % len(labels)]
@@ -159,44 +159,28 @@ def frames_and_memory(reader, rng) -> dict:
     return {**sample, "worker": info.id if info else -1, "rss": rss, "uss": uss}
 
 
-FIRST_BATCH = """
-import sys, time
-sys.path.insert(0, {root!r})
-from argparse import Namespace
-from torch.utils.data import DataLoader
-from scripts.bench.bench_scale import four_frames
-from videossl.data.args import index_from_args
-from videossl.data.dataset import VideoClipDataset, collate_samples, worker_options
-args = Namespace(dataset="kinetics", data_root={data_root!r}, list_file={csv!r}, test_list_file=None, split_dir=None,
-                 split=1, skip_missing=True, labels=None, decode_timeout=120.0, cache_dir={cache!r}, probe="packets")
-index = index_from_args(args, "train", progress=False)
-loader = DataLoader(VideoClipDataset(index, four_frames), batch_size=16, shuffle=True, collate_fn=collate_samples,
-                    **worker_options(2))
-next(iter(loader))
-"""
-
-
-def seconds_to_first_batch(data_root: str, csv_path: str, cache: str) -> float:
-    code = FIRST_BATCH.format(root=ROOT, data_root=data_root, csv=csv_path, cache=cache)
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
-
-
-ONE_EPOCH = """
+# A fresh process loading the index as the training commands do (the model is not built).
+LOAD_INDEX = """
 import json, sys
 sys.path.insert(0, {root!r})
 from argparse import Namespace
 from torch.utils.data import DataLoader
-from scripts.bench.bench_scale import frames_and_memory
+from scripts.bench.bench_scale import four_frames, frames_and_memory
 from videossl.data.args import index_from_args
 from videossl.data.dataset import VideoClipDataset, collate_samples, worker_options
 args = Namespace(dataset="kinetics", data_root={data_root!r}, list_file={csv!r}, test_list_file=None, split_dir=None,
                  split=1, skip_missing=True, labels=None, decode_timeout=120.0, cache_dir={cache!r}, probe="packets")
 index = index_from_args(args, "train", progress=False)
+"""
+FIRST_BATCH = """
+loader = DataLoader(VideoClipDataset(index, four_frames), batch_size=16, shuffle=True, collate_fn=collate_samples,
+                    **worker_options(2))
+next(iter(loader))
+"""
+ONE_EPOCH = """
 dataset = VideoClipDataset(index, frames_and_memory)
 if not {flat!r}:
-    dataset.index = index  # per-video objects, as before the record table
+    dataset.index = index  # the index's own list of per-video objects
 del index
 loader = DataLoader(dataset, batch_size=32, shuffle=True, collate_fn=collate_samples, **worker_options(2))
 first, last = {{}}, {{}}
@@ -208,12 +192,21 @@ print(json.dumps({{worker: (first[worker], last[worker]) for worker in sorted(fi
 """
 
 
+def run_python(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True, text=True).stdout
+
+
+def seconds_to_first_batch(data_root: str, csv_path: str, cache: str) -> float:
+    start = time.perf_counter()
+    run_python(LOAD_INDEX.format(root=ROOT, data_root=data_root, csv=csv_path, cache=cache) + FIRST_BATCH)
+    return time.perf_counter() - start
+
+
 def worker_memory(data_root: str, csv_path: str, cache: str, flat: bool = True) -> dict:
     """Each loader worker's (RSS, USS) at its first and its last sample of one epoch, in a fresh
     process that loads the index as the training commands do (probe cache present)."""
-    code = ONE_EPOCH.format(root=ROOT, data_root=data_root, csv=csv_path, cache=cache, flat=flat)
-    done = subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True, text=True)
-    return {int(worker): values for worker, values in json.loads(done.stdout.splitlines()[-1]).items()}
+    code = LOAD_INDEX.format(root=ROOT, data_root=data_root, csv=csv_path, cache=cache) + ONE_EPOCH.format(flat=flat)
+    return {int(worker): values for worker, values in json.loads(run_python(code).splitlines()[-1]).items()}
 
 
 def folder_bytes(folder: str) -> int:

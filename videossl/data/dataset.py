@@ -162,20 +162,18 @@ class SkippedVideos:
 
 def init_loader_worker(worker_id: int) -> None:
     """DataLoader ``worker_init_fn``: one torch thread per worker, no oversubscription (OpenCV's
-    single thread is set before the fork: ``worker_options``)."""
+    single thread is set before the fork: ``worker_options``). The objects inherited from the
+    training process are moved out of the garbage collector's reach: a collection writes to every
+    object it visits, which would copy their memory pages into the worker."""
+    gc.freeze()
     torch.set_num_threads(1)
 
 
 def worker_options(workers: int) -> dict:
     """A DataLoader's ``num_workers`` and ``worker_init_fn``. With workers, OpenCV gets one thread
     in this process, which the forked workers inherit: set in a worker instead, after this process
-    had used OpenCV's thread pool, it hangs the worker (tests/test_dataset_workers.py). The objects
-    alive now are moved out of the garbage collector's reach (``gc.freeze``)."""
+    had used OpenCV's thread pool, it hangs the worker (tests/test_dataset_workers.py)."""
     if not workers:
         return {"num_workers": 0, "worker_init_fn": None}
     cv2.setNumThreads(1)
-    # The objects alive now are never collected in a worker: a collection would write to every one
-    # of them and so copy all their memory pages into the worker.
-    gc.collect()
-    gc.freeze()
     return {"num_workers": workers, "worker_init_fn": init_loader_worker}

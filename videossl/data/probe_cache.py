@@ -8,6 +8,7 @@ fill one cache without locks. An entry is keyed by absolute path and is stale on
 size or modification time changes. Finished files are merged into one now and then.
 """
 
+import contextlib
 import glob
 import hashlib
 import json
@@ -24,6 +25,7 @@ from typing import Optional
 from videossl.atomic import atomic_open
 from videossl.data.indexes import DatasetIndex
 from videossl.errors import DecodeTimeout, VideoReadError
+from videossl.processes import process_alive
 from videossl.video import probe_video
 from videossl.video.info import VideoInfo
 from videossl.video.time_limit import DEFAULT_DECODE_TIMEOUT, decode_time_limit
@@ -39,7 +41,7 @@ def default_cache_dir() -> str:
 
 
 def cache_folder_for(root: str, cache_dir: Optional[str] = None) -> str:
-    key = hashlib.sha1(os.path.abspath(root).encode()).hexdigest()[:16]
+    key = hashlib.sha1(os.fsencode(os.path.abspath(root))).hexdigest()[:16]
     return os.path.join(cache_dir or default_cache_dir(), "probe", key)
 
 
@@ -57,6 +59,7 @@ class ProbeCache:
         self.warn = warn
         self.entries = {}
         self.damaged = 0  # unreadable lines seen (a merge drops them)
+        self.unwritable = False
         self._parsed = {}  # file -> bytes parsed so far
         # a new file per cache object: never appended to a file an earlier process may have left cut
         self._own_name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
@@ -94,11 +97,12 @@ class ProbeCache:
             print(message, file=sys.stderr)
         return new
 
-    def lookup(self, path: str) -> Optional[tuple[Optional[VideoInfo], Optional[str]]]:
-        """(VideoInfo or None, error or None), or None when not cached or stale."""
+    def lookup(self, path: str, probe: str = "packets") -> Optional[tuple[Optional[VideoInfo], Optional[str]]]:
+        """(VideoInfo or None, error or None), or None when not cached, stale, or from packets when
+        ``probe`` is "decode"."""
         entry = self.entries.get(path)
         try:
-            if entry is None or entry["stamp"] != file_stamp(path):
+            if entry is None or entry["stamp"] != file_stamp(path) or (probe == "decode" and not _decoded(entry)):
                 return None
             info = VideoInfo.from_dict(entry["info"]) if entry.get("info") else None
         except (OSError, KeyError, TypeError, ValueError):  # gone, or written by another version
@@ -114,12 +118,20 @@ class ProbeCache:
         entry = {"v": CACHE_VERSION, "path": path, "stamp": stamp, "info": info.to_dict() if info else None}
         entry["error"] = error
         self.entries[path] = entry
-        if self._own is None:
-            os.makedirs(self.folder, exist_ok=True)
-            self._own = open(os.path.join(self.folder, self._own_name), "a")
-            _WRITING.add(self._own_name)
-        self._own.write(json.dumps(entry) + "\n")
-        self._own.flush()
+        if self.unwritable:
+            return
+        try:
+            if self._own is None:
+                os.makedirs(self.folder, exist_ok=True)
+                self._own = open(os.path.join(self.folder, self._own_name), "a")
+                _WRITING.add(self._own_name)
+            self._own.write(json.dumps(entry) + "\n")
+            self._own.flush()
+        except OSError as err:  # a read-only or full cache folder: this run probes without caching
+            self.unwritable = True
+            print(
+                f"warning: cannot write the probe cache in {self.folder} ({err.strerror}): not cached", file=sys.stderr
+            )
 
     def close(self) -> None:
         if self._own is not None:
@@ -129,23 +141,30 @@ class ProbeCache:
 
     def merge(self) -> None:
         """Write every entry into one file and remove the files it replaces: this process's, merged
-        ones, and those of finished probes (never a file another probe is still appending to)."""
+        ones and those of finished probes, each only if it was read (never a file another probe is
+        still appending to, or one that appeared since). A folder this process cannot write is left
+        as it is."""
         self.close()
         self.refresh()
-        replaced = [path for path in self.files() if self._finished(path)]
+        replaced = [path for path in self.files() if self._finished(path) and self._was_read(path)]
         if not self.damaged and len(replaced) <= 1 and all(os.path.basename(p).startswith("merged-") for p in replaced):
             return
         target = os.path.join(self.folder, f"merged-{uuid.uuid4().hex[:12]}.jsonl")
-        with atomic_open(target) as f:
-            for entry in self.entries.values():
-                f.write(json.dumps(entry) + "\n")
-        for path in replaced:
-            try:
-                os.remove(path)
-            except FileNotFoundError:
-                pass
-            self._parsed.pop(path, None)
+        try:
+            with atomic_open(target) as f:
+                for entry in self.entries.values():
+                    f.write(json.dumps(entry) + "\n")
+            for path in replaced:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path)
+                self._parsed.pop(path, None)
+        except OSError:
+            return
         self._parsed[target] = os.path.getsize(target)
+
+    def _was_read(self, path: str) -> bool:
+        """Whether this object has read the file (one written after the last refresh has not)."""
+        return path in self._parsed or os.path.basename(path) == self._own_name
 
     def _finished(self, path: str) -> bool:
         name = os.path.basename(path)
@@ -154,7 +173,7 @@ class ProbeCache:
         host, pid, _ = (name[: -len(".jsonl")].rsplit("-", 2) + ["", ""])[:3]
         if host == socket.gethostname() and pid.isdigit():
             mine = int(pid) == os.getpid()
-            if (mine and name not in _WRITING) or (not mine and not _alive(int(pid))):
+            if (mine and name not in _WRITING) or (not mine and not process_alive(int(pid))):
                 return True
         try:
             return time.time() - os.path.getmtime(path) > FINISHED_AFTER_SECONDS
@@ -181,16 +200,6 @@ def _replaces(entry: dict, old: Optional[dict]) -> bool:
     """Whether ``entry`` replaces ``old`` of the same video: a packet probe never replaces a decode
     of the same file (``--probe decode`` asked for it)."""
     return old is None or old.get("stamp") != entry.get("stamp") or _decoded(entry) or not _decoded(old)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def probe_one(
@@ -222,8 +231,8 @@ def verify_frame_counts(
     cache = ProbeCache(cache_folder_for(index.root, cache_dir))
     found = {}
     for record in index.records:
-        hit = cache.lookup(record.path)
-        if hit is not None and not (probe == "decode" and hit[0] is not None and hit[0].probe == "packets"):
+        hit = cache.lookup(record.path, probe)
+        if hit is not None:
             found[record.path] = hit
     todo = [record.path for record in index.records if record.path not in found]
     if todo:
@@ -283,7 +292,7 @@ def _probe_shared(all_paths, todo, cache, workers, progress, timeout, probe) -> 
         if world > 1 and time.monotonic() - last_refresh[0] >= REFRESH_SECONDS:
             cache.refresh()
             last_refresh[0] = time.monotonic()
-        hit = cache.lookup(path) if world > 1 else None
+        hit = cache.lookup(path, probe) if world > 1 else None
         if hit is not None:
             results[path] = hit
         return hit is not None

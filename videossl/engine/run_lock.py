@@ -14,24 +14,15 @@ import time
 from typing import Callable, Optional
 
 from videossl.errors import UserError
+from videossl.processes import process_alive
 
 LOCK_NAME = "run.lock"
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
 
 
 def _stale_reason(holder: dict, age: float, stale_after: float) -> Optional[str]:
     if holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
         return "held by this process"
-    if holder.get("host") == socket.gethostname() and not _process_alive(int(holder.get("pid", -1))):
+    if holder.get("host") == socket.gethostname() and not process_alive(int(holder.get("pid", -1))):
         return f"process {holder.get('pid')} is gone"
     if age > stale_after:
         return f"no heartbeat for {age:.0f} s"

@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Literal, Optional, Union
+from typing import Callable, Literal, Optional, Union
 
 import numpy as np
 import torch
@@ -356,7 +356,7 @@ def compact(maps: Tensor) -> Tensor:
 
 
 def maps_checksum(maps: Tensor) -> str:
-    return hashlib.sha256(maps.contiguous().view(torch.uint8).numpy().tobytes()).hexdigest()
+    return hashlib.sha256(maps.contiguous().view(torch.uint8).numpy()).hexdigest()  # no copy of a mapped file
 
 
 def read_cache_entry(path: str, key: str) -> dict:
@@ -393,6 +393,14 @@ def backbone_maps(
     with low_precision:
         out = backbone(x)[..., 0, 0]
     return out.float()
+
+
+def in_chunks(maps: Tensor, per_video: Callable[[Tensor], Tensor], videos: int = 4096) -> Tensor:
+    """``per_video(maps)`` computed ``videos`` rows at a time: the float32 copies it makes stay
+    small whatever the number of videos (the maps may be a memory-mapped cache)."""
+    if len(maps) <= videos:
+        return per_video(maps)
+    return torch.cat([per_video(maps[start : start + videos]) for start in range(0, len(maps), videos)])
 
 
 def pooled(maps: Tensor) -> Tensor:

@@ -58,6 +58,13 @@ def stored_subset(index: DatasetIndex, paths: list) -> DatasetIndex:
     return dataclasses.replace(index, records=[r for r in index.records if r.path in wanted])
 
 
+def top_k(similarities: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k largest values of each row and their columns; equal values in column order (a stable
+    sort: ``topk`` orders ties differently across devices and chunk sizes)."""
+    values, columns = torch.sort(similarities, dim=1, descending=True, stable=True)
+    return values[:, :k], columns[:, :k]
+
+
 def weighted_knn(
     train_features: torch.Tensor,
     train_labels: torch.Tensor,
@@ -78,7 +85,7 @@ def weighted_knn(
     predictions = []
     for start in range(0, len(test_features), rows):
         test = F.normalize(test_features[start : start + rows].to(device).float(), dim=1)
-        similarity, neighbours = (test @ train.T).topk(k, dim=1)
+        similarity, neighbours = top_k(test @ train.T, k)
         votes = torch.zeros(len(test), num_classes, device=device)
         votes.scatter_add_(1, labels[neighbours], (similarity / temperature).exp())
         predictions.append(votes.argmax(dim=1).cpu())
@@ -87,7 +94,9 @@ def weighted_knn(
 
 def video_features(features: dict) -> torch.Tensor:
     """Extracted maps ``[N, clips, D, T']`` -> one feature per video ``[N, D]`` (time and clips averaged)."""
-    return features["maps"].float().mean(dim=(1, 3))
+    from videossl.eval.features import in_chunks
+
+    return in_chunks(features["maps"], lambda chunk: chunk.float().mean(dim=(1, 3)))
 
 
 def fixed_subsets(indexes: dict, count: int, seed: int, path: Optional[str]) -> dict:

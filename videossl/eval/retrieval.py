@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from videossl.eval.features import flattened, pooled
-from videossl.eval.knn import SIMILARITY_BUDGET
+from videossl.eval.features import flattened, in_chunks, pooled
+from videossl.eval.knn import SIMILARITY_BUDGET, top_k
 from videossl.types import Device
 
 PROTOCOLS = ("tclr", "coclr", "pooled")
@@ -37,8 +37,8 @@ PROTOCOL_VIEWS = {
 
 def video_features(maps: Tensor, protocol: str) -> Tensor:
     """float16 maps ``[N, clips, D, T']`` -> per-video features ``[N, F]`` (before normalisation)."""
-    per_clip = flattened(maps) if protocol == "tclr" else pooled(maps)
-    return per_clip.mean(dim=1)
+    per_clip = flattened if protocol == "tclr" else pooled
+    return in_chunks(maps, lambda chunk: per_clip(chunk).mean(dim=1))
 
 
 def normalise_for_retrieval(query: Tensor, gallery: Tensor, protocol: str) -> tuple[Tensor, Tensor]:
@@ -59,9 +59,8 @@ def nearest_neighbours(
     rows = max(1, budget // max(1, gallery.shape[0]))
     out = []
     for start in range(0, query.shape[0], rows):
-        sims = query[start : start + rows].to(device) @ gallery.T  # [q, G]
-        order = torch.sort(-sims, dim=1, stable=True).indices  # stable: equal similarities keep gallery order
-        out.append(order[:, :k].cpu())
+        _, order = top_k(query[start : start + rows].to(device) @ gallery.T, k)
+        out.append(order.cpu())
     return torch.cat(out) if out else torch.zeros((0, k), dtype=torch.long)
 
 

@@ -29,7 +29,8 @@ from videossl.video.decord_reader import DecordBatchReader, DecordReader
 from videossl.video.frame_folder import FrameFolderReader, list_frame_files, probe_frame_folder
 from videossl.video.info import VideoInfo, clamp_indices
 from videossl.video.opencv_reader import OpenCVReader
-from videossl.video.pyav_reader import PyAVReader, probe_packets, probe_with_pyav
+from videossl.video.packet_probe import probe_packets
+from videossl.video.pyav_reader import PyAVReader, probe_with_pyav
 
 BACKENDS = {"pyav": PyAVReader, "opencv": OpenCVReader, "decord": DecordReader, "decord_batch": DecordBatchReader}
 DEFAULT_BACKEND = "pyav"

@@ -9,7 +9,6 @@ again matched by timestamp (or counted, where the probe found no usable timestam
 """
 
 import bisect
-import re
 from collections.abc import Iterator
 from typing import Optional
 
@@ -121,87 +120,6 @@ def probe_with_pyav(path: str, threads: int = 0) -> VideoInfo:
         keyframes=keyframes,
         decode_error=error,
     )
-
-
-# Codecs whose demuxed packets map one to one onto decoded frames (checked against a full decode
-# on every container of tests/test_video_readers.py). Packed MPEG-4 B-frames (DivX/XviD "packed
-# bitstream", two frames in one packet and an empty one after it) are detected and decoded.
-PACKET_EXACT_CODECS = {"h264", "hevc", "mpeg4", "mpeg1video", "mpeg2video", "vp8", "vp9", "av1", "mjpeg"}
-_PACKED_DIVX = re.compile(rb"DivX\d+(?:Build|b)\d+p")
-_TINY_PACKET = 8  # bytes: an MPEG-4 "not coded" frame, the placeholder a packed B-frame leaves
-
-
-def probe_packets(path: str) -> tuple[Optional[VideoInfo], str]:
-    """The video's ``VideoInfo`` from its packets alone, without decoding: (info, "") when every
-    packet is sure to decode to one frame with the packet's timestamp, else (None, why not).
-
-    A frame's display index is its timestamp's rank; key frames are the demuxer's (those a seek
-    lands on). What packets cannot show (a packet that fails to decode) the reader catches: it
-    matches frames by timestamp and never returns a frame it did not find.
-    """
-    container, stream = _open_container(path)
-    with container:
-        codec = stream.codec_context.codec.canonical_name  # the format (av1), not the decoder (libdav1d)
-        if codec not in PACKET_EXACT_CODECS:
-            return None, f"codec {codec}"
-        if codec == "mpeg4" and _PACKED_DIVX.search(stream.codec_context.extradata or b""):
-            return None, "packed MPEG-4 B-frames"
-        header = int(stream.frames) if stream.frames else None
-        rate = stream.average_rate or stream.guessed_rate
-        height, width = stream.codec_context.height, stream.codec_context.width
-        timestamps, key_pts = [], []
-        try:
-            for packet in container.demux(stream):
-                if packet.size == 0 and packet.pts is None:
-                    continue  # the demuxer's end-of-stream flush
-                why = _unsure_packet(packet, codec, first=not timestamps)
-                if why:
-                    return None, why
-                timestamps.append(packet.pts)
-                if packet.is_keyframe:
-                    key_pts.append(packet.pts)
-        except AV_ERRORS as err:
-            return None, f"demuxing failed: {type(err).__name__}"
-    return _info_from_packets(timestamps, key_pts, rate, height, width, header)
-
-
-def _unsure_packet(packet, codec: str, first: bool) -> str:
-    """Why this packet might not decode to exactly one frame with its own timestamp ("" if sure)."""
-    if packet.pts is None:
-        return "a packet without a timestamp"
-    if packet.is_corrupt or packet.is_discard:
-        return "a corrupt or discarded packet"
-    if packet.size == 0:
-        return "an empty packet (a dropped frame)"
-    if first and not packet.is_keyframe:
-        return "the stream starts without a key frame"
-    if codec == "mpeg4" and (packet.size <= _TINY_PACKET or (first and _PACKED_DIVX.search(bytes(packet)))):
-        return "packed MPEG-4 B-frames"
-    return ""
-
-
-def _info_from_packets(timestamps, key_pts, rate, height, width, header) -> tuple[Optional[VideoInfo], str]:
-    if not timestamps:
-        return None, "no packets"
-    if not height or not width:
-        return None, "no frame size in the header"
-    pts = sorted(timestamps)
-    if any(b <= a for a, b in zip(pts, pts[1:])):
-        return None, "repeated timestamps"
-    if pts[0] < key_pts[0]:
-        return None, "frames shown before the first key frame (an open GOP at the start)"
-    rank = {t: i for i, t in enumerate(pts)}
-    info = VideoInfo(
-        num_frames=len(pts),
-        fps=float(rate) if rate else None,
-        height=height,
-        width=width,
-        header_frames=header,
-        pts=pts,
-        keyframes=sorted(rank[t] for t in key_pts),
-        probe="packets",
-    )
-    return info, ""
 
 
 class PyAVReader(VideoReader):
