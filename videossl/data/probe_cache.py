@@ -243,8 +243,8 @@ def verify_frame_counts(
         finally:
             cache.close()
         found.update(probed)
-        if progress:
-            print(probe_summary([info for info, _ in probed.values()], time.perf_counter() - started))
+        if progress:  # beside the progress bar, not in the command's output
+            print(probe_summary([info for info, _ in probed.values()], time.perf_counter() - started), file=sys.stderr)
     if int(os.environ.get("RANK", "0")) == 0 and (cache.damaged or len(cache.files()) > 1):
         cache.merge()
     for record in index.records:

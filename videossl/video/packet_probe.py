@@ -25,7 +25,9 @@ PARSED_CODECS = {"h264", "hevc", "mpeg4", "mpeg1video", "mpeg2video"}
 FIELD_CONTAINERS = {"mpegts", "mpeg", "mpegvideo", "h264", "hevc", "m4v", "vob", "svcd", "vcd", "dvd"}
 # DivX/XviD "packed bitstream": two frames in one packet and an empty placeholder after it.
 PACKED_DIVX = re.compile(rb"DivX\d+(?:Build|b)\d+p")
-TINY_PACKET = 8  # bytes: an MPEG-4 "not coded" frame, the placeholder a packed B-frame leaves
+# bytes: an MPEG-4 "not coded" frame (the placeholder a packed B-frame leaves; FFmpeg outputs no frame
+# for it). Real frames this small exist only at tiny sizes (32x32 with nothing moving): decoded too.
+TINY_PACKET = 8
 
 
 def probe_packets(path: str) -> tuple[Optional[VideoInfo], str]:
@@ -79,7 +81,7 @@ def _unsure_packet(packet, codec: str, length_size: int, first: bool) -> str:
     if first and not packet.is_keyframe:
         return "the stream starts without a key frame"
     if codec == "mpeg4" and packet.size <= TINY_PACKET:
-        return "packed MPEG-4 B-frames"
+        return "a tiny MPEG-4 packet (a frame not coded, which FFmpeg skips, or packed B-frames)"
     if (first or packet.is_keyframe) and codec in PARSED_CODECS:
         data = bytes(packet)
         if first and codec == "mpeg4" and PACKED_DIVX.search(data):
