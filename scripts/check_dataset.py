@@ -22,6 +22,7 @@ if ROOT not in sys.path:  # this checkout's code, whatever else is installed
 
 from videossl.cli import ArgumentParser, non_negative_int, positive_int, run_cli  # noqa: E402
 from videossl.data.args import add_data_args, index_from_args  # noqa: E402
+from videossl.data.indexes import DOWNSTREAM_DATASETS  # noqa: E402
 
 SUBSETS = {
     "ucf101": ("train", "test"),
@@ -29,6 +30,7 @@ SUBSETS = {
     "kinetics": ("all",),
     "list": ("all",),
     "folder": ("all",),
+    **{name: ("train", "test") for name in DOWNSTREAM_DATASETS},
 }
 
 

@@ -23,6 +23,15 @@ DATA_LAYOUTS = {
     "kinetics": "the folder of the clips (found by name at any depth), with --list_file the subset's official CSV",
     "list": "the folder the paths in --list_file are relative to",
     "folder": "a folder with train/ and test/, each holding one folder of videos per class",
+    "ssv2": "the folder of the Something-Something v2 videos (<id>.webm, any depth); the official JSON files "
+    "(labels, train, validation) in --split_dir (default: beside the videos, or in its annotations/)",
+    "diving48": "the folder of the Diving48 videos (<vid_name>.mp4); Diving48_V2_train.json, _test.json and "
+    "Diving48_vocab.json in --split_dir",
+    "gym99": "the folder of the FineGym element clips (<id>_E_..._A_..._...); gym99_train_element_v1.1.txt and "
+    "gym99_val_element.txt in --split_dir",
+    "fx_s1": "as gym99 (floor exercise, set 1: Gym99 classes 6-16)",
+    "ub_s1": "as gym99 (uneven bars, set 1: Gym99 classes 74-88)",
+    "ntu60": "the folder of the NTU RGB+D videos (S001C001P001R001A001_rgb.avi, any depth); cross-subject split",
 }
 
 

@@ -408,7 +408,9 @@ def folder_index(data_root: str, subset: str = "all") -> DatasetIndex:
     return _finish("folder", subset, None, data_root, class_names, entries, False)
 
 
-DATASETS = ("ucf101", "hmdb51", "kinetics", "list", "folder")
+# the SEVERE suite's datasets (videossl.data.downstream)
+DOWNSTREAM_DATASETS = ("ssv2", "diving48", "gym99", "fx_s1", "ub_s1", "ntu60")
+DATASETS = ("ucf101", "hmdb51", "kinetics", "list", "folder") + DOWNSTREAM_DATASETS
 
 
 def build_index(
@@ -436,6 +438,10 @@ def build_index(
         return list_index(list_file, data_root, class_names, skip_missing, subset)
     if dataset == "folder":
         return folder_index(data_root, subset)
+    if dataset in DOWNSTREAM_DATASETS:
+        from videossl.data.downstream import build_downstream_index  # it builds on this module
+
+        return build_downstream_index(dataset, data_root, split_dir or data_root, subset, skip_missing)
     raise UserError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
 
 

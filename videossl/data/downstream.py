@@ -1,0 +1,181 @@
+"""Indexes of the downstream datasets of the SEVERE suite, read from their official annotation files.
+
+* Something-Something v2: ``something-something-v2-labels.json`` (``{"<template>": "<index>"}``),
+  ``something-something-v2-{train,validation}.json`` (``[{"id", "label", "template",
+  "placeholders"}]``); the class is the template without its brackets (``Putting [something] on
+  [something]`` is ``Putting something on something``). The test subset is the validation list
+  (the official test list has no labels), as in SEVERE. Videos are ``<id>.webm`` (any extension,
+  or a frame folder ``<id>/``) anywhere under the root.
+* Diving48 (V2 labels): ``Diving48_V2_{train,test}.json`` (``[{"vid_name", "label", "start_frame",
+  "end_frame"}]``, whole videos are used) and ``Diving48_vocab.json`` (48 lists of take-off,
+  somersault, twist and flight position, which name the classes). Videos ``<vid_name>.mp4``.
+* FineGym, Gym99 element level: ``gym99_train_element_v1.1.txt`` and ``gym99_val_element.txt``
+  (``<youtube id>_E_<event start>_<event end>_A_<start>_<end> <label>`` lines; a trailing ``.avi``
+  on the name, as SEVERE's copies have, is accepted), the element clips named so anywhere under the
+  root. Subsets of Gym99 classes, SEVERE's fine-grained settings: ``fx_s1`` (floor exercise, set
+  1: Gym99 classes 6-16) and ``ub_s1`` (uneven bars, set 1: classes 74-88), labels counted from 0.
+* NTU-60, cross-subject: ``S<setup>C<camera>P<performer>R<replication>A<action>_rgb.avi`` anywhere
+  under the root; the performers of the training subset are the 20 of the NTU RGB+D paper.
+"""
+
+import json
+import os
+import re
+from typing import Any
+
+from videossl.data.indexes import VIDEO_EXTENSIONS, DatasetIndex, _finish, read_lines
+from videossl.errors import UserError
+
+GYM_SUBSETS = {"gym99": None, "fx_s1": range(6, 17), "ub_s1": range(74, 89)}
+NTU60_TRAIN_PERFORMERS = {1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38}
+NTU60_ACTIONS = (
+    "drink_water eat_meal_snack brushing_teeth brushing_hair drop pickup throw sitting_down "
+    "standing_up_from_sitting_position clapping reading writing tear_up_paper wear_jacket take_off_jacket "
+    "wear_a_shoe take_off_a_shoe wear_on_glasses take_off_glasses put_on_a_hat_cap take_off_a_hat_cap cheer_up "
+    "hand_waving kicking_something reach_into_pocket hopping_one_foot_jumping jump_up make_a_phone_call "
+    "playing_with_phone_tablet typing_on_a_keyboard pointing_to_something_with_finger taking_a_selfie "
+    "check_time_from_watch rub_two_hands_together nod_head_bow shake_head wipe_face salute "
+    "put_the_palms_together cross_hands_in_front_say_stop sneeze_cough staggering falling touch_head_headache "
+    "touch_chest_stomachache_heart_pain touch_back_backache touch_neck_neckache nausea_or_vomiting_condition "
+    "use_a_fan_feeling_warm punching_slapping_other_person kicking_other_person pushing_other_person "
+    "pat_on_back_of_other_person point_finger_at_the_other_person hugging_other_person "
+    "giving_something_to_other_person touch_other_person_s_pocket handshaking walking_towards_each_other "
+    "walking_apart_from_each_other"
+).split()
+NTU_NAME = re.compile(r"^S(\d{3})C(\d{3})P(?P<performer>\d{3})R(\d{3})A(?P<action>\d{3})_rgb$")
+
+
+def videos_by_name(root: str) -> dict[str, str]:
+    """{name without extension: path} of the video files and frame folders under ``root``."""
+    found = {}
+    for folder, dirs, names in os.walk(root):
+        for name in names:
+            stem, ext = os.path.splitext(name)
+            if ext.lower() in VIDEO_EXTENSIONS:
+                found.setdefault(stem, os.path.join(folder, name))
+        for name in dirs:
+            found.setdefault(name, os.path.join(folder, name))  # a frame folder; a video file wins
+    return found
+
+
+def read_json(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except OSError as err:
+        raise UserError(f"cannot read {path}: {err.strerror}") from None
+    except ValueError as err:
+        raise UserError(f"{path} is not valid JSON ({err})") from None
+
+
+def annotation_file(folder: str, names: tuple, what: str) -> str:
+    for name in names:
+        for candidate in (os.path.join(folder, name), os.path.join(folder, "annotations", name)):
+            if os.path.isfile(candidate):
+                return candidate
+    raise UserError(f"{what}: none of {', '.join(names)} in {folder} (--split_dir: the folder of the official files)")
+
+
+def _index(dataset, subset, root, class_names, listed, skip_missing) -> DatasetIndex:
+    """``listed``: [(video name, 0-based label)]; videos are found by name anywhere under ``root``."""
+    if not os.path.isdir(root):
+        raise UserError(f"--data_root {root!r} is not a folder (the {dataset} videos)")
+    found = videos_by_name(root)
+    entries = [(found.get(name), label, name, None) for name, label in listed]
+    return _finish(dataset, subset, None, root, class_names, entries, skip_missing)
+
+
+def ssv2_index(data_root: str, split_dir: str, subset: str = "train", skip_missing: bool = False) -> DatasetIndex:
+    files = {"train": "something-something-v2-train.json", "test": "something-something-v2-validation.json"}
+    if subset not in files:
+        raise UserError(f"Something-Something v2 subsets are train and test (its validation list), got {subset!r}")
+    labels = read_json(annotation_file(split_dir, ("something-something-v2-labels.json",), "Something-Something v2"))
+    class_names = [name for name, _ in sorted(labels.items(), key=lambda item: int(item[1]))]
+    listed = []
+    for entry in read_json(annotation_file(split_dir, (files[subset],), "Something-Something v2")):
+        template = entry["template"].replace("[", "").replace("]", "")
+        if template not in labels:
+            raise UserError(f"{files[subset]}: video {entry['id']} has template {template!r}, not in the labels file")
+        listed.append((str(entry["id"]), int(labels[template])))
+    return _index("ssv2", subset, data_root, class_names, listed, skip_missing)
+
+
+def diving48_index(data_root: str, split_dir: str, subset: str = "train", skip_missing: bool = False) -> DatasetIndex:
+    if subset not in ("train", "test"):
+        raise UserError(f"Diving48 subsets are train and test, got {subset!r}")
+    vocab = read_json(annotation_file(split_dir, ("Diving48_vocab.json",), "Diving48"))
+    class_names = ["_".join(parts) for parts in vocab]
+    entries = read_json(annotation_file(split_dir, (f"Diving48_V2_{subset}.json",), "Diving48"))
+    listed = [(entry["vid_name"], int(entry["label"])) for entry in entries]
+    return _index("diving48", subset, data_root, class_names, listed, skip_missing)
+
+
+def finegym_index(
+    data_root: str, split_dir: str, subset: str = "train", level: str = "gym99", skip_missing: bool = False
+) -> DatasetIndex:
+    """Gym99 elements, or one of SEVERE's subsets of its classes (``fx_s1``, ``ub_s1``)."""
+    if subset not in ("train", "test"):
+        raise UserError(f"FineGym subsets are train and test (its validation list), got {subset!r}")
+    if level not in GYM_SUBSETS:
+        raise UserError(f"FineGym levels: {', '.join(GYM_SUBSETS)}; got {level!r}")
+    names = (
+        ("gym99_train_element_v1.1.txt", "gym99_train.txt")
+        if subset == "train"
+        else ("gym99_val_element.txt", "gym99_val.txt")
+    )
+    listed = []
+    for line in read_lines(annotation_file(split_dir, names, "FineGym Gym99")):
+        name, label = line.split()
+        listed.append((name[: -len(".avi")] if name.endswith(".avi") else name, int(label)))
+    kept = GYM_SUBSETS[level] or range(99)
+    names_of = gym99_class_names(split_dir)
+    class_names = [names_of.get(label, f"gym99_class_{label}") for label in kept]
+    listed = [(name, label - kept[0]) for name, label in listed if label in kept]
+    return _index(level, subset, data_root, class_names, listed, skip_missing)
+
+
+def build_downstream_index(
+    dataset: str, data_root: str, split_dir: str, subset: str, skip_missing: bool = False
+) -> DatasetIndex:
+    """The index of one of ``DOWNSTREAM_DATASETS`` (what ``build_index`` calls)."""
+    if dataset == "ssv2":
+        return ssv2_index(data_root, split_dir, subset, skip_missing)
+    if dataset == "diving48":
+        return diving48_index(data_root, split_dir, subset, skip_missing)
+    if dataset in GYM_SUBSETS:
+        return finegym_index(data_root, split_dir, subset, dataset, skip_missing)
+    if dataset == "ntu60":
+        return ntu60_index(data_root, subset, skip_missing)
+    raise UserError(f"unknown downstream dataset {dataset!r}")
+
+
+def gym99_class_names(split_dir: str) -> dict[int, str]:
+    """{label: name} from ``gym99_categories.txt`` (``Clabel: 0; set: 1; Glabel: 1; (VT) round off, ...``)
+    when it is beside the lists; empty otherwise (classes are then named by their number)."""
+    path = os.path.join(split_dir, "gym99_categories.txt")
+    if not os.path.isfile(path):
+        return {}
+    names = {}
+    for line in read_lines(path):
+        fields = [field.strip() for field in line.split(";", 3)]
+        if len(fields) == 4 and fields[0].startswith("Clabel:"):
+            names[int(fields[0].split(":")[1])] = fields[3]
+    return names
+
+
+def ntu60_index(data_root: str, subset: str = "train", skip_missing: bool = False) -> DatasetIndex:
+    """Cross-subject: every ``*_rgb`` video under the root, by its performer."""
+    if subset not in ("train", "test"):
+        raise UserError(f"NTU-60 subsets are train and test (cross-subject), got {subset!r}")
+    if not os.path.isdir(data_root):
+        raise UserError(f"--data_root {data_root!r} is not a folder (the NTU RGB+D *_rgb.avi videos)")
+    listed = []
+    for name in sorted(videos_by_name(data_root)):
+        match = NTU_NAME.match(name)
+        if match and int(match["action"]) <= 60:
+            in_train = int(match["performer"]) in NTU60_TRAIN_PERFORMERS
+            if in_train == (subset == "train"):
+                listed.append((name, int(match["action"]) - 1))
+    if not listed:
+        raise UserError(f"no NTU RGB+D videos (S001C001P001R001A001_rgb.avi) under {data_root}")
+    return _index("ntu60", subset, data_root, list(NTU60_ACTIONS), listed, skip_missing)
