@@ -23,7 +23,7 @@ import os
 import re
 from typing import Any
 
-from videossl.data.indexes import VIDEO_EXTENSIONS, DatasetIndex, _finish, read_lines
+from videossl.data.indexes import DatasetIndex, _finish, read_lines, videos_by_name
 from videossl.errors import UserError
 
 GYM_SUBSETS = {"gym99": None, "fx_s1": range(6, 17), "ub_s1": range(74, 89)}
@@ -43,19 +43,6 @@ NTU60_ACTIONS = (
     "walking_apart_from_each_other"
 ).split()
 NTU_NAME = re.compile(r"^S(\d{3})C(\d{3})P(?P<performer>\d{3})R(\d{3})A(?P<action>\d{3})_rgb$")
-
-
-def videos_by_name(root: str) -> dict[str, str]:
-    """{name without extension: path} of the video files and frame folders under ``root``."""
-    found = {}
-    for folder, dirs, names in os.walk(root):
-        for name in names:
-            stem, ext = os.path.splitext(name)
-            if ext.lower() in VIDEO_EXTENSIONS:
-                found.setdefault(stem, os.path.join(folder, name))
-        for name in dirs:
-            found.setdefault(name, os.path.join(folder, name))  # a frame folder; a video file wins
-    return found
 
 
 def read_json(path: str) -> Any:

@@ -302,14 +302,18 @@ def kinetics_clip_name(youtube_id: str, start: Union[int, str], end: Union[int, 
     return f"{youtube_id}_{int(float(start)):06d}_{int(float(end)):06d}"
 
 
-def _files_by_stem(root):
-    found = {}
-    for folder, _, names in os.walk(root):
+def videos_by_name(root: str) -> dict[str, str]:
+    """{name without extension: path} of the video files and frame folders at any depth under
+    ``root`` (a video file wins over a folder of the same name)."""
+    found, folders = {}, {}
+    for folder, dirs, names in os.walk(root):
         for name in names:
             stem, ext = os.path.splitext(name)
             if ext.lower() in VIDEO_EXTENSIONS:
                 found.setdefault(stem, os.path.join(folder, name))
-    return found
+        for name in dirs:
+            folders.setdefault(name, os.path.join(folder, name))
+    return {**folders, **found}
 
 
 def kinetics_index(
@@ -335,7 +339,7 @@ def kinetics_index(
     if class_names is None:
         class_names = sorted({r["label"] for r in rows}) if has_labels else []
     label_of = {n: i for i, n in enumerate(class_names)}
-    files = _files_by_stem(data_root)
+    files = videos_by_name(data_root)
     entries = []
     for r in rows:
         stem = kinetics_clip_name(r["youtube_id"], r["time_start"], r["time_end"])
