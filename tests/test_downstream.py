@@ -81,22 +81,31 @@ def test_diving48_names_classes_from_its_vocabulary(tmp_path):
 def test_finegym_reads_official_and_severe_lists_and_keeps_a_set_s_classes_from_zero(tmp_path):
     lines = ["0LtLS9wROrk_E_002407_002435_A_0003_0005 6", "0LtLS9wROrk_E_002407_002435_A_0006_0008 16",
              "0LtLS9wROrk_E_002407_002435_A_0009_0011 17", "A0xAXXysHUo_E_002184_002237_A_0035_0036 80"]  # fmt: skip
-    (tmp_path / "gym99_train_element_v1.1.txt").write_text("\n".join(lines) + "\n")
-    (tmp_path / "gym99_val.txt").write_text("".join(line.replace(" ", ".avi ") + "\n" for line in lines))  # SEVERE's
-    (tmp_path / "gym99_categories.txt").write_text("Clabel: 6; set: 21; Glabel: 1; (FX) switch leap with 0.5 turn\n")
+    notes = tmp_path / "annotations"
+    notes.mkdir()
+    (notes / "gym99_train_element_v1.1.txt").write_text("\n".join(lines) + "\n")  # FineGym's release
+    (notes / "gym99_val.txt").write_text("".join(line.replace(" ", ".avi ") + "\n" for line in lines))  # SEVERE's
+    (notes / "gym99_categories.txt").write_text("Clabel:   6; set: 21; Glabel:  1; (FX) switch leap with 0.5 turn\n")
     for line in lines:
         touch(str(tmp_path / "clips" / (line.split()[0] + ".mp4")))
     gym99 = finegym_index(str(tmp_path / "clips"), str(tmp_path), "train")
-    assert len(gym99.class_names) == 99 and gym99.labels == [6, 16, 17, 80]
+    assert gym99.labels == [6, 16, 17, 80] and gym99.class_names[6] == "(FX) switch leap with 0.5 turn"
     fx = finegym_index(str(tmp_path / "clips"), str(tmp_path), "test", level="fx_s1")
     assert len(fx.class_names) == 11 and fx.labels == [0, 10]  # 6-16 kept, counted from 0
     assert fx.class_names[0] == "(FX) switch leap with 0.5 turn" and fx.class_names[1] == "gym99_class_7"
     ub = finegym_index(str(tmp_path / "clips"), str(tmp_path), "train", level="ub_s1")
     assert len(ub.class_names) == 15 and ub.labels == [6]
+    (notes / "gym99_val.txt").write_text("".join(line.replace(" ", ".mp4 ") + "\n" for line in lines))  # mmaction2's
+    assert finegym_index(str(tmp_path / "clips"), str(tmp_path), "test").labels == [6, 16, 17, 80]
+    (notes / "gym99_val.txt").write_text(lines[0] + "\n" + lines[1].split()[0] + "\n")
+    with pytest.raises(UserError, match="gym99_val.txt:2: expected '<element clip name> <Gym99 label 0-98>'"):
+        finegym_index(str(tmp_path / "clips"), str(tmp_path), "test")
 
 
 def test_ntu60_cross_subject_by_performer(tmp_path):
-    for name in ("S001C001P001R001A001", "S001C002P003R002A060", "S017C003P017R001A046", "S018C001P008R001A061"):
+    # NTU-120's setups 18-32 repeat actions 1-60 and add 61-120: neither is NTU-60
+    ntu120 = ("S018C001P008R001A061", "S018C001P008R001A001")
+    for name in ("S001C001P001R001A001", "S001C002P003R002A060", "S017C003P017R001A046") + ntu120:
         touch(str(tmp_path / "nturgb+d_rgb" / f"{name}_rgb.avi"))
     train = ntu60_index(str(tmp_path), "train")
     assert [(r.name, r.label) for r in train.records] == [
@@ -104,7 +113,8 @@ def test_ntu60_cross_subject_by_performer(tmp_path):
         ("S017C003P017R001A046_rgb", 45),
     ]
     assert len(train.class_names) == 60 and train.class_names[45] == "touch_back_backache"
-    test = ntu60_index(str(tmp_path), "test")  # performer 3; the NTU-120 action 61 is not NTU-60
+    touch(str(tmp_path / "nturgb+d_depth_masked" / "S001C001P001R001A001" / "MDepth-00000001.png"))  # not RGB
+    test = ntu60_index(str(tmp_path), "test")  # performer 3
     assert [(r.name, r.label) for r in test.records] == [("S001C002P003R002A060_rgb", 59)]
 
 

@@ -40,7 +40,20 @@ def test_average_precision_equals_scikit_learn_with_and_without_ties():
         assert aps == pytest.approx(average_precision_score(labels, scores, average=None), abs=1e-12)
 
 
-def test_shapes_must_agree():
+def test_classes_without_a_positive_video_are_left_out_as_severe_does():
+    rng = np.random.default_rng(1)
+    labels = rng.random((40, 6)) < 0.3
+    labels[:, [1, 4]] = False
+    scores = rng.random((40, 6))
+    mean, aps, kept = mean_average_precision(scores, labels)
+    assert kept.tolist() == [0, 2, 3, 5]
+    reference = average_precision_score(labels[:, kept], scores[:, kept], average=None)
+    assert mean == pytest.approx(float(np.mean(reference)), abs=1e-12)
+
+
+def test_shapes_must_agree_and_scores_be_finite():
+    with pytest.raises(ValueError, match="finite"):
+        mean_average_precision(np.array([[np.nan], [0.2]]), np.array([[1], [0]]))
     with pytest.raises(ValueError, match="must both be"):
         mean_average_precision(np.zeros((3, 2)), np.zeros((3, 3)))
     with pytest.raises(ValueError, match="no class"):

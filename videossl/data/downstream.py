@@ -9,10 +9,11 @@
 * Diving48 (V2 labels): ``Diving48_V2_{train,test}.json`` (``[{"vid_name", "label", "start_frame",
   "end_frame"}]``, whole videos are used) and ``Diving48_vocab.json`` (48 lists of take-off,
   somersault, twist and flight position, which name the classes). Videos ``<vid_name>.mp4``.
-* FineGym, Gym99 element level: ``gym99_train_element_v1.1.txt`` and ``gym99_val_element.txt``
-  (``<youtube id>_E_<event start>_<event end>_A_<start>_<end> <label>`` lines; a trailing ``.avi``
-  on the name, as SEVERE's copies have, is accepted), the element clips named so anywhere under the
-  root. Subsets of Gym99 classes, SEVERE's fine-grained settings: ``fx_s1`` (floor exercise, set
+* FineGym, Gym99 element level: SEVERE's ``gym99_{train,val}.txt`` (or ``_org.txt``), else
+  FineGym's ``gym99_train_element_v1.1.txt`` (or ``v1.0``) and ``gym99_val_element.txt``
+  (``<youtube id>_E_<event start>_<event end>_A_<start>_<end>[.avi|.mp4] <label>`` lines), the
+  element clips named so anywhere under the root; ``gym99_categories.txt`` beside the list names
+  the classes. Subsets of Gym99 classes, SEVERE's fine-grained settings: ``fx_s1`` (floor exercise, set
   1: Gym99 classes 6-16) and ``ub_s1`` (uneven bars, set 1: classes 74-88), labels counted from 0.
 * NTU-60, cross-subject: ``S<setup>C<camera>P<performer>R<replication>A<action>_rgb.avi`` anywhere
   under the root; the performers of the training subset are the 20 of the NTU RGB+D paper.
@@ -23,26 +24,33 @@ import os
 import re
 from typing import Any
 
-from videossl.data.indexes import DatasetIndex, _finish, read_lines, videos_by_name
+from videossl.data.indexes import VIDEO_EXTENSIONS, DatasetIndex, _finish, read_lines, videos_by_name
 from videossl.errors import UserError
 
 GYM_SUBSETS = {"gym99": None, "fx_s1": range(6, 17), "ub_s1": range(74, 89)}
+# SEVERE's copies first (its results come from them), then FineGym's own releases
+GYM99_LISTS = {
+    "train": ("gym99_train.txt", "gym99_train_org.txt", "gym99_train_element_v1.1.txt", "gym99_train_element_v1.0.txt"),
+    "test": ("gym99_val.txt", "gym99_val_org.txt", "gym99_val_element.txt"),
+}
 NTU60_TRAIN_PERFORMERS = {1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38}
 NTU60_ACTIONS = (
     "drink_water eat_meal_snack brushing_teeth brushing_hair drop pickup throw sitting_down "
     "standing_up_from_sitting_position clapping reading writing tear_up_paper wear_jacket take_off_jacket "
     "wear_a_shoe take_off_a_shoe wear_on_glasses take_off_glasses put_on_a_hat_cap take_off_a_hat_cap cheer_up "
-    "hand_waving kicking_something reach_into_pocket hopping_one_foot_jumping jump_up make_a_phone_call "
+    "hand_waving kicking_something reach_into_pocket hopping_one_foot_jumping jump_up make_a_phone_call_answer_phone "
     "playing_with_phone_tablet typing_on_a_keyboard pointing_to_something_with_finger taking_a_selfie "
     "check_time_from_watch rub_two_hands_together nod_head_bow shake_head wipe_face salute "
     "put_the_palms_together cross_hands_in_front_say_stop sneeze_cough staggering falling touch_head_headache "
     "touch_chest_stomachache_heart_pain touch_back_backache touch_neck_neckache nausea_or_vomiting_condition "
-    "use_a_fan_feeling_warm punching_slapping_other_person kicking_other_person pushing_other_person "
+    "use_a_fan_with_hand_or_paper_feeling_warm punching_slapping_other_person kicking_other_person "
+    "pushing_other_person "
     "pat_on_back_of_other_person point_finger_at_the_other_person hugging_other_person "
     "giving_something_to_other_person touch_other_person_s_pocket handshaking walking_towards_each_other "
     "walking_apart_from_each_other"
 ).split()
-NTU_NAME = re.compile(r"^S(\d{3})C(\d{3})P(?P<performer>\d{3})R(\d{3})A(?P<action>\d{3})_rgb$")
+NTU_NAME = re.compile(r"^S(?P<setup>\d{3})C(\d{3})P(?P<performer>\d{3})R(\d{3})A(?P<action>\d{3})_rgb$")
+NTU60_SETUPS = 17  # NTU-120 adds setups 18-32 (with actions 1-60 too) and actions 61-120
 
 
 def read_json(path: str) -> Any:
@@ -105,17 +113,16 @@ def finegym_index(
         raise UserError(f"FineGym subsets are train and test (its validation list), got {subset!r}")
     if level not in GYM_SUBSETS:
         raise UserError(f"FineGym levels: {', '.join(GYM_SUBSETS)}; got {level!r}")
-    names = (
-        ("gym99_train_element_v1.1.txt", "gym99_train.txt")
-        if subset == "train"
-        else ("gym99_val_element.txt", "gym99_val.txt")
-    )
+    list_file = annotation_file(split_dir, GYM99_LISTS[subset], "FineGym Gym99")
     listed = []
-    for line in read_lines(annotation_file(split_dir, names, "FineGym Gym99")):
-        name, label = line.split()
-        listed.append((name[: -len(".avi")] if name.endswith(".avi") else name, int(label)))
+    for number, line in enumerate(read_lines(list_file), 1):
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit() or int(parts[1]) >= 99:
+            raise UserError(f"{list_file}:{number}: expected '<element clip name> <Gym99 label 0-98>', got {line!r}")
+        name, ext = os.path.splitext(os.path.basename(parts[0]))
+        listed.append((name if ext.lower() in VIDEO_EXTENSIONS else name + ext, int(parts[1])))
     kept = GYM_SUBSETS[level] or range(99)
-    names_of = gym99_class_names(split_dir)
+    names_of = gym99_class_names(os.path.dirname(list_file))
     class_names = [names_of.get(label, f"gym99_class_{label}") for label in kept]
     listed = [(name, label - kept[0]) for name, label in listed if label in kept]
     return _index(level, subset, data_root, class_names, listed, skip_missing)
@@ -159,7 +166,7 @@ def ntu60_index(data_root: str, subset: str = "train", skip_missing: bool = Fals
     listed = []
     for name in sorted(videos_by_name(data_root)):
         match = NTU_NAME.match(name)
-        if match and int(match["action"]) <= 60:
+        if match and int(match["setup"]) <= NTU60_SETUPS and int(match["action"]) <= 60:
             in_train = int(match["performer"]) in NTU60_TRAIN_PERFORMERS
             if in_train == (subset == "train"):
                 listed.append((name, int(match["action"]) - 1))

@@ -16,6 +16,8 @@ def average_precision(scores: np.ndarray, positives: np.ndarray) -> float:
     positives = np.asarray(positives, dtype=bool)
     if not positives.any():
         raise ValueError("average precision needs at least one positive video")
+    if not np.isfinite(scores).all():
+        raise ValueError("scores must be finite (a diverged model gives NaN)")
     order = np.argsort(-scores, kind="stable")
     scores, positives = scores[order], positives[order]
     true_positives = np.cumsum(positives)
