@@ -59,6 +59,9 @@ def _open_container(path: str):
     if not container.streams.video:
         container.close()
         raise VideoReadError(path, "no video stream")
+    if container.streams.video[0].codec_context is None:
+        container.close()
+        raise VideoReadError(path, "this FFmpeg build has no decoder for its video codec")
     return container, container.streams.video[0]
 
 
