@@ -142,3 +142,21 @@ def test_every_suite_dataset_is_a_build_index_choice_with_a_layout_line(dataset,
     assert dataset in DATASETS and DATA_LAYOUTS[dataset]
     with pytest.raises(UserError):  # an empty folder: one line naming what is missing
         build_index(dataset, str(tmp_path), str(tmp_path), 1, "train")
+
+
+def test_severe_s_sample_size_subset_draws_per_class_with_one_seeded_state():
+    """Labels 0, 1, 0, 2, 2, 0, 1, 2, 0, 2 and 6 videos: 2 per class. RandomState(99999) draws 1, 2 of
+    class 0's four videos (positions 2, 5), then 0, 1 of class 1's two (1, 6), then 3, 1 of class
+    2's four (9, 4), one state through the classes in ascending order, as SEVERE's get_subset_data."""
+    from videossl.data.downstream import severe_subset
+    from videossl.data.indexes import DatasetIndex, VideoRecord
+
+    labels = [0, 1, 0, 2, 2, 0, 1, 2, 0, 2]
+    index = DatasetIndex(
+        "ucf101", "train", 1, "/", ["a", "b", "c"], [VideoRecord(f"/v{i}", y) for i, y in enumerate(labels)]
+    )
+    assert [r.path for r in severe_subset(index, 6).records] == ["/v2", "/v5", "/v1", "/v6", "/v9", "/v4"]
+    # 7 videos: ceil(7 / 3) = 3 per class, and class 1 gives both of its two
+    assert [r.path for r in severe_subset(index, 7).records] == ["/v2", "/v5", "/v0", "/v1", "/v6", "/v9", "/v4", "/v3"]
+    with pytest.raises(UserError):
+        severe_subset(index, 0)

@@ -19,10 +19,14 @@
   under the root; the performers of the training subset are the 20 of the NTU RGB+D paper.
 """
 
+import dataclasses
 import json
+import math
 import os
 import re
 from typing import Any
+
+import numpy as np
 
 from videossl.data.indexes import VIDEO_EXTENSIONS, DatasetIndex, _finish, read_lines, videos_by_name
 from videossl.errors import UserError
@@ -173,3 +177,25 @@ def ntu60_index(data_root: str, subset: str = "train", skip_missing: bool = Fals
     if not listed:
         raise UserError(f"no NTU RGB+D videos (S001C001P001R001A001_rgb.avi) under {data_root}")
     return _index("ntu60", subset, data_root, list(NTU60_ACTIONS), listed, skip_missing)
+
+
+SEVERE_SUBSET_SEED = 99999  # action_recognition/datasets/utils.py:6 at SEVERE 2f99365c
+
+
+def severe_subset(index: DatasetIndex, videos: int, seed: int = SEVERE_SUBSET_SEED) -> DatasetIndex:
+    """SEVERE's sample-size subset of a training index: ceil(videos / classes) videos of each class
+    (all of a smaller class), drawn without replacement by one ``RandomState(seed)`` going through
+    the classes in ascending order, each class's videos counted in the index's order. SEVERE draws
+    it at load time from its list (UCF101: 10 per class, at most 1,010 videos for 1,000)."""
+    labels = np.asarray(index.labels)
+    present = sorted(set(labels.tolist()))
+    if videos <= 0 or not present:
+        raise UserError(f"a subset needs a positive number of videos and a non-empty index, got {videos}")
+    per_class = math.ceil(videos / len(present))
+    random_state = np.random.RandomState(seed)
+    chosen = []
+    for label in present:
+        members = np.nonzero(labels == label)[0]
+        draw = random_state.choice(len(members), min(per_class, len(members)), replace=False)
+        chosen.extend(members[draw].tolist())
+    return dataclasses.replace(index, records=[index.records[i] for i in chosen])
