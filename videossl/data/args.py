@@ -27,8 +27,8 @@ DATA_LAYOUTS = {
     "(labels, train, validation) in --split_dir (default: beside the videos, or in its annotations/)",
     "diving48": "the folder of the Diving48 videos (<vid_name>.mp4); Diving48_V2_train.json, _test.json and "
     "Diving48_vocab.json in --split_dir",
-    "gym99": "the folder of the FineGym element clips (<id>_E_..._A_..._...); gym99_train_element_v1.1.txt and "
-    "gym99_val_element.txt in --split_dir",
+    "gym99": "the folder of the FineGym element clips (<id>_E_..._A_..._...); SEVERE's gym99_train.txt and "
+    "gym99_val.txt, or FineGym's gym99_train_element_v1.1.txt and gym99_val_element.txt, in --split_dir",
     "fx_s1": "as gym99 (floor exercise, set 1: Gym99 classes 6-16)",
     "ub_s1": "as gym99 (uneven bars, set 1: Gym99 classes 74-88)",
     "ntu60": "the folder of the NTU RGB+D videos (S001C001P001R001A001_rgb.avi, any depth); cross-subject split",

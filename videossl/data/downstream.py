@@ -31,12 +31,16 @@ import numpy as np
 from videossl.data.indexes import VIDEO_EXTENSIONS, DatasetIndex, _finish, read_lines, videos_by_name
 from videossl.errors import UserError
 
+# SEVERE's class sets, labels shifted to start at 0 (action_recognition/datasets/gym_set_FX_S1.py:34,45
+# and gym_set_UB_S1.py:34,47 at SEVERE 2f99365c)
 GYM_SUBSETS = {"gym99": None, "fx_s1": range(6, 17), "ub_s1": range(74, 89)}
 # SEVERE's copies first (its results come from them), then FineGym's own releases
 GYM99_LISTS = {
     "train": ("gym99_train.txt", "gym99_train_org.txt", "gym99_train_element_v1.1.txt", "gym99_train_element_v1.0.txt"),
     "test": ("gym99_val.txt", "gym99_val_org.txt", "gym99_val_element.txt"),
 }
+# the cross-subject protocol's training performers (Shahroudy et al., NTU RGB+D, CVPR 2016); the same
+# as those of SEVERE's action_recognition/data/ntu60/ntu_60_cross_subject_TrainTestlist/trainlist01.txt
 NTU60_TRAIN_PERFORMERS = {1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38}
 NTU60_ACTIONS = (
     "drink_water eat_meal_snack brushing_teeth brushing_hair drop pickup throw sitting_down "
@@ -92,7 +96,7 @@ def ssv2_index(data_root: str, split_dir: str, subset: str = "train", skip_missi
     class_names = [name for name, _ in sorted(labels.items(), key=lambda item: int(item[1]))]
     listed = []
     for entry in read_json(annotation_file(split_dir, (files[subset],), "Something-Something v2")):
-        template = entry["template"].replace("[", "").replace("]", "")
+        template = entry["template"].replace("[", "").replace("]", "")  # SEVERE's something.py:58
         if template not in labels:
             raise UserError(f"{files[subset]}: video {entry['id']} has template {template!r}, not in the labels file")
         listed.append((str(entry["id"]), int(labels[template])))

@@ -254,7 +254,7 @@ def verify_frame_counts(
 
 
 def probe_summary(infos: Iterable[Optional[VideoInfo]], seconds: float) -> str:
-    """'probed N videos in S s: P from their packets, D decoded (reason: count, ...)'."""
+    """'probed N readable videos in S s: P from their packets, D decoded (why), ...'."""
     infos = [info for info in infos if info is not None]
     reasons = {}
     for info in infos:

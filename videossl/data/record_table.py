@@ -13,7 +13,7 @@ from typing import Optional
 import numpy as np
 
 from videossl.data.indexes import VideoRecord
-from videossl.video.info import VideoInfo
+from videossl.video.info import VideoInfo, start_and_step
 
 _NONE = -1  # an absent count in the integer columns
 _PTS_NONE, _PTS_STEP, _PTS_LIST = 0, 1, 2  # no usable timestamps; start + step * i; listed
@@ -56,16 +56,16 @@ class RecordTable(Sequence):
         self._probe = np.array([code[i.probe] if i else -1 for i in infos], dtype=np.int16)
 
     def _store_pts(self, n: int, info: Optional[VideoInfo]) -> np.ndarray:
+        """Evenly spaced timestamps as a start and a step; others as a row of the packed array."""
         if info is None or info.pts is None:
             return np.zeros(0, np.int64)
-        pts = np.asarray(info.pts, dtype=np.int64)
-        steps = np.diff(pts)
-        if len(pts) and (len(pts) == 1 or np.all(steps == steps[0])):
+        evenly = start_and_step(info.pts)
+        if evenly is not None:
             self._pts_kind[n] = _PTS_STEP
-            self._pts_step[n] = (pts[0], steps[0] if len(pts) > 1 else 1)
+            self._pts_step[n] = evenly
             return np.zeros(0, np.int64)
         self._pts_kind[n] = _PTS_LIST
-        return pts
+        return np.asarray(info.pts, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -46,14 +46,8 @@ class VideoInfo:
         if self.pts is None:
             d["pts"] = None
         else:
-            pts = np.asarray(self.pts, dtype=np.int64)
-            steps = np.diff(pts)
-            if len(pts) >= 2 and np.all(steps == steps[0]):
-                d["pts"] = {"start": int(pts[0]), "step": int(steps[0])}
-            elif len(pts) == 1:
-                d["pts"] = {"start": int(pts[0]), "step": 1}
-            else:
-                d["pts"] = pts.tolist()
+            evenly = start_and_step(self.pts)
+            d["pts"] = {"start": evenly[0], "step": evenly[1]} if evenly else [int(t) for t in self.pts]
         return d
 
     @classmethod
@@ -72,6 +66,17 @@ class VideoInfo:
             decode_error=d.get("decode_error"),
             probe=d.get("probe") or "decoded",
         )
+
+
+def start_and_step(pts: Sequence[int]) -> Optional[tuple[int, int]]:
+    """(start, step) of evenly spaced timestamps (a single one has step 1), else None."""
+    values = np.asarray(pts, dtype=np.int64)
+    if len(values) == 0:
+        return None
+    steps = np.diff(values)
+    if len(steps) and not np.all(steps == steps[0]):
+        return None
+    return int(values[0]), int(steps[0]) if len(steps) else 1
 
 
 def clamp_indices(indices: Sequence[int], num_frames: int) -> np.ndarray:
