@@ -32,6 +32,8 @@ DATA_LAYOUTS = {
     "fx_s1": "as gym99 (floor exercise, set 1: Gym99 classes 6-16)",
     "ub_s1": "as gym99 (uneven bars, set 1: Gym99 classes 74-88)",
     "ntu60": "the folder of the NTU RGB+D videos (S001C001P001R001A001_rgb.avi, any depth); cross-subject split",
+    "charades": "the folder of the Charades videos (<id>.mp4, e.g. Charades_v1_480); Charades_v1_train.csv, "
+    "Charades_v1_test.csv and Charades_v1_classes.txt in --split_dir",
 }
 
 
@@ -152,6 +154,16 @@ def subset_list_file(args: Namespace, subset: str) -> Optional[str]:
             f"(Kinetics: validate.csv); --list_file is the training videos'"
         )
     return args.test_list_file
+
+
+def require_single_label(index: DatasetIndex, what: str) -> DatasetIndex:
+    """``index``, unless it is multi-label (Charades), which ``what`` cannot evaluate."""
+    if index.multi_label:
+        raise UserError(
+            f"--dataset {index.dataset} gives each video several classes: {what} needs one class per video; "
+            f"evaluate it with finetune/train.py, which reports mAP"
+        )
+    return index
 
 
 def index_from_args(

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
+from videossl.data.downstream import clip_labels
 from videossl.data.indexes import DatasetIndex, video_names
 from videossl.data.record_table import RecordTable
 from videossl.errors import UserError, VideoReadError
@@ -100,7 +101,12 @@ class VideoClipDataset(Dataset):
         with decode_time_limit(self.index.decode_timeout, record.path):
             with open_video(record.path, self.backend, info=record.info, threads=self.decoder_threads) as reader:
                 sample = self.build_sample(reader, rng)
-        sample["label"] = record.label
+        seconds = sample.pop("seconds", None)  # a training clip's first and last frame times
+        if self.index.multi_label:
+            targets = clip_labels(record.actions, self.index.num_classes, None if seconds is None else tuple(seconds))
+            sample["label"] = torch.from_numpy(targets)
+        else:
+            sample["label"] = record.label
         sample["index"] = i
         return sample
 

@@ -17,14 +17,20 @@
   1: Gym99 classes 6-16) and ``ub_s1`` (uneven bars, set 1: classes 74-88), labels counted from 0.
 * NTU-60, cross-subject: ``S<setup>C<camera>P<performer>R<replication>A<action>_rgb.avi`` anywhere
   under the root; the performers of the training subset are the 20 of the NTU RGB+D paper.
+* Charades (multi-label): ``Charades_v1_{train,test}.csv`` (columns ``id``, ..., ``actions``,
+  ``length``; ``actions`` is ``c092 11.90 21.20;c147 0.00 12.60``: class and span in seconds, or
+  empty for a video without an action, kept as a negative of every class) and
+  ``Charades_v1_classes.txt`` (``c000 Holding some clothes``). Videos ``<id>.mp4`` (e.g.
+  ``Charades_v1_480/``). The test subset is the official test list, SEVERE's ``val.csv``.
 """
 
+import csv
 import dataclasses
 import json
 import math
 import os
 import re
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -148,6 +154,8 @@ def build_downstream_index(
         return finegym_index(data_root, split_dir, subset, dataset, skip_missing)
     if dataset == "ntu60":
         return ntu60_index(data_root, subset, skip_missing)
+    if dataset == "charades":
+        return charades_index(data_root, split_dir, subset, skip_missing)
     raise UserError(f"unknown downstream dataset {dataset!r}")
 
 
@@ -181,6 +189,61 @@ def ntu60_index(data_root: str, subset: str = "train", skip_missing: bool = Fals
     if not listed:
         raise UserError(f"no NTU RGB+D videos (S001C001P001R001A001_rgb.avi) under {data_root}")
     return _index("ntu60", subset, data_root, list(NTU60_ACTIONS), listed, skip_missing)
+
+
+CHARADES_ACTION = re.compile(r"^c(?P<label>\d{3}) (?P<start>[\d.]+) (?P<end>[\d.]+)$")
+
+
+def charades_index(data_root: str, split_dir: str, subset: str = "train", skip_missing: bool = False) -> DatasetIndex:
+    """A multi-label index: each record's ``actions`` are its (class, start s, end s) spans."""
+    if subset not in ("train", "test"):
+        raise UserError(f"Charades subsets are train and test, got {subset!r}")
+    classes_file = annotation_file(split_dir, ("Charades_v1_classes.txt",), "Charades")
+    class_names = [line.split(" ", 1)[1] if " " in line else line for line in read_lines(classes_file)]
+    list_file = annotation_file(split_dir, (f"Charades_v1_{subset}.csv",), "Charades")
+    listed, actions = [], {}
+    for row_number, row in enumerate(read_csv_rows(list_file, ("id", "actions")), 2):
+        spans = []
+        for part in filter(None, (p.strip() for p in row["actions"].split(";"))):
+            match = CHARADES_ACTION.match(part)
+            if match is None or int(match["label"]) >= len(class_names):
+                raise UserError(
+                    f"{list_file}:{row_number}: action {part!r} is not 'c<class 000-{len(class_names) - 1:03d}> "
+                    f"<start s> <end s>'"
+                )
+            start, end = float(match["start"]), float(match["end"])
+            spans.append((int(match["label"]), min(start, end), max(start, end)))
+        listed.append((row["id"], -1))
+        actions[row["id"]] = spans
+    if not os.path.isdir(data_root):
+        raise UserError(f"--data_root {data_root!r} is not a folder (the Charades videos)")
+    found = videos_by_name(data_root)
+    entries = [(found.get(name), label, name, None) for name, label in listed]
+    return _finish("charades", subset, None, data_root, class_names, entries, skip_missing, actions=actions)
+
+
+def read_csv_rows(path: str, required: tuple[str, ...]) -> list[dict]:
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as err:
+        raise UserError(f"cannot read {path}: {err.strerror}") from None
+    if rows and not set(required) <= set(rows[0]):
+        raise UserError(f"{path}: expected the columns {', '.join(required)}, found {', '.join(rows[0])}")
+    return rows
+
+
+def clip_labels(actions: tuple, num_classes: int, seconds: Optional[tuple[float, float]] = None) -> np.ndarray:
+    """The multi-hot float32 ``[num_classes]`` target of a multi-label video: the classes of
+    ``actions`` whose span overlaps ``seconds`` (a clip's first and last frame times), every class
+    of the video without ``seconds``. SEVERE's Charades loader labels a training clip with the union
+    of the labels of the frames it covers and a test video with the union over all its frames
+    (action_detection_multi_label_classification/slowfast/datasets/charades.py:89-91,219-224)."""
+    target = np.zeros(num_classes, dtype=np.float32)
+    for label, start, end in actions:
+        if seconds is None or (start <= seconds[1] and end >= seconds[0]):
+            target[int(label)] = 1.0
+    return target
 
 
 SEVERE_SUBSET_SEED = 99999  # action_recognition/datasets/utils.py:6 at SEVERE 2f99365c

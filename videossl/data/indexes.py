@@ -32,7 +32,8 @@ VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".
 
 @dataclass
 class VideoRecord:
-    """One video of an index: an absolute path (file or frame folder) and a 0-based label."""
+    """One video of an index: an absolute path (file or frame folder) and a 0-based label (-1 in a
+    multi-label index, whose ``actions`` hold (label, start s, end s) spans instead)."""
 
     path: str
     label: int
@@ -40,6 +41,7 @@ class VideoRecord:
     info: Optional[VideoInfo] = None
     error: Optional[str] = None
     listed_frames: Optional[int] = None  # a count given by a list file (not trusted for reading)
+    actions: tuple[tuple[int, float, float], ...] = ()
 
     @property
     def num_frames(self) -> Optional[int]:
@@ -65,6 +67,8 @@ class DatasetIndex:
     # Seconds one video may take to decode before it counts as unreadable (--decode_timeout):
     # the probe and every dataset built on this index apply it.
     decode_timeout: float = DEFAULT_DECODE_TIMEOUT
+    # each video has any number of classes, with their time spans (Charades): record.actions
+    multi_label: bool = False
 
     def __len__(self) -> int:
         return len(self.records)
@@ -143,13 +147,15 @@ class PathResolver:
         return current
 
 
-def _finish(dataset, subset, split, root, class_names, entries, skip_missing, what: str = "videos", unused: int = 0):
-    """Build the index from (path or None, label, relpath, listed frames); handle missing files."""
+def _finish(dataset, subset, split, root, class_names, entries, skip_missing, what="videos", unused=0, actions=None):
+    """Build the index from (path or None, label, relpath, listed frames); handle missing files.
+    ``actions``: {relpath: (label, start, end) spans} of a multi-label index (labels -1)."""
     records, missing, seen = [], [], set()
     for path, label, rel, listed in entries:
         if not os.path.isabs(rel) and os.path.normpath(rel).split(os.sep)[0] == os.pardir:
             raise UserError(f"the {dataset} {subset} list names {rel}, outside the data root {root}")
-        if not 0 <= label < len(class_names) and not (dataset == "kinetics" and label == -1):  # -1: unlabelled
+        unlabelled = label == -1 and (dataset == "kinetics" or actions is not None)
+        if not 0 <= label < len(class_names) and not unlabelled:
             raise UserError(f"the {dataset} {subset} list gives {rel} label {label}, outside 0-{len(class_names) - 1}")
         if rel in seen:
             raise UserError(f"the {dataset} {subset} list names {rel} twice: each video once, please")
@@ -157,7 +163,8 @@ def _finish(dataset, subset, split, root, class_names, entries, skip_missing, wh
         if path is None:
             missing.append(rel)
         else:
-            records.append(VideoRecord(path=os.path.abspath(path), label=label, listed_frames=listed))
+            spans = tuple(actions[rel]) if actions is not None else ()
+            records.append(VideoRecord(os.path.abspath(path), label, listed_frames=listed, actions=spans))
     if missing and not skip_missing:
         first = ", ".join(missing[:5])
         raise UserError(
@@ -166,7 +173,9 @@ def _finish(dataset, subset, split, root, class_names, entries, skip_missing, wh
         )
     if not records:
         raise UserError(f"no {dataset} {subset} {what} found under {root}")
-    return DatasetIndex(dataset, subset, split, root, list(class_names), records, missing, unused)
+    index = DatasetIndex(dataset, subset, split, root, list(class_names), records, missing, unused)
+    index.multi_label = actions is not None
+    return index
 
 
 def _check_dir(path: str, flag, what):
@@ -413,7 +422,7 @@ def folder_index(data_root: str, subset: str = "all") -> DatasetIndex:
 
 
 # the SEVERE suite's datasets (videossl.data.downstream)
-DOWNSTREAM_DATASETS = ("ssv2", "diving48", "gym99", "fx_s1", "ub_s1", "ntu60")
+DOWNSTREAM_DATASETS = ("ssv2", "diving48", "gym99", "fx_s1", "ub_s1", "ntu60", "charades")
 DATASETS = ("ucf101", "hmdb51", "kinetics", "list", "folder") + DOWNSTREAM_DATASETS
 
 

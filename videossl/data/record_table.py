@@ -48,6 +48,8 @@ class RecordTable(Sequence):
             listed.append(self._store_pts(n, info))
         self._pts, self._pts_offsets = _packed(listed, np.int64)
         self._keys, self._key_offsets = _packed([np.asarray(i.keyframes if i else []) for i in infos], np.int32)
+        spans = [np.asarray(r.actions, dtype=np.float64).reshape(-1) for r in records]
+        self._actions, self._action_offsets = _packed(spans, np.float64)  # (label, start, end) triples
         # the few strings: why a video is unreadable, its decoding errors, how it was probed
         self._errors = {n: r.error for n, r in enumerate(records) if r.error}
         self._decode_errors = {n: i.decode_error for n, i in enumerate(infos) if i and i.decode_error}
@@ -89,7 +91,12 @@ class RecordTable(Sequence):
             info=self._info(i),
             error=self._errors.get(i),
             listed_frames=None if listed == _NONE else listed,
+            actions=self.actions(i),
         )
+
+    def actions(self, i: int) -> tuple[tuple[int, float, float], ...]:
+        row = self._actions[self._action_offsets[i] : self._action_offsets[i + 1]].reshape(-1, 3)
+        return tuple((int(label), float(start), float(end)) for label, start, end in row)
 
     def __iter__(self) -> Iterator[VideoRecord]:
         return (self[i] for i in range(len(self)))

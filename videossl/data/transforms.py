@@ -181,6 +181,24 @@ class RandomSquareCrop:
         return f"RandomSquareCrop({self.size}, side={self.side})"
 
 
+class RandomShortSideCrop:
+    """The short side resized to a length whose inverse is uniform in 1 / ``scales`` (SlowFast's
+    inverse-uniform scale jitter), then a ``size`` square anywhere in the frame."""
+
+    def __init__(self, size: int, scales: Pair) -> None:
+        self.size, self.scales = size, scales
+
+    def __call__(self, clip, rng):
+        short = max(self.size, int(round(1.0 / rng.uniform(1.0 / self.scales[1], 1.0 / self.scales[0]))))
+        clip = ResizeShortSide(short)(clip)
+        height, width = clip.shape[-2:]
+        top, left = int(rng.integers(0, height - self.size + 1)), int(rng.integers(0, width - self.size + 1))
+        return clip[..., top : top + self.size, left : left + self.size]
+
+    def __repr__(self) -> str:
+        return f"RandomShortSideCrop({self.size}, scales={self.scales})"
+
+
 class ResizeShortSide:
     def __init__(self, size: Size) -> None:
         self.size = size

@@ -20,11 +20,13 @@ from videossl.data.indexes import DatasetIndex
 from videossl.data.input_contract import InputContract
 from videossl.data.sampling import sample_random_clip
 from videossl.data.transforms import (
+    ColorJitter,
     Compose,
     InChannelOrder,
     RandomErase,
     RandomHorizontalFlip,
     RandomResizedCrop,
+    RandomShortSideCrop,
     RandomSquareCrop,
     Transform,
     frames_to_clip,
@@ -40,9 +42,11 @@ from videossl.eval.features import (
     report_left_out,
 )
 from videossl.eval.linear_probe import accuracies
+from videossl.eval.metrics import mean_average_precision
 from videossl.types import Device
 
-AGGREGATIONS = ("softmax_mean", "logit_sum")
+# softmax_mean: single-label classes; logit_sum: TCE's test; sigmoid_max: multi-label (SEVERE's Charades)
+AGGREGATIONS = ("softmax_mean", "logit_sum", "sigmoid_max")
 
 
 HEADS = ("linear", "temporal_conv")
@@ -71,7 +75,9 @@ class TemporalConvHead(nn.Module):
 class VideoClassifier(Method):
     """backbone -> the classifier head: ``linear`` (average over time and space -> (L2-normalise)
     -> dropout -> linear) or ``temporal_conv`` (VTDL's, over ``steps`` time steps). Trained by the
-    engine like a method: its loss is the cross-entropy of a batch's ``clips`` and ``label``.
+    engine like a method: its loss is the cross-entropy of a batch's ``clips`` and ``label``, or,
+    for multi-hot labels ``[B, classes]`` (a multi-label dataset), the mean binary cross-entropy
+    of each class's logit (SEVERE's Charades loss).
 
     ``freeze_backbone``: the backbone gets no gradients and stays in eval mode (BatchNorm uses its
     stored statistics) unless ``update_bn_stats`` (TCLR's published linear evaluation lets BN
@@ -119,6 +125,8 @@ class VideoClassifier(Method):
     def loss(self, batch: dict, *, update_state: bool = True) -> tuple[Tensor, dict[str, Tensor]]:
         logits = self.logits(self.model_input(batch["clips"]))
         labels = torch.as_tensor(batch["label"], device=logits.device)
+        if labels.ndim == 2:
+            return F.binary_cross_entropy_with_logits(logits.float(), labels.float()), {}
         accuracy = (logits.argmax(dim=1) == labels).float().mean() * 100
         return F.cross_entropy(logits.float(), labels), {"train_top1": accuracy.detach()}
 
@@ -141,7 +149,7 @@ def temporal_steps(backbone: nn.Module, contract: InputContract) -> int:
     return probe(torch.empty(1, 3, contract.frames, contract.size, contract.size, device="meta")).shape[2]
 
 
-TRAIN_CROPS = ("square", "resized", "tclr_linear", "vtdl")
+TRAIN_CROPS = ("square", "resized", "tclr_linear", "vtdl", "severe", "short_side_jitter")
 
 
 def finetune_augmentation(
@@ -152,9 +160,19 @@ def finetune_augmentation(
     area 0.3-1 and aspect 0.5-2 and a flip; ``tclr_linear``: TCLR's linear evaluation
     (linear_eval/dl_linear.py), the square crop with its mild colour operations (on the channels in
     the checkpoint's ``channel_order``, as the release's BGR frames went through them), greyscale,
-    flip and erasing; ``vtdl``: VTDL's clip augmentation (its finetuning uses its pretraining transform)."""
+    flip and erasing; ``vtdl``: VTDL's clip augmentation (its finetuning uses its pretraining transform);
+    ``severe``: SEVERE's, a random resized crop of area 0.08-1, a flip and a colour jitter of 0.4
+    brightness, contrast and saturation and 0.2 hue in random order; ``short_side_jitter``: SEVERE's
+    Charades training, the short side resized to 256-340 (for 112; in proportion to ``size``; its
+    inverse drawn uniformly), a random square of ``size`` and a flip."""
     if crop == "vtdl":
         return vtdl_clip_augmentation(size, flip_p)
+    if crop == "severe":
+        jitter = ColorJitter(0.4, 0.4, 0.4, 0.2, random_order=True)
+        return Compose([RandomResizedCrop(size, scale=(0.08, 1.0)), RandomHorizontalFlip(flip_p), jitter])
+    if crop == "short_side_jitter":
+        scales = (round(size * 256 / 112), round(size * 340 / 112))
+        return Compose([RandomShortSideCrop(size, scales), RandomHorizontalFlip(flip_p)])
     if crop == "resized":
         return Compose([RandomResizedCrop(size, scale=(0.3, 1.0), ratio=(0.5, 2.0)), RandomHorizontalFlip(flip_p)])
     if crop == "tclr_linear":
@@ -186,7 +204,10 @@ class TrainClipBuilder:
         c = self.contract
         indices = sample_random_clip(reader.num_frames, rng, c.frames, c.stride)
         clip = self.transform(frames_to_clip(reader.get_frames(indices)), rng)
-        return {"clips": stack_clips([clip])[0]}
+        sample = {"clips": stack_clips([clip])[0]}
+        if reader.fps:  # the span a multi-label clip takes its classes from
+            sample["seconds"] = (float(indices.min()) / reader.fps, float(indices.max()) / reader.fps)
+        return sample
 
 
 @torch.no_grad()
@@ -203,8 +224,8 @@ def predict_dataset(
     precision_context: Optional[Callable[[], contextlib.AbstractContextManager]] = None,
     progress: bool = True,
 ) -> tuple[Tensor, Tensor, list[str]]:
-    """(scores ``[N, classes]``, labels ``[N]``, unreadable paths) over every readable video of
-    ``index``: each video's clips of ``view`` aggregated as ``aggregate`` says."""
+    """(scores ``[N, classes]``, labels ``[N]`` (multi-hot ``[N, classes]``), unreadable paths) over
+    every readable video of ``index``: each video's clips of ``view`` aggregated as ``aggregate`` says."""
     if aggregate not in AGGREGATIONS:
         raise ValueError(f"aggregate must be one of {AGGREGATIONS}")
     loader = evaluation_loader(index, EvaluationClipBuilder(contract, view), backend, batch_size, num_workers)
@@ -215,9 +236,7 @@ def predict_dataset(
         x = contract.prepare(batch["clips"], device)
         with precision_context() if precision_context is not None else contextlib.nullcontext():
             logits = model.logits(x).float()
-        per_clip = logits if aggregate == "logit_sum" else F.softmax(logits, -1)
-        parts = per_clip.split(batch["counts"].tolist())  # each video's views
-        scores.append(torch.stack([p.sum(0) if aggregate == "logit_sum" else p.mean(0) for p in parts]).cpu())
+        scores.append(aggregate_views(logits, batch["counts"].tolist(), aggregate).cpu())
         labels.append(batch["label"])
         valid.append(batch["valid"])
     model.train(was_training)
@@ -228,11 +247,26 @@ def predict_dataset(
     return torch.cat(scores)[keep], torch.cat(labels)[keep], unreadable
 
 
+def aggregate_views(logits: Tensor, counts: list[int], aggregate: str) -> Tensor:
+    """Each video's score ``[videos, classes]`` from its views' ``logits`` (``counts`` views per
+    video, in order): mean softmax, summed logits, or the per-class maximum of the sigmoids."""
+    if aggregate == "logit_sum":
+        return torch.stack([p.sum(0) for p in logits.split(counts)])
+    if aggregate == "sigmoid_max":
+        return torch.stack([p.amax(0) for p in torch.sigmoid(logits).split(counts)])
+    return torch.stack([p.mean(0) for p in F.softmax(logits, -1).split(counts)])
+
+
 def evaluate_classifier(
     model: VideoClassifier, contract: InputContract, index: DatasetIndex, num_classes: int, **kwargs: Any
 ) -> tuple[dict, list[str]]:
-    """accuracies (top-1, top-5, mean per class) plus the counts of the multi-view test."""
+    """accuracies (top-1, top-5, mean per class), or for a multi-label index the mean average
+    precision over the classes with a positive test video, plus the counts of the multi-view test."""
     scores, labels, unreadable = predict_dataset(model, contract, index, **kwargs)
-    metrics = accuracies(scores, labels, num_classes)
+    if index.multi_label:
+        mean_ap, _, kept = mean_average_precision(scores.numpy(), labels.numpy())
+        metrics = {"mAP": 100 * mean_ap, "classes_scored": len(kept)}
+    else:
+        metrics = accuracies(scores, labels, num_classes)
     metrics.update(videos=len(labels), unreadable=len(unreadable))
     return metrics, unreadable

@@ -11,7 +11,7 @@ from torch import nn
 
 from videossl.atomic import atomic_write_json
 from videossl.cli import ArgumentParser, non_negative_int, positive_float, positive_int, probability
-from videossl.data.args import check_data_args, index_from_args
+from videossl.data.args import check_data_args, index_from_args, require_single_label
 from videossl.data.indexes import check_same_classes
 from videossl.data.input_contract import IMAGENET, InputContract
 from videossl.engine.training import add_compile_arg, compile_backbone, resolve_device
@@ -209,7 +209,7 @@ def subset_features(
     return extract_features(
         backbone,
         contract,
-        index_from_args(args, subset),
+        require_single_label(index_from_args(args, subset), "a feature evaluation"),
         checkpoint_id,
         ClipView(clips, crops, args.crop_fraction, starts, seed=args.seed),
         args.batch_size,

@@ -160,9 +160,11 @@ class EvaluationDataset(torch.utils.data.Dataset):
         except VideoReadError as err:
             logger.warning("left out of the evaluation: %s", err)
             c, views = self.builder.contract, self.builder.views_per_video or 1
+            index = self.clips.index
+            label = torch.zeros(index.num_classes) if index.multi_label else index.records[i].label
             sample = {
                 "clips": torch.zeros((views, 3, c.frames, c.size, c.size), dtype=torch.uint8),
-                "label": self.clips.index.records[i].label,
+                "label": label,
                 "index": i,
                 "valid": False,
             }
@@ -188,7 +190,7 @@ def collate_views(samples: list[dict]) -> dict[str, Tensor]:
     return {
         "clips": torch.cat([s["clips"] for s in samples]),
         "counts": torch.tensor([len(s["clips"]) for s in samples]),
-        "label": torch.tensor([s["label"] for s in samples]),
+        "label": torch.stack([torch.as_tensor(s["label"]) for s in samples]),  # [B] or multi-hot [B, classes]
         "valid": torch.tensor([s["valid"] for s in samples]),
     }
 

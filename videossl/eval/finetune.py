@@ -10,16 +10,18 @@ import argparse
 import math
 import os
 from argparse import Namespace
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Optional, TypeVar
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from videossl.atomic import atomic_open
 from videossl.cli import ArgumentParser, epoch_list, epoch_ranges, non_negative_float, positive_int, probability
 from videossl.data.args import add_data_args, add_flip_arg, check_data_args, index_from_args
 from videossl.data.dataset import VideoClipDataset, collate_samples
+from videossl.data.downstream import severe_subset
 from videossl.data.indexes import DatasetIndex, check_same_classes
 from videossl.data.input_contract import InputContract
 from videossl.engine import distributed
@@ -57,7 +59,8 @@ class Recipe:
     patience: int = 0  # plateau: lr x gamma after this many epochs without a new best training loss
     plateau_in_a_row: bool = True  # plateau: count those epochs in a row, or all since the last drop
     min_lr: float = 0.0  # > 0: the run ends after an epoch trained at a learning rate below this
-    test_epochs: tuple = ()  # the epochs (from 1) to test after; empty: every --eval_every
+    test_epochs: tuple = ()  # the epochs (from 1) to test after; empty: every eval_every epochs
+    eval_every: int = 5
     report_best: bool = False  # the result is the best test of the run (chosen on the test split), not the last
     reference_batch: int = 0  # > 0: lr is given for this batch and scales linearly with --batch_size
     frames: int = None  # None: the checkpoint's input contract
@@ -74,10 +77,18 @@ class Recipe:
     update_bn_stats: bool = False
     normalize_features: bool = False
     head: str = "linear"  # classifier.HEADS
+    nesterov: bool = False  # SGD
+    warmup_start_lr: float = 0.0  # multistep: a linear warm-up from this lr over warmup_epochs (per epoch)
+    train_clips_per_video: int = 1  # random clips of each training video per epoch
+    per_dataset: dict = field(default_factory=dict)  # dataset -> the fields that differ for it
     source: str = ""
 
     def lr_for(self, dataset: str) -> float:
         return self.lr.get(dataset, self.lr["default"])
+
+    def for_dataset(self, dataset: str) -> "Recipe":
+        """The recipe with the values it sets for ``dataset``."""
+        return replace(self, **self.per_dataset.get(dataset, {}))
 
 
 RECIPES = {
@@ -196,13 +207,81 @@ RECIPES = {
         "test: 10 clips x 3 crops at 256",
     ),
 }
-FINETUNE_RECIPES = ("tclr", "vtdl", "tce")
+# SEVERE's finetuning (fmthoker/SEVERE-BENCHMARK; values and sources: videossl/eval/severe.py, docs/recipes.md)
+SEVERE_CHARADES = dict(
+    optimizer="sgd",
+    lr={"default": 0.0375},
+    momentum=0.9,
+    nesterov=True,
+    weight_decay=1e-4,
+    epochs=57,
+    batch_size=16,
+    dropout=0.5,
+    milestones=(41, 49),
+    gamma=0.1,
+    warmup_epochs=4,
+    warmup_start_lr=1e-4,
+    train_clips_per_video=1,
+    frames=32,
+    stride=8,
+    train_crop="short_side_jitter",
+    test_size=None,
+    num_clips=10,
+    test_crops=3,
+    crop_fraction=1.0,
+    aggregate="sigmoid_max",
+    eval_every=6,
+    report_best=False,
+)
+RECIPES["severe"] = Recipe(
+    optimizer="adam",
+    lr={"default": 1e-4},
+    weight_decay=0.0,
+    epochs=16,
+    batch_size=32,
+    dropout=0.0,
+    schedule="multistep",
+    milestones=(6, 10, 14),
+    gamma=0.3,
+    train_clips_per_video=10,
+    frames=32,
+    stride=2,
+    size=112,
+    train_crop="severe",
+    num_clips=10,
+    crop_fraction=0.875,
+    eval_every=1,
+    report_best=True,
+    per_dataset={
+        "ssv2": dict(epochs=22, milestones=(12, 17, 20), train_clips_per_video=2, stride=1),
+        "fx_s1": dict(epochs=18, milestones=(7, 12, 16)),
+        "ub_s1": dict(epochs=18, milestones=(7, 12, 16)),
+        "ntu60": dict(epochs=18, milestones=(9, 14, 16), frames=16, batch_size=64),
+        "charades": SEVERE_CHARADES,
+    },
+    source="SEVERE's finetuning (fmthoker/SEVERE-BENCHMARK): R(2+1)D-18 input of 32 frames at 112, random "
+    "resized crop (area 0.08-1), flip and colour jitter, Adam 1e-4, x0.3 at its milestones, 10 random clips "
+    "per video per epoch; the best of the per-epoch 10-clip tests (chosen on the test split); Charades: "
+    "32 frames at stride 8, SGD 0.0375, binary cross-entropy, 10 x 3 views max-ensembled, mAP",
+)
+FINETUNE_RECIPES = ("tclr", "vtdl", "tce", "severe")
 T = TypeVar("T")
 # a test of the model being trained: (metrics, unreadable test videos); the context runs it in the run's precision
 Tester = Callable[..., tuple[dict, list[str]]]
 LINEAR_RECIPES = ("linear", "linear_tclr", "linear_cvrl")
 # A --restart must not silently change what is being trained.
-KEYS_THAT_MATTER = ("saved_model", "linear", "recipe", "dataset", "split", "frames", "stride", "dropout", "optimizer")
+KEYS_THAT_MATTER = (
+    "saved_model",
+    "linear",
+    "recipe",
+    "dataset",
+    "split",
+    "frames",
+    "stride",
+    "dropout",
+    "optimizer",
+    "train_videos",
+)
 
 
 def build_parser(description: Optional[str], linear_default: bool = False) -> argparse.ArgumentParser:
@@ -257,7 +336,10 @@ def build_parser(description: Optional[str], linear_default: bool = False) -> ar
     )
     tests = group.add_mutually_exclusive_group()
     tests.add_argument(
-        "--eval_every", type=positive_int, default=None, help="epochs between tests, and one at the end (default: 5)"
+        "--eval_every",
+        type=positive_int,
+        default=None,
+        help="epochs between tests, and one at the end (default: the recipe's, 5 for most)",
     )
     tests.add_argument(
         "--test_epochs",
@@ -266,7 +348,14 @@ def build_parser(description: Optional[str], linear_default: bool = False) -> ar
         help="test after these epochs (e.g. 7,12-50) and at the end (default: the recipe's, else every --eval_every)",
     )
     group.add_argument("--test_batch_size", type=positive_int, default=4, help="test videos per batch")
-    add_data_args(parser)
+    data = add_data_args(parser)
+    data.add_argument(
+        "--train_videos",
+        type=positive_int,
+        default=None,
+        help="train on a class-balanced subset of about N videos, drawn as SEVERE draws its sample-size subsets "
+        "(ceil(N / classes) per class, seed 99999); the list is written to <out_dir>/train_videos.txt",
+    )
     # one BatchNorm batch per step: --grad_cache could not be exact, so it is not offered
     add_engine_args(parser, epochs=None, batch_size=None, lr=None, grad_cache=False)
     return parser
@@ -313,14 +402,14 @@ def resolve_recipe(args: Namespace) -> Recipe:
             f"--recipe {name} is a linear-probe recipe: add --linear to train only the linear layer, "
             f"or finetune the whole network with --recipe {' or '.join(finetuning)}"
         )
-    recipe = RECIPES[name]
+    recipe = RECIPES[name].for_dataset(args.dataset)
     args.recipe = name
     for key in RECIPE_FLAGS:
         if getattr(args, key) is None:
             setattr(args, key, getattr(recipe, key))
     if args.test_epochs is None:
         args.test_epochs = () if args.eval_every else recipe.test_epochs
-    args.eval_every = args.eval_every or 5
+    args.eval_every = args.eval_every or recipe.eval_every
     if args.lr is None:
         args.lr = recipe.lr_for(args.dataset)
     if recipe.reference_batch:  # the lr is given for the recipe's batch (given or default)
@@ -409,12 +498,16 @@ def build_optimizer(args: Namespace, model: nn.Module, recipe: Recipe) -> torch.
     parameters = [p for p in model.parameters() if p.requires_grad]
     if args.optimizer == "adam":
         return torch.optim.Adam(parameters, lr=args.lr, weight_decay=args.weight_decay)
-    return torch.optim.SGD(parameters, lr=args.lr, momentum=recipe.momentum, weight_decay=args.weight_decay)
+    return torch.optim.SGD(
+        parameters, lr=args.lr, momentum=recipe.momentum, weight_decay=args.weight_decay, nesterov=recipe.nesterov
+    )
 
 
 def build_schedule(recipe: Recipe, optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int) -> Schedule:
     if recipe.schedule == "multistep":
-        return MultiStep(optimizer, recipe.milestones, recipe.gamma)
+        start = recipe.warmup_start_lr / optimizer.param_groups[0]["lr"] if recipe.warmup_epochs else 0.0
+        warmup = [start + (1 - start) * e / recipe.warmup_epochs for e in range(recipe.warmup_epochs)]
+        return MultiStep(optimizer, recipe.milestones, recipe.gamma, warmup)
     if recipe.schedule == "plateau":
         return WarmupPlateau(
             optimizer, warmup=(), patience=recipe.patience, factor=recipe.gamma, in_a_row=recipe.plateau_in_a_row
@@ -429,6 +522,8 @@ def run_classification(args: Namespace, tool_file: str) -> int:
     mode = "linear probe (paper protocol)" if args.linear else "finetune"
     check_data_args(args, evaluation=True)
     train_index = index_from_args(args, "train")
+    if args.train_videos:
+        train_index = severe_subset(train_index, args.train_videos)
     test_index = index_from_args(args, "test")
     check_same_classes(train_index.class_names, test_index.class_names)
     torch.manual_seed(args.seed)
@@ -444,16 +539,23 @@ def run_classification(args: Namespace, tool_file: str) -> int:
         return report(args, out_dir, mode, recipe, description, contract, metrics, None, run, unreadable)
     if run.is_main:
         check_run_config(checkpoint_dir, config, KEYS_THAT_MATTER, args.restart)
+        if args.train_videos:
+            os.makedirs(out_dir, exist_ok=True)
+            write_video_list(os.path.join(out_dir, "train_videos.txt"), train_index)
     distributed.barrier()
     augmentation = finetune_augmentation(contract.size, args.flip_prob, recipe.train_crop, contract.channel_order)
     builder = TrainClipBuilder(contract, augmentation)
+    if recipe.train_clips_per_video > 1:  # an epoch draws that many clips of each video
+        train_index = replace(train_index, records=list(train_index.records) * recipe.train_clips_per_video)
     dataset = VideoClipDataset(train_index, builder, backend=args.video_backend, seed=args.seed)
     loader = run.loader(dataset, args.batch_size, collate_samples)
     optimizer = build_optimizer(args, model, recipe)
     schedule = build_schedule(recipe, optimizer, args.epochs, len(loader))
     start = run.resume(model, optimizer, schedule)
     run.log(
-        f"{mode} ({args.recipe} recipe: {recipe.source}{overridden(args, recipe)}): {len(dataset)} training videos, "
+        f"{mode} ({args.recipe} recipe: {recipe.source}{overridden(args, recipe)}): "
+        f"{len(dataset) // recipe.train_clips_per_video} training videos (x {recipe.train_clips_per_video} clips "
+        f"per epoch), "
         f"{len(train_index.class_names)} classes, {description['backbone']} from {description['saved_model']}, "
         f"epochs {start + 1}-{args.epochs}, batch {args.batch_size}, lr {args.lr}"
     )
@@ -506,7 +608,7 @@ def train_and_test(
         if run.is_main:
             metrics, tested["unreadable"] = test(model, lambda: autocast(run.plan, run.device))
             metrics["epoch"] = epoch
-            run.scalar("test/top1", metrics["top1"], epoch)
+            run.scalar(f"test/{main_metric(metrics)}", metrics[main_metric(metrics)], epoch)
         tested["metrics"] = broadcast(metrics)
         return tested["metrics"]
 
@@ -517,12 +619,13 @@ def train_and_test(
         metrics = run_test(done) if scheduled or stop or done == args.epochs else None
         run.log(
             f"epoch {done}/{args.epochs}: lr {optimizer.param_groups[0]['lr']:.3g}, loss "
-            f"{train.get('loss', float('nan')):.4f}, train top-1 {train.get('train_top1', float('nan')):.1f}"
-            + (f", test top-1 {metrics['top1']:.2f}" if metrics else "")
+            f"{train.get('loss', float('nan')):.4f}"
+            + (f", train top-1 {train['train_top1']:.1f}" if "train_top1" in train else "")
+            + (f", test {metric_name(metrics)} {metrics[main_metric(metrics)]:.2f}" if metrics else "")
             + f", {train['seconds']:.0f} s"
             + (f"; the lr is below {recipe.min_lr:g}: the run ends here (the recipe's rule)" if stop else "")
         )
-        counted = metrics["top1"] if metrics and (scheduled or not args.test_epochs) else None
+        counted = metrics[main_metric(metrics)] if metrics and (scheduled or not args.test_epochs) else None
         run.save(done, model, optimizer, schedule, accuracy=counted)
         return stop
 
@@ -534,6 +637,23 @@ def train_and_test(
     else:
         run.fit(model, loader, optimizer, schedule, start, after_epoch)
     return tested["metrics"], tested["unreadable"]
+
+
+def write_video_list(path: str, index: DatasetIndex) -> None:
+    """``<path relative to the data root> <label>`` per video: the subset a run trained on."""
+    root = os.path.abspath(index.root)
+    with atomic_open(path) as f:
+        for record in index.records:
+            f.write(f"{os.path.relpath(record.path, root)} {record.label}\n")
+
+
+def main_metric(metrics: dict) -> str:
+    """The key of the number a test is judged by: mAP for a multi-label dataset, else top-1."""
+    return "mAP" if "mAP" in metrics else "top1"
+
+
+def metric_name(metrics: dict) -> str:
+    return "mAP" if "mAP" in metrics else "top-1"
 
 
 def below_min_lr(optimizer: torch.optim.Optimizer, min_lr: float) -> bool:
@@ -563,18 +683,18 @@ def report(
 ) -> int:
     """The table and results.json (``unreadable``: the test videos left out) on rank 0."""
     if run.is_main and metrics is not None:
-        last = f"top-1 at the last epoch ({metrics.get('epoch', args.epochs)})"
+        name = metric_name(metrics)
+        last = f"{name} at the last epoch ({metrics.get('epoch', args.epochs)})"
         tests = f"epochs {epoch_ranges(args.test_epochs)}" if args.test_epochs else f"every {args.eval_every} epochs"
-        best_row = (f"best top-1 of the tests at {tests} (chosen on the test split)", best)
-        rows = [(last, metrics["top1"])]
+        best_row = (f"best {name} of the tests at {tests} (chosen on the test split)", best)
+        rows = [(last, metrics[main_metric(metrics)])]
         if best is not None:  # the best over the scheduled tests of the run, restarts included
             rows = [best_row, *rows] if recipe.report_best else [*rows, best_row]
-        rows += [
-            ("top-5 (last epoch)", metrics["top5"]),
-            ("mean per-class (last epoch)", metrics["mean_class"]),
-            ("test videos", metrics["videos"]),
-            ("views per video", args.num_clips * args.test_crops),
-        ]
+        if "top5" in metrics:
+            rows += [("top-5 (last epoch)", metrics["top5"]), ("mean per-class (last epoch)", metrics["mean_class"])]
+        else:
+            rows += [("classes with a positive test video (in the mean)", metrics["classes_scored"])]
+        rows += [("test videos", metrics["videos"]), ("views per video", args.num_clips * args.test_crops)]
         print_table(f"{mode}, {args.dataset} split {args.split}, {description['saved_model']}", rows)
         if recipe.report_best and best is not None:
             print(f"the {args.recipe} protocol reports the best test (its published numbers were chosen so)")

@@ -125,10 +125,13 @@ class KnnMonitor:
         num_clips: int = 1,
         subset_file: Optional[str] = None,
     ) -> None:
-        from videossl.data.args import index_from_args
+        from videossl.data.args import index_from_args, require_single_label
 
         try:
-            self.indexes = {subset: index_from_args(args, subset, progress=False) for subset in ("train", "test")}
+            self.indexes = {
+                subset: require_single_label(index_from_args(args, subset, progress=False), "--knn_every")
+                for subset in ("train", "test")
+            }
         except UserError as err:
             raise UserError(
                 f"--knn_every needs labelled training and test videos (a dataset with a split): {err}"

@@ -1,0 +1,180 @@
+"""Evaluate a checkpoint on the SEVERE generalisation suite: one command, one table.
+
+    python scripts/severe.py --saved_model PATH --data_root DATA [--suite domains,samples,granularity,tasks]
+                             [--datasets ssv2,ntu60,...] [--name ROW] [--out_dir results/severe]
+    python scripts/severe.py --saved_model PATH --tiny        # the synthetic stand-in, minutes on a CPU
+
+Each selected setting finetunes the checkpoint with SEVERE's recipe for its dataset (finetune/train.py
+--recipe severe; values and sources in docs/recipes.md) into <out_dir>/<name>/<setting>/. The
+benchmark's columns: SS-v2 and Gym-99 (domains), UCF101 and Gym-99 with 1000 training videos
+(samples), FX-S1 and UB-S1 (granularity), Charades multi-label mAP (tasks); --datasets also takes
+ucf101, ntu60, diving48 and hmdb51 (full training sets). DATA holds one folder per dataset, named
+ssv2, gym99 (also FX-S1's and UB-S1's), ucf101, charades, ntu60, diving48, hmdb51, each in the layout
+its --dataset expects (docs/data.md); --root NAME=DIR points one elsewhere.
+
+A finished setting is kept and an interrupted one resumes, so the command can be run again after a
+stop. The table (<out_dir>/severe.md, severe.json) has a row for every checkpoint evaluated into
+<out_dir> and SEVERE's published numbers below them, marked as such. Flags this script does not
+know (--device, --num_workers, --precision, --arch, --width, ...) go to every finetuning run.
+Out of scope: AVA action detection and UCFRep repetition counting.
+"""
+
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from finetune import train as finetune_train  # noqa: E402
+from videossl.atomic import atomic_open  # noqa: E402
+from videossl.cli import ArgumentParser, run_cli  # noqa: E402
+from videossl.data.severe_tiny import TINY_SETTINGS, make_tiny_suite  # noqa: E402
+from videossl.errors import UserError  # noqa: E402
+from videossl.eval.severe import (  # noqa: E402
+    DATA_FOLDERS,
+    FACTORS,
+    PUBLISHED_SOURCE,
+    SETTINGS,
+    published_rows,
+    read_result,
+    render_table,
+    select_settings,
+)
+
+# the tiny suite's scale: every setting in seconds on a CPU
+TINY_FLAGS = ["--epochs", "2", "--batch_size", "4", "--frames", "8", "--stride", "1", "--size", "32"]
+TINY_FLAGS += ["--num_clips", "2", "--test_crops", "1", "--num_workers", "0"]
+
+
+def build_parser():
+    parser = ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--saved_model", required=True, help="a checkpoint (ours or a release), torchvision:NAME or random"
+    )
+    parser.add_argument("--name", default=None, help="the checkpoint's row (default: its file name)")
+    parser.add_argument("--data_root", default=None, help="one folder per dataset (see above)")
+    parser.add_argument("--root", action="append", default=[], metavar="NAME=DIR", help="one dataset's folder")
+    parser.add_argument("--suite", default=",".join(FACTORS), help="the factors whose columns to run")
+    parser.add_argument("--datasets", default=None, help="the settings to run, by name (instead of --suite)")
+    parser.add_argument("--tiny", action="store_true", help="the synthetic stand-in suite (written under --out_dir)")
+    parser.add_argument("--out_dir", default=os.path.join(ROOT, "results", "severe"))
+    parser.add_argument("--no_published", action="store_true", help="leave SEVERE's published rows out")
+    return parser
+
+
+def split_list(text, known, flag):
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise UserError(f"{flag}: unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(known)}")
+    return names
+
+
+def chosen_settings(args):
+    suite = TINY_SETTINGS if args.tiny else SETTINGS
+    factors = split_list(args.suite, FACTORS, "--suite")
+    names = split_list(args.datasets, [s.name for s in suite], "--datasets") if args.datasets else None
+    return select_settings(suite, factors, names)
+
+
+def data_flags(args, settings):
+    """{setting name: [--data_root, --split_dir flags]}; every folder is checked before anything runs."""
+    if args.tiny:
+        suite = make_tiny_suite(os.path.join(args.out_dir, "tiny_data"))
+        return {s.name: ["--data_root", suite[s.name].data_root, "--split_dir", suite[s.name].split_dir]
+                for s in settings}  # fmt: skip
+    roots = dict(item.split("=", 1) for item in args.root if "=" in item)
+    flags, missing = {}, []
+    for s in settings:
+        folder = DATA_FOLDERS.get(s.dataset, s.dataset)
+        root = roots.get(s.dataset) or (args.data_root and os.path.join(args.data_root, folder))
+        if not root or not os.path.isdir(root):
+            missing.append(f"{s.name} ({root or 'no --data_root'})")
+        flags[s.name] = ["--data_root", root or ""]
+    if missing:
+        raise UserError(f"no data folder for {', '.join(missing)}: pass --data_root DIR with one folder per dataset, "
+                        f"or --root NAME=DIR")  # fmt: skip
+    return flags
+
+
+def row_name(args):
+    if args.name:
+        return args.name
+    base = os.path.basename(args.saved_model.rstrip("/"))
+    return os.path.splitext(base)[0] or args.saved_model
+
+
+def claim_row(folder, saved_model):
+    """The row's folder, refused when it holds another checkpoint's results."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "checkpoint.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            other = json.load(f)["saved_model"]
+        if other != saved_model:
+            raise UserError(f"{folder} holds the results of {other}; give this checkpoint another --name")
+        return
+    with atomic_open(path) as f:
+        json.dump({"saved_model": saved_model}, f)
+
+
+def run_setting(setting, folder, args, data, passed_on):
+    """Finetune one setting into ``folder`` unless it finished; resume an interrupted one."""
+    if read_result(folder, setting.metric) is not None:
+        print(f"{setting.name}: finished earlier ({folder})")
+        return
+    argv = ["--saved_model", args.saved_model, "--recipe", "severe", "--dataset", setting.dataset, *data]
+    argv += ["--out_dir", folder, "--run_id", setting.name]
+    argv += ["--train_videos", str(setting.train_videos)] if setting.train_videos else []
+    argv += TINY_FLAGS if args.tiny else []
+    argv += passed_on
+    if os.path.isdir(os.path.join(folder, "checkpoints")) and os.listdir(os.path.join(folder, "checkpoints")):
+        argv.append("--restart")
+    print(f"{setting.name}: python finetune/train.py {' '.join(argv)}", flush=True)
+    finetune_train.main(argv)
+
+
+def collect(out_dir, settings):
+    """{row: {setting: value}} of every checkpoint evaluated into ``out_dir``."""
+    rows = {}
+    for name in sorted(os.listdir(out_dir)):
+        if os.path.isfile(os.path.join(out_dir, name, "checkpoint.json")):
+            values = {s.name: read_result(os.path.join(out_dir, name, s.name), s.metric) for s in settings}
+            rows[name] = {k: v for k, v in values.items() if v is not None}
+    return rows
+
+
+def write_summary(args, chosen):
+    """The table over the suite's settings that were run now or hold a result."""
+    suite = TINY_SETTINGS if args.tiny else SETTINGS
+    measured = collect(args.out_dir, suite)
+    settings = [s for s in suite if s in chosen or any(s.name in row for row in measured.values())]
+    published = {} if args.tiny or args.no_published else published_rows()
+    table = render_table(settings, measured, published)
+    note = f"\n\nPublished rows: {PUBLISHED_SOURCE}; not re-measured here." if published else ""
+    with atomic_open(os.path.join(args.out_dir, "severe.md")) as f:
+        f.write(table + note + "\n")
+    summary = {"columns": [s.__dict__ for s in settings], "measured": measured, "published": published}
+    summary["published_source"] = PUBLISHED_SOURCE if published else None
+    with atomic_open(os.path.join(args.out_dir, "severe.json")) as f:
+        json.dump(summary, f, indent=1)
+    print(table + note)
+    print(f"table: {os.path.join(args.out_dir, 'severe.md')}")
+
+
+def main(argv=None):
+    args, passed_on = build_parser().parse_known_args(argv)
+    settings = chosen_settings(args)
+    data = data_flags(args, settings)
+    name = row_name(args)
+    claim_row(os.path.join(args.out_dir, name), args.saved_model)
+    for setting in settings:
+        run_setting(setting, os.path.join(args.out_dir, name, setting.name), args, data[setting.name], passed_on)
+    write_summary(args, settings)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

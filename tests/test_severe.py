@@ -1,0 +1,178 @@
+"""The SEVERE suite: Charades read from its official CSV, multi-label training and mAP, SEVERE's
+recipe per dataset, its 1000-video subsets, and scripts/severe.py end to end on the tiny suite."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from scripts import severe
+from tests.helpers import write_index_video
+from videossl.data.dataset import flat_index
+from videossl.data.downstream import charades_index, clip_labels, severe_subset
+from videossl.data.indexes import DatasetIndex, VideoRecord, parse_ucf101_split
+from videossl.data.input_contract import InputContract
+from videossl.errors import UserError
+from videossl.eval import finetune
+from videossl.eval.classifier import VideoClassifier, aggregate_views
+from videossl.eval.severe import SETTINGS, published_rows, render_table
+from videossl.models.backbones import build_backbone
+from videossl.models.checkpoint import make_checkpoint, save_checkpoint
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CSV_HEADER = "id,subject,scene,quality,relevance,verified,script,objects,descriptions,actions,length\n"
+
+
+def write_charades(folder, train_rows, test_rows, videos=()):
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "Charades_v1_classes.txt"), "w") as f:
+        f.write("c000 Holding some clothes\nc001 Putting clothes somewhere\nc002 Taking some clothes from somewhere\n")
+    for subset, rows in (("train", train_rows), ("test", test_rows)):
+        with open(os.path.join(folder, f"Charades_v1_{subset}.csv"), "w") as f:
+            f.write(CSV_HEADER)
+            for video_id, actions in rows:
+                f.write(f'{video_id},HR43,Kitchen,6,7,Yes,"A person, then ...",clothes;door,"text",{actions},30.5\n')
+    for video_id in videos:
+        write_index_video(os.path.join(folder, "Charades_v1_480", f"{video_id}.mp4"), 12, 32, 32)
+
+
+def test_charades_reads_actions_with_spans_and_keeps_videos_without_one(tmp_path):
+    write_charades(str(tmp_path), [("46GP8", "c001 11.90 21.20;c000 0.00 12.60"), ("N11GT", "")],
+                   [("ZZXQF", "c002 3.1 1.2")], videos=("46GP8", "N11GT", "ZZXQF"))  # fmt: skip
+    train = charades_index(str(tmp_path), str(tmp_path), "train")
+    assert train.multi_label and train.class_names[0] == "Holding some clothes" and train.num_classes == 3
+    assert [r.name for r in train.records] == ["46GP8", "N11GT"]
+    assert train.records[0].actions == ((1, 11.9, 21.2), (0, 0.0, 12.6)) and train.records[1].actions == ()
+    assert charades_index(str(tmp_path), str(tmp_path), "test").records[0].actions == ((2, 1.2, 3.1),)  # ordered
+    table = flat_index(train).records  # the loader workers' form keeps the spans
+    assert [table[i].actions for i in range(2)] == [r.actions for r in train.records]
+
+
+def test_charades_missing_videos_and_malformed_actions_are_one_line_errors(tmp_path):
+    write_charades(str(tmp_path), [("46GP8", "c001 11.90 21.20"), ("GONE1", "c000 1 2")], [("ZZXQF", "")], ("46GP8",))
+    with pytest.raises(UserError, match="1 of 2 charades train videos are missing .*GONE1"):
+        charades_index(str(tmp_path), str(tmp_path), "train")
+    assert len(charades_index(str(tmp_path), str(tmp_path), "train", skip_missing=True)) == 1
+    write_charades(str(tmp_path / "bad"), [("46GP8", "c157 1.0 2.0")], [])
+    with pytest.raises(UserError, match=r"Charades_v1_train.csv:2: action 'c157 1.0 2.0' is not 'c<class 000-002>"):
+        charades_index(str(tmp_path), str(tmp_path / "bad"), "train")
+
+
+def test_a_clip_takes_the_classes_whose_span_it_overlaps_a_test_video_all_of_its_classes():
+    actions = ((1, 11.9, 21.2), (0, 0.0, 12.6), (2, 25.0, 30.0))
+    assert clip_labels(actions, 4, (0.0, 5.0)).tolist() == [1, 0, 0, 0]
+    assert clip_labels(actions, 4, (12.0, 13.0)).tolist() == [1, 1, 0, 0]  # both spans cover part of it
+    assert clip_labels(actions, 4, (21.2, 24.9)).tolist() == [0, 1, 0, 0]  # touching the end counts
+    assert clip_labels(actions, 4).tolist() == [1, 1, 1, 0] and clip_labels((), 4).tolist() == [0, 0, 0, 0]
+
+
+def test_multi_label_loss_is_the_mean_binary_cross_entropy_and_views_take_the_maximum():
+    model = VideoClassifier(build_backbone("r3d_18", width=0.125), 2, contract=InputContract(frames=4, size=32))
+    logits = torch.tensor([[0.0, 2.0]])
+    model.logits = lambda x: logits
+    loss, logged = model.loss(
+        {"clips": torch.zeros(1, 3, 4, 32, 32, dtype=torch.uint8), "label": torch.tensor([[1.0, 0.0]])}
+    )
+    by_hand = (np.log(2) + np.log(1 + np.exp(2.0))) / 2  # -log sigmoid(0) and -log(1 - sigmoid(2))
+    assert loss.item() == pytest.approx(by_hand, rel=1e-6) and logged == {}
+    views = torch.tensor([[0.0, 3.0], [1.0, -1.0], [5.0, 0.0]])  # video 1: views 0-1, video 2: view 2
+    sigmoid = torch.sigmoid(views)
+    expected = torch.stack([torch.stack([sigmoid[1, 0], sigmoid[0, 1]]), sigmoid[2]])
+    assert torch.allclose(aggregate_views(views, [2, 1], "sigmoid_max"), expected)
+
+
+def resolved(dataset, *flags):
+    args = finetune.build_parser(None).parse_args(
+        ["--saved_model", "random", "--recipe", "severe", "--dataset", dataset, *flags]
+    )
+    return args, finetune.resolve_recipe(args)
+
+
+def test_severe_recipe_takes_each_dataset_s_values_and_charades_its_own_training():
+    args, recipe = resolved("ucf101")
+    assert (args.optimizer, args.lr, args.epochs, args.batch_size, args.frames) == ("adam", 1e-4, 16, 32, 32)
+    assert (recipe.milestones, recipe.gamma, recipe.train_clips_per_video, args.eval_every) == ((6, 10, 14), 0.3, 10, 1)
+    assert recipe.report_best and (args.num_clips, args.test_crops, recipe.crop_fraction) == (10, 1, 0.875)
+    assert (resolved("ssv2")[0].epochs, resolved("ssv2")[1].milestones, resolved("ssv2")[1].train_clips_per_video) == (
+        22, (12, 17, 20), 2)  # fmt: skip
+    assert (resolved("ntu60")[0].frames, resolved("ntu60")[1].milestones) == (16, (9, 14, 16))
+    args, recipe = resolved("charades")
+    assert (args.optimizer, args.lr, args.weight_decay, args.epochs, args.batch_size) == ("sgd", 0.0375, 1e-4, 57, 16)
+    assert (args.frames, args.stride, args.num_clips, args.test_crops, args.aggregate) == (32, 8, 10, 3, "sigmoid_max")
+    assert recipe.nesterov and not recipe.report_best
+    optimizer = finetune.build_optimizer(args, torch.nn.Linear(2, 2), recipe)
+    schedule = finetune.build_schedule(recipe, optimizer, args.epochs, 10)
+    lrs = {}
+    for epoch in (0, 1, 3, 4, 40, 41, 49, 56):
+        schedule.start_epoch(epoch)
+        lrs[epoch] = optimizer.param_groups[0]["lr"]
+    step = (0.0375 - 1e-4) / 4  # SlowFast's linear warm-up from 1e-4 over 4 epochs, at each epoch's start
+    assert (
+        lrs[0] == pytest.approx(1e-4)
+        and lrs[1] == pytest.approx(1e-4 + step)
+        and lrs[3] == pytest.approx(1e-4 + 3 * step)
+    )
+    assert (lrs[4], lrs[40]) == (pytest.approx(0.0375), pytest.approx(0.0375))
+    assert (lrs[41], lrs[49], lrs[56]) == (pytest.approx(0.00375), pytest.approx(0.000375), pytest.approx(0.000375))
+
+
+def test_the_stored_ucf101_1000_list_is_severe_s_draw_from_the_official_split():
+    names, entries = parse_ucf101_split(os.path.join(REPO, "data", "splits", "ucf101"), 1, "train")
+    index = DatasetIndex("ucf101", "train", 1, "/", names, [VideoRecord("/" + rel, label) for rel, label in entries])
+    drawn = [f"{r.path[1:]} {r.label + 1}" for r in severe_subset(index, 1000).records]
+    with open(os.path.join(REPO, "data", "splits", "severe", "ucf101_trainlist01_1000.txt")) as f:
+        stored = [line.strip() for line in f if line.strip()]
+    assert drawn == stored and len(stored) == 1010  # ceil(1000 / 101) = 10 per class
+
+
+def test_the_table_has_a_row_per_checkpoint_then_the_published_rows_marked():
+    columns = [s for s in SETTINGS if s.name in ("ssv2", "gym99", "charades")]
+    table = render_table(columns, {"mine": {"ssv2": 51.234}}, published_rows())
+    lines = table.splitlines()
+    assert lines[0] == "| checkpoint | domains: SS-v2 | Gym-99 | tasks: Charades (mAP) |"
+    assert lines[2] == "| mine | 51.2 | - | - |"
+    assert "| TCLR (published) | 59.8 | 91.6 | 12.2 |" in lines and len(lines) == 3 + 11
+
+
+def tclr_checkpoint(folder):
+    torch.manual_seed(1)  # other weights than --saved_model random's seed 0
+    backbone = build_backbone("r3d_18", width=0.125)
+    contract = InputContract(frames=8, stride=1, size=32)
+    return save_checkpoint(make_checkpoint("tclr", backbone, contract), os.path.join(folder, "tclr.pt"))
+
+
+def test_severe_runs_the_tiny_suite_for_a_tclr_and_a_random_checkpoint_and_resumes(tmp_path, capsys):
+    out = str(tmp_path / "severe")
+    checkpoint = tclr_checkpoint(str(tmp_path))
+    assert severe.main(["--saved_model", checkpoint, "--tiny", "--out_dir", out, "--precision", "fp32"]) == 0
+    random = ["--saved_model", "random", "--arch", "r3d_18", "--width", "0.125", "--tiny", "--out_dir", out]
+    assert severe.main([*random, "--precision", "fp32"]) == 0
+    printed = capsys.readouterr().out
+    header = "| checkpoint | domains: other motions | samples: 1 video per class | granularity: speed and order | "
+    assert header + "tasks: multi-label (mAP) |" in printed
+    summary = json.load(open(os.path.join(out, "severe.json")))
+    assert set(summary["measured"]) == {"tclr", "random"} and summary["published"] == {}
+    for row in summary["measured"].values():
+        assert set(row) == {"domain", "samples", "fine", "multilabel"} and all(0 <= v <= 100 for v in row.values())
+    assert summary["measured"]["tclr"] != summary["measured"]["random"]
+    subset = open(os.path.join(out, "tclr", "samples", "train_videos.txt")).read().split("\n")[:-1]
+    assert sorted(line.split()[1] for line in subset) == ["0", "1", "2"]  # one video of each class
+    multilabel = json.load(open(os.path.join(out, "tclr", "multilabel", "results.json")))
+    assert multilabel["aggregate"] == "sigmoid_max" and 0 < multilabel["metrics"]["mAP"] <= 100
+    # run again: every setting finished, nothing is trained; another checkpoint under the same name is refused
+    assert severe.main(["--saved_model", checkpoint, "--tiny", "--out_dir", out, "--datasets", "fine,domain"]) == 0
+    assert capsys.readouterr().out.count("finished earlier") == 2
+    with pytest.raises(UserError, match="holds the results of .*tclr.pt; give this checkpoint another --name"):
+        severe.main(["--saved_model", "random", "--name", "tclr", "--tiny", "--out_dir", out])
+
+
+def test_severe_names_the_missing_data_folders_before_running_anything(tmp_path):
+    (tmp_path / "data" / "ssv2").mkdir(parents=True)
+    with pytest.raises(UserError, match=r"no data folder for gym99 \(.*gym99\), ucf101_1000"):
+        severe.main(["--saved_model", "random", "--data_root", str(tmp_path / "data"), "--suite", "domains,samples",
+                     "--out_dir", str(tmp_path / "out")])  # fmt: skip
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(UserError, match="--suite: unknown actions"):
+        severe.main(["--saved_model", "random", "--tiny", "--suite", "actions"])
