@@ -23,10 +23,11 @@ from tce.recipe import RECIPE as TCE  # noqa: E402
 from tclr_pretraining.recipe import RECIPE as TCLR  # noqa: E402
 from videossl.cli import ArgumentParser  # noqa: E402
 from videossl.eval.conformance import EVALUATION  # noqa: E402
+from videossl.eval.severe import SEVERE_RECIPE  # noqa: E402
 from videossl.recipes import RELEASES, parse_references  # noqa: E402
 from vtdl.recipe import RECIPE as VTDL  # noqa: E402
 
-RECIPES = (TCLR, CVRL, VTDL, TCE, EVALUATION)
+RECIPES = (TCLR, CVRL, VTDL, TCE, EVALUATION, SEVERE_RECIPE)
 
 
 def clone_arg(text):

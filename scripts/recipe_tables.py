@@ -19,6 +19,7 @@ from tclr_pretraining.recipe import RECIPE as TCLR  # noqa: E402
 from videossl.atomic import atomic_open  # noqa: E402
 from videossl.cli import ArgumentParser  # noqa: E402
 from videossl.eval.conformance import EVALUATION  # noqa: E402
+from videossl.eval.severe import SEVERE_RECIPE  # noqa: E402
 from videossl.recipes import RELEASES, parse_references, preset_argv  # noqa: E402
 from vtdl.recipe import RECIPE as VTDL  # noqa: E402
 
@@ -62,11 +63,7 @@ def method_table(recipe):
         "| element | published value | source | project default | status |",
         "|---|---|---|---|---|",
     ]
-    for s in recipe.settings:
-        lines.append(
-            f"| {cell(s.element)} | {cell(s.published)} | {source_cell(recipe, s)} | {cell(s.project_text())} "
-            f"| {cell(s.status())} |"
-        )
+    lines += setting_rows(recipe)
     for preset in recipe.presets:
         if preset != "paper":
             lines += ["", f"`--preset {preset}` sets: `{' '.join(preset_argv(recipe, preset))}`."]
@@ -87,12 +84,33 @@ def evaluation_table():
         "| element | published value | source | project | status |",
         "|---|---|---|---|---|",
     ]
-    for s in EVALUATION.settings:
-        lines.append(
-            f"| {cell(s.element)} | {cell(s.published)} | {source_cell(EVALUATION, s)} | {cell(s.project_text())} "
-            f"| {cell(s.status())} |"
-        )
-    return "\n".join(lines)
+    return "\n".join(lines + setting_rows(EVALUATION))
+
+
+def setting_rows(recipe):
+    return [
+        f"| {cell(s.element)} | {cell(s.published)} | {source_cell(recipe, s)} | {cell(s.project_text())} "
+        f"| {cell(s.status())} |"
+        for s in recipe.settings
+    ]
+
+
+def severe_table():
+    lines = [
+        "## SEVERE finetuning (`--recipe severe`)",
+        "",
+        f"Release: {release_text('severe')}. Command: `python finetune/train.py --recipe severe --dataset DATASET "
+        "--saved_model PATH --data_root DIR`, or every setting at once: `python scripts/severe.py --saved_model PATH "
+        "--data_root DIR`. UCF101, Gym-99, FX-S1, UB-S1, SS-v2 and NTU-60 share the action-recognition recipe "
+        "(its per-dataset values in the rows); Charades has its own.",
+        "",
+        f"The preset is meant to reproduce: {SEVERE_RECIPE.reproduces} "
+        f"({source_cell(SEVERE_RECIPE, SEVERE_RECIPE.reproduces_source)}).",
+        "",
+        "| element | published value | source | project default | status |",
+        "|---|---|---|---|---|",
+    ]
+    return "\n".join(lines + setting_rows(SEVERE_RECIPE))
 
 
 def render():
@@ -108,7 +126,7 @@ def render():
         "--clone ALIAS=DIR` checks them against a clone).",
         "",
     ]
-    tables = [method_table(r) for r in (TCLR, CVRL, VTDL, TCE)] + [evaluation_table()]
+    tables = [method_table(r) for r in (TCLR, CVRL, VTDL, TCE)] + [evaluation_table(), severe_table()]
     return "\n".join(header + ["\n\n".join(tables), ""])
 
 

@@ -134,7 +134,7 @@ def test_check_dataset_reports_an_ntu60_tree(tmp_path, capsys):
     assert table == ["| train | 2 | 60 | 0 | 0 | 0 | 0 | 0 |", "| test | 1 | 60 | 0 | 0 | 0 | 0 | 0 |"]
 
 
-@pytest.mark.parametrize("dataset", ["ssv2", "diving48", "gym99", "fx_s1", "ub_s1", "ntu60"])
+@pytest.mark.parametrize("dataset", ["ssv2", "diving48", "gym99", "fx_s1", "ub_s1", "ntu60", "charades"])
 def test_every_suite_dataset_is_a_build_index_choice_with_a_layout_line(dataset, tmp_path):
     from videossl.data.args import DATA_LAYOUTS
     from videossl.data.indexes import DATASETS, build_index

@@ -26,6 +26,7 @@ COMMANDS = [
     "scripts.recipe_tables",
     "scripts.paste_result_tables",
     "scripts.run_matrix",
+    "scripts.severe",
     "scripts.demo",
     "scripts.bench.bench_demo",
     "scripts.bench.bench_knn_monitor",
@@ -63,7 +64,7 @@ def test_help_shows_the_flags_and_writes_nothing(module, capsys):
     [
         ("tclr_pretraining.train_gen_all_step", ["--epochs EPOCHS", "default: 1000", "--data_root DATA_ROOT"]),
         ("linear_eval.train", ["--protocol {cached,paper}", "--clip_starts", "--crop_fraction", "--feature_cache"]),
-        ("finetune.train", ["--eval_every EVAL_EVERY", "(default: 5)", "--recipe"]),
+        ("finetune.train", ["--eval_every EVAL_EVERY", "(default: the recipe's, 5 for most)", "--train_videos"]),
         ("nn_retrieval.complete_retrieval", ["--num_clips NUM_CLIPS", "(default: 10)"]),
     ],
 )

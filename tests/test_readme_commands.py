@@ -57,6 +57,7 @@ TINY = {
     "scripts/inspect_checkpoint.py": [],
     "linear_eval/train.py": CLASSIFIER,
     "finetune/train.py": CLASSIFIER,
+    "scripts/severe.py": CLASSIFIER,
     "nn_retrieval/complete_retrieval.py": ["--num_clips", "1", *SMALL],
     "tsne/make_tsne.py": ["--num_clips", "1", "--step", "8", "--perplexity", "2", *SMALL],
 }
@@ -110,6 +111,11 @@ def kind(command):
     for prefix, reason in NOT_RUN.items():
         if command.startswith(prefix):
             return "skip", reason
+    if "/data/severe" in command:
+        return "skip", (
+            "needs the suite's datasets (SS-v2, Gym99, Charades); their readers are tested on trees in their official "
+            "formats (tests/test_downstream.py, tests/test_severe.py), the command on the tiny suite and on UCF101"
+        )
     if "hmdb51_org.rar" in command:
         return "skip", "HMDB51's archive holds 51 inner .rar archives: no rar tool here; the tree is built directly"
     if "--dataset kinetics" in command and "--saved_model" in command and "r3d_1x" in command:

@@ -176,3 +176,15 @@ def test_severe_names_the_missing_data_folders_before_running_anything(tmp_path)
     assert not (tmp_path / "out").exists()
     with pytest.raises(UserError, match="--suite: unknown actions"):
         severe.main(["--saved_model", "random", "--tiny", "--suite", "actions"])
+
+
+def test_check_dataset_reports_a_charades_tree(tmp_path, capsys):
+    from scripts import check_dataset
+
+    write_charades(str(tmp_path), [("46GP8", "c001 1.0 2.0"), ("N11GT", "")], [("ZZXQF", "c000 0 1")],
+                   videos=("46GP8", "N11GT", "ZZXQF"))  # fmt: skip
+    flags = ["--dataset", "charades", "--data_root", str(tmp_path), "--workers", "0", "--min_frames", "8"]
+    assert check_dataset.main(flags) == 0
+    out = capsys.readouterr().out.splitlines()
+    table = [line for line in out if line.startswith("| train") or line.startswith("| test")]
+    assert table == ["| train | 2 | 3 | 0 | 0 | 0 | 0 | 0 |", "| test | 1 | 3 | 0 | 0 | 0 | 0 | 0 |"]

@@ -77,6 +77,7 @@ RELEASES = {
         ),
         Release("tce", "csiro-robotics/TCE", "0da560c7c8616fc124dce0b5b35cd3ebae20bb81"),
         Release("coclr", "TengdaHan/CoCLR", "45f200e0b7c1c75ae1f230c1fabb04cac105ff30"),
+        Release("severe", "fmthoker/SEVERE-BENCHMARK", "2f99365c446d2721261dc56d91c4fb469f042cbb"),
         # Model Garden: video_ssl's own files (cvrl) and the shared ones they use (garden)
         Release(
             "cvrl",

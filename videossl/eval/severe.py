@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
+from videossl.recipes import Recipe, Setting
+
 FACTORS = ("domains", "samples", "granularity", "tasks")
 
 
@@ -112,3 +114,104 @@ def render_table(columns: list, measured: dict, published: dict) -> str:
 
 def _cell(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:.1f}"
+
+
+# SEVERE's finetuning as finetune/train.py --recipe severe runs it (videossl/eval/finetune.py RECIPES),
+# against SEVERE-BENCHMARK's files; rendered into docs/recipes.md by scripts/recipe_tables.py.
+AR = "action_recognition/"
+UCF = AR + "configs/benchmark/ucf/112x112x32-fold1.yaml"
+CHARADES = "action_detection_multi_label_classification/configs/Charades/VSSL/32x8_112x112_R18_tclr_seed_1.yaml"
+SLOWFAST = "action_detection_multi_label_classification/slowfast/"
+SEVERE_RECIPE = Recipe(
+    "severe",
+    [
+        Setting(
+            "clip",
+            "32 frames: 2 s resampled to 16 fps, a random start (NTU-60: 16 frames, 1 s)",
+            f"{UCF}:19-20 (clip_duration: 2.0, video_fps: 16.); {AR}utils/ioutils/av_wrappers.py:31-32 (outp_times)",
+            project="`--frames 32 --stride 2` (SS-v2: stride 1; NTU-60: 16 frames)",
+            difference="frames are taken at the video's own rate with a whole stride (2.1-2.7 s of 24-30 fps "
+            "video; SS-v2 at 12 fps: 2.7 s), where SEVERE resamples every video to 16 fps",
+        ),
+        Setting(
+            "training augmentation",
+            "random resized crop to 112 (area 0.08-1), flip, colour jitter 0.4/0.4/0.4/0.2 in random order",
+            f"{AR}datasets/preprocessing.py:36-38 (RandomResizedCrop, RandomHorizontalFlip, ColorJitter); "
+            f"{UCF}:21-27 (crop_size: 112, min_area: 0.08, color: [0.4)",
+            project="train crop `severe`",
+        ),
+        Setting(
+            "clips per video and epoch",
+            "10 random clips of each training video per epoch (SS-v2: 2)",
+            f"{UCF}:31 (clips_per_video: 10); {AR}configs/benchmark/something/112x112x32.yaml:32 (clips_per_video: 2)",
+            project="the same (a recipe value)",
+        ),
+        Setting(
+            "optimiser",
+            "Adam, lr 1e-4, no weight decay, batch 32 (NTU-60: 64); the linear layer replaces the last one, no dropout",
+            f"{UCF}:18 (batch_size: 32); {UCF}:51-57 (adam, weight_decay: 0.0, base_lr: 0.0001); "
+            f"{AR}finetune.py:87 (model.fc = nn.Linear)",
+            project="`--optimizer adam --lr 1e-4 --weight_decay 0 --batch_size 32 --dropout 0`",
+        ),
+        Setting(
+            "schedule",
+            "x0.3 at epochs 6, 10, 14 of 16 (SS-v2: 12, 17, 20 of 22; FX-S1, UB-S1: 7, 12, 16 of 18; NTU-60: 9, 14, "
+            "16 of 18), no warm-up",
+            f"{UCF}:52-59 (num_epochs: 16, gamma: 0.3, milestones); "
+            f"{AR}configs/benchmark/something/112x112x32.yaml:53-60 (num_epochs: 22, milestones); "
+            f"{AR}configs/benchmark/gym_set_FX_S1/112x112x32.yaml:52-59 (num_epochs: 18, milestones); "
+            f"{AR}configs/benchmark/ntu60/112x112x16-fold1.yaml:52-59 (num_epochs: 18, milestones)",
+            project="the same (a recipe value per dataset)",
+        ),
+        Setting(
+            "test",
+            "10 clips at int(linspace(0, max(N - 32, 1), 10)), short side 128, centre 112, softmax averaged",
+            f"{AR}datasets/video_db.py:134 (np.linspace); {AR}datasets/preprocessing.py:42-43 (0.875, CenterCrop); "
+            f"{AR}test.py:174 (softmax, mean)",
+            project="`--num_clips 10`, the centre 0.875 of the short side resized to 112",
+            difference="clip starts are rounded where SEVERE truncates them",
+        ),
+        Setting(
+            "reported model",
+            "the epoch with the best per-epoch test (5 random clips per test video; 1-3 for some datasets), "
+            "tested densely",
+            f"{AR}finetune.py:127-128 (run_phase, eval_metric=top1); {AR}test.py:106 (restore_best=True)",
+            project="the best of the dense tests after every epoch (chosen on the test split, as SEVERE's)",
+            difference="the dense test itself chooses the epoch (SEVERE chooses by its cheaper random-clip test)",
+        ),
+        Setting(
+            "sample-size subsets",
+            "ceil(N / classes) videos of each class, one RandomState(99999) through the classes in ascending order",
+            f"{AR}datasets/utils.py:6-31 (seed = 99999, ceil, RandomState, choice)",
+            project="`--train_videos 1000`; the UCF101 draw is stored as "
+            "data/splits/severe/ucf101_trainlist01_1000.txt",
+        ),
+        Setting(
+            "Charades: clip and training",
+            "32 frames at stride 8, short side 256-340 (inverse uniform), random 112 crop, flip; SGD lr 0.0375 "
+            "momentum 0.9 Nesterov, weight decay 1e-4 (none on BatchNorm), batch 16, x0.1 at epochs 41 and 49 of "
+            "57, linear warm-up from 1e-4 over 4 epochs, dropout 0.5, binary cross-entropy",
+            f"{CHARADES}:4 (BATCH_SIZE: 16); {CHARADES}:10-17 (NUM_FRAMES: 32, SAMPLING_RATE: 8, TRAIN_JITTER_SCALES, "
+            f"INV_UNIFORM_SAMPLE: True); {CHARADES}:45-54 (BASE_LR: 0.0375, STEPS: [0, MAX_EPOCH: 57, "
+            f"WARMUP_EPOCHS: 4.0, WARMUP_START_LR: 0.0001); {CHARADES}:61-63 (bce_logit, DROPOUT_RATE: 0.5); "
+            f"{SLOWFAST}config/defaults.py:546 (NESTEROV = True); {SLOWFAST}config/defaults.py:26 (WEIGHT_DECAY = 0.0)",
+            project="train crop `short_side_jitter`, `--optimizer sgd --lr 0.0375 --weight_decay 1e-4 --batch_size 16`",
+            difference="the warm-up steps once per epoch (SEVERE: every step); weight decay applies to BatchNorm "
+            "too; no precise BatchNorm statistics before a test",
+        ),
+        Setting(
+            "Charades: labels and test",
+            "a training clip takes the classes of the frames it spans, a test video all of its classes; 10 clips x "
+            "3 crops at 112, the sigmoids' maximum over the 30 views; mAP over the classes with a positive test video",
+            f"{SLOWFAST}datasets/charades.py:89-91 (convert_to_video_level_labels); {SLOWFAST}datasets/charades.py:"
+            f"219-221 (aggregate_labels); {CHARADES}:18 (ENSEMBLE_METHOD: max); {CHARADES}:68-69 (NUM_ENSEMBLE_VIEWS: "
+            f"10, NUM_SPATIAL_CROPS: 3); {SLOWFAST}utils/meters.py:759-770 (average_precision_score)",
+            project="`--aggregate sigmoid_max --num_clips 10 --test_crops 3`, metric `mAP`; the last epoch reported",
+        ),
+    ],
+    release="severe",
+    reproduces="SEVERE's finetuning numbers of the Kinetics-400 R(2+1)D-18 checkpoints it evaluated, TCLR's "
+    "included (scripts/severe.py prints them as published rows; SEVERE's repository lists the checkpoints, "
+    "not the numbers)",
+    reproduces_source="README.md:24-35 (TCLR, Supervised)",
+)
