@@ -30,6 +30,7 @@ if ROOT not in sys.path:
 from finetune import train as finetune_train  # noqa: E402
 from videossl.atomic import atomic_open  # noqa: E402
 from videossl.cli import ArgumentParser, run_cli  # noqa: E402
+from videossl.data.args import check_data_args, index_from_args  # noqa: E402
 from videossl.data.severe_tiny import TINY_SETTINGS, make_tiny_suite  # noqa: E402
 from videossl.errors import UserError  # noqa: E402
 from videossl.eval.severe import (  # noqa: E402
@@ -56,10 +57,17 @@ def build_parser():
     parser.add_argument("--name", default=None, help="the checkpoint's row (default: its file name)")
     parser.add_argument("--data_root", default=None, help="one folder per dataset (see above)")
     parser.add_argument("--root", action="append", default=[], metavar="NAME=DIR", help="one dataset's folder")
+    parser.add_argument(
+        "--annotations",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="one dataset's annotation files, where they are not in its folder (or its annotations/)",
+    )
     parser.add_argument("--suite", default=",".join(FACTORS), help="the factors whose columns to run")
     parser.add_argument("--datasets", default=None, help="the settings to run, by name (instead of --suite)")
     parser.add_argument("--tiny", action="store_true", help="the synthetic stand-in suite (written under --out_dir)")
-    parser.add_argument("--out_dir", default=os.path.join(ROOT, "results", "severe"))
+    parser.add_argument("--out_dir", default=None, help="default: results/severe (--tiny: results/severe_tiny)")
     parser.add_argument("--no_published", action="store_true", help="leave SEVERE's published rows out")
     return parser
 
@@ -79,24 +87,51 @@ def chosen_settings(args):
     return select_settings(suite, factors, names)
 
 
+def folder_map(items, flag, names):
+    """{name: DIR} from NAME=DIR items; a malformed item or an unknown name is one error."""
+    mapping = {}
+    for item in items:
+        name, sep, folder = item.partition("=")
+        if not sep or name not in names:
+            raise UserError(f"{flag} {item!r}: expected NAME=DIR with NAME one of {', '.join(sorted(names))}")
+        mapping[name] = folder
+    return mapping
+
+
 def data_flags(args, settings):
-    """{setting name: [--data_root, --split_dir flags]}; every folder is checked before anything runs."""
+    """{setting name: its --data_root (and --split_dir) flags}."""
     if args.tiny:
         suite = make_tiny_suite(os.path.join(args.out_dir, "tiny_data"))
         return {s.name: ["--data_root", suite[s.name].data_root, "--split_dir", suite[s.name].split_dir]
                 for s in settings}  # fmt: skip
-    roots = dict(item.split("=", 1) for item in args.root if "=" in item)
-    flags, missing = {}, []
+    names = {DATA_FOLDERS.get(s.dataset, s.dataset) for s in SETTINGS}
+    roots = folder_map(args.root, "--root", names)
+    annotations = folder_map(args.annotations, "--annotations", names)
+    flags = {}
     for s in settings:
         folder = DATA_FOLDERS.get(s.dataset, s.dataset)
-        root = roots.get(s.dataset) or (args.data_root and os.path.join(args.data_root, folder))
-        if not root or not os.path.isdir(root):
-            missing.append(f"{s.name} ({root or 'no --data_root'})")
-        flags[s.name] = ["--data_root", root or ""]
-    if missing:
-        raise UserError(f"no data folder for {', '.join(missing)}: pass --data_root DIR with one folder per dataset, "
-                        f"or --root NAME=DIR")  # fmt: skip
+        root = roots.get(folder) or (os.path.join(args.data_root, folder) if args.data_root else "")
+        flags[s.name] = ["--data_root", root] + (["--split_dir", annotations[folder]] if folder in annotations else [])
     return flags
+
+
+def finetune_argv(setting, folder, args, data, passed_on):
+    argv = ["--saved_model", args.saved_model, "--recipe", "severe", "--dataset", setting.dataset, *data]
+    argv += ["--out_dir", folder, "--run_id", setting.name]
+    argv += ["--train_videos", str(setting.train_videos)] if setting.train_videos else []
+    return argv + (TINY_FLAGS if args.tiny else []) + passed_on
+
+
+def check_data(setting, argv):
+    """Build the setting's training and test indexes (no probing): a missing folder, annotation
+    file or video is one error before any setting trains."""
+    args = finetune_train.build_parser(None).parse_args(argv)
+    try:
+        check_data_args(args, evaluation=True)
+        for subset in ("train", "test"):
+            index_from_args(args, subset, verify=False)
+    except UserError as err:
+        raise UserError(f"setting {setting.name}: {err}") from None
 
 
 def row_name(args):
@@ -120,16 +155,41 @@ def claim_row(folder, saved_model):
         json.dump({"saved_model": saved_model}, f)
 
 
-def run_setting(setting, folder, args, data, passed_on):
-    """Finetune one setting into ``folder`` unless it finished; resume an interrupted one."""
+# flags that may change between a run and its resumption: the machine, not the recipe
+OPERATIONAL = ("--device", "--num_workers", "--test_batch_size", "--cache_dir", "--video_backend", "--precision")
+
+
+def what_matters(argv):
+    """``argv`` without the OPERATIONAL flags and their values."""
+    kept, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item in OPERATIONAL:
+            skip = True
+        elif not item.startswith(OPERATIONAL):  # --device=cuda
+            kept.append(item)
+    return kept
+
+
+def run_setting(setting, folder, argv):
+    """Finetune one setting into ``folder`` unless it finished with the same flags; resume an
+    interrupted one."""
+    record = os.path.join(folder, "severe_command.json")
+    if os.path.exists(record):
+        with open(record) as f:
+            before = json.load(f)
+        if what_matters(before) != what_matters(argv):
+            raise UserError(
+                f"{folder} was run with other flags ({' '.join(before)}); delete it, or choose another --out_dir"
+            )
     if read_result(folder, setting.metric) is not None:
         print(f"{setting.name}: finished earlier ({folder})")
         return
-    argv = ["--saved_model", args.saved_model, "--recipe", "severe", "--dataset", setting.dataset, *data]
-    argv += ["--out_dir", folder, "--run_id", setting.name]
-    argv += ["--train_videos", str(setting.train_videos)] if setting.train_videos else []
-    argv += TINY_FLAGS if args.tiny else []
-    argv += passed_on
+    os.makedirs(folder, exist_ok=True)
+    with atomic_open(record) as f:
+        json.dump(argv, f)
+    argv = list(argv)
     if os.path.isdir(os.path.join(folder, "checkpoints")) and os.listdir(os.path.join(folder, "checkpoints")):
         argv.append("--restart")
     print(f"{setting.name}: python finetune/train.py {' '.join(argv)}", flush=True)
@@ -166,12 +226,16 @@ def write_summary(args, chosen):
 
 def main(argv=None):
     args, passed_on = build_parser().parse_known_args(argv)
+    args.out_dir = args.out_dir or os.path.join(ROOT, "results", "severe_tiny" if args.tiny else "severe")
     settings = chosen_settings(args)
     data = data_flags(args, settings)
-    name = row_name(args)
-    claim_row(os.path.join(args.out_dir, name), args.saved_model)
+    row = os.path.join(args.out_dir, row_name(args))
+    commands = {s.name: finetune_argv(s, os.path.join(row, s.name), args, data[s.name], passed_on) for s in settings}
     for setting in settings:
-        run_setting(setting, os.path.join(args.out_dir, name, setting.name), args, data[setting.name], passed_on)
+        check_data(setting, commands[setting.name])
+    claim_row(row, args.saved_model)
+    for setting in settings:
+        run_setting(setting, os.path.join(row, setting.name), commands[setting.name])
     write_summary(args, settings)
     return 0
 

@@ -94,14 +94,17 @@ def test_severe_recipe_takes_each_dataset_s_values_and_charades_its_own_training
     args, recipe = resolved("ucf101")
     assert (args.optimizer, args.lr, args.epochs, args.batch_size, args.frames) == ("adam", 1e-4, 16, 32, 32)
     assert (recipe.milestones, recipe.gamma, recipe.train_clips_per_video, args.eval_every) == ((6, 10, 14), 0.3, 10, 1)
-    assert recipe.report_best and (args.num_clips, args.test_crops, recipe.crop_fraction) == (10, 1, 0.875)
+    assert (args.num_clips, args.test_crops, recipe.crop_fraction, recipe.select_clips) == (10, 1, 0.875, 5)
+    assert (args.sample_fps, args.stride) == (16.0, 1)  # 2 s clips: 32 frames read at 16 fps
+    assert [resolved(d)[1].select_clips for d in ("ssv2", "gym99", "fx_s1", "ub_s1", "ntu60")] == [1, 3, 5, 3, 1]
     assert (resolved("ssv2")[0].epochs, resolved("ssv2")[1].milestones, resolved("ssv2")[1].train_clips_per_video) == (
         22, (12, 17, 20), 2)  # fmt: skip
     assert (resolved("ntu60")[0].frames, resolved("ntu60")[1].milestones) == (16, (9, 14, 16))
     args, recipe = resolved("charades")
     assert (args.optimizer, args.lr, args.weight_decay, args.epochs, args.batch_size) == ("sgd", 0.0375, 1e-4, 57, 16)
     assert (args.frames, args.stride, args.num_clips, args.test_crops, args.aggregate) == (32, 8, 10, 3, "sigmoid_max")
-    assert recipe.nesterov and not recipe.report_best
+    assert recipe.nesterov and not recipe.report_best and not recipe.select_clips and args.sample_fps == 24.0
+    assert args.test_epochs == (57,)  # one test, of the last epoch
     optimizer = finetune.build_optimizer(args, torch.nn.Linear(2, 2), recipe)
     schedule = finetune.build_schedule(recipe, optimizer, args.epochs, 10)
     lrs = {}
@@ -168,14 +171,30 @@ def test_severe_runs_the_tiny_suite_for_a_tclr_and_a_random_checkpoint_and_resum
         severe.main(["--saved_model", "random", "--name", "tclr", "--tiny", "--out_dir", out])
 
 
-def test_severe_names_the_missing_data_folders_before_running_anything(tmp_path):
-    (tmp_path / "data" / "ssv2").mkdir(parents=True)
-    with pytest.raises(UserError, match=r"no data folder for gym99 \(.*gym99\), ucf101_1000"):
-        severe.main(["--saved_model", "random", "--data_root", str(tmp_path / "data"), "--suite", "domains,samples",
-                     "--out_dir", str(tmp_path / "out")])  # fmt: skip
-    assert not (tmp_path / "out").exists()
+def test_severe_checks_every_setting_s_data_before_training_any(tmp_path):
+    data, out = tmp_path / "data", str(tmp_path / "out")
+    base = ["--saved_model", "random", "--data_root", str(data), "--out_dir", out]
+    with pytest.raises(UserError, match=r"setting ssv2: --data_root .*ssv2' is not a folder"):
+        severe.main([*base, "--suite", "domains,samples"])
+    (data / "ssv2").mkdir(parents=True)
+    with pytest.raises(UserError, match="setting ssv2: Something-Something v2: none of something-something-v2-labels"):
+        severe.main([*base, "--suite", "domains"])
+    assert not os.path.exists(out)  # nothing written before every setting's data was found
+    with pytest.raises(UserError, match=r"setting fx_s1: --data_root .*finegym' is not a folder"):
+        severe.main([*base, "--datasets", "fx_s1", "--root", f"gym99={tmp_path / 'finegym'}"])  # Gym99's folder
+    with pytest.raises(UserError, match="--root 'ucf=/x': expected NAME=DIR with NAME one of charades, "):
+        severe.main([*base, "--root", "ucf=/x"])
     with pytest.raises(UserError, match="--suite: unknown actions"):
         severe.main(["--saved_model", "random", "--tiny", "--suite", "actions"])
+
+
+def test_severe_refuses_to_mix_a_finished_setting_with_other_flags(tmp_path):
+    out = str(tmp_path / "severe")
+    random = ["--saved_model", "random", "--arch", "r3d_18", "--width", "0.125", "--tiny", "--out_dir", out]
+    assert severe.main([*random, "--datasets", "fine", "--num_workers", "0"]) == 0
+    assert severe.main([*random, "--datasets", "fine", "--num_workers", "1"]) == 0  # where, not what: kept
+    with pytest.raises(UserError, match="fine was run with other flags .*; delete it, or choose another --out_dir"):
+        severe.main([*random, "--datasets", "fine", "--epochs", "3"])
 
 
 def test_check_dataset_reports_a_charades_tree(tmp_path, capsys):
@@ -188,3 +207,37 @@ def test_check_dataset_reports_a_charades_tree(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     table = [line for line in out if line.startswith("| train") or line.startswith("| test")]
     assert table == ["| train | 2 | 3 | 0 | 0 | 0 | 0 | 0 |", "| test | 1 | 3 | 0 | 0 | 0 | 0 | 0 |"]
+
+
+def test_a_resampled_reader_shows_the_frame_on_screen_at_each_new_frame_time(tmp_path):
+    from videossl.video import open_video, probe_video
+    from videossl.video.base import ResampledReader
+
+    path = write_index_video(str(tmp_path / "v.mp4"), 50, 32, 32)  # 25 fps: 2 s
+    with open_video(path, "pyav", info=probe_video(path)) as reader:
+        resampled = ResampledReader(reader, 16.0)
+        # frame k at k / 16 s is source frame int(k * 25 / 16); 32 frames cover the 2 s
+        assert resampled.num_frames == 32 and resampled.fps == 16.0
+        assert resampled.source_indices([0, 1, 2, 15, 31]).tolist() == [0, 1, 3, 23, 48]
+        assert np.array_equal(resampled.get_frames([2, 31]), reader.get_frames([3, 48]))
+
+
+def test_severe_reports_the_dense_test_of_the_epoch_its_selection_tests_chose(tiny_synthetic, tmp_path, capsys):
+    from finetune import train as finetune_train
+    from tests.helpers import tiny_eval_args
+
+    small = ["--frames", "4", "--size", "32", "--epochs", "3", "--batch_size", "4", "--precision", "fp32"]
+    flags = [*tiny_eval_args(tiny_synthetic, tclr_checkpoint(str(tmp_path))), "--recipe", "severe", *small]
+    assert finetune_train.main([*flags, "--out_dir", str(tmp_path / "ft")]) == 0
+    out = capsys.readouterr().out
+    results = json.load(open(tmp_path / "ft" / "results.json"))
+    best = torch.load(tmp_path / "ft" / "checkpoints" / "best.pt", weights_only=False)
+    assert results["reported"] == "selected" and results["metrics"]["epoch"] == best["epoch"]
+    assert results["best"] == best["training_state"]["best_accuracy"] == results["metrics"]["selection_top1"]
+    assert f"of epoch {best['epoch']}, chosen by the selection tests (2 views)" in out
+    assert out.count("testing the model of epoch") == 1  # the dense test runs once, at the end
+    # the reported number is the chosen model's own dense test
+    retest = [*flags, "--saved_model", str(tmp_path / "ft" / "checkpoints" / "best.pt"), "--test_only"]
+    assert finetune_train.main([*retest, "--out_dir", str(tmp_path / "re")]) == 0
+    again = json.load(open(tmp_path / "re" / "results.json"))["metrics"]
+    assert again["top1"] == results["metrics"]["top1"] and again["top5"] == results["metrics"]["top5"]

@@ -44,6 +44,7 @@ from videossl.eval.features import (
 from videossl.eval.linear_probe import accuracies
 from videossl.eval.metrics import mean_average_precision
 from videossl.types import Device
+from videossl.video.base import ResampledReader
 
 # softmax_mean: single-label classes; logit_sum: TCE's test; sigmoid_max: multi-label (SEVERE's Charades)
 AGGREGATIONS = ("softmax_mean", "logit_sum", "sigmoid_max")
@@ -193,15 +194,24 @@ def finetune_augmentation(
 
 
 class TrainClipBuilder:
-    """``build_sample``: one randomly placed, augmented clip ``{"clips": uint8 [C, T, H, W]}``."""
+    """``build_sample``: one randomly placed, augmented clip ``{"clips": uint8 [C, T, H, W]}`` (and
+    ``seconds``, the times of its first and last frame, where the video's rate is known)."""
 
-    def __init__(self, contract: InputContract, transform: Optional[Transform] = None, flip_p: float = 0.5) -> None:
+    def __init__(
+        self,
+        contract: InputContract,
+        transform: Optional[Transform] = None,
+        flip_p: float = 0.5,
+        sample_fps: Optional[float] = None,
+    ) -> None:
         self.contract = contract
         self.transform = transform or finetune_augmentation(contract.size, flip_p)
         self.frames_needed = contract.frames
+        self.sample_fps = sample_fps  # read every video as if recorded at this rate (None: as it is)
 
     def __call__(self, reader, rng):
         c = self.contract
+        reader = ResampledReader(reader, self.sample_fps) if self.sample_fps else reader
         indices = sample_random_clip(reader.num_frames, rng, c.frames, c.stride)
         clip = self.transform(frames_to_clip(reader.get_frames(indices)), rng)
         sample = {"clips": stack_clips([clip])[0]}

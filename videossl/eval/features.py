@@ -39,7 +39,7 @@ from videossl.engine.precision import DTYPES, low_precision_supported
 from videossl.errors import UserError, VideoReadError
 from videossl.models.checkpoint import atomic_torch_save
 from videossl.types import Device, Log
-from videossl.video.base import VideoReader
+from videossl.video.base import ResampledReader, VideoReader
 
 CACHE_VERSION = 3
 logger = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ class ClipView:
     crop_fraction: float = 1.0
     clip_starts: str = "even"
     seed: int = 0  # of the ``random`` starts
+    fps: Optional[float] = None  # read every video as if recorded at this rate (ResampledReader)
 
     def __post_init__(self) -> None:
         if self.crops not in (1, 3):
@@ -102,6 +103,7 @@ class EvaluationClipBuilder:
 
     def __call__(self, reader: VideoReader, rng: Optional[np.random.Generator]) -> dict:
         c, view = self.contract, self.view
+        reader = ResampledReader(reader, view.fps) if view.fps else reader
         if view.clip_starts == "tclr":
             indices = tclr_evaluation_clips(reader.num_frames, view.num_clips, c.frames, c.stride)
         elif view.clip_starts == "middle":
@@ -245,6 +247,8 @@ def cache_key(checkpoint_id: str, index: DatasetIndex, contract: InputContract, 
         clips.update(crop_fraction=view.crop_fraction, clip_starts=view.clip_starts)
     if view.clip_starts == "random":
         clips.update(seed=view.seed)
+    if view.fps:
+        clips.update(fps=view.fps)
     payload = json.dumps(
         {
             "version": CACHE_VERSION,

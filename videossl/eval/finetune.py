@@ -18,7 +18,15 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from videossl.atomic import atomic_open
-from videossl.cli import ArgumentParser, epoch_list, epoch_ranges, non_negative_float, positive_int, probability
+from videossl.cli import (
+    ArgumentParser,
+    epoch_list,
+    epoch_ranges,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    probability,
+)
 from videossl.data.args import add_data_args, add_flip_arg, check_data_args, index_from_args
 from videossl.data.dataset import VideoClipDataset, collate_samples
 from videossl.data.downstream import severe_subset
@@ -40,7 +48,7 @@ from videossl.eval.classifier import (
 from videossl.eval.common import add_checkpoint_args, load_model_for_eval, print_table, write_results
 from videossl.eval.features import ClipView
 from videossl.models.backbones import RESNETS_2D, build_backbone, tile_first_conv
-from videossl.models.checkpoint import load_checkpoint
+from videossl.models.checkpoint import load_checkpoint, load_state_strict, read_checkpoint_file, unwrap
 
 
 @dataclass
@@ -62,9 +70,13 @@ class Recipe:
     test_epochs: tuple = ()  # the epochs (from 1) to test after; empty: every eval_every epochs
     eval_every: int = 5
     report_best: bool = False  # the result is the best test of the run (chosen on the test split), not the last
+    # > 0: each scheduled test is a cheap selection test of this many random clips per test video
+    # (clip top-1, SEVERE's per-epoch test); the result is the dense test of the epoch it chose
+    select_clips: int = 0
     reference_batch: int = 0  # > 0: lr is given for this batch and scales linearly with --batch_size
     frames: int = None  # None: the checkpoint's input contract
     stride: int = None
+    sample_fps: float = None  # read videos as if recorded at this rate (SEVERE: 16 fps); None: as they are
     size: int = None  # training crop; None: the checkpoint's
     train_crop: str = "square"  # classifier.TRAIN_CROPS (finetune_augmentation)
     test_size: int = None  # None: the training size
@@ -224,14 +236,15 @@ SEVERE_CHARADES = dict(
     train_clips_per_video=1,
     frames=32,
     stride=8,
+    sample_fps=24.0,
     train_crop="short_side_jitter",
     test_size=None,
     num_clips=10,
     test_crops=3,
     crop_fraction=1.0,
     aggregate="sigmoid_max",
-    eval_every=6,
-    report_best=False,
+    test_epochs=(57,),
+    select_clips=0,
 )
 RECIPES["severe"] = Recipe(
     optimizer="adam",
@@ -245,23 +258,26 @@ RECIPES["severe"] = Recipe(
     gamma=0.3,
     train_clips_per_video=10,
     frames=32,
-    stride=2,
+    stride=1,
+    sample_fps=16.0,
     size=112,
     train_crop="severe",
     num_clips=10,
     crop_fraction=0.875,
     eval_every=1,
-    report_best=True,
+    select_clips=5,
     per_dataset={
-        "ssv2": dict(epochs=22, milestones=(12, 17, 20), train_clips_per_video=2, stride=1),
+        "ssv2": dict(epochs=22, milestones=(12, 17, 20), train_clips_per_video=2, select_clips=1),
+        "gym99": dict(select_clips=3),
+        "diving48": dict(select_clips=3),
         "fx_s1": dict(epochs=18, milestones=(7, 12, 16)),
-        "ub_s1": dict(epochs=18, milestones=(7, 12, 16)),
-        "ntu60": dict(epochs=18, milestones=(9, 14, 16), frames=16, batch_size=64),
+        "ub_s1": dict(epochs=18, milestones=(7, 12, 16), select_clips=3),
+        "ntu60": dict(epochs=18, milestones=(9, 14, 16), frames=16, batch_size=64, select_clips=1),
         "charades": SEVERE_CHARADES,
     },
     source="SEVERE's finetuning (fmthoker/SEVERE-BENCHMARK): R(2+1)D-18 input of 32 frames at 112, random "
     "resized crop (area 0.08-1), flip and colour jitter, Adam 1e-4, x0.3 at its milestones, 10 random clips "
-    "per video per epoch; the best of the per-epoch 10-clip tests (chosen on the test split); Charades: "
+    "per video per epoch; the 10-clip test of the epoch with the best per-epoch random-clip test; Charades: "
     "32 frames at stride 8, SGD 0.0375, binary cross-entropy, 10 x 3 views max-ensembled, mAP",
 )
 FINETUNE_RECIPES = ("tclr", "vtdl", "tce", "severe")
@@ -314,6 +330,13 @@ def build_parser(description: Optional[str], linear_default: bool = False) -> ar
     group.add_argument("--dropout", type=probability, default=None)
     group.add_argument("--frames", type=positive_int, default=None, help="frames per clip (default: the checkpoint's)")
     group.add_argument("--stride", type=positive_int, default=None)
+    group.add_argument(
+        "--sample_fps",
+        type=positive_float,
+        default=None,
+        help="read every video as if recorded at this rate, frame k the one on screen at k / rate "
+        "(SEVERE's 16 fps; default: the recipe's, else each video's own frames)",
+    )
     group.add_argument("--size", type=positive_int, default=None, help="crop size (default: the checkpoint's)")
     group.add_argument(
         "--test_size", type=positive_int, default=None, help="test crop size (default: the recipe's, else --size)"
@@ -370,6 +393,7 @@ RECIPE_FLAGS = (
     "batch_size",
     "frames",
     "stride",
+    "sample_fps",
     "size",
     "test_size",
     "num_clips",
@@ -534,6 +558,7 @@ def run_classification(args: Namespace, tool_file: str) -> int:
     run = TrainingRun(args, "finetune" if not args.linear else "linear_probe", checkpoint_dir, log_dir, config)
     model = run.prepare_model(model)
     test = tester(args, recipe, run, contract, test_index)
+    select = selection_tester(args, recipe, run, contract, test_index) if recipe.select_clips else None
     if args.test_only:
         metrics, unreadable = test(model)
         return report(args, out_dir, mode, recipe, description, contract, metrics, None, run, unreadable)
@@ -544,7 +569,7 @@ def run_classification(args: Namespace, tool_file: str) -> int:
             write_video_list(os.path.join(out_dir, "train_videos.txt"), train_index)
     distributed.barrier()
     augmentation = finetune_augmentation(contract.size, args.flip_prob, recipe.train_crop, contract.channel_order)
-    builder = TrainClipBuilder(contract, augmentation)
+    builder = TrainClipBuilder(contract, augmentation, sample_fps=args.sample_fps)
     if recipe.train_clips_per_video > 1:  # an epoch draws that many clips of each video
         train_index = replace(train_index, records=list(train_index.records) * recipe.train_clips_per_video)
     dataset = VideoClipDataset(train_index, builder, backend=args.video_backend, seed=args.seed)
@@ -559,7 +584,7 @@ def run_classification(args: Namespace, tool_file: str) -> int:
         f"{len(train_index.class_names)} classes, {description['backbone']} from {description['saved_model']}, "
         f"epochs {start + 1}-{args.epochs}, batch {args.batch_size}, lr {args.lr}"
     )
-    metrics, unreadable = train_and_test(run, model, loader, optimizer, schedule, start, test, recipe)
+    metrics, unreadable = train_and_test(run, model, loader, optimizer, schedule, start, test, recipe, select)
     best = run.best_accuracy if metrics and run.best_accuracy > -math.inf else None
     return report(args, out_dir, mode, recipe, description, contract, metrics, best, run, unreadable)
 
@@ -572,7 +597,7 @@ def tester(
     if args.test_size:
         contract = InputContract.from_dict({**contract.to_dict(), "size": args.test_size})
     options = dict(
-        view=ClipView(args.num_clips, args.test_crops, recipe.crop_fraction, recipe.clip_starts),
+        view=ClipView(args.num_clips, args.test_crops, recipe.crop_fraction, recipe.clip_starts, fps=args.sample_fps),
         batch_size=args.test_batch_size,
         device=run.device,
         num_workers=args.num_workers,
@@ -587,6 +612,43 @@ def tester(
     return test
 
 
+def selection_tester(
+    args: Namespace, recipe: Recipe, run: TrainingRun, contract: InputContract, test_index: DatasetIndex
+) -> Tester:
+    """SEVERE's per-epoch test: ``recipe.select_clips`` clips of every test video at random starts
+    (new ones each epoch), the centre crop, each clip classified on its own (clip top-1)."""
+    repeated = replace(test_index, records=list(test_index.records) * recipe.select_clips)
+    classes = len(test_index.class_names)
+
+    def test(model: nn.Module, precision_context=None, epoch: int = 0):
+        view = ClipView(1, 1, recipe.crop_fraction, "random", seed=epoch, fps=args.sample_fps)
+        options = dict(batch_size=args.test_batch_size, device=run.device, num_workers=args.num_workers)
+        metrics, unreadable = evaluate_classifier(
+            model, contract, repeated, classes, view=view, precision_context=precision_context,
+            backend=args.video_backend, **options,
+        )  # fmt: skip
+        return metrics, sorted(set(unreadable))
+
+    return test
+
+
+def test_selected_epoch(run: TrainingRun, model: VideoClassifier, test: Tester) -> Optional[dict]:
+    """Load ``best.pt`` (the epoch the selection tests chose) into ``model`` and test it densely
+    on rank 0; the metrics name the epoch and its selection top-1."""
+    path = os.path.join(run.checkpoint_dir, "best.pt")
+    metrics = None
+    if run.is_main and os.path.exists(path):
+        checkpoint = read_checkpoint_file(path)
+        load_state_strict(model.backbone, checkpoint["backbone"]["state_dict"], "backbone", path)
+        for name, head in model.state_modules().items():
+            load_state_strict(unwrap(head), checkpoint["heads"][name], name, path)
+        run.log(f"testing the model of epoch {checkpoint['epoch']}, chosen by the selection test: {path}")
+        metrics, unreadable = test(model, lambda: autocast(run.plan, run.device))
+        metrics.update(epoch=checkpoint["epoch"], selection_top1=checkpoint["training_state"]["best_accuracy"])
+        metrics["unreadable_videos"] = unreadable
+    return broadcast(metrics)
+
+
 def train_and_test(
     run: TrainingRun,
     model: VideoClassifier,
@@ -596,17 +658,20 @@ def train_and_test(
     start: int,
     test: Tester,
     recipe: Recipe,
+    select: Optional[Tester] = None,
 ) -> tuple[Optional[dict], list[str]]:
     """``run.fit``, testing after the scheduled epochs (--test_epochs, else every --eval_every) and
     after the last (on rank 0), then saving; the run ends early after an epoch trained below the
     recipe's ``min_lr``. Only scheduled tests count towards the best accuracy. Returns the last
-    test's (metrics, unreadable test videos)."""
+    test's (metrics, unreadable test videos); with ``select``, the scheduled tests are selection
+    tests and the result is the dense test of the epoch they chose."""
     args, tested = run.args, {"metrics": None, "unreadable": []}
 
     def run_test(epoch) -> dict:
         metrics = None
         if run.is_main:
-            metrics, tested["unreadable"] = test(model, lambda: autocast(run.plan, run.device))
+            context = lambda: autocast(run.plan, run.device)  # noqa: E731
+            metrics, tested["unreadable"] = select(model, context, epoch) if select else test(model, context)
             metrics["epoch"] = epoch
             run.scalar(f"test/{main_metric(metrics)}", metrics[main_metric(metrics)], epoch)
         tested["metrics"] = broadcast(metrics)
@@ -636,7 +701,27 @@ def train_and_test(
         run_test(start)
     else:
         run.fit(model, loader, optimizer, schedule, start, after_epoch)
+    if select is not None:
+        tested["metrics"] = test_selected_epoch(run, model, test)
+        tested["unreadable"] = (tested["metrics"] or {}).pop("unreadable_videos", [])
     return tested["metrics"], tested["unreadable"]
+
+
+def result_rows(args: Namespace, recipe: Recipe, metrics: dict, best: Optional[float]) -> list[tuple]:
+    """The table's first rows: the reported number first, then the others the run has."""
+    name = metric_name(metrics)
+    epoch = metrics.get("epoch", args.epochs)
+    if recipe.select_clips and best is not None:
+        return [
+            (f"{name} of epoch {epoch}, chosen by the selection tests ({args.num_clips} views)", metrics["top1"]),
+            (f"its selection test: clip top-1, {recipe.select_clips} random clips per video", best),
+        ]
+    last = (f"{name} at the last epoch ({epoch})", metrics[main_metric(metrics)])
+    tests = f"epochs {epoch_ranges(args.test_epochs)}" if args.test_epochs else f"every {args.eval_every} epochs"
+    if best is None:
+        return [last]
+    best_row = (f"best {name} of the tests at {tests} (chosen on the test split)", best)  # restarts included
+    return [best_row, last] if recipe.report_best else [last, best_row]
 
 
 def write_video_list(path: str, index: DatasetIndex) -> None:
@@ -683,15 +768,11 @@ def report(
 ) -> int:
     """The table and results.json (``unreadable``: the test videos left out) on rank 0."""
     if run.is_main and metrics is not None:
-        name = metric_name(metrics)
-        last = f"{name} at the last epoch ({metrics.get('epoch', args.epochs)})"
-        tests = f"epochs {epoch_ranges(args.test_epochs)}" if args.test_epochs else f"every {args.eval_every} epochs"
-        best_row = (f"best {name} of the tests at {tests} (chosen on the test split)", best)
-        rows = [(last, metrics[main_metric(metrics)])]
-        if best is not None:  # the best over the scheduled tests of the run, restarts included
-            rows = [best_row, *rows] if recipe.report_best else [*rows, best_row]
+        rows = result_rows(args, recipe, metrics, best)
         if "top5" in metrics:
-            rows += [("top-5 (last epoch)", metrics["top5"]), ("mean per-class (last epoch)", metrics["mean_class"])]
+            epoch = metrics.get("epoch", args.epochs)
+            rows += [(f"top-5 (epoch {epoch})", metrics["top5"])]
+            rows += [(f"mean per-class (epoch {epoch})", metrics["mean_class"])]
         else:
             rows += [("classes with a positive test video (in the mean)", metrics["classes_scored"])]
         rows += [("test videos", metrics["videos"]), ("views per video", args.num_clips * args.test_crops)]
@@ -702,7 +783,7 @@ def report(
             "metrics": metrics,
             "unreadable": {"test": unreadable},
             "best": best,
-            "reported": "best" if recipe.report_best else "last",
+            "reported": "best" if recipe.report_best else "selected" if recipe.select_clips else "last",
             "test_epochs": list(args.test_epochs) or f"every {args.eval_every}",
             "mode": mode,
             "recipe": args.recipe,

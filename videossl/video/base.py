@@ -1,6 +1,7 @@
 """The interface every video reader implements."""
 
 import abc
+import math
 from collections.abc import Sequence
 from typing import Optional
 
@@ -49,3 +50,23 @@ class VideoReader(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class ResampledReader:
+    """A reader's video as if it had been recorded at ``fps``: frame ``k`` is the source frame on
+    screen at time ``k / fps``, frame ``int(k * source fps / fps)`` (how SEVERE decodes its clips at
+    16 fps). Frames of an unknown rate (a frame folder) are taken as recorded at ``fps`` already
+    (Charades' frame release is at 24 fps)."""
+
+    def __init__(self, reader: VideoReader, fps: float) -> None:
+        self.reader = reader
+        self.ratio = reader.fps / fps if reader.fps else 1.0
+        self.fps = fps
+        self.num_frames = max(1, math.ceil(reader.num_frames / self.ratio - 1e-9))
+
+    def source_indices(self, indices: Sequence[int]) -> np.ndarray:
+        wanted = np.floor(np.asarray(indices, dtype=np.float64) * self.ratio).astype(np.int64)
+        return np.clip(wanted, 0, self.reader.num_frames - 1)
+
+    def get_frames(self, indices: Sequence[int]) -> np.ndarray:
+        return self.reader.get_frames(self.source_indices(indices))
