@@ -2,7 +2,7 @@
 
     python scripts/severe.py --saved_model PATH --data_root DATA [--suite domains,samples,granularity,tasks]
                              [--datasets ssv2,ntu60,...] [--name ROW] [--out_dir results/severe]
-    python scripts/severe.py --saved_model PATH --tiny        # the synthetic stand-in, minutes on a CPU
+    python scripts/severe.py --saved_model PATH --tiny        # the synthetic stand-in, a minute on a CPU
 
 Each selected setting finetunes the checkpoint with SEVERE's recipe for its dataset (finetune/train.py
 --recipe severe; values and sources in docs/recipes.md) into <out_dir>/<name>/<setting>/. The
@@ -44,7 +44,7 @@ from videossl.eval.severe import (  # noqa: E402
     select_settings,
 )
 
-# the tiny suite's scale: every setting in seconds on a CPU
+# the tiny suite's scale: every setting in seconds on a CPU (a full-width R3D-18: about a minute in all)
 TINY_FLAGS = ["--epochs", "2", "--batch_size", "4", "--frames", "8", "--stride", "1", "--size", "32"]
 TINY_FLAGS += ["--num_clips", "2", "--test_crops", "1", "--num_workers", "0"]
 

@@ -105,18 +105,22 @@ def test_severe_recipe_takes_each_dataset_s_values_and_charades_its_own_training
     assert (args.frames, args.stride, args.num_clips, args.test_crops, args.aggregate) == (32, 8, 10, 3, "sigmoid_max")
     assert recipe.nesterov and not recipe.report_best and not recipe.select_clips and args.sample_fps == 24.0
     assert args.test_epochs == (57,)  # one test, of the last epoch
-    optimizer = finetune.build_optimizer(args, torch.nn.Linear(2, 2), recipe)
+    model = torch.nn.Sequential(torch.nn.Conv3d(3, 4, 1), torch.nn.BatchNorm3d(4))
+    optimizer = finetune.build_optimizer(args, model, recipe)
+    decay = [(len(g["params"]), g["weight_decay"]) for g in optimizer.param_groups]
+    assert decay == [(2, 1e-4), (2, 0.0)] and optimizer.param_groups[0]["nesterov"]  # none on BatchNorm
     schedule = finetune.build_schedule(recipe, optimizer, args.epochs, 10)
+    step = (0.0375 - 1e-4) / 4  # SlowFast's linear warm-up from 1e-4 over 4 epochs, every step
+    schedule.start_epoch(0)
+    assert optimizer.param_groups[1]["lr"] == pytest.approx(1e-4)
+    for _ in range(5):
+        schedule.after_step()
+    assert optimizer.param_groups[1]["lr"] == pytest.approx(1e-4 + step / 2)  # half an epoch in
     lrs = {}
-    for epoch in (0, 1, 3, 4, 40, 41, 49, 56):
+    for epoch in (1, 3, 4, 40, 41, 49, 56):
         schedule.start_epoch(epoch)
         lrs[epoch] = optimizer.param_groups[0]["lr"]
-    step = (0.0375 - 1e-4) / 4  # SlowFast's linear warm-up from 1e-4 over 4 epochs, at each epoch's start
-    assert (
-        lrs[0] == pytest.approx(1e-4)
-        and lrs[1] == pytest.approx(1e-4 + step)
-        and lrs[3] == pytest.approx(1e-4 + 3 * step)
-    )
+    assert lrs[1] == pytest.approx(1e-4 + step) and lrs[3] == pytest.approx(1e-4 + 3 * step)
     assert (lrs[4], lrs[40]) == (pytest.approx(0.0375), pytest.approx(0.0375))
     assert (lrs[41], lrs[49], lrs[56]) == (pytest.approx(0.00375), pytest.approx(0.000375), pytest.approx(0.000375))
 
@@ -241,3 +245,14 @@ def test_severe_reports_the_dense_test_of_the_epoch_its_selection_tests_chose(ti
     assert finetune_train.main([*retest, "--out_dir", str(tmp_path / "re")]) == 0
     again = json.load(open(tmp_path / "re" / "results.json"))["metrics"]
     assert again["top1"] == results["metrics"]["top1"] and again["top5"] == results["metrics"]["top5"]
+
+
+def test_severe_s_dense_test_clips_truncate_linspace_and_loop_a_short_video():
+    from videossl.data.sampling import severe_test_clips
+
+    # N = 50, span 32: linspace(0, 18, 5) = 0, 4.5, 9, 13.5, 18, truncated (rounding would give 14)
+    assert severe_test_clips(50, 5, 32)[:, 0].tolist() == [0, 4, 9, 13, 18]
+    assert severe_test_clips(50, 3, 32)[:, 0].tolist() == [0, 9, 18]
+    assert severe_test_clips(33, 3, 32)[:, 0].tolist() == [0, 0, 1]  # max(N - span, 1): the last clip starts at 1
+    short = severe_test_clips(20, 2, 32)
+    assert short.tolist() == [list(range(20)) + list(range(12))] * 2

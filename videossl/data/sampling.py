@@ -74,6 +74,17 @@ def sample_evenly_spaced_clips(
     return np.stack([clip_indices(s, frames, stride, num_frames, pad) for s in starts])
 
 
+def severe_test_clips(num_frames: int, num_clips: int, frames: int, stride: int = 1) -> np.ndarray:
+    """SEVERE's dense test clips (action_recognition/datasets/video_db.py:131-135 at 2f99365c):
+    starts ``int(linspace(0, max(N - span, 1), num_clips))``, truncated, not rounded; a video no
+    longer than one clip gives every clip from its start, looped (its preprocessing's padding)."""
+    span = clip_span(frames, stride)
+    starts = (
+        np.zeros(num_clips, np.int64) if span >= num_frames else np.linspace(0, max(num_frames - span, 1), num_clips)
+    )
+    return np.stack([clip_indices(int(s), frames, stride, num_frames, "loop") for s in starts])
+
+
 def tclr_evaluation_clips(num_frames: int, num_clips: int = 9, frames: int = 16, stride: int = 2) -> np.ndarray:
     """TCLR's evaluation clips (nn_retrieval/dl_ret.py, build_clip): clip m starts at
     ``int(linspace(0, F - 10, num_clips)[m])`` with ``F = N - frames x stride`` (m itself when that

@@ -123,3 +123,46 @@ class MultiStep(Schedule):
         if epoch < len(self.warmup):
             self.factor *= self.warmup[epoch]
         self._apply()
+
+
+class WarmupMultiStep(Schedule):
+    """SlowFast's ``steps_with_relative_lrs`` with its linear warm-up (SEVERE's Charades), every
+    step at the fractional epoch ``t = step / steps_per_epoch``: the factor is ``gamma`` to the
+    number of milestones ``<= t``; before ``warmup_epochs`` it is the straight line from
+    ``start_factor`` at t = 0 to the schedule's factor at the warm-up's end
+    (slowfast/utils/lr_policy.py, get_lr_at_epoch)."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        milestones: Iterable[int],
+        gamma: float,
+        warmup_epochs: float,
+        start_factor: float,
+        steps_per_epoch: int,
+    ) -> None:
+        super().__init__(optimizer)
+        self.milestones, self.gamma = sorted(milestones), gamma
+        self.warmup_epochs, self.start_factor = warmup_epochs, start_factor
+        self.steps_per_epoch = max(1, steps_per_epoch)
+        self.step = 0
+        self._set()
+
+    def factor_at(self, t: float) -> float:
+        stepped = self.gamma ** sum(t >= m for m in self.milestones)
+        if t >= self.warmup_epochs:
+            return stepped
+        end = self.gamma ** sum(self.warmup_epochs >= m for m in self.milestones)
+        return self.start_factor + (end - self.start_factor) * t / self.warmup_epochs
+
+    def _set(self) -> None:
+        self.factor = self.factor_at(self.step / self.steps_per_epoch)
+        self._apply()
+
+    def start_epoch(self, epoch: int) -> None:
+        self.step = max(self.step, epoch * self.steps_per_epoch)  # a resumed run's epoch boundary
+        self._set()
+
+    def after_step(self) -> None:
+        self.step += 1
+        self._set()

@@ -32,6 +32,7 @@ from videossl.data.sampling import (
     middle_clip,
     random_window,
     sample_evenly_spaced_clips,
+    severe_test_clips,
     tclr_evaluation_clips,
 )
 from videossl.data.transforms import Resize, ResizeShortSide, crop_positions, frames_to_clip, stack_clips
@@ -45,7 +46,7 @@ CACHE_VERSION = 3
 logger = logging.getLogger(__name__)
 
 
-CLIP_STARTS = ("even", "tclr", "middle", "windows", "random")
+CLIP_STARTS = ("even", "tclr", "middle", "windows", "random", "severe")
 CHUNK = 64  # clips per forward pass
 
 
@@ -56,7 +57,8 @@ class ClipView:
     ``middle``: one clip from the middle frame on when it fits, else from the start; ``windows``:
     CoCLR's every half-overlapping window, so the number of clips varies per video; ``random``:
     one clip at a start drawn per video from ``seed`` and the video's place in the index, CoCLR's
-    gallery clip), each as
+    gallery clip; ``severe``: SEVERE's dense test, starts ``int(linspace(0, max(N - span, 1), num_clips))``),
+    each as
     ``crops`` squares of the short side resized to the clip size (1: the centre; 3: start, centre
     and end of the long side), or with ``crop_fraction`` < 1 the centre square of that fraction of
     the short side (TCLR: 0.8)."""
@@ -110,6 +112,8 @@ class EvaluationClipBuilder:
             indices = middle_clip(reader.num_frames, c.frames, c.stride)[None]
         elif view.clip_starts == "windows":
             indices = half_overlapping_windows(reader.num_frames, c.frames, c.stride)
+        elif view.clip_starts == "severe":
+            indices = severe_test_clips(reader.num_frames, view.num_clips, c.frames, c.stride)
         elif view.clip_starts == "random":
             indices = random_window(reader.num_frames, c.frames, c.stride, rng)
         else:

@@ -34,7 +34,7 @@ from videossl.data.indexes import DatasetIndex, check_same_classes
 from videossl.data.input_contract import InputContract
 from videossl.engine import distributed
 from videossl.engine.precision import autocast
-from videossl.engine.schedules import MultiStep, Schedule, WarmupCosine, WarmupPlateau
+from videossl.engine.schedules import MultiStep, Schedule, WarmupCosine, WarmupMultiStep, WarmupPlateau
 from videossl.engine.training import TrainingRun, add_engine_args, check_run_config
 from videossl.errors import UserError
 from videossl.eval.classifier import (
@@ -90,6 +90,7 @@ class Recipe:
     normalize_features: bool = False
     head: str = "linear"  # classifier.HEADS
     nesterov: bool = False  # SGD
+    bn_weight_decay: bool = True  # False: no weight decay on normalisation layers' parameters
     warmup_start_lr: float = 0.0  # multistep: a linear warm-up from this lr over warmup_epochs (per epoch)
     train_clips_per_video: int = 1  # random clips of each training video per epoch
     per_dataset: dict = field(default_factory=dict)  # dataset -> the fields that differ for it
@@ -226,6 +227,7 @@ SEVERE_CHARADES = dict(
     momentum=0.9,
     nesterov=True,
     weight_decay=1e-4,
+    bn_weight_decay=False,
     epochs=57,
     batch_size=16,
     dropout=0.5,
@@ -241,6 +243,7 @@ SEVERE_CHARADES = dict(
     test_size=None,
     num_clips=10,
     test_crops=3,
+    clip_starts="even",
     crop_fraction=1.0,
     aggregate="sigmoid_max",
     test_epochs=(57,),
@@ -263,6 +266,7 @@ RECIPES["severe"] = Recipe(
     size=112,
     train_crop="severe",
     num_clips=10,
+    clip_starts="severe",
     crop_fraction=0.875,
     eval_every=1,
     select_clips=5,
@@ -518,8 +522,21 @@ def build_model(args: Namespace, recipe: Recipe, num_classes: int) -> tuple[Vide
     return model, contract, description
 
 
+def parameter_groups(model: nn.Module, weight_decay: float, bn_weight_decay: bool) -> list[dict]:
+    """The trained parameters; without ``bn_weight_decay`` those of normalisation layers in a group
+    of their own without weight decay (SlowFast's optimizer.py, BN.WEIGHT_DECAY 0)."""
+    norm, other = [], []
+    for module in model.modules():
+        is_norm = isinstance(module, (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm))
+        for p in module.parameters(recurse=False):
+            if p.requires_grad:
+                (norm if is_norm and not bn_weight_decay else other).append(p)
+    groups = [{"params": other, "weight_decay": weight_decay}, {"params": norm, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
 def build_optimizer(args: Namespace, model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
-    parameters = [p for p in model.parameters() if p.requires_grad]
+    parameters = parameter_groups(model, args.weight_decay, recipe.bn_weight_decay)
     if args.optimizer == "adam":
         return torch.optim.Adam(parameters, lr=args.lr, weight_decay=args.weight_decay)
     return torch.optim.SGD(
@@ -528,10 +545,11 @@ def build_optimizer(args: Namespace, model: nn.Module, recipe: Recipe) -> torch.
 
 
 def build_schedule(recipe: Recipe, optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int) -> Schedule:
+    if recipe.schedule == "multistep" and recipe.warmup_epochs:
+        start = recipe.warmup_start_lr / optimizer.param_groups[0]["lr"]
+        return WarmupMultiStep(optimizer, recipe.milestones, recipe.gamma, recipe.warmup_epochs, start, steps_per_epoch)
     if recipe.schedule == "multistep":
-        start = recipe.warmup_start_lr / optimizer.param_groups[0]["lr"] if recipe.warmup_epochs else 0.0
-        warmup = [start + (1 - start) * e / recipe.warmup_epochs for e in range(recipe.warmup_epochs)]
-        return MultiStep(optimizer, recipe.milestones, recipe.gamma, warmup)
+        return MultiStep(optimizer, recipe.milestones, recipe.gamma)
     if recipe.schedule == "plateau":
         return WarmupPlateau(
             optimizer, warmup=(), patience=recipe.patience, factor=recipe.gamma, in_a_row=recipe.plateau_in_a_row
@@ -547,6 +565,8 @@ def run_classification(args: Namespace, tool_file: str) -> int:
     check_data_args(args, evaluation=True)
     train_index = index_from_args(args, "train")
     if args.train_videos:
+        if train_index.multi_label:
+            raise UserError(f"--train_videos draws the same number of videos per class: {args.dataset} is multi-label")
         train_index = severe_subset(train_index, args.train_videos)
     test_index = index_from_args(args, "test")
     check_same_classes(train_index.class_names, test_index.class_names)

@@ -127,11 +127,10 @@ SEVERE_RECIPE = Recipe(
     [
         Setting(
             "clip",
-            "32 frames: 2 s resampled to 16 fps, a random start (NTU-60: 16 frames, 1 s)",
+            "32 frames: 2 s of video read at 16 fps (frame k: the one on screen at k / 16 s), a random start "
+            "(NTU-60: 16 frames, 1 s); a shorter video loops from its start",
             f"{UCF}:19-20 (clip_duration: 2.0, video_fps: 16.); {AR}utils/ioutils/av_wrappers.py:31-32 (outp_times)",
-            project="`--frames 32 --stride 2` (SS-v2: stride 1; NTU-60: 16 frames)",
-            difference="frames are taken at the video's own rate with a whole stride (2.1-2.7 s of 24-30 fps "
-            "video; SS-v2 at 12 fps: 2.7 s), where SEVERE resamples every video to 16 fps",
+            project="`--frames 32 --stride 1 --sample_fps 16`",
         ),
         Setting(
             "training augmentation",
@@ -168,16 +167,18 @@ SEVERE_RECIPE = Recipe(
             "10 clips at int(linspace(0, max(N - 32, 1), 10)), short side 128, centre 112, softmax averaged",
             f"{AR}datasets/video_db.py:134 (np.linspace); {AR}datasets/preprocessing.py:42-43 (0.875, CenterCrop); "
             f"{AR}test.py:174 (softmax, mean)",
-            project="`--num_clips 10`, the centre 0.875 of the short side resized to 112",
-            difference="clip starts are rounded where SEVERE truncates them",
+            project="`--num_clips 10`, clip starts `severe`, the centre 0.875 of the short side resized to 112",
         ),
         Setting(
             "reported model",
-            "the epoch with the best per-epoch test (5 random clips per test video; 1-3 for some datasets), "
+            "after every epoch a test of random clips (clip top-1; per test video 5 for UCF101 and FX-S1, 3 for "
+            "Gym-99 and UB-S1, 1 for SS-v2 and NTU-60) picks the best epoch (on the test split), whose model is "
             "tested densely",
-            f"{AR}finetune.py:127-128 (run_phase, eval_metric=top1); {AR}test.py:106 (restore_best=True)",
-            project="the best of the dense tests after every epoch (chosen on the test split, as SEVERE's)",
-            difference="the dense test itself chooses the epoch (SEVERE chooses by its cheaper random-clip test)",
+            f"{UCF}:38 (clips_per_video: 5); {AR}finetune.py:127-128 (run_phase, eval_metric=top1); "
+            f"{AR}test.py:106 (restore_best=True)",
+            project="the same: `select_clips` per dataset; `best.pt` is the chosen epoch",
+            difference="each epoch draws its own random clips with a fixed seed (SEVERE: unseeded); TCLR's and "
+            "AVID-CMA's FX-S1 configs test 3 clips, the recipe 5 for every checkpoint",
         ),
         Setting(
             "sample-size subsets",
@@ -188,16 +189,21 @@ SEVERE_RECIPE = Recipe(
         ),
         Setting(
             "Charades: clip and training",
-            "32 frames at stride 8, short side 256-340 (inverse uniform), random 112 crop, flip; SGD lr 0.0375 "
-            "momentum 0.9 Nesterov, weight decay 1e-4 (none on BatchNorm), batch 16, x0.1 at epochs 41 and 49 of "
-            "57, linear warm-up from 1e-4 over 4 epochs, dropout 0.5, binary cross-entropy",
+            "32 frames at stride 8 of the 24 fps frames, short side 256-340 (inverse uniform), random 112 crop, "
+            "flip; SGD lr 0.0375 momentum 0.9 Nesterov, weight decay 1e-4 (none on BatchNorm), batch 16, x0.1 at "
+            "epochs 41 and 49 of 57, linear warm-up from 1e-4 over 4 epochs every step, dropout 0.5, binary "
+            "cross-entropy",
             f"{CHARADES}:4 (BATCH_SIZE: 16); {CHARADES}:10-17 (NUM_FRAMES: 32, SAMPLING_RATE: 8, TRAIN_JITTER_SCALES, "
             f"INV_UNIFORM_SAMPLE: True); {CHARADES}:45-54 (BASE_LR: 0.0375, STEPS: [0, MAX_EPOCH: 57, "
             f"WARMUP_EPOCHS: 4.0, WARMUP_START_LR: 0.0001); {CHARADES}:61-63 (bce_logit, DROPOUT_RATE: 0.5); "
-            f"{SLOWFAST}config/defaults.py:546 (NESTEROV = True); {SLOWFAST}config/defaults.py:26 (WEIGHT_DECAY = 0.0)",
-            project="train crop `short_side_jitter`, `--optimizer sgd --lr 0.0375 --weight_decay 1e-4 --batch_size 16`",
-            difference="the warm-up steps once per epoch (SEVERE: every step); weight decay applies to BatchNorm "
-            "too; no precise BatchNorm statistics before a test",
+            f"{SLOWFAST}config/defaults.py:546 (NESTEROV = True); "
+            f"{SLOWFAST}config/defaults.py:26 (WEIGHT_DECAY = 0.0); "
+            f"{SLOWFAST}utils/lr_policy.py:20-26 (WARMUP_START_LR, alpha)",
+            project="`--sample_fps 24 --frames 32 --stride 8`, train crop `short_side_jitter`, `--optimizer sgd "
+            "--lr 0.0375 --weight_decay 1e-4 --batch_size 16`",
+            difference="no precise BatchNorm statistics before the test; the checkpoint's own input "
+            "normalisation (SlowFast normalises every backbone's input with mean 0.45, std 0.225); a video "
+            "shorter than a clip (10.4 s) loops from its start, where SlowFast repeats its first and last frames",
         ),
         Setting(
             "Charades: labels and test",
@@ -212,6 +218,7 @@ SEVERE_RECIPE = Recipe(
     release="severe",
     reproduces="SEVERE's finetuning numbers of the Kinetics-400 R(2+1)D-18 checkpoints it evaluated, TCLR's "
     "included (scripts/severe.py prints them as published rows; SEVERE's repository lists the checkpoints, "
-    "not the numbers)",
+    "not the numbers). Some rows used other values: AVID-CMA's lr 1e-3, Tubelet-Contrast's 1000-video "
+    "settings 18 epochs with milestones 8, 13, 16",
     reproduces_source="README.md:24-35 (TCLR, Supervised)",
 )
