@@ -135,10 +135,14 @@ def check_data(setting, argv):
 
 
 def row_name(args):
+    """--name, else the checkpoint's file name, or its run's folder for a run's best.pt/last.pt."""
     if args.name:
         return args.name
-    base = os.path.basename(args.saved_model.rstrip("/"))
-    return os.path.splitext(base)[0] or args.saved_model
+    path = args.saved_model.rstrip("/")
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if stem in ("best", "last") or stem.startswith("checkpoint_epoch"):
+        stem = os.path.basename(os.path.dirname(path)) or stem
+    return stem.replace(":", "_") or args.saved_model
 
 
 def claim_row(folder, saved_model):
@@ -155,8 +159,9 @@ def claim_row(folder, saved_model):
         json.dump({"saved_model": saved_model}, f)
 
 
-# flags that may change between a run and its resumption: the machine, not the recipe
+# flags that may change between a run and its resumption: the machine, not what is trained
 OPERATIONAL = ("--device", "--num_workers", "--test_batch_size", "--cache_dir", "--video_backend", "--precision")
+OPERATIONAL += ("--data_root", "--split_dir")  # the same data may live elsewhere on the next machine
 
 
 def what_matters(argv):

@@ -111,11 +111,6 @@ def kind(command):
     for prefix, reason in NOT_RUN.items():
         if command.startswith(prefix):
             return "skip", reason
-    if "/data/severe" in command:
-        return "skip", (
-            "needs the suite's datasets (SS-v2, Gym99, Charades); their readers are tested on trees in their official "
-            "formats (tests/test_downstream.py, tests/test_severe.py), the command on the tiny suite and on UCF101"
-        )
     if "hmdb51_org.rar" in command:
         return "skip", "HMDB51's archive holds 51 inner .rar archives: no rar tool here; the tree is built directly"
     if "--dataset kinetics" in command and "--saved_model" in command and "r3d_1x" in command:
@@ -245,6 +240,45 @@ def kinetics_tree(root):
         (root / csv_name).write_text(header + "".join(rows))
 
 
+def severe_tree(root, ucf101):
+    """One folder per dataset of the SEVERE suite, in the official formats: SS-v2's JSON files,
+    SEVERE's Gym99 lists (classes of Gym99, FX-S1 and UB-S1), Charades' CSVs; UCF101 is the
+    README's own tree (a link to it)."""
+    import json
+
+    notes = root / "ssv2" / "annotations"
+    notes.mkdir(parents=True)
+    templates = ("Approaching [something] with your camera", "Putting [something] on [something]")
+    labels = {t.replace("[", "").replace("]", ""): str(n) for n, t in enumerate(templates)}
+    (notes / "something-something-v2-labels.json").write_text(json.dumps(labels))
+    for subset, ids in (("train", ("11", "12", "13", "14")), ("validation", ("21", "22"))):
+        rows = [{"id": i, "template": templates[n % 2], "label": "x", "placeholders": []} for n, i in enumerate(ids)]
+        (notes / f"something-something-v2-{subset}.json").write_text(json.dumps(rows))
+        for i in ids:
+            tiny_video(root / "ssv2" / "videos" / f"{i}.mp4", 300 + int(i))
+    gym = root / "gym99"
+    gym.mkdir()
+    for subset, name in (("train", "gym99_train.txt"), ("val", "gym99_val.txt")):
+        lines = []
+        for n, label in enumerate((0, 6, 7, 74, 75) * (2 if subset == "train" else 1)):
+            clip = f"{subset}{n:07d}yt_E_000100_000200_A_0010_0015"
+            tiny_video(gym / "clips" / f"{clip}.avi", 400 + 10 * n + len(subset))
+            lines.append(f"{clip}.avi {label}\n")
+        (gym / name).write_text("".join(lines))
+    charades = root / "charades"
+    charades.mkdir()
+    (charades / "Charades_v1_classes.txt").write_text("c000 Holding some clothes\nc001 Putting clothes somewhere\n")
+    header = "id,subject,scene,quality,relevance,verified,script,objects,descriptions,actions,length\n"
+    videos = {"train": (("AAA01", "c000 0.0 1.0;c001 0.5 1.6"), ("AAA02", "")), "test": (("BBB01", "c001 0.2 0.9"),
+              ("BBB02", "c000 0 1.6"))}  # fmt: skip
+    for subset, rows in videos.items():
+        lines = "".join(f"{video_id},S,Room,6,7,Yes,,,,{actions},1.6\n" for video_id, actions in rows)
+        (charades / f"Charades_v1_{subset}.csv").write_text(header + lines)
+        for n, (video_id, _) in enumerate(rows):
+            tiny_video(charades / "Charades_v1_480" / f"{video_id}.mp4", 500 + n + 10 * len(subset))
+    (root / "ucf101").symlink_to(ucf101)
+
+
 def release_files(downloads):
     """The authors' files as their code saves them, under the names the README uses."""
     downloads.mkdir()
@@ -288,11 +322,13 @@ def user_machine(tmp_path_factory):
     (top / "HMDB51").mkdir()
     hmdb51_tree(top / "HMDB51")
     release_files(top / "Downloads")
+    severe_tree(top / "severe", top / "UCF101")
     paths = {
         "UCF101.rar": ucf101_archive(top),
         "/data/UCF101": str(top / "UCF101"),
         "/data/HMDB51": str(top / "HMDB51"),
         "/data/kinetics400": str(top / "kinetics400"),
+        "/data/severe": str(top / "severe"),
         "~/Downloads": str(top / "Downloads"),
     }
     return checkout, paths
