@@ -13,10 +13,12 @@ ssv2, gym99 (also FX-S1's and UB-S1's), ucf101, charades, ntu60, diving48, hmdb5
 its --dataset expects (docs/data.md); --root NAME=DIR points one elsewhere.
 
 A finished setting is kept and an interrupted one resumes, so the command can be run again after a
-stop. The table (<out_dir>/severe.md, severe.json) has a row for every checkpoint evaluated into
-<out_dir> and SEVERE's published numbers below them, marked as such. Flags this script does not
-know (--device, --num_workers, --precision, --arch, --width, ...) go to every finetuning run.
-Out of scope: AVA action detection and UCFRep repetition counting.
+stop; one run with other flags is refused. The table (<out_dir>/severe.md, severe.json; top-1 %,
+Charades mAP %) has a row for every checkpoint evaluated into <out_dir> (a second checkpoint: the
+same command with its --saved_model) and, marked "published", SEVERE++'s finetuning results of
+Kinetics-400 R(2+1)D-18 checkpoints. Flags this script does not know (--device, --num_workers,
+--precision, --arch, --skip_missing, ...) go to every finetuning run; give the same ones again when
+resuming. Not implemented: SEVERE's UCF-RC column (UCFRep repetition counting), AVA detection.
 """
 
 import json
@@ -135,13 +137,15 @@ def check_data(setting, argv):
 
 
 def row_name(args):
-    """--name, else the checkpoint's file name, or its run's folder for a run's best.pt/last.pt."""
+    """--name, else the checkpoint's file name, or its run's folder for a run's best.pt or last.pt."""
     if args.name:
         return args.name
     path = args.saved_model.rstrip("/")
     stem = os.path.splitext(os.path.basename(path))[0]
     if stem in ("best", "last") or stem.startswith("checkpoint_epoch"):
-        stem = os.path.basename(os.path.dirname(path)) or stem
+        run = os.path.dirname(path)
+        run = os.path.dirname(run) if os.path.basename(run) == "checkpoints" else run  # a finetuning run's
+        stem = os.path.basename(run) or stem
     return stem.replace(":", "_") or args.saved_model
 
 
@@ -159,20 +163,22 @@ def claim_row(folder, saved_model):
         json.dump({"saved_model": saved_model}, f)
 
 
-# flags that may change between a run and its resumption: the machine, not what is trained
+# flags that may change between a run and its resumption: the machine and where the data is, not
+# what is trained (each with a value, then the switches)
 OPERATIONAL = ("--device", "--num_workers", "--test_batch_size", "--cache_dir", "--video_backend", "--precision")
-OPERATIONAL += ("--data_root", "--split_dir")  # the same data may live elsewhere on the next machine
+OPERATIONAL += ("--data_root", "--split_dir")
+OPERATIONAL_SWITCHES = ("--skip_missing",)  # no value: a completed copy of the data needs it no more
 
 
 def what_matters(argv):
-    """``argv`` without the OPERATIONAL flags and their values."""
+    """``argv`` without the OPERATIONAL flags (and their values) and switches."""
     kept, skip = [], False
     for item in argv:
         if skip:
             skip = False
         elif item in OPERATIONAL:
             skip = True
-        elif not item.startswith(OPERATIONAL):  # --device=cuda
+        elif item not in OPERATIONAL_SWITCHES and not item.startswith(tuple(f"{f}=" for f in OPERATIONAL)):
             kept.append(item)
     return kept
 

@@ -38,8 +38,11 @@ def test_the_table_is_a_few_arrays_however_many_videos():
     many = [clip(i) for i in range(2000)]
     table = RecordTable(many)
     arrays = [value for value in vars(table).values() if isinstance(value, np.ndarray)]
-    assert len(arrays) <= 16 and table.nbytes() < 2000 * 200  # evenly spaced timestamps are a start and a step
+    assert len(arrays) <= 18 and table.nbytes() < 2000 * 200  # evenly spaced timestamps are a start and a step
     assert table[1234] == many[1234]
+    spans = ((3, 0.0, 1.5), (7, 1.0, 2.25))  # a multi-label video's actions: two more arrays, not one per video
+    labelled = RecordTable([*many[:2], VideoRecord("/data/charades/AAA01.mp4", -1, None, actions=spans)])
+    assert labelled[2].actions == spans and labelled[0].actions == () and len(vars(labelled)) == len(vars(table))
 
 
 def test_the_dataset_reads_through_the_table(tiny_synthetic):

@@ -256,3 +256,17 @@ def test_severe_s_dense_test_clips_truncate_linspace_and_loop_a_short_video():
     assert severe_test_clips(33, 3, 32)[:, 0].tolist() == [0, 0, 1]  # max(N - span, 1): the last clip starts at 1
     short = severe_test_clips(20, 2, 32)
     assert short.tolist() == [list(range(20)) + list(range(12))] * 2
+
+
+def test_rows_are_named_by_checkpoint_or_run_and_resuming_ignores_where_the_data_is():
+    def name(path, *flags):
+        return severe.row_name(severe.build_parser().parse_known_args(["--saved_model", path, *flags])[0])
+
+    assert name("/dl/rpd18kin400.pth") == "rpd18kin400" and name("/dl/x.pth", "--name", "mine") == "mine"
+    assert name("tclr_pretraining/ss_saved_models/r3d_ucf101/best.pt") == "r3d_ucf101"
+    assert (
+        name("finetune/results/ft1/checkpoints/last.pt") == "ft1"
+        and name("torchvision:r2plus1d_18") == "torchvision_r2plus1d_18"
+    )
+    argv = ["--recipe", "severe", "--data_root", "/a", "--skip_missing", "--epochs", "3", "--device=cuda"]
+    assert severe.what_matters(argv) == ["--recipe", "severe", "--epochs", "3"]
