@@ -11,19 +11,38 @@ PATH (e.g. `apt install unrar` or `conda install -c conda-forge p7zip`). Every t
 --out folder as --data_root (it finds the videos and the split lists inside it); check the result:
 
     python scripts/check_dataset.py --dataset ucf101 --data_root /data/UCF101
+
+The SEVERE suite's datasets that come as archives: their videos (--archive, repeatable; the
+numbered parts of a split .tar.gz, e.g. SS-v2's 20bn-something-something-v2-00 to -19, are read as
+one stream in name order) go to <out>/videos/, their annotation files (--annotations, archives or
+the files themselves) to <out>/annotations/:
+
+    python scripts/prepare_dataset.py --dataset charades --out /data/severe/charades \
+        --archive Charades_v1_480.zip --annotations Charades.zip
+    python scripts/prepare_dataset.py --dataset ssv2 --out /data/severe/ssv2 \
+        --archive 20bn-something-something-v2-?? --annotations labels.zip
+    python scripts/prepare_dataset.py --dataset diving48 --out /data/severe/diving48 \
+        --archive Diving48_rgb.tar.gz --annotations Diving48_V2_*.json Diving48_vocab.json
+    python scripts/prepare_dataset.py --dataset ntu60 --out /data/severe/ntu60 --archive nturgbd_rgb_s0*.zip
+
+FineGym has no archive: its element clips are cut from YouTube videos with FineGym's own tools.
 """
 
 import glob
+import io
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tarfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from videossl.cli import ArgumentParser, run_cli  # noqa: E402
+from videossl.data.indexes import VIDEO_EXTENSIONS, build_index  # noqa: E402
 from videossl.errors import UserError  # noqa: E402
 
 LAYOUT = {"ucf101": ("UCF-101", "ucfTrainTestlist"), "hmdb51": ("videos", "splits")}
@@ -98,14 +117,124 @@ def copy_splits(args, dataset, splits, archive_folder):
         shutil.copytree(os.path.join(ROOT, "data", "splits", dataset), splits)
 
 
+# the annotation files each suite dataset needs (found by name anywhere in what --annotations gives)
+SUITE_ANNOTATIONS = {
+    "ssv2": ("something-something-v2-labels.json", "something-something-v2-train.json",
+             "something-something-v2-validation.json"),
+    "diving48": ("Diving48_V2_train.json", "Diving48_V2_test.json", "Diving48_vocab.json"),
+    "charades": ("Charades_v1_train.csv", "Charades_v1_test.csv", "Charades_v1_classes.txt"),
+    "ntu60": (),
+}  # fmt: skip
+# other names of the same files: the newer SS-v2 download package's labels/ folder
+ANNOTATION_ALIASES = {
+    "something-something-v2-labels.json": "labels.json",
+    "something-something-v2-train.json": "train.json",
+    "something-something-v2-validation.json": "validation.json",
+}
+ARCHIVE = re.compile(r"\.(zip|rar|tar|tgz|tar\.gz|tar\.bz2|tar\.xz)$", re.IGNORECASE)
+
+
+class JoinedFiles(io.RawIOBase):
+    """The bytes of several files, one after another: the parts of a split archive as one stream."""
+
+    def __init__(self, paths):
+        self.paths, self.current = list(paths), None
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        while True:
+            if self.current is None:
+                if not self.paths:
+                    return 0
+                self.current = open(self.paths.pop(0), "rb")
+            n = self.current.readinto(buffer)
+            if n:
+                return n
+            self.current.close()
+            self.current = None
+
+
+def unpack_suite_videos(archives, out):
+    """Archives into ``out``; files that are not archives by name are the parts of one tar stream."""
+    parts = sorted(a for a in archives if not ARCHIVE.search(a))
+    for archive in archives:
+        if ARCHIVE.search(archive):
+            unpack(archive, out)
+    if parts:
+        missing = [p for p in parts if not os.path.isfile(p)]
+        if missing:
+            raise UserError(f"{missing[0]}: no such file")
+        try:
+            with tarfile.open(fileobj=io.BufferedReader(JoinedFiles(parts)), mode="r|*") as tar:
+                tar.extractall(out, filter="data")
+        except tarfile.TarError as err:
+            names = ", ".join(map(os.path.basename, parts))
+            raise UserError(f"{names}: not the parts of one tar archive ({err})") from None
+
+
+def gather_annotations(dataset, sources, out):
+    """The dataset's annotation files from ``sources`` (archives or files) into ``out``."""
+    staging = os.path.join(out, ".unpacking")
+    os.makedirs(out, exist_ok=True)
+    for source in sources:
+        if ARCHIVE.search(source):
+            unpack(source, staging)
+        elif os.path.isfile(source):
+            os.makedirs(staging, exist_ok=True)
+            shutil.copy(source, staging)
+        else:
+            raise UserError(f"{source}: no such file")
+    found = {name: os.path.join(folder, name) for folder, _, names in os.walk(staging) for name in names}
+    for name, alias in ANNOTATION_ALIASES.items():
+        if name in SUITE_ANNOTATIONS[dataset] and name not in found and alias in found:
+            found[name] = found[alias]
+    missing = [name for name in SUITE_ANNOTATIONS[dataset] if name not in found]
+    if missing:
+        raise UserError(f"--annotations: {', '.join(missing)} not found in {', '.join(sources) or 'nothing'}")
+    for name in SUITE_ANNOTATIONS[dataset]:
+        os.replace(found[name], os.path.join(out, name))
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def prepare_suite_dataset(args):
+    """Videos to <out>/videos, annotation files to <out>/annotations; then the index's counts (exit 1
+    when a subset has no video)."""
+    unpack_suite_videos([os.path.abspath(a) for a in args.archive], os.path.join(args.out, "videos"))
+    gather_annotations(
+        args.dataset, [os.path.abspath(a) for a in args.annotations], os.path.join(args.out, "annotations")
+    )
+    videos = sum(1 for _, _, names in os.walk(args.out) for n in names if n.lower().endswith(VIDEO_EXTENSIONS))
+    print(f"{videos} videos in {os.path.join(args.out, 'videos')}")
+    status = 0
+    for subset in ("train", "test"):
+        try:
+            index = build_index(args.dataset, args.out, args.out, 1, subset, skip_missing=True)
+        except UserError as err:  # e.g. no video of the subset unpacked yet
+            print(f"{subset}: {err}")
+            status = 1
+            continue
+        print(f"{subset}: {len(index)} videos listed and found, {len(index.missing)} listed but not found")
+    print(f"next: python scripts/check_dataset.py --dataset {args.dataset} --data_root {args.out}")
+    return status
+
+
 def main(argv=None):
     parser = ArgumentParser(description=__doc__)
-    parser.add_argument("--dataset", required=True, choices=sorted(LAYOUT))
-    parser.add_argument("--archive", required=True, help="UCF101.rar or hmdb51_org.rar")
+    parser.add_argument("--dataset", required=True, choices=sorted(LAYOUT) + sorted(SUITE_ANNOTATIONS))
+    parser.add_argument(
+        "--archive", required=True, nargs="+", help="UCF101.rar, hmdb51_org.rar, or a suite dataset's video archives"
+    )
+    parser.add_argument("--annotations", nargs="*", default=[], help="a suite dataset's annotation archives or files")
     parser.add_argument("--splits_archive", default=None, help="the official split archive (default: data/splits/)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    args.archive = os.path.abspath(args.archive)
+    if args.dataset in SUITE_ANNOTATIONS:
+        return prepare_suite_dataset(args)
+    if len(args.archive) != 1:
+        raise UserError(f"--dataset {args.dataset} takes one --archive, got {len(args.archive)}")
+    args.archive = os.path.abspath(args.archive[0])
     videos, splits = (os.path.join(args.out, name) for name in LAYOUT[args.dataset])
     (prepare_ucf101 if args.dataset == "ucf101" else prepare_hmdb51)(args, videos, splits)
     count = len(glob.glob(os.path.join(videos, "*", "*.avi")))
