@@ -1,4 +1,5 @@
-"""Unpack the official UCF101 or HMDB51 archives into the layout the tools expect.
+"""Unpack the official archives of UCF101, HMDB51 and the SEVERE suite's datasets into the layout the
+tools expect.
 
     python scripts/prepare_dataset.py --dataset ucf101 --archive UCF101.rar --out /data/UCF101
         -> /data/UCF101/UCF-101/<Class>/v_<Class>_gXX_cYY.avi, /data/UCF101/ucfTrainTestlist/*.txt
@@ -13,17 +14,18 @@ PATH (e.g. `apt install unrar` or `conda install -c conda-forge p7zip`). Every t
     python scripts/check_dataset.py --dataset ucf101 --data_root /data/UCF101
 
 The SEVERE suite's datasets that come as archives: their videos (--archive, repeatable; the
-numbered parts of a split .tar.gz, e.g. SS-v2's 20bn-something-something-v2-00 to -19, are read as
-one stream in name order) go to <out>/videos/, their annotation files (--annotations, archives or
-the files themselves) to <out>/annotations/:
+numbered parts of a split .tar.gz, e.g. SS-v2's 20bn-something-something-v2-00 to -19, served as
+they are or each in a .zip, are read as one stream in name order) go to <out>/videos/, their
+annotation files (--annotations, archives or the files themselves) to <out>/annotations/:
 
     python scripts/prepare_dataset.py --dataset charades --out /data/severe/charades \
         --archive Charades_v1_480.zip --annotations Charades.zip
     python scripts/prepare_dataset.py --dataset ssv2 --out /data/severe/ssv2 \
-        --archive 20bn-something-something-v2-?? --annotations labels.zip
+        --archive 20bn-something-something-v2-* --annotations 20bn-something-something-download-package-labels.zip
     python scripts/prepare_dataset.py --dataset diving48 --out /data/severe/diving48 \
         --archive Diving48_rgb.tar.gz --annotations Diving48_V2_*.json Diving48_vocab.json
-    python scripts/prepare_dataset.py --dataset ntu60 --out /data/severe/ntu60 --archive nturgbd_rgb_s0*.zip
+    python scripts/prepare_dataset.py --dataset ntu60 --out /data/severe/ntu60 \
+        --archive nturgbd_rgb_s00?.zip nturgbd_rgb_s01[0-7].zip      # setups 1-17, not NTU-120's 18-32
 
 FineGym has no archive: its element clips are cut from YouTube videos with FineGym's own tools.
 """
@@ -36,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
@@ -134,79 +137,119 @@ ANNOTATION_ALIASES = {
 ARCHIVE = re.compile(r"\.(zip|rar|tar|tgz|tar\.gz|tar\.bz2|tar\.xz)$", re.IGNORECASE)
 
 
-class JoinedFiles(io.RawIOBase):
-    """The bytes of several files, one after another: the parts of a split archive as one stream."""
+PART = re.compile(r"-\d{2}$")  # 20bn-something-something-v2-00: a part of a split .tar.gz
 
-    def __init__(self, paths):
-        self.paths, self.current = list(paths), None
+
+class JoinedFiles(io.RawIOBase):
+    """The bytes of several files, one after another: the parts of a split archive as one stream.
+    ``parts``: callables that open each part (a file, or a member of a zip holding a part)."""
+
+    def __init__(self, parts):
+        self.parts, self.current = list(parts), None
 
     def readable(self):
         return True
 
     def readinto(self, buffer):
-        while True:
+        while len(buffer):
             if self.current is None:
-                if not self.paths:
+                if not self.parts:
                     return 0
-                self.current = open(self.paths.pop(0), "rb")
-            n = self.current.readinto(buffer)
+                self.current = self.parts.pop(0)()
+            n = self.current.readinto(buffer) if hasattr(self.current, "readinto") else None
+            if n is None:  # a zip member: read() only
+                data = self.current.read(len(buffer))
+                n = len(data)
+                buffer[:n] = data
             if n:
                 return n
             self.current.close()
             self.current = None
+        return 0
+
+    def close(self):
+        if self.current is not None:
+            self.current.close()
+            self.current = None
+        super().close()
 
 
-def unpack_suite_videos(archives, out):
-    """Archives into ``out``; files that are not archives by name are the parts of one tar stream."""
-    parts = sorted(a for a in archives if not ARCHIVE.search(a))
+def split_parts(archives):
+    """(whole archives, [(name, opener)] of the parts of a split tar stream in name order): a part is
+    a file named ``*-NN`` or a zip holding only such files (how SS-v2's parts are served)."""
+    whole, parts = [], []
     for archive in archives:
-        if ARCHIVE.search(archive):
-            unpack(archive, out)
-    if parts:
-        missing = [p for p in parts if not os.path.isfile(p)]
-        if missing:
-            raise UserError(f"{missing[0]}: no such file")
-        try:
-            with tarfile.open(fileobj=io.BufferedReader(JoinedFiles(parts)), mode="r|*") as tar:
-                tar.extractall(out, filter="data")
-        except tarfile.TarError as err:
-            names = ", ".join(map(os.path.basename, parts))
-            raise UserError(f"{names}: not the parts of one tar archive ({err})") from None
+        if PART.search(archive):
+            parts.append((os.path.basename(archive), lambda path=archive: open(path, "rb")))
+            continue
+        if archive.lower().endswith(".zip"):
+            with zipfile.ZipFile(archive) as z:
+                members = [m for m in z.namelist() if not m.endswith("/")]
+            if members and all(PART.search(m) for m in members):
+                parts += [(os.path.basename(m), lambda a=archive, m=m: zipfile.ZipFile(a).open(m)) for m in members]
+                continue
+        whole.append(archive)
+    return whole, sorted(parts, key=lambda part: part[0])
+
+
+def unpack_parts(parts, out):
+    """The parts of one split tar archive, streamed in order into ``out`` (nothing joined on disk)."""
+    joined = JoinedFiles(opener for _, opener in parts)
+    names = ", ".join(name for name, _ in parts)
+    safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+    try:
+        with io.BufferedReader(joined) as stream, tarfile.open(fileobj=stream, mode="r|*") as tar:
+            tar.extractall(out, **safe)
+            for _ in tar:  # the rest of the stream: a truncated part raises here
+                pass
+            unread = len(joined.parts)
+    except (tarfile.TarError, EOFError, OSError, zipfile.BadZipFile) as err:
+        raise UserError(f"{names}: not the complete parts of one tar archive ({err})") from None
+    if unread:
+        raise UserError(f"{names}: the archive ended before its last {unread} part(s); is a part damaged?")
 
 
 def gather_annotations(dataset, sources, out):
     """The dataset's annotation files from ``sources`` (archives or files) into ``out``."""
     staging = os.path.join(out, ".unpacking")
-    os.makedirs(out, exist_ok=True)
-    for source in sources:
-        if ARCHIVE.search(source):
-            unpack(source, staging)
-        elif os.path.isfile(source):
-            os.makedirs(staging, exist_ok=True)
-            shutil.copy(source, staging)
-        else:
-            raise UserError(f"{source}: no such file")
-    found = {name: os.path.join(folder, name) for folder, _, names in os.walk(staging) for name in names}
-    for name, alias in ANNOTATION_ALIASES.items():
-        if name in SUITE_ANNOTATIONS[dataset] and name not in found and alias in found:
-            found[name] = found[alias]
-    missing = [name for name in SUITE_ANNOTATIONS[dataset] if name not in found]
-    if missing:
-        raise UserError(f"--annotations: {', '.join(missing)} not found in {', '.join(sources) or 'nothing'}")
-    for name in SUITE_ANNOTATIONS[dataset]:
-        os.replace(found[name], os.path.join(out, name))
-    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)  # a failed earlier run's
+    os.makedirs(staging)
+    try:
+        for source in sources:
+            if ARCHIVE.search(source):
+                unpack(source, staging)
+            else:
+                shutil.copy(source, staging)
+        found = {name: os.path.join(folder, name) for folder, _, names in os.walk(staging) for name in names}
+        for name, alias in ANNOTATION_ALIASES.items():  # renamed to the names the index reads
+            if name in SUITE_ANNOTATIONS[dataset] and name not in found and alias in found:
+                found[name] = found[alias]
+        missing = [name for name in SUITE_ANNOTATIONS[dataset] if name not in found]
+        if missing:
+            raise UserError(f"--annotations: {', '.join(missing)} not found in {', '.join(sources) or 'nothing'}")
+        for name in SUITE_ANNOTATIONS[dataset]:
+            os.replace(found[name], os.path.join(out, name))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def prepare_suite_dataset(args):
-    """Videos to <out>/videos, annotation files to <out>/annotations; then the index's counts (exit 1
-    when a subset has no video)."""
-    unpack_suite_videos([os.path.abspath(a) for a in args.archive], os.path.join(args.out, "videos"))
-    gather_annotations(
-        args.dataset, [os.path.abspath(a) for a in args.annotations], os.path.join(args.out, "annotations")
-    )
-    videos = sum(1 for _, _, names in os.walk(args.out) for n in names if n.lower().endswith(VIDEO_EXTENSIONS))
-    print(f"{videos} videos in {os.path.join(args.out, 'videos')}")
+    """Annotation files to <out>/annotations (first: a missing one stops before hours of unpacking),
+    videos to <out>/videos; then each subset's counts (exit 1 when a subset has no video)."""
+    archives = [os.path.abspath(a) for a in args.archive]
+    notes = [os.path.abspath(a) for a in args.annotations]
+    absent = [path for path in archives + notes if not os.path.isfile(path)]
+    if absent:
+        raise UserError(f"{absent[0]}: no such file")
+    gather_annotations(args.dataset, notes, os.path.join(args.out, "annotations"))
+    videos = os.path.join(args.out, "videos")
+    whole, parts = split_parts(archives)
+    for archive in whole:
+        unpack(archive, videos)
+    if parts:
+        unpack_parts(parts, videos)
+    count = sum(1 for _, _, names in os.walk(videos) for n in names if n.lower().endswith(VIDEO_EXTENSIONS))
+    print(f"{count} videos in {videos}")
     status = 0
     for subset in ("train", "test"):
         try:
@@ -224,9 +267,15 @@ def main(argv=None):
     parser = ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", required=True, choices=sorted(LAYOUT) + sorted(SUITE_ANNOTATIONS))
     parser.add_argument(
-        "--archive", required=True, nargs="+", help="UCF101.rar, hmdb51_org.rar, or a suite dataset's video archives"
+        "--archive",
+        required=True,
+        nargs="+",
+        action="extend",
+        help="UCF101.rar, hmdb51_org.rar, or a suite dataset's video archives (or the parts of a split one)",
     )
-    parser.add_argument("--annotations", nargs="*", default=[], help="a suite dataset's annotation archives or files")
+    parser.add_argument(
+        "--annotations", nargs="+", action="extend", default=[], help="a suite dataset's annotation archives or files"
+    )
     parser.add_argument("--splits_archive", default=None, help="the official split archive (default: data/splits/)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)

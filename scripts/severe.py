@@ -103,7 +103,7 @@ def folder_map(items, flag, names):
 def data_flags(args, settings):
     """{setting name: its --data_root (and --split_dir) flags}."""
     if args.tiny:
-        suite = make_tiny_suite(os.path.join(args.out_dir, "tiny_data"))
+        suite = make_tiny_suite(os.path.join(args.out_dir, "tiny_data"), [s.name for s in settings])
         return {s.name: ["--data_root", suite[s.name].data_root, "--split_dir", suite[s.name].split_dir]
                 for s in settings}  # fmt: skip
     names = {DATA_FOLDERS.get(s.dataset, s.dataset) for s in SETTINGS}

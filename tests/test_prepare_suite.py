@@ -114,7 +114,7 @@ def test_diving48_takes_its_json_files_as_they_are_and_names_a_missing_one(tmp_p
 
 def test_parts_that_are_not_one_tar_archive_are_one_error(tmp_path):
     (tmp_path / "x-00").write_bytes(b"not a tar archive at all")
-    with pytest.raises(UserError, match="x-00: not the parts of one tar archive"):
+    with pytest.raises(UserError, match="x-00: not the complete parts of one tar archive"):
         prepare_dataset.main(["--dataset", "ntu60", "--out", str(tmp_path / "o"), "--archive", str(tmp_path / "x-00")])
 
 
@@ -126,3 +126,27 @@ def test_ntu60_takes_its_setup_zips_without_annotations(tmp_path, capsys):
     assert prepare_dataset.main(["--dataset", "ntu60", "--out", str(tmp_path / "ntu"), "--archive", *zips]) == 0
     out = capsys.readouterr().out
     assert "train: 1 videos listed and found" in out and "test: 1 videos listed and found" in out
+
+
+def split_tar(tmp_path, names, pieces=3):
+    stream = io.BytesIO()
+    with tarfile.open(fileobj=stream, mode="w:gz") as tar:
+        for n, name in enumerate(names):
+            add(tar, name, video_bytes(tmp_path, n))
+    data = stream.getvalue()
+    cut = [len(data) * k // pieces for k in range(pieces + 1)]
+    return [data[cut[k] : cut[k + 1]] for k in range(pieces)]
+
+
+def test_zipped_parts_given_by_repeated_flags_are_one_stream_and_a_missing_part_is_named(tmp_path):
+    names = ["nturgb+d_rgb/S001C001P001R001A001_rgb.avi", "nturgb+d_rgb/S001C001P003R001A002_rgb.avi"]
+    zips = []
+    for k, piece in enumerate(split_tar(tmp_path, names)):  # each part in a zip of its own, as SS-v2's are served
+        zips.append(str(tmp_path / f"part-0{k}.zip"))
+        with zipfile.ZipFile(zips[-1], "w") as z:
+            z.writestr(f"part-0{k}", piece)
+    base = ["--dataset", "ntu60", "--out", str(tmp_path / "ntu")]
+    assert prepare_dataset.main([*base, "--archive", zips[2], zips[0], "--archive", zips[1]]) == 0
+    assert len(build_index("ntu60", str(tmp_path / "ntu"), None, 1, "train")) == 1
+    with pytest.raises(UserError, match="part-00, part-01: not the complete parts of one tar archive"):
+        prepare_dataset.main([*base, "--archive", zips[0], zips[1]])  # the last part missing

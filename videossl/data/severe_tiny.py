@@ -9,7 +9,9 @@ factor end to end on a CPU in seconds, through the real loaders of each dataset 
 """
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Optional
 
 from videossl.data.synthetic import APPEARANCE_LABELS, APPEARANCE_NAMES, SyntheticConfig, generate_dataset
 from videossl.eval.severe import SuiteSetting
@@ -34,14 +36,18 @@ class SettingData:
     split_dir: str
 
 
-def make_tiny_suite(out_dir: str) -> dict[str, SettingData]:
-    """Write (or keep) the four sets under ``out_dir``; {setting name: its data flags}."""
+def make_tiny_suite(out_dir: str, names: Optional[Iterable[str]] = None) -> dict[str, SettingData]:
+    """Write (or keep) the sets of the settings ``names`` (default: all four) under ``out_dir``;
+    {setting name: its data flags}."""
+    names = set(names or (s.name for s in TINY_SETTINGS))
     data = {}
     for name, config in (("domain", DOMAIN), ("samples", SAMPLES), ("fine", FINE)):
-        config = replace(config, classes=len(config.motion_names()))
-        root, split_dir = generate_dataset(os.path.join(out_dir, name), config, progress=False)
-        data[name] = SettingData(root, split_dir)
-    data["multilabel"] = write_charades_lists(data["domain"], os.path.join(out_dir, "multilabel"))
+        if name in names or (name == "domain" and "multilabel" in names):  # the multi-label set's videos
+            config = replace(config, classes=len(config.motion_names()))
+            root, split_dir = generate_dataset(os.path.join(out_dir, name), config, progress=False)
+            data[name] = SettingData(root, split_dir)
+    if "multilabel" in names:
+        data["multilabel"] = write_charades_lists(data["domain"], os.path.join(out_dir, "multilabel"))
     return data
 
 
