@@ -244,7 +244,7 @@ def main(argv=None):
     commands = {s.name: finetune_argv(s, os.path.join(row, s.name), args, data[s.name], passed_on) for s in settings}
     for setting in settings:
         check_data(setting, commands[setting.name])
-    claim_row(row, args.saved_model)
+    claim_row(row, os.path.abspath(args.saved_model) if os.path.exists(args.saved_model) else args.saved_model)
     for setting in settings:
         run_setting(setting, os.path.join(row, setting.name), commands[setting.name])
     write_summary(args, settings)

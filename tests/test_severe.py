@@ -19,7 +19,7 @@ from videossl.eval import finetune
 from videossl.eval.classifier import VideoClassifier, aggregate_views
 from videossl.eval.severe import SETTINGS, published_rows, render_table
 from videossl.models.backbones import build_backbone
-from videossl.models.checkpoint import make_checkpoint, save_checkpoint
+from videossl.models.checkpoint import make_checkpoint, read_checkpoint_file, save_checkpoint
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CSV_HEADER = "id,subject,scene,quality,relevance,verified,script,objects,descriptions,actions,length\n"
@@ -235,7 +235,7 @@ def test_severe_reports_the_dense_test_of_the_epoch_its_selection_tests_chose(ti
     assert finetune_train.main([*flags, "--out_dir", str(tmp_path / "ft")]) == 0
     out = capsys.readouterr().out
     results = json.load(open(tmp_path / "ft" / "results.json"))
-    best = torch.load(tmp_path / "ft" / "checkpoints" / "best.pt", weights_only=False)
+    best = read_checkpoint_file(str(tmp_path / "ft" / "checkpoints" / "best.pt"))
     assert results["reported"] == "selected" and results["metrics"]["epoch"] == best["epoch"]
     assert results["best"] == best["training_state"]["best_accuracy"] == results["metrics"]["selection_top1"]
     assert f"of epoch {best['epoch']}, chosen by the selection tests (2 views)" in out

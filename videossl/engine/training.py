@@ -302,6 +302,16 @@ def check_batch(batch_size: int, world: int, min_per_process: int = 1, samples: 
     return per_process
 
 
+def load_method_weights(method: Method, checkpoint: dict, path: str) -> None:
+    """A checkpoint of this project's into ``method``: its backbone and every ``state_modules()``
+    part, each exactly (a missing part is one error naming ``path``)."""
+    load_state_strict(method.backbone, checkpoint["backbone"]["state_dict"], "backbone", path)
+    for name, head in method.state_modules().items():
+        if name not in checkpoint.get("heads", {}):
+            raise UserError(f"{path}: has no '{name}' state")
+        load_state_strict(unwrap(head), checkpoint["heads"][name], name, path)
+
+
 class TrainingRun:
     def __init__(
         self, args: Namespace, name: str, checkpoint_dir: str, log_dir: str, config: Optional[dict] = None
@@ -470,11 +480,7 @@ class TrainingRun:
         state = checkpoint.get("training_state")
         if not state:
             raise UserError(f"{path}: has no training state to resume from")
-        load_state_strict(method.backbone, checkpoint["backbone"]["state_dict"], "backbone", path)
-        for name, head in method.state_modules().items():
-            if name not in checkpoint["heads"]:
-                raise UserError(f"{path}: has no '{name}' state to resume")
-            load_state_strict(unwrap(head), checkpoint["heads"][name], name, path)
+        load_method_weights(method, checkpoint, path)
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         if state.get("scaler"):

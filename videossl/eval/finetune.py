@@ -35,7 +35,7 @@ from videossl.data.input_contract import InputContract
 from videossl.engine import distributed
 from videossl.engine.precision import autocast
 from videossl.engine.schedules import MultiStep, Schedule, WarmupCosine, WarmupMultiStep, WarmupPlateau
-from videossl.engine.training import TrainingRun, add_engine_args, check_run_config
+from videossl.engine.training import TrainingRun, add_engine_args, check_run_config, load_method_weights
 from videossl.errors import UserError
 from videossl.eval.classifier import (
     AGGREGATIONS,
@@ -48,7 +48,7 @@ from videossl.eval.classifier import (
 from videossl.eval.common import add_checkpoint_args, load_model_for_eval, print_table, write_results
 from videossl.eval.features import ClipView
 from videossl.models.backbones import RESNETS_2D, build_backbone, tile_first_conv
-from videossl.models.checkpoint import load_checkpoint, load_state_strict, read_checkpoint_file, unwrap
+from videossl.models.checkpoint import load_checkpoint, read_checkpoint_file
 
 
 @dataclass
@@ -91,7 +91,7 @@ class Recipe:
     head: str = "linear"  # classifier.HEADS
     nesterov: bool = False  # SGD
     bn_weight_decay: bool = True  # False: no weight decay on normalisation layers' parameters
-    warmup_start_lr: float = 0.0  # multistep: a linear warm-up from this lr over warmup_epochs (per epoch)
+    warmup_start_lr: float = 0.0  # multistep: a linear warm-up from this lr over warmup_epochs, every step
     train_clips_per_video: int = 1  # random clips of each training video per epoch
     per_dataset: dict = field(default_factory=dict)  # dataset -> the fields that differ for it
     source: str = ""
@@ -301,6 +301,7 @@ KEYS_THAT_MATTER = (
     "dropout",
     "optimizer",
     "train_videos",
+    "sample_fps",
 )
 
 
@@ -654,18 +655,19 @@ def selection_tester(
 
 def test_selected_epoch(run: TrainingRun, model: VideoClassifier, test: Tester) -> Optional[dict]:
     """Load ``best.pt`` (the epoch the selection tests chose) into ``model`` and test it densely
-    on rank 0; the metrics name the epoch and its selection top-1."""
+    on rank 0; the metrics name the epoch and its selection top-1 (without a ``best.pt``, from a run
+    that never tested, the model as it is)."""
     path = os.path.join(run.checkpoint_dir, "best.pt")
     metrics = None
-    if run.is_main and os.path.exists(path):
-        checkpoint = read_checkpoint_file(path)
-        load_state_strict(model.backbone, checkpoint["backbone"]["state_dict"], "backbone", path)
-        for name, head in model.state_modules().items():
-            load_state_strict(unwrap(head), checkpoint["heads"][name], name, path)
-        run.log(f"testing the model of epoch {checkpoint['epoch']}, chosen by the selection test: {path}")
+    if run.is_main:
+        chosen = {}
+        if os.path.exists(path):
+            checkpoint = read_checkpoint_file(path)
+            load_method_weights(model, checkpoint, path)
+            chosen = dict(epoch=checkpoint["epoch"], selection_top1=checkpoint["training_state"]["best_accuracy"])
+            run.log(f"testing the model of epoch {checkpoint['epoch']}, chosen by the selection test: {path}")
         metrics, unreadable = test(model, lambda: autocast(run.plan, run.device))
-        metrics.update(epoch=checkpoint["epoch"], selection_top1=checkpoint["training_state"]["best_accuracy"])
-        metrics["unreadable_videos"] = unreadable
+        metrics.update(chosen, unreadable_videos=unreadable)
     return broadcast(metrics)
 
 
@@ -758,7 +760,8 @@ def main_metric(metrics: dict) -> str:
 
 
 def metric_name(metrics: dict) -> str:
-    return "mAP" if "mAP" in metrics else "top-1"
+    """``main_metric``'s name in tables and logs."""
+    return {"top1": "top-1"}.get(main_metric(metrics), main_metric(metrics))
 
 
 def below_min_lr(optimizer: torch.optim.Optimizer, min_lr: float) -> bool:
